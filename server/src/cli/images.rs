@@ -1,0 +1,76 @@
+//! `self-harness images …`
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::{engine, exit, ui, CliError, CliResult};
+use crate::sandbox::base::{self, BuildOptions};
+use crate::sandbox::standins::STAND_INS;
+
+#[derive(Subcommand)]
+pub enum ImagesCommand {
+    /// Build the base images with debootstrap (needs root, ~2-5 minutes) and tag the
+    /// stand-in names. Up-to-date images are kept unless --force.
+    Build {
+        /// Rebuild even when the image is up to date.
+        #[arg(long)]
+        force: bool,
+        /// Debian mirror for debootstrap and for apt inside containers.
+        #[arg(long, env = "SELF_HARNESS_DEBIAN_MIRROR", default_value = "http://deb.debian.org/debian")]
+        mirror: String,
+        /// The host's CA bundle, copied into images for pip, uv, curl and node.
+        #[arg(long, env = "SELF_HARNESS_CA_BUNDLE", default_value = "/etc/ssl/certs/ca-certificates.crt")]
+        ca_bundle: PathBuf,
+        /// Scratch space for the root file system (removed afterwards).
+        #[arg(long, default_value_os_t = std::env::temp_dir().join("self-harness-images"))]
+        work_dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show which registry images are served by which local base image.
+    StandIns,
+}
+
+pub async fn run(command: ImagesCommand) -> CliResult {
+    match command {
+        ImagesCommand::Build { force, mirror, ca_bundle, work_dir, json } => {
+            let engine = engine().await?;
+            let options = BuildOptions { force, mirror, ca_bundle, work_dir };
+            let spinner = ui::spinner("images build");
+            let interactive = ui::interactive();
+            let progress = |line: &str| {
+                if interactive {
+                    spinner.set_message(line.to_string());
+                } else if !line.starts_with("I: Retrieving") && !line.starts_with("I: Validating") {
+                    ui::info(line);
+                }
+            };
+            let reports = base::build(engine, &options, &progress).await.map_err(|e| {
+                let code = if matches!(e, crate::sandbox::SandboxError::Io(_)) { exit::ENVIRONMENT } else { exit::FAILED };
+                CliError::new(code, e.to_string())
+            })?;
+            spinner.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
+            } else {
+                let mut table = ui::table(&["image", "state", "seconds", "tagged as"]);
+                for r in &reports {
+                    let state = if r.up_to_date { "up to date" } else { "built" };
+                    table.add_row(vec![r.tag.clone(), state.into(), format!("{:.0}", r.seconds), r.aliases.join(", ")]);
+                }
+                println!("{table}");
+            }
+            Ok(exit::OK)
+        }
+        ImagesCommand::StandIns => {
+            let mut table = ui::table(&["registry image", "served by"]);
+            for s in STAND_INS {
+                table.add_row(vec![s.pattern, s.base.tag]);
+            }
+            println!("{table}");
+            Ok(exit::OK)
+        }
+    }
+}

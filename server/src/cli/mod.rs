@@ -1,0 +1,186 @@
+//! The command line: a thin front end over the stages. Parses arguments, shows progress
+//! and tables, maps outcomes to exit codes, and removes every container on Ctrl-C.
+
+mod bench;
+mod images;
+mod tasks;
+mod ui;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::sandbox::{reaper, Engine, SandboxError};
+
+/// Exit codes, as documented in `--help`.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// A task (or check) did not pass.
+    pub const FAILED: u8 = 1;
+    /// Bad input: arguments, task folders, files.
+    pub const BAD_INPUT: u8 = 2;
+    /// The environment is not ready: Docker unreachable, base images not built, not root.
+    pub const ENVIRONMENT: u8 = 3;
+    /// Interrupted by Ctrl-C or SIGTERM (everything started was removed).
+    pub const INTERRUPTED: u8 = 130;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0    success
+  1    a task or check did not pass
+  2    bad input (arguments, task folders)
+  3    environment not ready (Docker unreachable, base images missing)
+  130  interrupted (every container it started has been removed)
+
+Environment:
+  DOCKER_HOST          Docker engine to use (default: unix:///var/run/docker.sock)
+  NO_COLOR             disable colours
+  SELF_HARNESS_LOG     log filter, e.g. `debug` or `self_harness=trace` (default: warn)
+
+Start here:
+  self-harness images build               # once: local stand-ins for ubuntu:24.04 & co
+  self-harness tasks check tasks/ --oracle
+";
+
+#[derive(Parser)]
+#[command(name = "self-harness", version, about = "Let a model improve its own agent harness on Terminal-Bench tasks", after_help = AFTER_HELP)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Disable colours (also: NO_COLOR=1).
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load, build and check Terminal-Bench tasks.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
+    /// Build the local base images that stand in for registry images (ubuntu:24.04, python:3.13-slim-bookworm, …).
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
+    /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Remove containers left behind by Self-Harness processes that were killed.
+    Clean {
+        /// Remove every Self-Harness container, also those of running processes.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// A failure with the exit code it maps to. The message is for the person at the terminal.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        CliError { code, message: message.into() }
+    }
+}
+
+impl From<SandboxError> for CliError {
+    fn from(e: SandboxError) -> Self {
+        let code = match e {
+            SandboxError::Unreachable { .. } | SandboxError::MissingBaseImage { .. } => exit::ENVIRONMENT,
+            _ => exit::FAILED,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+pub type CliResult = Result<u8, CliError>;
+
+/// Entry point of the `self-harness` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ui::init(cli.verbose, cli.no_color);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            ui::error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::from(exit::ENVIRONMENT);
+        }
+    };
+    let code = runtime.block_on(async {
+        let outcome = tokio::select! {
+            outcome = run(cli.command) => outcome,
+            signal = shutdown_signal() => {
+                ui::warn(&format!("{signal}: stopping and removing containers…"));
+                Err(CliError::new(exit::INTERRUPTED, format!("interrupted by {signal}")))
+            }
+        };
+        // Whatever happened, nothing this process started stays behind.
+        if let Some(engine) = ENGINE.get() {
+            if let Err(e) = reaper::remove_owned(engine).await {
+                ui::warn(&format!("could not remove this run's containers: {e}"));
+            }
+        }
+        match outcome {
+            Ok(code) => code,
+            Err(e) => {
+                if e.code != exit::INTERRUPTED {
+                    ui::error(&e.message);
+                }
+                e.code
+            }
+        }
+    });
+    ExitCode::from(code)
+}
+
+async fn run(command: Command) -> CliResult {
+    match command {
+        Command::Tasks(command) => tasks::run(command).await,
+        Command::Images(command) => images::run(command).await,
+        Command::Bench(command) => bench::run(command).await,
+        Command::Clean { all } => {
+            let engine = engine().await?;
+            let removed = if all { reaper::remove_all(engine).await? } else { reaper::sweep_orphans(engine).await? };
+            println!("removed {removed} container(s)");
+            Ok(exit::OK)
+        }
+    }
+}
+
+static ENGINE: tokio::sync::OnceCell<Engine> = tokio::sync::OnceCell::const_new();
+
+/// Connects once per process, and sweeps what killed runs left behind.
+async fn engine() -> Result<&'static Engine, CliError> {
+    ENGINE
+        .get_or_try_init(|| async {
+            let engine = Engine::connect().await?;
+            match reaper::sweep_orphans(&engine).await {
+                Ok(0) => {}
+                Ok(n) => ui::info(&format!("removed {n} container(s) left behind by killed runs")),
+                Err(e) => tracing::warn!("could not sweep orphaned containers: {e}"),
+            }
+            Ok::<_, SandboxError>(engine)
+        })
+        .await
+        .map_err(CliError::from)
+}
+
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    }
+}

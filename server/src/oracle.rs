@@ -1,0 +1,17 @@
+//! The oracle agent: runs the task's own reference solution in the sandbox.
+//!
+//! It is how a task author proves a task can be solved and its tests can pass.
+
+use crate::sandbox::{ExecOptions, ExecOutput, Sandbox, SandboxError};
+use crate::task::Task;
+
+/// Uploads the solution and runs it with the task's agent timeout. `None` when the task
+/// has no solution.
+pub async fn solve(sandbox: &Sandbox, task: &Task) -> Result<Option<ExecOutput>, SandboxError> {
+    let Some(solution) = &task.solution else { return Ok(None) };
+    for upload in &solution.uploads {
+        sandbox.upload(&upload.from, &upload.to).await?;
+    }
+    let options = ExecOptions::with_timeout(task.agent_timeout);
+    sandbox.exec(&solution.command, &options).await.map(Some)
+}

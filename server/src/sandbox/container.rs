@@ -1,0 +1,207 @@
+//! One container per episode, owned by a guard that removes it.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder};
+use futures_util::TryStreamExt;
+
+use super::{reaper, Engine, SandboxError};
+
+/// What container to start.
+#[derive(Debug, Clone)]
+pub struct SandboxSpec {
+    pub image: String,
+    /// A readable prefix for the container name (the task's name).
+    pub name_hint: String,
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<i64>,
+    pub pids_limit: i64,
+    pub allow_internet: bool,
+    /// The container stops (and removes itself) after this long even if nobody is left
+    /// to remove it, e.g. after its owner was SIGKILLed.
+    pub lifetime: Duration,
+}
+
+/// A running container. Dropping it removes the container in the background; call
+/// [`Sandbox::remove`] to remove it and wait.
+pub struct Sandbox {
+    pub(super) engine: Engine,
+    pub(super) id: String,
+    pub(super) name: String,
+    exec_count: AtomicU64,
+    removed: AtomicBool,
+}
+
+impl Engine {
+    /// Creates and starts a container for `spec`.
+    pub async fn start_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
+        let name = format!("self-harness-{}-{}", sanitize(&spec.name_hint), random_suffix());
+        let host_config = HostConfig {
+            nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
+            memory: spec.memory_bytes,
+            // Without a swap limit equal to memory, a memory limit only moves pages to swap.
+            memory_swap: spec.memory_bytes,
+            pids_limit: Some(spec.pids_limit),
+            network_mode: (!spec.allow_internet).then(|| "none".to_string()),
+            // tini as pid 1 reaps the orphans of background jobs the agent starts.
+            init: Some(true),
+            auto_remove: Some(true),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(vec!["sleep".into()]),
+            cmd: Some(vec![spec.lifetime.as_secs().max(1).to_string()]),
+            labels: Some(reaper::labels()),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self.docker().create_container(Some(options), body).await?;
+        let sandbox = Sandbox {
+            engine: self.clone(),
+            id: created.id,
+            name,
+            exec_count: AtomicU64::new(0),
+            removed: AtomicBool::new(false),
+        };
+        // On failure the guard removes the created container.
+        self.docker().start_container(&sandbox.id, None).await?;
+        Ok(sandbox)
+    }
+}
+
+impl Sandbox {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn next_exec_id(&self) -> u64 {
+        self.exec_count.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Copies a host file or folder to `to` (an absolute path) in the container; a folder's
+    /// contents land inside `to`. Missing parent folders are created; file modes are kept.
+    pub async fn upload(&self, from: &Path, to: &str) -> Result<(), SandboxError> {
+        let (from, to) = (from.to_path_buf(), to.trim_start_matches('/').to_string());
+        let archive = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let mut builder = tar::Builder::new(Vec::new());
+            builder.mode(tar::HeaderMode::Deterministic);
+            builder.follow_symlinks(true);
+            append_parents(&mut builder, &to)?;
+            if from.is_dir() {
+                builder.append_dir_all(&to, &from)?;
+            } else {
+                builder.append_path_with_name(&from, &to)?;
+            }
+            builder.into_inner()
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        self.upload_tar(archive).await
+    }
+
+    /// Writes `bytes` to the file `path` in the container with the given mode.
+    pub async fn write_file(&self, path: &str, bytes: &[u8], mode: u32) -> Result<(), SandboxError> {
+        let path = path.trim_start_matches('/');
+        let mut builder = tar::Builder::new(Vec::new());
+        append_parents(&mut builder, path)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(mode);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, bytes)?;
+        self.upload_tar(builder.into_inner()?).await
+    }
+
+    async fn upload_tar(&self, archive: Vec<u8>) -> Result<(), SandboxError> {
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.engine
+            .docker()
+            .upload_to_container(&self.id, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(|e| self.gone_or(e))
+    }
+
+    /// Reads a regular file from the container; `None` when it does not exist.
+    pub async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, SandboxError> {
+        let options = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let stream = self.engine.docker().download_from_container(&self.id, Some(options));
+        let chunks: Vec<bytes::Bytes> = match stream.try_collect().await {
+            Ok(chunks) => chunks,
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return Ok(None),
+            Err(e) => return Err(self.gone_or(e)),
+        };
+        let archive = chunks.concat();
+        let mut entries = tar::Archive::new(archive.as_slice());
+        for entry in entries.entries()? {
+            let mut entry = entry?;
+            if entry.header().entry_type().is_file() {
+                let mut content = Vec::new();
+                entry.read_to_end(&mut content)?;
+                return Ok(Some(content));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes the container and waits until it is gone.
+    pub async fn remove(self) {
+        self.removed.store(true, Ordering::SeqCst);
+        reaper::force_remove(&self.engine, &self.id).await;
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if self.removed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Dropped on an error path or by cancellation: remove in the background. If the
+        // runtime is shutting down, the Ctrl-C path's `reaper::remove_owned` does it.
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (engine, id) = (self.engine.clone(), self.id.clone());
+            handle.spawn(async move { reaper::force_remove(&engine, &id).await });
+        }
+    }
+}
+
+/// Adds folder entries for each parent of `path` so that extraction creates them.
+fn append_parents(builder: &mut tar::Builder<Vec<u8>>, path: &str) -> std::io::Result<()> {
+    let mut prefix = String::new();
+    let parents: Vec<&str> = path.split('/').collect();
+    for part in &parents[..parents.len().saturating_sub(1)] {
+        prefix.push_str(part);
+        prefix.push('/');
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Directory);
+        header.set_mode(0o755);
+        header.set_size(0);
+        builder.append_data(&mut header, &prefix, std::io::empty())?;
+    }
+    Ok(())
+}
+
+fn sanitize(hint: &str) -> String {
+    let cleaned: String = hint
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .take(40)
+        .collect();
+    if cleaned.is_empty() { "task".into() } else { cleaned }
+}
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    format!("{:08x}", hasher.finish() as u32)
+}

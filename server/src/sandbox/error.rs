@@ -1,0 +1,32 @@
+use std::time::Duration;
+
+/// What can go wrong between Self-Harness and the container engine.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error(
+        "cannot reach the Docker engine at {endpoint}: {source}\n  \
+         Is dockerd running? Start it (e.g. `dockerd &`) or point DOCKER_HOST at a running engine."
+    )]
+    Unreachable { endpoint: String, source: bollard::errors::Error },
+
+    #[error(
+        "base image {image} is not available locally and no registry can be reached\n  \
+         Build the local stand-ins with `self-harness images build`{hint}"
+    )]
+    MissingBaseImage { image: String, hint: String },
+
+    #[error("building the image for {context} failed: {message}{log_tail}")]
+    Build { context: String, message: String, log_tail: String },
+
+    #[error("building the image for {context} took longer than its build timeout of {timeout:?}")]
+    BuildTimeout { context: String, timeout: Duration },
+
+    #[error("the container {container} is gone: {message}")]
+    ContainerGone { container: String, message: String },
+
+    #[error("docker engine error: {0}")]
+    Docker(#[from] bollard::errors::Error),
+
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,205 @@
+//! Task images: built from the task's Dockerfile context, cached by content hash.
+//!
+//! The tag is `self-harness-task/<task>:<hash>`, where the hash covers every file of the
+//! build context (path, executable bit, content) and the ids of the base images it builds
+//! from; an unchanged task is never rebuilt, a changed one always is.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use futures_util::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::base::{BASE_LABEL, BASES};
+use super::{reaper, standins, Engine, SandboxError};
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    /// Names the image (`self-harness-task/<name>`).
+    pub name: String,
+    pub context: PathBuf,
+    /// Relative to `context`.
+    pub dockerfile: PathBuf,
+    pub timeout: Duration,
+}
+
+/// A built (or cached) image.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TaskImage {
+    pub tag: String,
+    pub cached: bool,
+    #[serde(with = "crate::util::serde_secs")]
+    pub duration: Duration,
+}
+
+impl Engine {
+    /// Returns the image for `spec`, building it unless an identical one exists.
+    /// `log` receives the build output, line by line.
+    pub async fn ensure_image(&self, spec: &ImageSpec, log: &mut (dyn FnMut(&str) + Send)) -> Result<TaskImage, SandboxError> {
+        let started = Instant::now();
+        let context_name = spec.context.display().to_string();
+        let dockerfile_path = spec.context.join(&spec.dockerfile);
+        let dockerfile = tokio::fs::read_to_string(&dockerfile_path).await.map_err(|e| SandboxError::Build {
+            context: context_name.clone(),
+            message: format!("cannot read {}: {e}", dockerfile_path.display()),
+            log_tail: String::new(),
+        })?;
+
+        let mut base_ids = Vec::new();
+        for image in standins::from_images(&dockerfile) {
+            base_ids.push(self.ensure_base(&image).await?);
+        }
+
+        let (context, dockerfile_rel) = (spec.context.clone(), spec.dockerfile.clone());
+        let (hash, archive) = tokio::task::spawn_blocking(move || hash_and_archive(&context, &dockerfile_rel))
+            .await
+            .map_err(std::io::Error::other)??;
+        let mut hasher = Sha256::new();
+        hasher.update(hash);
+        for id in &base_ids {
+            hasher.update(id.as_bytes());
+        }
+        let tag = format!("self-harness-task/{}:{}", sanitize(&spec.name), hex::encode(&hasher.finalize()[..8]));
+
+        if self.docker().inspect_image(&tag).await.is_ok() {
+            return Ok(TaskImage { tag, cached: true, duration: started.elapsed() });
+        }
+
+        let labels = HashMap::from([(reaper::MANAGED_LABEL.to_string(), "true".to_string())]);
+        let options = BuildImageOptionsBuilder::default()
+            .dockerfile(&spec.dockerfile.to_string_lossy())
+            .t(&tag)
+            .rm(true)
+            .forcerm(true)
+            .labels(&labels)
+            .build();
+        let mut tail: VecDeque<String> = VecDeque::new();
+        let build = async {
+            let mut stream = self.docker().build_image(options, None, Some(bollard::body_full(archive.into())));
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(|e| (e.to_string(), true))?;
+                if let Some(text) = info.stream.as_deref() {
+                    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                        log(line);
+                        tail.push_back(line.to_string());
+                        if tail.len() > 30 {
+                            tail.pop_front();
+                        }
+                    }
+                }
+                if let Some(error) = info.error_detail.and_then(|d| d.message) {
+                    return Err((error, false));
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(spec.timeout, build).await {
+            Ok(Ok(())) => Ok(TaskImage { tag, cached: false, duration: started.elapsed() }),
+            Ok(Err((message, _))) => {
+                let lines: Vec<_> = tail.into_iter().collect();
+                let log_tail = if lines.is_empty() { String::new() } else { format!("\n  last build output:\n    {}", lines.join("\n    ")) };
+                Err(SandboxError::Build { context: context_name, message, log_tail })
+            }
+            Err(_) => Err(SandboxError::BuildTimeout { context: context_name, timeout: spec.timeout }),
+        }
+    }
+
+    /// Makes `image` available locally and returns its id: an image that exists is used as
+    /// it is, except an alias of a stand-in, which is re-pointed at the current base.
+    async fn ensure_base(&self, image: &str) -> Result<String, SandboxError> {
+        let name = standins::normalize(image);
+        let existing = self.docker().inspect_image(&name).await.ok();
+        let is_alias = existing.as_ref().and_then(|i| i.config.as_ref()?.labels.as_ref()?.get(BASE_LABEL).cloned()).is_some();
+        let Some(stand_in) = standins::stand_in_for(&name) else {
+            return existing.and_then(|i| i.id).ok_or_else(|| SandboxError::MissingBaseImage {
+                image: name.clone(),
+                hint: " — but no stand-in matches it: add a pattern to STAND_INS in server/src/sandbox/standins.rs, \
+                       or build/load that image locally"
+                    .into(),
+            });
+        };
+        if existing.is_some() && !is_alias {
+            // A real image of that name was loaded by hand: prefer it.
+            return Ok(existing.and_then(|i| i.id).unwrap_or_default());
+        }
+        let base = self.docker().inspect_image(stand_in.base.tag).await.map_err(|_| SandboxError::MissingBaseImage {
+            image: name.clone(),
+            hint: format!(" (it is served by {}, which is not built yet)", stand_in.base.tag),
+        })?;
+        let base_id = base.id.unwrap_or_default();
+        if existing.and_then(|i| i.id).as_deref() != Some(base_id.as_str()) {
+            let base_def = BASES.iter().find(|b| b.tag == stand_in.base.tag).copied().unwrap_or(stand_in.base);
+            super::base::tag_alias(self, base_def, &name).await?;
+        }
+        Ok(base_id)
+    }
+}
+
+/// Hashes the build context and packs it as the tar the engine expects.
+fn hash_and_archive(context: &Path, dockerfile: &Path) -> std::io::Result<([u8; 32], Vec<u8>)> {
+    if !context.join(dockerfile).is_file() {
+        return Err(std::io::Error::other(format!("{} not found", context.join(dockerfile).display())));
+    }
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(context)
+        .follow_links(true)
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(std::io::Error::other)?
+        .into_iter()
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    let mut hasher = Sha256::new();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.mode(tar::HeaderMode::Deterministic);
+    builder.follow_symlinks(true);
+    hasher.update(dockerfile.to_string_lossy().as_bytes());
+    for file in files {
+        let relative = file.strip_prefix(context).map_err(std::io::Error::other)?;
+        let content = std::fs::read(&file)?;
+        let executable = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file)?.permissions()) & 0o111 != 0;
+        hasher.update([0]);
+        hasher.update(relative.to_string_lossy().as_bytes());
+        hasher.update([0, executable as u8]);
+        hasher.update((content.len() as u64).to_le_bytes());
+        hasher.update(&content);
+        builder.append_path_with_name(&file, relative)?;
+    }
+    Ok((hasher.finalize().into(), builder.into_inner()?))
+}
+
+fn sanitize(name: &str) -> String {
+    let cleaned: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '-' })
+        .collect();
+    cleaned.trim_matches(|c| c == '-' || c == '.').chars().take(100).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_hash_changes_with_content_and_only_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM ubuntu:24.04\n").unwrap();
+        std::fs::write(dir.path().join("data.txt"), "a").unwrap();
+        let (first, _) = hash_and_archive(dir.path(), Path::new("Dockerfile")).unwrap();
+        let (again, _) = hash_and_archive(dir.path(), Path::new("Dockerfile")).unwrap();
+        assert_eq!(first, again);
+        std::fs::write(dir.path().join("data.txt"), "b").unwrap();
+        let (changed, _) = hash_and_archive(dir.path(), Path::new("Dockerfile")).unwrap();
+        assert_ne!(first, changed);
+    }
+
+    #[test]
+    fn image_names_are_docker_safe() {
+        assert_eq!(sanitize("My Task!"), "my-task");
+    }
+}

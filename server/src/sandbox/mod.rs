@@ -1,0 +1,54 @@
+//! The container engine: the only part of Self-Harness that talks to Docker.
+//!
+//! [`Engine`] connects to the local Docker engine (through bollard, negotiating the API
+//! version, honouring `DOCKER_HOST`), builds task images ([`image`]) on top of locally
+//! built stand-ins for registry base images ([`standins`], [`base`]), and starts
+//! [`Sandbox`]es: one container per episode, with the task's limits, that can run
+//! commands with a hard timeout and exchange files. Every container is labelled with its
+//! owner and registered in [`reaper`], so that it is removed on every path: normal end,
+//! error, Ctrl-C, and (by the next run's sweep and the container's own lifetime) SIGKILL.
+
+pub mod base;
+mod container;
+mod error;
+mod exec;
+pub mod image;
+pub mod reaper;
+pub mod standins;
+
+use std::time::Duration;
+
+use bollard::Docker;
+
+pub use container::{Sandbox, SandboxSpec};
+pub use error::SandboxError;
+pub use exec::{ExecOptions, ExecOutput};
+
+/// A connection to the local Docker engine.
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+impl Engine {
+    /// Connects to the engine named by `DOCKER_HOST` (a unix socket or tcp address), or the
+    /// local default socket, and agrees on an API version both sides speak.
+    pub async fn connect() -> Result<Engine, SandboxError> {
+        let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+        let unreachable = |source: bollard::errors::Error| SandboxError::Unreachable { endpoint: endpoint.clone(), source };
+        let docker = Docker::connect_with_defaults().map_err(unreachable)?;
+        let docker = docker.with_timeout(Duration::from_secs(3600));
+        let docker = docker.negotiate_version().await.map_err(unreachable)?;
+        docker.ping().await.map_err(unreachable)?;
+        Ok(Engine { docker })
+    }
+
+    pub(crate) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The API version agreed with the engine, e.g. `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+}

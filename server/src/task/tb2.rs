@@ -1,0 +1,171 @@
+//! Terminal-Bench 2.0 task folders (the Harbor layout).
+//!
+//! ```text
+//! task.toml  instruction.md  environment/Dockerfile  tests/test.sh  solution/solve.sh
+//! ```
+//! Keys this loader does not know are ignored, as Harbor ignores them; a key of the wrong
+//! type is an error with its line and column.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    parse_memory, seconds, Environment, Metadata, RewardSource, Solution, Task, TaskError,
+    TaskFormat, Upload, VerifierSpec, SOLUTION_DIR, TESTS_DIR,
+};
+
+const DEFAULT_AGENT_TIMEOUT: f64 = 600.0;
+const DEFAULT_VERIFIER_TIMEOUT: f64 = 600.0;
+const DEFAULT_BUILD_TIMEOUT: f64 = 600.0;
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TaskToml {
+    metadata: MetadataToml,
+    verifier: VerifierToml,
+    agent: AgentToml,
+    environment: EnvironmentToml,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MetadataToml {
+    difficulty: Option<String>,
+    category: Option<String>,
+    tags: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct VerifierToml {
+    timeout_sec: Option<f64>,
+    env: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AgentToml {
+    timeout_sec: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(default)]
+struct EnvironmentToml {
+    build_timeout_sec: Option<f64>,
+    cpus: Option<f64>,
+    memory: Option<String>,
+    memory_mb: Option<f64>,
+    allow_internet: bool,
+}
+
+impl Default for EnvironmentToml {
+    fn default() -> Self {
+        EnvironmentToml {
+            build_timeout_sec: None,
+            cpus: None,
+            memory: None,
+            memory_mb: None,
+            // Harbor's default: the verifier of most TB2 tasks fetches pytest through uv.
+            allow_internet: true,
+        }
+    }
+}
+
+pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
+    let toml_path = dir.join("task.toml");
+    let text = std::fs::read_to_string(&toml_path)
+        .map_err(|e| TaskError::new(&toml_path, format!("cannot read: {e}")))?;
+    let config: TaskToml = toml::from_str(&text).map_err(|e| {
+        let message = e.message().to_string();
+        match e.span() {
+            Some(span) => TaskError::at(&toml_path, &text, span.start, message),
+            None => TaskError::new(&toml_path, message),
+        }
+    })?;
+
+    let instruction = read_required(&dir.join("instruction.md"), "the instruction for the agent")?;
+
+    let context = dir.join("environment");
+    let dockerfile = context.join("Dockerfile");
+    if !dockerfile.is_file() {
+        let compose = context.join("docker-compose.yaml");
+        let why = if compose.is_file() || context.join("docker-compose.yml").is_file() {
+            "this task uses a docker-compose environment; only single-container tasks with environment/Dockerfile are supported"
+        } else {
+            "missing: every Terminal-Bench 2.0 task needs environment/Dockerfile"
+        };
+        return Err(TaskError::new(&dockerfile, why));
+    }
+
+    let tests_dir = dir.join("tests");
+    if !tests_dir.join("test.sh").is_file() {
+        return Err(TaskError::new(
+            &tests_dir.join("test.sh"),
+            "missing: the verifier entry point tests/test.sh is required",
+        ));
+    }
+
+    let env = &config.environment;
+    let memory_bytes = match (&env.memory, env.memory_mb) {
+        (_, Some(mb)) if mb > 0.0 => Some((mb * 1024.0 * 1024.0) as i64),
+        (Some(text), _) => Some(parse_memory(text).ok_or_else(|| {
+            TaskError::new(&toml_path, format!("environment.memory: cannot read {text:?} as a size such as \"2G\""))
+        })?),
+        _ => None,
+    };
+    let timeout = |value: Option<f64>, default: f64, key: &str| -> Result<Duration, TaskError> {
+        seconds(value.unwrap_or(default)).ok_or_else(|| {
+            TaskError::new(&toml_path, format!("{key} must be a positive number of seconds"))
+        })
+    };
+
+    let solution_dir = dir.join("solution");
+    let solution = solution_dir.join("solve.sh").is_file().then(|| Solution {
+        uploads: vec![Upload { from: solution_dir, to: SOLUTION_DIR.into() }],
+        command: format!("bash {SOLUTION_DIR}/solve.sh"),
+    });
+
+    Ok(Task {
+        name: super::suite::task_name(dir),
+        dir: dir.to_path_buf(),
+        format: TaskFormat::Tb2,
+        instruction,
+        metadata: Metadata {
+            difficulty: config.metadata.difficulty,
+            category: config.metadata.category,
+            tags: config.metadata.tags,
+        },
+        environment: Environment {
+            context,
+            dockerfile: "Dockerfile".into(),
+            build_timeout: timeout(env.build_timeout_sec, DEFAULT_BUILD_TIMEOUT, "environment.build_timeout_sec")?,
+            cpus: env.cpus.filter(|c| *c > 0.0),
+            memory_bytes,
+            allow_internet: env.allow_internet,
+        },
+        agent_timeout: timeout(config.agent.timeout_sec, DEFAULT_AGENT_TIMEOUT, "agent.timeout_sec")?,
+        verifier: VerifierSpec {
+            uploads: vec![Upload { from: tests_dir, to: TESTS_DIR.into() }],
+            command: format!("bash {TESTS_DIR}/test.sh"),
+            timeout: timeout(config.verifier.timeout_sec, DEFAULT_VERIFIER_TIMEOUT, "verifier.timeout_sec")?,
+            env: config.verifier.env.into_iter().collect(),
+            reward: RewardSource::RewardFile,
+        },
+        solution,
+    })
+}
+
+/// Reads a file the task cannot do without, with an error that says what it is for.
+pub(super) fn read_required(path: &Path, what: &str) -> Result<String, TaskError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Err(TaskError::new(path, format!("empty: it should hold {what}"))),
+        Ok(text) => Ok(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(TaskError::new(path, format!("missing: it should hold {what}")))
+        }
+        Err(e) => Err(TaskError::new(path, format!("cannot read: {e}"))),
+    }
+}

@@ -1,0 +1,4 @@
+#!/bin/bash
+set -e
+mkdir -p /app/config
+echo "mode=production" > /app/config/settings.ini
