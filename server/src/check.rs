@@ -71,7 +71,12 @@ pub struct TaskCheck {
 }
 
 /// Checks one task. Never fails: every problem becomes a status with a detail line.
-pub async fn check_task(engine: &Engine, task: &Task, options: &CheckOptions, phase: &(dyn Fn(&str) + Sync)) -> TaskCheck {
+pub async fn check_task(
+    engine: &Engine,
+    task: &Task,
+    options: &CheckOptions,
+    phase: &(dyn Fn(&str) + Sync),
+) -> TaskCheck {
     let logs = options.logs.join(&task.name);
     let mut result = TaskCheck {
         task: task.name.clone(),
@@ -109,7 +114,9 @@ pub async fn check_task(engine: &Engine, task: &Task, options: &CheckOptions, ph
         Ok(image) => image,
         Err(e) => {
             result.status = match e {
-                SandboxError::Build { .. } | SandboxError::BuildTimeout { .. } | SandboxError::MissingBaseImage { .. } => CheckStatus::BuildError,
+                SandboxError::Build { .. }
+                | SandboxError::BuildTimeout { .. }
+                | SandboxError::MissingBaseImage { .. } => CheckStatus::BuildError,
                 _ => CheckStatus::InfraError,
             };
             result.detail = e.to_string();
@@ -141,8 +148,17 @@ pub async fn check_task(engine: &Engine, task: &Task, options: &CheckOptions, ph
             } else if verdict.passed() {
                 CheckStatus::Pass
             } else {
-                let failed: Vec<_> = verdict.tests.iter().filter(|t| t.status != verify::TestStatus::Passed).map(|t| t.name.as_str()).collect();
-                result.detail = if failed.is_empty() { format!("reward {}", verdict.reward) } else { format!("not passed: {}", failed.join(", ")) };
+                let failed: Vec<_> = verdict
+                    .tests
+                    .iter()
+                    .filter(|t| t.status != verify::TestStatus::Passed)
+                    .map(|t| t.name.as_str())
+                    .collect();
+                result.detail = if failed.is_empty() {
+                    format!("reward {}", verdict.reward)
+                } else {
+                    format!("not passed: {}", failed.join(", "))
+                };
                 CheckStatus::Fail
             };
         }
@@ -190,7 +206,11 @@ async fn run_oracle_episode(
         let solved = crate::oracle::solve(&sandbox, task).await.map_err(EpisodeError::Sandbox)?;
         let timed_out = solved.as_ref().is_some_and(|o| o.timed_out);
         if let Some(output) = &solved {
-            write_log(logs, "oracle.log", &format!("exit code: {:?}, timed out: {}\n\n{}", output.exit_code, output.timed_out, output.output));
+            write_log(
+                logs,
+                "oracle.log",
+                &format!("exit code: {:?}, timed out: {}\n\n{}", output.exit_code, output.timed_out, output.output),
+            );
         }
         phase("verifying");
         let verdict = verify::verify(&sandbox, &task.verifier).await;

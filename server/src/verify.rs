@@ -98,7 +98,10 @@ pub async fn verify(sandbox: &Sandbox, spec: &VerifierSpec) -> Result<Verdict, V
         RewardSource::PytestOutput => {
             let tests = parse_pytest_summary(&run.output);
             if tests.is_empty() {
-                let why = format!("no pytest results in the output (exit code {:?}); was pytest run with -rA?", run.exit_code);
+                let why = format!(
+                    "no pytest results in the output (exit code {:?}); was pytest run with -rA?",
+                    run.exit_code
+                );
                 return Err(VerifierError::NoVerdict(why, run.output));
             }
             let all_passed = tests.iter().all(|t| matches!(t.status, TestStatus::Passed | TestStatus::Skipped));
@@ -117,7 +120,11 @@ pub async fn verify(sandbox: &Sandbox, spec: &VerifierSpec) -> Result<Verdict, V
 
 fn parse_reward_txt(text: &str) -> Result<f64, String> {
     let trimmed = text.trim();
-    trimmed.parse::<f64>().ok().filter(|r| r.is_finite()).ok_or_else(|| format!("reward.txt holds {trimmed:?}, not a number"))
+    trimmed
+        .parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite())
+        .ok_or_else(|| format!("reward.txt holds {trimmed:?}, not a number"))
 }
 
 fn parse_reward_json(text: &str) -> Result<f64, String> {

@@ -46,7 +46,14 @@ impl Row {
         let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
         let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
         let mean = samples.iter().sum::<Duration>() / samples.len() as u32;
-        Row { operation: operation.into(), n: samples.len(), p50_ms: ms(at(0.5)), mean_ms: ms(mean), p99_ms: ms(at(0.99)), min_ms: ms(samples[0]) }
+        Row {
+            operation: operation.into(),
+            n: samples.len(),
+            p50_ms: ms(at(0.5)),
+            mean_ms: ms(mean),
+            p99_ms: ms(at(0.99)),
+            min_ms: ms(samples[0]),
+        }
     }
 }
 
@@ -71,7 +78,10 @@ pub async fn run(command: BenchCommand) -> CliResult {
 
     let docker_exec = || {
         let mut command = tokio::process::Command::new("docker");
-        command.args(["exec", sandbox.id(), "true"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        command
+            .args(["exec", sandbox.id(), "true"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         command
     };
     // Warm both paths up (connection pool, page cache) before measuring.
@@ -106,15 +116,36 @@ pub async fn run(command: BenchCommand) -> CliResult {
 
         let started = Instant::now();
         let output = tokio::process::Command::new("docker")
-            .args(["run", "-d", "--init", "--network", "none", "--label", &label(MANAGED_LABEL, "true"), "--label", &label(OWNER_LABEL, reaper::owner()), &image, "sleep", "3600"])
+            .args([
+                "run",
+                "-d",
+                "--init",
+                "--network",
+                "none",
+                "--label",
+                &label(MANAGED_LABEL, "true"),
+                "--label",
+                &label(OWNER_LABEL, reaper::owner()),
+                &image,
+                "sleep",
+                "3600",
+            ])
             .output()
             .await
             .map_err(no_docker_cli)?;
         let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        let removed = tokio::process::Command::new("docker").args(["rm", "-f", &id]).stdout(std::process::Stdio::null()).status().await.map_err(no_docker_cli)?;
+        let removed = tokio::process::Command::new("docker")
+            .args(["rm", "-f", &id])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .map_err(no_docker_cli)?;
         cli_life.push(started.elapsed());
         if !output.status.success() || !removed.success() {
-            return Err(CliError::new(exit::FAILED, format!("docker run/rm failed: {}", String::from_utf8_lossy(&output.stderr))));
+            return Err(CliError::new(
+                exit::FAILED,
+                format!("docker run/rm failed: {}", String::from_utf8_lossy(&output.stderr)),
+            ));
         }
         bar.inc(2);
     }
@@ -128,19 +159,33 @@ pub async fn run(command: BenchCommand) -> CliResult {
     ];
     let speedup = rows[1].p50_ms / rows[0].p50_ms;
     if json {
-        let value = serde_json::json!({ "rows": rows, "exec_speedup_p50": speedup, "engine_api": engine.api_version() });
+        let value =
+            serde_json::json!({ "rows": rows, "exec_speedup_p50": speedup, "engine_api": engine.api_version() });
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     } else {
         let mut table = ui::table(&["operation", "n", "p50 ms", "mean ms", "p99 ms", "min ms"]);
         for r in &rows {
-            table.add_row(vec![r.operation.clone(), r.n.to_string(), format!("{:.2}", r.p50_ms), format!("{:.2}", r.mean_ms), format!("{:.2}", r.p99_ms), format!("{:.2}", r.min_ms)]);
+            table.add_row(vec![
+                r.operation.clone(),
+                r.n.to_string(),
+                format!("{:.2}", r.p50_ms),
+                format!("{:.2}", r.mean_ms),
+                format!("{:.2}", r.p99_ms),
+                format!("{:.2}", r.min_ms),
+            ]);
         }
         println!("{table}");
-        println!("runner exec round trip is {speedup:.1}x faster than `docker exec` (p50); engine API {}", engine.api_version());
+        println!(
+            "runner exec round trip is {speedup:.1}x faster than `docker exec` (p50); engine API {}",
+            engine.api_version()
+        );
     }
     Ok(exit::OK)
 }
 
 fn no_docker_cli(e: std::io::Error) -> CliError {
-    CliError::new(exit::ENVIRONMENT, format!("cannot run the docker CLI for comparison: {e} (install docker.io or docker-ce-cli)"))
+    CliError::new(
+        exit::ENVIRONMENT,
+        format!("cannot run the docker CLI for comparison: {e} (install docker.io or docker-ce-cli)"),
+    )
 }

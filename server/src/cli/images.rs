@@ -48,7 +48,8 @@ pub async fn run(command: ImagesCommand) -> CliResult {
                 }
             };
             let reports = base::build(engine, &options, &progress).await.map_err(|e| {
-                let code = if matches!(e, crate::sandbox::SandboxError::Io(_)) { exit::ENVIRONMENT } else { exit::FAILED };
+                let code =
+                    if matches!(e, crate::sandbox::SandboxError::Io(_)) { exit::ENVIRONMENT } else { exit::FAILED };
                 CliError::new(code, e.to_string())
             })?;
             spinner.finish_and_clear();

@@ -22,7 +22,9 @@ pub enum TasksCommand {
     },
     /// Build each task's image and, with --oracle, run its reference solution against its
     /// own tests. Exits 1 if any task does not pass: this is how a task author checks a task.
-    #[command(after_help = "Examples:\n  self-harness tasks check tasks/ --oracle\n  TB2_DIR=../shared/tb2 self-harness tasks check \"$TB2_DIR\" --oracle --parallel 2 --json")]
+    #[command(
+        after_help = "Examples:\n  self-harness tasks check tasks/ --oracle\n  TB2_DIR=../shared/tb2 self-harness tasks check \"$TB2_DIR\" --oracle --parallel 2 --json"
+    )]
     Check(CheckArgs),
 }
 
@@ -143,10 +145,20 @@ async fn check(args: CheckArgs) -> CliResult {
         }
         println!("{table}");
         for r in results.iter().filter(|r| !r.status.is_ok()) {
-            println!("{} {}: {}\n    logs: {}", status_word(r.status), r.task, first_lines(&r.detail, 12), r.logs.display());
+            println!(
+                "{} {}: {}\n    logs: {}",
+                status_word(r.status),
+                r.task,
+                first_lines(&r.detail, 12),
+                r.logs.display()
+            );
         }
         let passed = results.len() - results.iter().filter(|r| !r.status.is_ok()).count();
-        println!("{passed}/{} tasks ok{}", results.len() + suite.errors.len(), if suite.errors.is_empty() { String::new() } else { format!(", {} failed to load", suite.errors.len()) });
+        println!(
+            "{passed}/{} tasks ok{}",
+            results.len() + suite.errors.len(),
+            if suite.errors.is_empty() { String::new() } else { format!(", {} failed to load", suite.errors.len()) }
+        );
     }
     Ok(if failed == 0 { exit::OK } else { exit::FAILED })
 }

@@ -34,8 +34,21 @@ pub const TRIXIE: BaseImage = BaseImage {
     tag: "self-harness/base:trixie",
     suite: "trixie",
     packages: &[
-        "ca-certificates", "python3", "python3-pip", "python3-venv", "python-is-python3", "python3-pytest",
-        "tmux", "git", "curl", "build-essential", "procps", "less", "file", "unzip", "xz-utils",
+        "ca-certificates",
+        "python3",
+        "python3-pip",
+        "python3-venv",
+        "python-is-python3",
+        "python3-pytest",
+        "tmux",
+        "git",
+        "curl",
+        "build-essential",
+        "procps",
+        "less",
+        "file",
+        "unzip",
+        "xz-utils",
     ],
 };
 
@@ -104,14 +117,19 @@ impl BaseImage {
 
 /// Builds (or confirms up to date) every base image and tags the stand-in names.
 /// `progress` receives one line per step and per debootstrap message.
-pub async fn build(engine: &Engine, options: &BuildOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<Vec<BuildReport>, SandboxError> {
+pub async fn build(
+    engine: &Engine,
+    options: &BuildOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<Vec<BuildReport>, SandboxError> {
     preflight(options)?;
     let mut reports = Vec::new();
     for base in BASES {
         let started = std::time::Instant::now();
         let recipe = base.recipe_hash(options)?;
         let current = engine.docker().inspect_image(base.tag).await.ok();
-        let current_recipe = current.as_ref().and_then(|i| i.config.as_ref()?.labels.as_ref()?.get(RECIPE_LABEL).cloned());
+        let current_recipe =
+            current.as_ref().and_then(|i| i.config.as_ref()?.labels.as_ref()?.get(RECIPE_LABEL).cloned());
         let up_to_date = !options.force && current_recipe.as_deref() == Some(recipe.as_str());
         if !up_to_date {
             build_one(engine, base, &recipe, options, progress).await?;
@@ -123,7 +141,12 @@ pub async fn build(engine: &Engine, options: &BuildOptions, progress: &(dyn Fn(&
             tag_alias(engine, base, name).await?;
             aliases.push(name.to_string());
         }
-        reports.push(BuildReport { tag: base.tag.into(), up_to_date, aliases, seconds: started.elapsed().as_secs_f64() });
+        reports.push(BuildReport {
+            tag: base.tag.into(),
+            up_to_date,
+            aliases,
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
     Ok(reports)
 }
@@ -153,7 +176,13 @@ fn preflight(options: &BuildOptions) -> Result<(), SandboxError> {
     Ok(())
 }
 
-async fn build_one(engine: &Engine, base: &BaseImage, recipe: &str, options: &BuildOptions, progress: &(dyn Fn(&str) + Sync)) -> Result<(), SandboxError> {
+async fn build_one(
+    engine: &Engine,
+    base: &BaseImage,
+    recipe: &str,
+    options: &BuildOptions,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), SandboxError> {
     let root = options.work_dir.join(format!("rootfs-{}-{recipe}", base.suite));
     if root.exists() {
         tokio::fs::remove_dir_all(&root).await?;
@@ -257,7 +286,11 @@ async fn import(engine: &Engine, base: &BaseImage, recipe: &str, root: &Path) ->
 /// Runs a command, passing each output line to `progress`; fails with the last lines.
 async fn run_streaming(command: &mut Command, progress: &(dyn Fn(&str) + Sync)) -> Result<(), SandboxError> {
     let program = format!("{:?}", command.as_std().get_program());
-    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).spawn()
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
         .map_err(|e| std::io::Error::other(format!("cannot run {program}: {e}")))?;
     let stdout = BufReader::new(child.stdout.take().expect("piped")).lines();
     let stderr = BufReader::new(child.stderr.take().expect("piped")).lines();
@@ -279,7 +312,10 @@ async fn run_streaming(command: &mut Command, progress: &(dyn Fn(&str) + Sync)) 
 }
 
 /// Merges two line readers into one stream.
-fn tokio_stream_lines<R1, R2>(a: tokio::io::Lines<R1>, b: tokio::io::Lines<R2>) -> impl futures_util::Stream<Item = String> + Unpin
+fn tokio_stream_lines<R1, R2>(
+    a: tokio::io::Lines<R1>,
+    b: tokio::io::Lines<R2>,
+) -> impl futures_util::Stream<Item = String> + Unpin
 where
     R1: tokio::io::AsyncBufRead + Unpin + Send + 'static,
     R2: tokio::io::AsyncBufRead + Unpin + Send + 'static,

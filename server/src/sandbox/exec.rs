@@ -136,7 +136,12 @@ impl Sandbox {
         let exec = docker
             .create_exec(
                 &self.id,
-                CreateExecOptions { attach_stdout: Some(true), attach_stderr: Some(true), cmd: Some(argv.to_vec()), ..Default::default() },
+                CreateExecOptions {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(argv.to_vec()),
+                    ..Default::default()
+                },
             )
             .await?;
         if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await? {

@@ -12,7 +12,7 @@ use bollard::query_parameters::BuildImageOptionsBuilder;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::base::{BASE_LABEL, BASES};
+use super::base::{BASES, BASE_LABEL};
 use super::{reaper, standins, Engine, SandboxError};
 
 /// What to build.
@@ -38,7 +38,11 @@ pub struct TaskImage {
 impl Engine {
     /// Returns the image for `spec`, building it unless an identical one exists.
     /// `log` receives the build output, line by line.
-    pub async fn ensure_image(&self, spec: &ImageSpec, log: &mut (dyn FnMut(&str) + Send)) -> Result<TaskImage, SandboxError> {
+    pub async fn ensure_image(
+        &self,
+        spec: &ImageSpec,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<TaskImage, SandboxError> {
         let started = Instant::now();
         let context_name = spec.context.display().to_string();
         let dockerfile_path = spec.context.join(&spec.dockerfile);
@@ -100,7 +104,11 @@ impl Engine {
             Ok(Ok(())) => Ok(TaskImage { tag, cached: false, duration: started.elapsed() }),
             Ok(Err((message, _))) => {
                 let lines: Vec<_> = tail.into_iter().collect();
-                let log_tail = if lines.is_empty() { String::new() } else { format!("\n  last build output:\n    {}", lines.join("\n    ")) };
+                let log_tail = if lines.is_empty() {
+                    String::new()
+                } else {
+                    format!("\n  last build output:\n    {}", lines.join("\n    "))
+                };
                 Err(SandboxError::Build { context: context_name, message, log_tail })
             }
             Err(_) => Err(SandboxError::BuildTimeout { context: context_name, timeout: spec.timeout }),
@@ -112,7 +120,8 @@ impl Engine {
     async fn ensure_base(&self, image: &str) -> Result<String, SandboxError> {
         let name = standins::normalize(image);
         let existing = self.docker().inspect_image(&name).await.ok();
-        let is_alias = existing.as_ref().and_then(|i| i.config.as_ref()?.labels.as_ref()?.get(BASE_LABEL).cloned()).is_some();
+        let is_alias =
+            existing.as_ref().and_then(|i| i.config.as_ref()?.labels.as_ref()?.get(BASE_LABEL).cloned()).is_some();
         let Some(stand_in) = standins::stand_in_for(&name) else {
             return existing.and_then(|i| i.id).ok_or_else(|| SandboxError::MissingBaseImage {
                 image: name.clone(),
@@ -125,10 +134,11 @@ impl Engine {
             // A real image of that name was loaded by hand: prefer it.
             return Ok(existing.and_then(|i| i.id).unwrap_or_default());
         }
-        let base = self.docker().inspect_image(stand_in.base.tag).await.map_err(|_| SandboxError::MissingBaseImage {
-            image: name.clone(),
-            hint: format!(" (it is served by {}, which is not built yet)", stand_in.base.tag),
-        })?;
+        let base =
+            self.docker().inspect_image(stand_in.base.tag).await.map_err(|_| SandboxError::MissingBaseImage {
+                image: name.clone(),
+                hint: format!(" (it is served by {}, which is not built yet)", stand_in.base.tag),
+            })?;
         let base_id = base.id.unwrap_or_default();
         if existing.and_then(|i| i.id).as_deref() != Some(base_id.as_str()) {
             let base_def = BASES.iter().find(|b| b.tag == stand_in.base.tag).copied().unwrap_or(stand_in.base);

@@ -35,7 +35,8 @@ impl Engine {
     /// local default socket, and agrees on an API version both sides speak.
     pub async fn connect() -> Result<Engine, SandboxError> {
         let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-        let unreachable = |source: bollard::errors::Error| SandboxError::Unreachable { endpoint: endpoint.clone(), source };
+        let unreachable =
+            |source: bollard::errors::Error| SandboxError::Unreachable { endpoint: endpoint.clone(), source };
         let docker = Docker::connect_with_defaults().map_err(unreachable)?;
         let docker = docker.with_timeout(Duration::from_secs(3600));
         let docker = docker.negotiate_version().await.map_err(unreachable)?;

@@ -70,14 +70,28 @@ pub async fn sweep_orphans(engine: &Engine) -> Result<usize, SandboxError> {
     Ok(removed)
 }
 
-/// Force-removes a container, ignoring "already gone" (it may have removed itself).
+/// Force-removes a container and waits until it is really gone. "Already gone" and
+/// "removal in progress" (it ends itself, or another task is removing it) are fine.
 pub(crate) async fn force_remove(engine: &Engine, id: &str) {
     let options = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
     match engine.docker().remove_container(id, Some(options)).await {
-        Ok(()) => {}
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => {}
-        Err(e) => tracing::warn!(container = id, "could not remove container: {e}"),
+        Ok(()) | Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => return,
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => {}
+        Err(e) => {
+            tracing::warn!(container = id, "could not remove container: {e}");
+            return;
+        }
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if let Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) =
+            engine.docker().inspect_container(id, None).await
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tracing::warn!(container = id, "container still not removed after 30 s");
 }
 
 async fn list(engine: &Engine, owner: Option<&str>) -> Result<Vec<(String, String)>, SandboxError> {

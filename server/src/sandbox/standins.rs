@@ -34,10 +34,7 @@ pub fn stand_in_for(image: &str) -> Option<&'static StandIn> {
 
 /// Names with no wildcard, tagged eagerly when the base images are built.
 pub fn literal_names(base: &BaseImage) -> impl Iterator<Item = &'static str> + '_ {
-    STAND_INS
-        .iter()
-        .filter(move |s| s.base.tag == base.tag && !s.pattern.contains(['*', '?']))
-        .map(|s| s.pattern)
+    STAND_INS.iter().filter(move |s| s.base.tag == base.tag && !s.pattern.contains(['*', '?'])).map(|s| s.pattern)
 }
 
 /// `docker.io/library/ubuntu:24.04` and `ubuntu:24.04` are the same image; a missing tag
@@ -46,7 +43,11 @@ pub fn normalize(image: &str) -> String {
     let image = image.strip_prefix("docker.io/").unwrap_or(image);
     let image = image.strip_prefix("library/").unwrap_or(image);
     let has_tag = image.rsplit('/').next().is_some_and(|last| last.contains(':') || last.contains('@'));
-    if has_tag { image.to_string() } else { format!("{image}:latest") }
+    if has_tag {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
 }
 
 /// The images a Dockerfile builds from, in order, skipping references to its own
@@ -67,7 +68,10 @@ pub fn from_images(dockerfile: &str) -> Vec<String> {
             }
         }
         let lower = image.to_ascii_lowercase();
-        if lower != "scratch" && !stages[..stages.len().saturating_sub(1)].contains(&lower) && !images.contains(&image.to_string()) {
+        if lower != "scratch"
+            && !stages[..stages.len().saturating_sub(1)].contains(&lower)
+            && !images.contains(&image.to_string())
+        {
             images.push(image.to_string());
         }
     }
@@ -120,7 +124,14 @@ mod tests {
 
     #[test]
     fn table_serves_the_images_real_tasks_ask_for() {
-        for image in ["ubuntu:24.04", "ubuntu:22.04", "python:3.13-slim-bookworm", "python:3.12-slim", "debian:bookworm-slim", "docker.io/library/ubuntu:24.04"] {
+        for image in [
+            "ubuntu:24.04",
+            "ubuntu:22.04",
+            "python:3.13-slim-bookworm",
+            "python:3.12-slim",
+            "debian:bookworm-slim",
+            "docker.io/library/ubuntu:24.04",
+        ] {
             assert!(stand_in_for(image).is_some(), "{image} has no stand-in");
         }
         for image in ["alpine:3.20", "node:20", "python:2.7", "ghcr.io/x/ubuntu:24.04"] {

@@ -149,7 +149,7 @@ pub(crate) fn parse_memory(text: &str) -> Option<i64> {
         _ => return None,
     };
     let value: f64 = number.trim().parse().ok()?;
-    (value > 0.0).then(|| (value * factor) as i64)
+    (value > 0.0).then_some((value * factor) as i64)
 }
 
 /// Seconds from a task file, rejecting values that make no sense as a timeout.

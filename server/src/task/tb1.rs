@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::tb2::read_required;
 use super::{
-    seconds, Environment, Metadata, RewardSource, Solution, Task, TaskError, TaskFormat, Upload,
-    VerifierSpec, SOLUTION_DIR, TESTS_DIR,
+    seconds, Environment, Metadata, RewardSource, Solution, Task, TaskError, TaskFormat, Upload, VerifierSpec,
+    SOLUTION_DIR, TESTS_DIR,
 };
 
 /// Terminal-Bench 1's defaults for the two timeouts.
@@ -43,8 +43,8 @@ struct Description {
 
 pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     let yaml_path = dir.join("task.yaml");
-    let text = std::fs::read_to_string(&yaml_path)
-        .map_err(|e| TaskError::new(&yaml_path, format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read_to_string(&yaml_path).map_err(|e| TaskError::new(&yaml_path, format!("cannot read: {e}")))?;
     let config: TaskYaml = serde_yaml_ng::from_str(&text).map_err(|e| {
         let mut error = TaskError::new(&yaml_path, e.to_string());
         if let Some(location) = e.location() {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    parse_memory, seconds, Environment, Metadata, RewardSource, Solution, Task, TaskError,
-    TaskFormat, Upload, VerifierSpec, SOLUTION_DIR, TESTS_DIR,
+    parse_memory, seconds, Environment, Metadata, RewardSource, Solution, Task, TaskError, TaskFormat, Upload,
+    VerifierSpec, SOLUTION_DIR, TESTS_DIR,
 };
 
 const DEFAULT_AGENT_TIMEOUT: f64 = 600.0;
@@ -76,8 +76,8 @@ impl Default for EnvironmentToml {
 
 pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     let toml_path = dir.join("task.toml");
-    let text = std::fs::read_to_string(&toml_path)
-        .map_err(|e| TaskError::new(&toml_path, format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read_to_string(&toml_path).map_err(|e| TaskError::new(&toml_path, format!("cannot read: {e}")))?;
     let config: TaskToml = toml::from_str(&text).map_err(|e| {
         let message = e.message().to_string();
         match e.span() {
@@ -117,9 +117,8 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
         _ => None,
     };
     let timeout = |value: Option<f64>, default: f64, key: &str| -> Result<Duration, TaskError> {
-        seconds(value.unwrap_or(default)).ok_or_else(|| {
-            TaskError::new(&toml_path, format!("{key} must be a positive number of seconds"))
-        })
+        seconds(value.unwrap_or(default))
+            .ok_or_else(|| TaskError::new(&toml_path, format!("{key} must be a positive number of seconds")))
     };
 
     let solution_dir = dir.join("solution");

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command: sets up Docker and the base images if needed, then runs every test.
+#   bash scripts/test.sh            # from the repository root
+# Real Terminal-Bench 2.0 tasks are checked too when TB2_DIR points at them (it defaults to
+# ../shared/tb2 when that folder exists).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup-docker.sh
+
+echo "==> building"
+cargo build --locked --all-targets
+
+echo "==> base images (debootstrap; skipped when up to date)"
+target/debug/self-harness images build
+
+if [ -z "${TB2_DIR:-}" ] && [ -d ../shared/tb2 ]; then
+  TB2_DIR="$(cd ../shared/tb2 && pwd)"
+fi
+export TB2_DIR="${TB2_DIR:-}"
+[ -n "$TB2_DIR" ] && echo "==> real TB2 tasks from $TB2_DIR" || echo "==> TB2_DIR not set: the real TB2 task test will say it skipped"
+
+echo "==> tests"
+cargo test --locked --workspace

@@ -1,0 +1,72 @@
+//! Shared by the integration tests that need a real Docker engine.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Tests that need Docker skip only when this variable says the engine is absent; CI never
+/// sets it. Without it, an unreachable engine fails the test with a clear message.
+pub const SKIP_DOCKER: &str = "SELF_HARNESS_SKIP_DOCKER";
+
+pub fn docker_available() -> bool {
+    if std::env::var_os(SKIP_DOCKER).is_some_and(|v| !v.is_empty()) {
+        eprintln!("SKIPPED: {SKIP_DOCKER} is set, so this Docker test does not run");
+        return false;
+    }
+    true
+}
+
+pub fn bin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_self-harness"));
+    command.env("NO_COLOR", "1");
+    command
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs the binary and returns its output, printing stderr for the test log.
+pub fn run(command: &mut Command) -> Output {
+    run_with_pid(command).0
+}
+
+/// Like [`run`], also returning the process id (the owner of the containers it made).
+pub fn run_with_pid(command: &mut Command) -> (Output, u32) {
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("run self-harness");
+    let pid = child.id();
+    let output = child.wait_with_output().expect("wait for self-harness");
+    eprintln!("--- stderr ---\n{}", String::from_utf8_lossy(&output.stderr));
+    (output, pid)
+}
+
+/// Containers Self-Harness created that still exist (any owner, or one owner).
+pub fn managed_containers(owner_pid: Option<u32>) -> Vec<String> {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            "label=dev.self-harness.managed=true",
+            "--format",
+            "{{.ID}} {{.Label \"dev.self-harness.owner\"}}",
+        ])
+        .output()
+        .expect("docker CLI");
+    assert!(output.status.success(), "docker ps failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| owner_pid.is_none_or(|pid| line.split('/').nth(1) == Some(&pid.to_string())))
+        .map(|line| line.split_whitespace().next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Parses `--json` output.
+pub fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}

@@ -1,0 +1,166 @@
+//! The sandbox against a real Docker engine: exec semantics, hard timeouts, output caps,
+//! file exchange, limits and clean-up. Needs the base images (`self-harness images build`).
+
+mod common;
+
+use std::time::Duration;
+
+use self_harness::sandbox::base::TRIXIE;
+use self_harness::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec};
+
+async fn sandbox(allow_internet: bool) -> (Engine, Sandbox) {
+    let engine = Engine::connect().await.expect("Docker engine reachable (set SELF_HARNESS_SKIP_DOCKER=1 to skip)");
+    let spec = SandboxSpec {
+        image: TRIXIE.tag.to_string(),
+        name_hint: "sandbox-test".into(),
+        cpus: Some(1.0),
+        memory_bytes: Some(256 << 20),
+        pids_limit: 256,
+        allow_internet,
+        lifetime: Duration::from_secs(300),
+    };
+    let sandbox =
+        engine.start_sandbox(&spec).await.unwrap_or_else(|e| panic!("{e}\n(run `self-harness images build` first)"));
+    (engine, sandbox)
+}
+
+#[tokio::test]
+async fn exec_reports_exit_code_and_interleaved_output() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    let options = ExecOptions {
+        env: vec![("GREETING".into(), "hi there".into())],
+        ..ExecOptions::with_timeout(Duration::from_secs(30))
+    };
+    let out = sandbox.exec("echo \"$GREETING\"; echo oops >&2; exit 7", &options).await.unwrap();
+    assert_eq!(out.exit_code, Some(7));
+    assert!(!out.timed_out);
+    assert!(out.output.contains("hi there") && out.output.contains("oops"), "{:?}", out.output);
+
+    let out = sandbox.exec("[[ 1 == 1 ]] && echo bash-syntax", &options).await.unwrap();
+    assert_eq!(out.output.trim(), "bash-syntax", "commands run under bash");
+    sandbox.remove().await;
+}
+
+#[tokio::test]
+async fn a_timed_out_command_and_its_background_children_are_killed() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    let out = sandbox
+        .exec("echo started; sleep 3011 & sleep 3012; echo never", &ExecOptions::with_timeout(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    assert!(out.timed_out);
+    assert_eq!(out.exit_code, None);
+    assert!(out.output.contains("started") && !out.output.contains("never"), "{:?}", out.output);
+    // Stopped at its timeout, not after the 300 s sleep.
+    assert!(out.duration < Duration::from_secs(60), "{:?}", out.duration);
+
+    let ps = sandbox.exec("ps -eo args", &ExecOptions::with_timeout(Duration::from_secs(30))).await.unwrap();
+    assert!(!ps.output.contains("sleep 301"), "sleeps survived the timeout:\n{}", ps.output);
+    sandbox.remove().await;
+}
+
+#[tokio::test]
+async fn long_output_is_capped_but_counted() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    let options = ExecOptions { output_limit: 1000, ..ExecOptions::with_timeout(Duration::from_secs(60)) };
+    let out = sandbox.exec("seq 1 2000000", &options).await.unwrap();
+    assert_eq!(out.exit_code, Some(0));
+    assert!(out.output_bytes > 14_000_000, "{}", out.output_bytes);
+    assert!(out.output.len() < 1200, "{}", out.output.len());
+    assert!(out.output.starts_with("1\n2\n3\n") && out.output.trim_end().ends_with("2000000"), "{:?}", out.output);
+    sandbox.remove().await;
+}
+
+#[tokio::test]
+async fn files_go_in_and_come_out() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/data.txt"), "héllo\n").unwrap();
+    std::fs::write(dir.path().join("run.sh"), "#!/bin/sh\necho ran\n").unwrap();
+    std::fs::set_permissions(dir.path().join("run.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    sandbox.upload(dir.path(), "/deep/new/folder").await.unwrap();
+    let out = sandbox
+        .exec("/deep/new/folder/run.sh && cat /deep/new/folder/sub/data.txt", &ExecOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.output, "ran\nhéllo\n");
+
+    sandbox.write_file("/etc/self-harness-note", b"note", 0o600).await.unwrap();
+    assert_eq!(sandbox.read_file("/etc/self-harness-note").await.unwrap().as_deref(), Some(&b"note"[..]));
+    assert_eq!(sandbox.read_file("/no/such/file").await.unwrap(), None);
+    sandbox.remove().await;
+}
+
+#[tokio::test]
+async fn limits_apply_and_no_network_means_no_network() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    let options = ExecOptions::with_timeout(Duration::from_secs(30));
+    let mem = sandbox
+        .exec("cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes", &options)
+        .await
+        .unwrap();
+    assert_eq!(mem.output.trim(), (256u64 << 20).to_string());
+    let net = sandbox.exec("ls /sys/class/net", &options).await.unwrap();
+    assert_eq!(net.output.split_whitespace().collect::<Vec<_>>(), vec!["lo"], "only loopback without internet");
+    sandbox.remove().await;
+}
+
+#[tokio::test]
+async fn removed_and_dropped_sandboxes_leave_no_container() {
+    if !common::docker_available() {
+        return;
+    }
+    let (engine, sandbox) = sandbox(false).await;
+    let id = sandbox.id().to_string();
+    sandbox.remove().await;
+    assert!(!common::managed_containers(None).iter().any(|c| id.starts_with(c.as_str())));
+
+    // A sandbox dropped on an error path is removed in the background.
+    let spec = SandboxSpec {
+        image: TRIXIE.tag.to_string(),
+        name_hint: "dropped".into(),
+        cpus: None,
+        memory_bytes: None,
+        pids_limit: 64,
+        allow_internet: false,
+        lifetime: Duration::from_secs(300),
+    };
+    let dropped = engine.start_sandbox(&spec).await.unwrap();
+    let id = dropped.id().to_string();
+    drop(dropped);
+    for _ in 0..100 {
+        if !common::managed_containers(None).iter().any(|c| id.starts_with(c.as_str())) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("dropped sandbox {id} was not removed");
+}
+
+#[tokio::test]
+async fn exec_in_a_dead_container_is_a_clear_error() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    std::process::Command::new("docker").args(["rm", "-f", sandbox.id()]).output().unwrap();
+    let error = sandbox.exec("true", &ExecOptions::default()).await.unwrap_err();
+    assert!(error.to_string().contains("is gone"), "{error}");
+}
