@@ -164,3 +164,19 @@ async fn exec_in_a_dead_container_is_a_clear_error() {
     let error = sandbox.exec("true", &ExecOptions::default()).await.unwrap_err();
     assert!(error.to_string().contains("is gone"), "{error}");
 }
+
+#[tokio::test]
+async fn a_cancelled_exec_does_not_confuse_the_next_one() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    // Dropped mid-flight (as a Ctrl-C or a select! would), without a timeout of its own.
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(300), sandbox.exec("sleep 2; echo late", &ExecOptions::default()))
+            .await;
+    assert!(cancelled.is_err());
+    let out = sandbox.exec("echo next; cat", &ExecOptions::with_timeout(Duration::from_secs(30))).await.unwrap();
+    assert_eq!((out.exit_code, out.output.as_str()), (Some(0), "next\n"), "stdin is empty, replies stay in step");
+    sandbox.remove().await;
+}

@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -34,7 +34,7 @@ pub struct Sandbox {
     pub(super) engine: Engine,
     pub(super) id: String,
     pub(super) name: String,
-    exec_count: AtomicU64,
+    pub(super) exec_server: tokio::sync::Mutex<Option<super::exec::ExecServer>>,
     removed: AtomicBool,
 }
 
@@ -68,7 +68,7 @@ impl Engine {
             engine: self.clone(),
             id: created.id,
             name,
-            exec_count: AtomicU64::new(0),
+            exec_server: tokio::sync::Mutex::new(None),
             removed: AtomicBool::new(false),
         };
         // On failure the guard removes the created container.
@@ -84,10 +84,6 @@ impl Sandbox {
 
     pub fn name(&self) -> &str {
         &self.name
-    }
-
-    pub(super) fn next_exec_id(&self) -> u64 {
-        self.exec_count.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Copies a host file or folder to `to` (an absolute path) in the container; a folder's

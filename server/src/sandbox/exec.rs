@@ -1,29 +1,57 @@
-//! Running one command in a sandbox, with a timeout that really stops it.
+//! Running commands in a sandbox: fast, with a timeout that really stops them.
 //!
-//! `docker exec` has no way to kill what it started, so each command runs as the leader
-//! of its own session (`setsid`), its pid written to a file; on timeout a second exec
-//! kills the whole process group, background children included.
+//! A `docker exec` costs the engine tens of milliseconds (runc sets up a process each
+//! time), which an agent pays on every turn. So each sandbox starts one long-lived *exec
+//! server* — a small bash loop attached over a single `docker exec` stream — and every
+//! command after that is a line written to it and a framed reply read back: a few
+//! milliseconds. The server runs each command as a background job (`set -m`: its own
+//! process group) with output to a file, so on timeout one kill of the group stops the
+//! command and everything it started. `docker exec` itself has no way to kill.
+//!
+//! Protocol. Host → server, one line: `<id> <limit> <base64 script>`. Server → host: a
+//! header line `<id> <exit code> <total bytes> <sent bytes>` and then `sent` bytes of
+//! output (all of it, or its first and last `limit / 2` bytes).
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use serde::Serialize;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{Sandbox, SandboxError};
 
-/// Where the wrapper keeps the pid files of running commands.
-const PID_DIR: &str = "/tmp/.self-harness";
+/// Where the server keeps each command's script, output and pid.
+const WORK_DIR: &str = "/tmp/.self-harness";
 
-/// Runs `$1` under bash (sh where there is none) as a session leader, and writes the
-/// session's pid to `$2`, so that the host can kill the whole group later.
-const WRAPPER: &str = r#"mkdir -p /tmp/.self-harness 2>/dev/null
-s=sh; command -v bash >/dev/null 2>&1 && s=bash
-if command -v setsid >/dev/null 2>&1; then
-  exec setsid -w "$s" -c 'echo $$ > "$1"; exec "$2" -c "$0"' "$1" "$2" "$s"
-fi
-echo $$ > "$2"; exec "$s" -c "$1""#;
+const SERVER: &str = r#"set -m
+d=/tmp/.self-harness
+mkdir -p "$d"
+while IFS=' ' read -r id limit b64; do
+  printf '%s' "$b64" | base64 -d > "$d/$id.sh"
+  bash "$d/$id.sh" > "$d/$id.out" 2>&1 < /dev/null &
+  echo $! > "$d/$id.pid"
+  wait $!
+  ec=$?
+  size=$(wc -c < "$d/$id.out")
+  if [ "$size" -le "$limit" ]; then
+    printf '%s %s %s %s\n' "$id" "$ec" "$size" "$size"
+    cat "$d/$id.out"
+  else
+    half=$((limit / 2))
+    printf '%s %s %s %s\n' "$id" "$ec" "$size" "$((half * 2))"
+    head -c "$half" "$d/$id.out"
+    tail -c "$half" "$d/$id.out"
+  fi
+  rm -f "$d/$id.sh" "$d/$id.out" "$d/$id.pid"
+done"#;
+
+/// After a timeout kill, how long to wait for the server to report the killed command.
+const KILL_GRACE: Duration = Duration::from_secs(15);
 
 /// How to run a command.
 #[derive(Debug, Clone)]
@@ -54,8 +82,8 @@ impl ExecOptions {
 pub struct ExecOutput {
     /// `None` when the command was stopped at its timeout.
     pub exit_code: Option<i64>,
-    /// stdout and stderr interleaved as they arrived (lossy UTF-8), possibly cut in the
-    /// middle when longer than the limit.
+    /// stdout and stderr interleaved as they were written (lossy UTF-8), cut in the middle
+    /// when longer than the limit.
     pub output: String,
     /// How many bytes the command really printed.
     pub output_bytes: u64,
@@ -70,84 +98,132 @@ impl ExecOutput {
     }
 }
 
+/// The attached exec server of one sandbox.
+pub(super) struct ExecServer {
+    input: Pin<Box<dyn AsyncWrite + Send>>,
+    output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    pending: VecDeque<u8>,
+    next_id: u64,
+    /// Set while a command is in flight; still set at the next call means that call's
+    /// future was dropped mid-way and the stream is out of step: start a new server.
+    busy: bool,
+}
+
+struct Reply {
+    exit_code: i64,
+    total: u64,
+    output: Vec<u8>,
+}
+
 impl Sandbox {
-    /// Runs a shell command and waits for it (or for its timeout).
+    /// Runs a shell command (bash) and waits for it, or for its timeout.
     pub async fn exec(&self, command: &str, options: &ExecOptions) -> Result<ExecOutput, SandboxError> {
         let started = Instant::now();
-        let pid_file = format!("{PID_DIR}/{}.pid", self.next_exec_id());
-        let argv = vec!["sh", "-c", WRAPPER, "self-harness-exec", command, &pid_file];
-        let env: Vec<String> = options.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let script = compose_script(command, options);
+        let mut guard = self.exec_server.lock().await;
+        if guard.as_ref().is_some_and(|s| s.busy) {
+            *guard = None;
+        }
+        if guard.is_none() {
+            *guard = Some(self.start_exec_server().await?);
+        }
+        let server = guard.as_mut().expect("started above");
+        let id = server.send(&script, options.output_limit).await.map_err(|e| self.broken(e))?;
+
+        let reply = match options.timeout {
+            None => server.receive(id).await,
+            Some(limit) => match tokio::time::timeout(limit, server.receive(id)).await {
+                Ok(reply) => reply,
+                Err(_) => {
+                    self.kill_group(id).await;
+                    match tokio::time::timeout(KILL_GRACE, server.receive(id)).await {
+                        Ok(Ok(reply)) => {
+                            let (output, output_bytes) = render(&reply, options.output_limit);
+                            return Ok(ExecOutput {
+                                exit_code: None,
+                                output,
+                                output_bytes,
+                                timed_out: true,
+                                duration: started.elapsed(),
+                            });
+                        }
+                        Ok(Err(e)) => Err(e),
+                        Err(_) => Err(std::io::Error::other("the exec server did not report a killed command")),
+                    }
+                }
+            },
+        };
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(e) => {
+                *guard = None;
+                return Err(self.broken(e));
+            }
+        };
+        let (output, output_bytes) = render(&reply, options.output_limit);
+        Ok(ExecOutput {
+            exit_code: Some(reply.exit_code),
+            output,
+            output_bytes,
+            timed_out: false,
+            duration: started.elapsed(),
+        })
+    }
+
+    async fn start_exec_server(&self) -> Result<ExecServer, SandboxError> {
         let docker = self.engine.docker();
         let exec = docker
             .create_exec(
                 &self.id,
                 CreateExecOptions {
+                    attach_stdin: Some(true),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
-                    env: Some(env.iter().map(String::as_str).collect()),
-                    cmd: Some(argv),
-                    working_dir: options.workdir.as_deref(),
+                    cmd: Some(vec!["bash", "-c", SERVER]),
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| self.gone_or(e))?;
-
-        let mut buffer = CappedBuffer::new(options.output_limit);
-        let run = async {
-            if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await? {
-                while let Some(chunk) = output.next().await {
-                    buffer.push(&chunk?.into_bytes());
-                }
+        match docker.start_exec(&exec.id, None).await.map_err(|e| self.gone_or(e))? {
+            StartExecResults::Attached { output, input } => {
+                Ok(ExecServer { input, output, pending: VecDeque::new(), next_id: 0, busy: false })
             }
-            Ok::<_, bollard::errors::Error>(())
-        };
-        let timed_out = match options.timeout {
-            Some(limit) => match tokio::time::timeout(limit, run).await {
-                Ok(result) => result.map(|()| false),
-                Err(_) => Ok(true),
-            },
-            None => run.await.map(|()| false),
+            StartExecResults::Detached => Err(std::io::Error::other("exec server started detached").into()),
         }
-        .map_err(|e| self.gone_or(e))?;
-
-        if timed_out {
-            self.kill_group(&pid_file).await;
-        }
-        let exit_code = if timed_out { None } else { docker.inspect_exec(&exec.id).await?.exit_code };
-        if !timed_out {
-            // Best effort: the pid file is only needed while the command runs.
-            let _ = self.exec_plain(&["rm", "-f", &pid_file]).await;
-        }
-        let (output, output_bytes) = buffer.finish();
-        Ok(ExecOutput { exit_code, output, output_bytes, timed_out, duration: started.elapsed() })
     }
 
-    async fn kill_group(&self, pid_file: &str) {
-        let kill = format!("p=$(cat {pid_file} 2>/dev/null) && {{ kill -KILL -$p 2>/dev/null || kill -KILL $p; }}");
+    /// Kills the process group of command `id` through a separate, plain exec.
+    async fn kill_group(&self, id: u64) {
+        let kill =
+            format!("p=$(cat {WORK_DIR}/{id}.pid 2>/dev/null) && {{ kill -KILL -$p 2>/dev/null || kill -KILL $p; }}");
         if let Err(e) = self.exec_plain(&["sh", "-c", &kill]).await {
             tracing::warn!(container = %self.id, "could not stop a timed-out command: {e}");
         }
     }
 
-    /// Runs argv directly (no wrapper, no timeout) and waits for it; output is discarded.
+    /// Runs argv directly, waits for it and discards its output.
     async fn exec_plain(&self, argv: &[&str]) -> Result<Option<i64>, bollard::errors::Error> {
         let docker = self.engine.docker();
-        let exec = docker
-            .create_exec(
-                &self.id,
-                CreateExecOptions {
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    cmd: Some(argv.to_vec()),
-                    ..Default::default()
-                },
-            )
-            .await?;
+        let options = CreateExecOptions {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(argv.to_vec()),
+            ..Default::default()
+        };
+        let exec = docker.create_exec(&self.id, options).await?;
         if let StartExecResults::Attached { mut output, .. } = docker.start_exec(&exec.id, None).await? {
             while output.next().await.is_some() {}
         }
         Ok(docker.inspect_exec(&exec.id).await?.exit_code)
+    }
+
+    /// The exec server broke: because the container is gone, or for another reason.
+    fn broken(&self, error: std::io::Error) -> SandboxError {
+        SandboxError::ContainerGone {
+            container: self.name.clone(),
+            message: format!("its command channel closed ({error}); the container may have died or run out of memory"),
+        }
     }
 
     /// Turns "no such container" / "container is not running" into a clear error.
@@ -161,44 +237,90 @@ impl Sandbox {
     }
 }
 
-/// Keeps the first and last `limit / 2` bytes of a stream and counts the rest.
-struct CappedBuffer {
-    head: Vec<u8>,
-    tail: VecDeque<u8>,
-    half: usize,
-    total: u64,
+impl ExecServer {
+    async fn send(&mut self, script: &str, limit: usize) -> std::io::Result<u64> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.busy = true;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(script);
+        let line = format!("{id} {} {encoded}\n", limit.max(2));
+        self.input.write_all(line.as_bytes()).await?;
+        self.input.flush().await?;
+        Ok(id)
+    }
+
+    /// Reads the reply for command `id` (cancel-safe: bytes stay in `pending`).
+    async fn receive(&mut self, id: u64) -> std::io::Result<Reply> {
+        loop {
+            if let Some(newline) = self.pending.iter().position(|b| *b == b'\n') {
+                let header: Vec<u8> = self.pending.iter().take(newline).copied().collect();
+                let header = String::from_utf8_lossy(&header).into_owned();
+                let fields: Vec<&str> = header.split_whitespace().collect();
+                let parsed = match fields.as_slice() {
+                    [rid, ec, total, sent] => {
+                        (rid.parse::<u64>(), ec.parse::<i64>(), total.parse::<u64>(), sent.parse::<usize>())
+                    }
+                    _ => return Err(std::io::Error::other(format!("garbled reply header {header:?}"))),
+                };
+                let (Ok(rid), Ok(exit_code), Ok(total), Ok(sent)) = parsed else {
+                    return Err(std::io::Error::other(format!("garbled reply header {header:?}")));
+                };
+                if self.pending.len() >= newline + 1 + sent {
+                    self.pending.drain(..=newline);
+                    let output: Vec<u8> = self.pending.drain(..sent).collect();
+                    if rid != id {
+                        return Err(std::io::Error::other(format!("reply for command {rid}, expected {id}")));
+                    }
+                    self.busy = false;
+                    return Ok(Reply { exit_code, total, output });
+                }
+            }
+            match self.output.next().await {
+                Some(Ok(LogOutput::StdOut { message })) => self.pending.extend(message.iter()),
+                Some(Ok(LogOutput::StdErr { message })) => {
+                    tracing::trace!("exec server: {}", String::from_utf8_lossy(&message).trim_end());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+                None => return Err(std::io::Error::other("the exec server exited")),
+            }
+        }
+    }
 }
 
-impl CappedBuffer {
-    fn new(limit: usize) -> Self {
-        CappedBuffer { head: Vec::new(), tail: VecDeque::new(), half: (limit / 2).max(1), total: 0 }
+/// The script the server runs: working directory and environment, then the command.
+fn compose_script(command: &str, options: &ExecOptions) -> String {
+    let mut script = String::new();
+    if let Some(dir) = &options.workdir {
+        script.push_str(&format!("cd -- {} || exit 126\n", shell_quote(dir)));
     }
+    for (key, value) in &options.env {
+        script.push_str(&format!("export {key}={}\n", shell_quote(value)));
+    }
+    script.push_str(command);
+    script.push('\n');
+    script
+}
 
-    fn push(&mut self, mut bytes: &[u8]) {
-        self.total += bytes.len() as u64;
-        let room = self.half.saturating_sub(self.head.len());
-        let (to_head, rest) = bytes.split_at(room.min(bytes.len()));
-        self.head.extend_from_slice(to_head);
-        bytes = rest;
-        if bytes.len() >= self.half {
-            self.tail.clear();
-            bytes = &bytes[bytes.len() - self.half..];
-        }
-        let overflow = (self.tail.len() + bytes.len()).saturating_sub(self.half);
-        self.tail.drain(..overflow);
-        self.tail.extend(bytes);
-    }
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
 
-    fn finish(self) -> (String, u64) {
-        let kept = (self.head.len() + self.tail.len()) as u64;
-        let mut text = String::from_utf8_lossy(&self.head).into_owned();
-        if kept < self.total {
-            text.push_str(&format!("\n[... {} bytes not kept ...]\n", self.total - kept));
-        }
-        let tail: Vec<u8> = self.tail.into_iter().collect();
-        text.push_str(&String::from_utf8_lossy(&tail));
-        (text, self.total)
+/// The output as text, with a marker where the middle was cut.
+fn render(reply: &Reply, limit: usize) -> (String, u64) {
+    let sent = reply.output.len() as u64;
+    if sent >= reply.total {
+        return (String::from_utf8_lossy(&reply.output).into_owned(), reply.total);
     }
+    let half = (limit.max(2) / 2).min(reply.output.len());
+    let (head, tail) = reply.output.split_at(half);
+    let text = format!(
+        "{}\n[... {} bytes not kept ...]\n{}",
+        String::from_utf8_lossy(head),
+        reply.total - sent,
+        String::from_utf8_lossy(tail)
+    );
+    (text, reply.total)
 }
 
 #[cfg(test)]
@@ -206,23 +328,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn capped_buffer_keeps_everything_under_the_limit() {
-        let mut b = CappedBuffer::new(100);
-        b.push(b"hello ");
-        b.push(b"world");
-        assert_eq!(b.finish(), ("hello world".to_string(), 11));
+    fn scripts_quote_workdir_and_env() {
+        let options = ExecOptions {
+            workdir: Some("/my dir".into()),
+            env: vec![("A".into(), "it's".into())],
+            ..ExecOptions::default()
+        };
+        assert_eq!(compose_script("echo $A", &options), "cd -- '/my dir' || exit 126\nexport A='it'\\''s'\necho $A\n");
     }
 
     #[test]
-    fn capped_buffer_keeps_head_and_tail_of_long_output() {
-        let mut b = CappedBuffer::new(8);
-        for chunk in [&b"abc"[..], b"defgh", b"ijklmnop", b"qr"] {
-            b.push(chunk);
-        }
-        let (text, total) = b.finish();
+    fn long_output_is_rendered_with_a_marker() {
+        let reply = Reply { exit_code: 0, total: 18, output: b"abcdopqr".to_vec() };
+        let (text, total) = render(&reply, 8);
         assert_eq!(total, 18);
-        assert!(text.starts_with("abcd"), "{text}");
-        assert!(text.ends_with("opqr"), "{text}");
-        assert!(text.contains("10 bytes not kept"), "{text}");
+        assert_eq!(text, "abcd\n[... 10 bytes not kept ...]\nopqr");
+        let short = Reply { exit_code: 0, total: 3, output: b"abc".to_vec() };
+        assert_eq!(render(&short, 8), ("abc".to_string(), 3));
     }
 }
