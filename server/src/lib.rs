@@ -8,5 +8,6 @@ pub mod cli;
 pub mod oracle;
 pub mod sandbox;
 pub mod task;
+pub mod trace;
 pub mod util;
 pub mod verify;

@@ -55,6 +55,19 @@ fn oracle_outcomes_are_told_apart() {
     let tb1 = result(&report, "tb1-format");
     assert_eq!((tb1["status"].as_str(), tb1["reward"].as_f64()), (Some("pass"), Some(1.0)), "{tb1}");
 
+    let build = result(&report, "build-fails");
+    assert_eq!(build["status"], "build-error", "{build}");
+    let detail = build["detail"].as_str().unwrap();
+    assert!(detail.contains("returned a non-zero code: 3") && detail.contains("compiling the impossible"), "{detail}");
+
+    let unknown = result(&report, "unknown-base");
+    assert_eq!(unknown["status"], "build-error", "{unknown}");
+    assert!(
+        unknown["detail"].as_str().unwrap().contains("alpine:3.20")
+            && unknown["detail"].as_str().unwrap().contains("STAND_INS"),
+        "{unknown}"
+    );
+
     // Logs for a task author to read.
     let verifier_log = std::fs::read_to_string(logs.path().join("wrong-solution/verifier.log")).unwrap();
     assert!(verifier_log.contains("reward: 0"), "{verifier_log}");

@@ -43,7 +43,9 @@ pub async fn run(command: ImagesCommand) -> CliResult {
             let progress = |line: &str| {
                 if interactive {
                     spinner.set_message(line.to_string());
-                } else if !line.starts_with("I: Retrieving") && !line.starts_with("I: Validating") {
+                } else if !line.starts_with("I: ") {
+                    // On a pipe: our steps, and debootstrap's warnings and errors, not its
+                    // hundreds of per-package lines.
                     ui::info(line);
                 }
             };

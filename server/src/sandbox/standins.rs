@@ -62,17 +62,14 @@ pub fn from_images(dockerfile: &str) -> Vec<String> {
         }
         let mut words = words.skip_while(|w| w.starts_with("--"));
         let Some(image) = words.next() else { continue };
+        let lower = image.to_ascii_lowercase();
+        if lower != "scratch" && !stages.contains(&lower) && !images.iter().any(|i| i == image) {
+            images.push(image.to_string());
+        }
         if let (Some(as_kw), Some(alias)) = (words.next(), words.next()) {
             if as_kw.eq_ignore_ascii_case("AS") {
                 stages.push(alias.to_ascii_lowercase());
             }
-        }
-        let lower = image.to_ascii_lowercase();
-        if lower != "scratch"
-            && !stages[..stages.len().saturating_sub(1)].contains(&lower)
-            && !images.contains(&image.to_string())
-        {
-            images.push(image.to_string());
         }
     }
     images
