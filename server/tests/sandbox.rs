@@ -180,3 +180,35 @@ async fn a_cancelled_exec_does_not_confuse_the_next_one() {
     assert_eq!((out.exit_code, out.output.as_str()), (Some(0), "next\n"), "stdin is empty, replies stay in step");
     sandbox.remove().await;
 }
+
+#[tokio::test]
+async fn a_shell_session_keeps_directory_variables_functions_and_jobs() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    let shell = sandbox.shell("agent");
+    let t = Duration::from_secs(30);
+    let run = |cmd: &'static str| {
+        let shell = &shell;
+        async move { shell.run(cmd, t, 10_000).await.unwrap() }
+    };
+    run("mkdir -p /work/a && cd /work/a && export GREETING='hi there' && COUNT=3 && greet() { echo \"$GREETING x$COUNT\"; }").await;
+    run("alias ll='ls -la'; sleep 600 &").await;
+    let out = run("pwd; greet; echo \"multi\nline\" > m; cat m | wc -l; alias ll").await;
+    assert_eq!(out.output, "/work/a\nhi there x3\n2\nalias ll='ls -la'\n", "{:?}", out.output);
+    let jobs = run("ps -eo args | grep -c '^sleep 600'").await;
+    assert_eq!(jobs.output.trim(), "1", "the background job keeps running");
+
+    // `exit` ends the command, not the session; a timed-out command leaves the state as it was.
+    let out = run("cd /tmp; exit 4").await;
+    assert_eq!(out.exit_code, Some(4));
+    assert_eq!(run("pwd").await.output, "/tmp\n");
+    let out = shell.run("cd /; sleep 100", Duration::from_secs(1), 10_000).await.unwrap();
+    assert!(out.timed_out);
+    assert_eq!(run("pwd").await.output, "/tmp\n");
+
+    // Sessions are independent.
+    assert_eq!(sandbox.shell("other").run("pwd", t, 1000).await.unwrap().output, "/\n");
+    sandbox.remove().await;
+}

@@ -14,6 +14,7 @@ mod error;
 mod exec;
 pub mod image;
 pub mod reaper;
+mod shell;
 pub mod standins;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ use bollard::Docker;
 pub use container::{Sandbox, SandboxSpec};
 pub use error::SandboxError;
 pub use exec::{ExecOptions, ExecOutput};
+pub use shell::Shell;
 
 /// A connection to the local Docker engine.
 #[derive(Clone)]
