@@ -116,7 +116,8 @@ pub async fn check_task(
             result.status = match e {
                 SandboxError::Build { .. }
                 | SandboxError::BuildTimeout { .. }
-                | SandboxError::MissingBaseImage { .. } => CheckStatus::BuildError,
+                | SandboxError::MissingBaseImage { .. }
+                | SandboxError::NoStandIn { .. } => CheckStatus::BuildError,
                 _ => CheckStatus::InfraError,
             };
             result.detail = e.to_string();

@@ -89,8 +89,8 @@ pub async fn verify(sandbox: &Sandbox, spec: &VerifierSpec) -> Result<Verdict, V
                 (Some(text), _) => parse_reward_txt(&String::from_utf8_lossy(&text)),
                 (None, Some(json)) => parse_reward_json(&String::from_utf8_lossy(&json)),
                 (None, None) => Err(format!(
-                    "{VERIFIER_LOGS_DIR}/reward.txt was not written (the test script exited with {:?})",
-                    run.exit_code
+                    "{VERIFIER_LOGS_DIR}/reward.txt was not written (the test script exited with code {})",
+                    run.exit_code.unwrap_or(-1)
                 )),
             };
             (reward.map_err(|why| VerifierError::NoVerdict(why, run.output.clone()))?, Vec::new())

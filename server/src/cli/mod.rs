@@ -91,7 +91,9 @@ impl CliError {
 impl From<SandboxError> for CliError {
     fn from(e: SandboxError) -> Self {
         let code = match e {
-            SandboxError::Unreachable { .. } | SandboxError::MissingBaseImage { .. } => exit::ENVIRONMENT,
+            SandboxError::Unreachable { .. }
+            | SandboxError::MissingBaseImage { .. }
+            | SandboxError::NoStandIn { .. } => exit::ENVIRONMENT,
             _ => exit::FAILED,
         };
         CliError::new(code, e.to_string())

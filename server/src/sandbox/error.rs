@@ -10,10 +10,16 @@ pub enum SandboxError {
     Unreachable { endpoint: String, source: bollard::errors::Error },
 
     #[error(
-        "base image {image} is not available locally and no registry can be reached\n  \
-         Build the local stand-ins with `self-harness images build`{hint}"
+        "base image {image} is served by the local image {base}, which is not built yet\n  \
+         Build the local stand-ins with `self-harness images build`"
     )]
-    MissingBaseImage { image: String, hint: String },
+    MissingBaseImage { image: String, base: String },
+
+    #[error(
+        "base image {image} is not available locally, no registry can be reached, and no stand-in is declared for it\n  \
+         Add a pattern to STAND_INS in server/src/sandbox/standins.rs, or load the image with `docker load`"
+    )]
+    NoStandIn { image: String },
 
     #[error("building the image for {context} failed: {message}{log_tail}")]
     Build { context: String, message: String, log_tail: String },

@@ -123,22 +123,17 @@ impl Engine {
         let is_alias =
             existing.as_ref().and_then(|i| i.config.as_ref()?.labels.as_ref()?.get(BASE_LABEL).cloned()).is_some();
         let Some(stand_in) = standins::stand_in_for(&name) else {
-            return existing.and_then(|i| i.id).ok_or_else(|| SandboxError::MissingBaseImage {
-                image: name.clone(),
-                hint: " — but no stand-in matches it: add a pattern to STAND_INS in server/src/sandbox/standins.rs, \
-                       or build/load that image locally"
-                    .into(),
-            });
+            return existing.and_then(|i| i.id).ok_or(SandboxError::NoStandIn { image: name });
         };
         if existing.is_some() && !is_alias {
             // A real image of that name was loaded by hand: prefer it.
             return Ok(existing.and_then(|i| i.id).unwrap_or_default());
         }
-        let base =
-            self.docker().inspect_image(stand_in.base.tag).await.map_err(|_| SandboxError::MissingBaseImage {
-                image: name.clone(),
-                hint: format!(" (it is served by {}, which is not built yet)", stand_in.base.tag),
-            })?;
+        let base = self
+            .docker()
+            .inspect_image(stand_in.base.tag)
+            .await
+            .map_err(|_| SandboxError::MissingBaseImage { image: name.clone(), base: stand_in.base.tag.to_string() })?;
         let base_id = base.id.unwrap_or_default();
         if existing.and_then(|i| i.id).as_deref() != Some(base_id.as_str()) {
             let base_def = BASES.iter().find(|b| b.tag == stand_in.base.tag).copied().unwrap_or(stand_in.base);
