@@ -420,3 +420,21 @@ fn random_mutations_never_panic() {
         }
     }
 }
+
+#[test]
+fn readme_documents_every_key() {
+    let readme = std::fs::read_to_string(repo().join("harnesses/README.md")).unwrap();
+    for doc in self_harness::harness::key_docs() {
+        let leaf = doc.path.rsplit('.').next().unwrap();
+        let mentioned = readme.contains(&format!("`{}`", doc.path))
+            || readme.contains(&format!("`[{}]`", doc.path))
+            || readme.contains(&format!("`[[{leaf}]]`"));
+        assert!(mentioned, "harnesses/README.md does not document `{}`", doc.path);
+    }
+    for (variable, _) in self_harness::harness::TEMPLATE_VARIABLES {
+        assert!(
+            readme.contains(&format!("| `{variable}` |")),
+            "README does not list the template variable `{variable}`"
+        );
+    }
+}
