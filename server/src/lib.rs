@@ -1,10 +1,12 @@
 //! Self-Harness: a model improves its own agent harness on Terminal-Bench tasks.
 //!
-//! Data flows one way: [`task`] → [`sandbox`] → [`verify`] → [`check`]. See
+//! Data flows one way: [`task`] → [`sandbox`] → [`verify`] → [`check`]; [`harness`] defines the
+//! agent that acts in between. See
 //! `ARCHITECTURE.md` at the repository root for the map.
 
 pub mod check;
 pub mod cli;
+pub mod harness;
 pub mod oracle;
 pub mod sandbox;
 pub mod task;

@@ -1,0 +1,545 @@
+//! The `harness.toml` manifest as Rust types: the one place where every key, its type,
+//! its default, its allowed range and its documentation are defined. The JSON Schema
+//! (`harnesses/harness.schema.json`), the validator's unknown-key and type checks, and the
+//! editor's hover docs ([`key_docs`]) are all derived from these types, so they cannot
+//! disagree.
+
+use std::sync::OnceLock;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A harness folder's manifest (`harness.toml`): who the harness is, how the agent loop
+/// runs (`[policy]`), and which files hold its prompts, notes, tools and hooks. Every file
+/// path is relative to the folder that holds `harness.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Self-Harness harness manifest (harness.toml)")]
+pub struct Manifest {
+    /// Short name of the harness, shown in reports and traces (e.g. "minimal").
+    #[schemars(length(min = 1, max = 100))]
+    pub name: String,
+    /// One or two sentences on what this harness is for.
+    #[serde(default)]
+    pub description: String,
+    /// Runtime policy of the agent loop: limits, output truncation, action format,
+    /// completion rule, context budget and sampling temperature.
+    #[serde(default)]
+    pub policy: Policy,
+    /// The Markdown prompt templates (minijinja syntax).
+    pub prompts: Prompts,
+    /// Skills/notes: Markdown files whose text is available to the templates as `notes`.
+    #[serde(default)]
+    pub notes: Vec<NoteRef>,
+    /// Tool scripts copied into the container as `/opt/harness/tools/<name>` (on PATH) and
+    /// listed to the templates as `tools`.
+    #[serde(default)]
+    pub tools: Vec<ToolRef>,
+    /// Scripts the runner executes in the container at fixed points of an episode.
+    #[serde(default)]
+    pub hooks: Hooks,
+}
+
+/// Runtime policy of the agent loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Most model turns in one episode; the episode ends (as a failure) when they are used up.
+    #[serde(default = "defaults::max_turns")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_turns: u32,
+    /// Seconds one shell command may run before its whole process group is killed; the
+    /// model is told that the command timed out.
+    #[serde(default = "defaults::command_timeout_secs")]
+    #[schemars(range(min = 1, max = 86400))]
+    pub command_timeout_secs: u32,
+    /// How command output is cut before the model sees it.
+    #[serde(default)]
+    pub output: OutputPolicy,
+    /// How the model expresses an action: "json" (a JSON object following the harness's
+    /// action schema, sent as a `response_format` JSON schema) or "tool_calls" (native tool
+    /// calls).
+    #[serde(default)]
+    pub action_format: ActionFormat,
+    /// How many times in a row an unparseable reply is answered with an error message
+    /// before the episode ends; 0 ends it at the first unparseable reply.
+    #[serde(default = "defaults::parse_retries")]
+    #[schemars(range(min = 0, max = 20))]
+    pub parse_retries: u32,
+    /// When the agent's declaration that it is done is accepted.
+    #[serde(default)]
+    pub completion: Completion,
+    /// Most tokens the conversation sent to the model may hold (prompt + history).
+    #[serde(default = "defaults::context_budget_tokens")]
+    #[schemars(range(min = 256, max = 10000000))]
+    pub context_budget_tokens: u32,
+    /// What happens when the conversation would exceed `context_budget_tokens`.
+    #[serde(default)]
+    pub on_context_overflow: ContextOverflow,
+    /// Sampling temperature sent to the model (0 = greedy).
+    #[serde(default = "defaults::temperature")]
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub temperature: f64,
+}
+
+/// How command output is truncated before the model sees it: the first `head_bytes` and
+/// the last `tail_bytes` are kept, and `marker` stands for what was cut.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutputPolicy {
+    /// Bytes kept from the start of a command's output.
+    #[serde(default = "defaults::head_bytes")]
+    #[schemars(range(min = 0, max = 1048576))]
+    pub head_bytes: u32,
+    /// Bytes kept from the end of a command's output.
+    #[serde(default = "defaults::tail_bytes")]
+    #[schemars(range(min = 0, max = 1048576))]
+    pub tail_bytes: u32,
+    /// Text put where output was cut; `{omitted_bytes}` is replaced by the number of bytes
+    /// left out.
+    #[serde(default = "defaults::marker")]
+    pub marker: String,
+}
+
+/// How the model expresses its action each turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionFormat {
+    /// The model replies with one JSON object `{"thought", "command", "done"}`, constrained
+    /// by a `response_format` JSON schema.
+    #[default]
+    Json,
+    /// The model uses native tool calls: `shell` (run a command) and `done`.
+    ToolCalls,
+}
+
+/// When the agent's declaration that it is done is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Completion {
+    /// The episode ends as soon as the agent says it is done.
+    #[default]
+    Declare,
+    /// The `before_completion` hook runs first; done is accepted only when it exits 0,
+    /// otherwise its output goes back to the model and the episode continues.
+    DeclareAfterCheck,
+}
+
+/// What happens when the conversation would exceed the context budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextOverflow {
+    /// The episode ends with the error class "context overflow".
+    #[default]
+    Fail,
+    /// The oldest turns (after the system prompt and the instruction) are dropped until
+    /// the conversation fits.
+    DropOldestTurns,
+    /// Earlier command outputs are shortened, oldest first, until the conversation fits.
+    TruncateOutputs,
+}
+
+/// The prompt templates: Markdown files rendered with minijinja.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prompts {
+    /// Template of the system message (e.g. "system.md").
+    #[schemars(length(min = 1))]
+    pub system: String,
+    /// Template of the first user message, which carries the task's instruction
+    /// (e.g. "instruction.md").
+    #[schemars(length(min = 1))]
+    pub instruction: String,
+}
+
+/// One skill/note: a Markdown file the templates can show to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRef {
+    /// Name of the note, unique in this harness (letters, digits, '_', '-', '.').
+    #[schemars(length(min = 1, max = 64))]
+    pub name: String,
+    /// Markdown file holding the note's text.
+    #[schemars(length(min = 1))]
+    pub file: String,
+}
+
+/// One tool: a script copied into the container as `/opt/harness/tools/<name>`, made
+/// executable and put on PATH; the agent calls it from its shell commands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRef {
+    /// Command name of the tool, unique in this harness (letters, digits, '_', '-', '.').
+    #[schemars(length(min = 1, max = 64))]
+    pub name: String,
+    /// Script file (with a `#!` line) that becomes the tool.
+    #[schemars(length(min = 1))]
+    pub file: String,
+    /// What the tool does, shown to the model.
+    #[schemars(length(min = 1))]
+    pub description: String,
+    /// How to call it (e.g. "view FILE [START] [END]"), shown to the model.
+    #[serde(default)]
+    pub usage: String,
+}
+
+/// Scripts run in the container at fixed points of an episode.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hooks {
+    /// Check run before the agent may declare completion (only with
+    /// `completion = "declare_after_check"`). Exit code 0 accepts done; otherwise its output
+    /// goes back to the model and the episode continues.
+    #[serde(default)]
+    pub before_completion: Option<HookRef>,
+}
+
+/// One hook script.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookRef {
+    /// Script file, copied into the container as `/opt/harness/hooks/<hook name>`.
+    #[schemars(length(min = 1))]
+    pub file: String,
+    /// Seconds the hook may run; a hook that times out counts as failed.
+    #[serde(default = "defaults::hook_timeout_secs")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub timeout_secs: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_turns: defaults::max_turns(),
+            command_timeout_secs: defaults::command_timeout_secs(),
+            output: OutputPolicy::default(),
+            action_format: ActionFormat::default(),
+            parse_retries: defaults::parse_retries(),
+            completion: Completion::default(),
+            context_budget_tokens: defaults::context_budget_tokens(),
+            on_context_overflow: ContextOverflow::default(),
+            temperature: defaults::temperature(),
+        }
+    }
+}
+
+impl Default for OutputPolicy {
+    fn default() -> Self {
+        OutputPolicy {
+            head_bytes: defaults::head_bytes(),
+            tail_bytes: defaults::tail_bytes(),
+            marker: defaults::marker(),
+        }
+    }
+}
+
+impl OutputPolicy {
+    /// Cuts `output` to its first `head_bytes` and last `tail_bytes` (on character
+    /// boundaries) with the marker between them; output that fits is returned unchanged.
+    pub fn truncate(&self, output: &str) -> String {
+        let (head, tail) = (self.head_bytes as usize, self.tail_bytes as usize);
+        if output.len() <= head.saturating_add(tail) {
+            return output.to_string();
+        }
+        let mut head_end = head;
+        while !output.is_char_boundary(head_end) {
+            head_end -= 1;
+        }
+        let mut tail_start = output.len() - tail;
+        while !output.is_char_boundary(tail_start) {
+            tail_start += 1;
+        }
+        let omitted = tail_start - head_end;
+        let marker = self.marker.replace("{omitted_bytes}", &omitted.to_string());
+        format!("{}{}{}", &output[..head_end], marker, &output[tail_start..])
+    }
+}
+
+/// Default values of the optional keys (also written into the JSON Schema).
+pub mod defaults {
+    pub fn max_turns() -> u32 {
+        30
+    }
+    pub fn command_timeout_secs() -> u32 {
+        120
+    }
+    pub fn parse_retries() -> u32 {
+        2
+    }
+    pub fn context_budget_tokens() -> u32 {
+        32768
+    }
+    pub fn temperature() -> f64 {
+        0.0
+    }
+    pub fn head_bytes() -> u32 {
+        4096
+    }
+    pub fn tail_bytes() -> u32 {
+        4096
+    }
+    pub fn marker() -> String {
+        "\n[... {omitted_bytes} bytes of output omitted ...]\n".to_string()
+    }
+    pub fn hook_timeout_secs() -> u32 {
+        60
+    }
+}
+
+/// The JSON Schema (draft-07) of `harness.toml`, generated from [`Manifest`]; the file
+/// `harnesses/harness.schema.json` is this value, pretty-printed.
+pub fn json_schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let schema = schemars::generate::SchemaSettings::draft07().into_generator().into_root_schema_for::<Manifest>();
+        schema.to_value()
+    })
+}
+
+/// The text of `harnesses/harness.schema.json`.
+pub fn json_schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Documentation of one `harness.toml` key, for hover docs and the README.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyDoc {
+    /// Dotted path of the key: `policy.output.head_bytes`; entries of arrays of tables use
+    /// `[]`: `tools[].name`.
+    pub path: String,
+    /// The doc comment of the key.
+    pub description: String,
+    /// Its type in words: "integer 1..=1000", "one of \"json\", \"tool_calls\"", "table".
+    pub kind: String,
+    /// Its default as TOML text, when it is optional and has one.
+    pub default: Option<String>,
+    /// Whether the key must be present.
+    pub required: bool,
+}
+
+/// Every key of `harness.toml` with its documentation, in schema order, derived from the
+/// JSON Schema (and so from the doc comments above).
+pub fn key_docs() -> &'static [KeyDoc] {
+    static DOCS: OnceLock<Vec<KeyDoc>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let root = json_schema();
+        let mut docs = Vec::new();
+        collect_docs(root, root, "", &mut docs);
+        docs
+    })
+}
+
+/// The documentation of the key at a dotted path (`policy.max_turns`, `tools[].file`).
+pub fn key_doc(path: &str) -> Option<&'static KeyDoc> {
+    key_docs().iter().find(|d| d.path == path)
+}
+
+pub(crate) fn resolve<'a>(root: &'a serde_json::Value, schema: &'a serde_json::Value) -> &'a serde_json::Value {
+    let mut schema = schema;
+    for _ in 0..16 {
+        if let Some(r) = schema.get("$ref").and_then(|r| r.as_str()) {
+            match root.pointer(r.trim_start_matches('#')) {
+                Some(s) => schema = s,
+                None => break,
+            }
+        } else if let Some([only]) = schema.get("allOf").and_then(|a| a.as_array()).map(Vec::as_slice) {
+            // Draft-07 schemars wraps a documented `$ref` as `allOf: [{$ref}]`.
+            schema = only;
+        } else {
+            break;
+        }
+    }
+    schema
+}
+
+/// The branches of an `anyOf`/`oneOf` without the `null` one (how schemars spells
+/// `Option<T>`), or the schema itself.
+pub(crate) fn branches<'a>(root: &'a serde_json::Value, schema: &'a serde_json::Value) -> Vec<&'a serde_json::Value> {
+    let schema = resolve(root, schema);
+    for key in ["anyOf", "oneOf"] {
+        if let Some(list) = schema.get(key).and_then(|l| l.as_array()) {
+            return list
+                .iter()
+                .map(|s| resolve(root, s))
+                .filter(|s| s.get("type").and_then(|t| t.as_str()) != Some("null"))
+                .collect();
+        }
+    }
+    vec![schema]
+}
+
+/// The allowed strings of an enum schema (`enum` or `oneOf` of `const`s), if it is one.
+pub(crate) fn enum_values(root: &serde_json::Value, schema: &serde_json::Value) -> Option<Vec<String>> {
+    let schema = resolve(root, schema);
+    if let Some(values) = schema.get("enum").and_then(|e| e.as_array()) {
+        return Some(values.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+    }
+    let list = schema.get("oneOf").or_else(|| schema.get("anyOf"))?.as_array()?;
+    let mut values = Vec::new();
+    for branch in list {
+        let branch = resolve(root, branch);
+        if let Some(c) = branch.get("const").and_then(|c| c.as_str()) {
+            values.push(c.to_string());
+        } else if let Some(e) = branch.get("enum").and_then(|e| e.as_array()) {
+            values.extend(e.iter().filter_map(|v| v.as_str().map(str::to_string)));
+        } else {
+            return None;
+        }
+    }
+    Some(values)
+}
+
+/// The JSON types a schema accepts, without "null".
+pub(crate) fn types(root: &serde_json::Value, schema: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for branch in branches(root, schema) {
+        match branch.get("type") {
+            Some(serde_json::Value::String(t)) => out.push(t.clone()),
+            Some(serde_json::Value::Array(list)) => {
+                out.extend(list.iter().filter_map(|t| t.as_str().map(str::to_string)))
+            }
+            _ if enum_values(root, branch).is_some() => out.push("string".into()),
+            _ => {}
+        }
+    }
+    out.retain(|t| t != "null");
+    out.dedup();
+    out
+}
+
+/// The schema that applies to an object-typed value (first object branch).
+pub(crate) fn object_branch<'a>(
+    root: &'a serde_json::Value,
+    schema: &'a serde_json::Value,
+) -> Option<&'a serde_json::Value> {
+    branches(root, schema).into_iter().find(|b| b.get("properties").is_some())
+}
+
+/// A schema's type in words, e.g. "integer 1..=1000".
+pub(crate) fn describe_kind(root: &serde_json::Value, schema: &serde_json::Value) -> String {
+    if let Some(values) = enum_values(root, schema) {
+        let quoted: Vec<_> = values.iter().map(|v| format!("\"{v}\"")).collect();
+        return format!("one of {}", quoted.join(", "));
+    }
+    let types = types(root, schema);
+    let kind = match types.first().map(String::as_str) {
+        Some("object") => "table".to_string(),
+        Some("array") => {
+            let items = branches(root, schema).into_iter().find_map(|b| b.get("items"));
+            match items.map(|i| resolve(root, i)) {
+                Some(i) if i.get("properties").is_some() => "array of tables".to_string(),
+                Some(i) => format!("array of {}", describe_kind(root, i)),
+                None => "array".to_string(),
+            }
+        }
+        Some(t) => t.to_string(),
+        None => "value".to_string(),
+    };
+    let schema = branches(root, schema).into_iter().next().unwrap_or(schema);
+    match (schema.get("minimum").and_then(|m| m.as_f64()), schema.get("maximum").and_then(|m| m.as_f64())) {
+        (Some(min), Some(max)) => format!("{kind} {min}..={max}"),
+        (Some(min), None) => format!("{kind} >= {min}"),
+        (None, Some(max)) => format!("{kind} <= {max}"),
+        (None, None) => kind,
+    }
+}
+
+fn collect_docs(root: &serde_json::Value, schema: &serde_json::Value, prefix: &str, out: &mut Vec<KeyDoc>) {
+    let Some(object) = object_branch(root, schema) else { return };
+    let required: Vec<&str> = object
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let Some(properties) = object.get("properties").and_then(|p| p.as_object()) else { return };
+    for (key, property) in properties {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let description = property
+            .get("description")
+            .or_else(|| resolve(root, property).get("description"))
+            .and_then(|d| d.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let default = property.get("default").filter(|d| !d.is_null()).and_then(json_to_toml);
+        out.push(KeyDoc {
+            path: path.clone(),
+            description,
+            kind: describe_kind(root, property),
+            default,
+            required: required.contains(&key.as_str()),
+        });
+        let array_items = branches(root, property).into_iter().find_map(|b| b.get("items")).map(|i| resolve(root, i));
+        match array_items {
+            Some(items) if items.get("properties").is_some() => collect_docs(root, items, &format!("{path}[]"), out),
+            _ => collect_docs(root, property, &path, out),
+        }
+    }
+}
+
+/// A scalar JSON default as TOML text; tables and arrays are left out.
+fn json_to_toml(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => Some(toml::Value::String(s.clone()).to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Array(a) if a.is_empty() => Some("[]".into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_documented() {
+        let docs = key_docs();
+        for path in [
+            "name",
+            "description",
+            "policy.max_turns",
+            "policy.command_timeout_secs",
+            "policy.output.head_bytes",
+            "policy.output.tail_bytes",
+            "policy.output.marker",
+            "policy.action_format",
+            "policy.parse_retries",
+            "policy.completion",
+            "policy.context_budget_tokens",
+            "policy.on_context_overflow",
+            "policy.temperature",
+            "prompts.system",
+            "prompts.instruction",
+            "notes[].name",
+            "notes[].file",
+            "tools[].name",
+            "tools[].file",
+            "tools[].description",
+            "tools[].usage",
+            "hooks.before_completion",
+            "hooks.before_completion.file",
+            "hooks.before_completion.timeout_secs",
+        ] {
+            let doc = key_doc(path).unwrap_or_else(|| panic!("no doc for {path}: {docs:#?}"));
+            assert!(!doc.description.is_empty(), "{path} has no description");
+        }
+        // The 24 keys above plus the tables that hold them (policy, policy.output, prompts, …).
+        assert_eq!(docs.len(), 30, "{docs:#?}");
+        let max_turns = key_doc("policy.max_turns").unwrap();
+        assert_eq!(max_turns.kind, "integer 1..=1000");
+        assert_eq!(max_turns.default.as_deref(), Some("30"));
+        assert_eq!(key_doc("policy.action_format").unwrap().kind, "one of \"json\", \"tool_calls\"");
+        assert!(key_doc("name").unwrap().required);
+    }
+
+    #[test]
+    fn truncate_keeps_head_and_tail_on_char_boundaries() {
+        let policy = OutputPolicy { head_bytes: 4, tail_bytes: 3, marker: "[{omitted_bytes}]".into() };
+        assert_eq!(policy.truncate("short"), "short");
+        assert_eq!(policy.truncate("abcdefghijkl"), "abcd[5]jkl");
+        // 'é' is two bytes: the head stops before it, the tail starts after it.
+        assert_eq!(policy.truncate("abcéefghiéjk"), "abc[9]jk");
+    }
+}

@@ -1,0 +1,394 @@
+//! A harness is a folder that entirely defines the agent's behaviour: `harness.toml` (the
+//! [`Manifest`]: runtime policy and the files it names) plus Markdown prompt templates,
+//! notes, tool scripts and hooks. Everything the self-improvement loop may edit is a plain
+//! file here, so an edit is a diff a person can read. This module loads and validates a
+//! folder (reporting every problem at once, with positions, for the editor), hashes it into
+//! a version id, and renders its prompts. The format is documented in
+//! `harnesses/README.md`; its JSON Schema is `harnesses/harness.schema.json`.
+
+mod action;
+mod diagnostic;
+mod manifest;
+mod template;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+pub use action::{Action, ActionError};
+pub use diagnostic::{HarnessDiagnostic, Position, Range, Severity};
+pub use manifest::{
+    defaults, json_schema, json_schema_text, key_doc, key_docs, ActionFormat, Completion, ContextOverflow, HookRef,
+    Hooks, KeyDoc, Manifest, NoteRef, OutputPolicy, Policy, Prompts, ToolRef,
+};
+pub use template::{check_template, PromptContext, TEMPLATE_VARIABLES};
+
+/// The manifest's file name inside a harness folder.
+pub const MANIFEST_FILE: &str = "harness.toml";
+/// Where tools are copied in the container (`<TOOLS_DIR>/<name>`); the runner puts it on PATH.
+pub const TOOLS_DIR: &str = "/opt/harness/tools";
+/// Where hooks are copied in the container (`<HOOKS_DIR>/before_completion`).
+pub const HOOKS_DIR: &str = "/opt/harness/hooks";
+/// Hex digits of the sha256 kept in a version id.
+pub const VERSION_LEN: usize = 12;
+
+/// A loaded, valid harness folder.
+#[derive(Debug, Clone)]
+pub struct Harness {
+    dir: PathBuf,
+    manifest: Manifest,
+    system: String,
+    instruction: String,
+    notes: Vec<Note>,
+    tools: Vec<Tool>,
+    before_completion: Option<Hook>,
+    version: String,
+    warnings: Vec<HarnessDiagnostic>,
+}
+
+/// A note (skill) with its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub name: String,
+    /// Path relative to the harness folder.
+    pub file: String,
+    pub text: String,
+}
+
+/// A tool script, ready to be copied into the container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    /// Path relative to the harness folder.
+    pub file: String,
+    pub description: String,
+    pub usage: String,
+    pub script: Vec<u8>,
+}
+
+impl Tool {
+    /// Where the tool lives in the container: `/opt/harness/tools/<name>`.
+    pub fn container_path(&self) -> String {
+        format!("{TOOLS_DIR}/{}", self.name)
+    }
+}
+
+/// A hook script, ready to be copied into the container.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hook {
+    /// Path relative to the harness folder.
+    pub file: String,
+    pub timeout: Duration,
+    pub script: Vec<u8>,
+    /// Where it is copied in the container, e.g. `/opt/harness/hooks/before_completion`.
+    pub container_path: String,
+}
+
+/// A prompt template failed to render (e.g. it used an attribute that does not exist).
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}; fix the template")]
+pub struct RenderError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl Harness {
+    /// Loads the harness folder `dir`, or returns every problem in it (errors and
+    /// warnings). A harness that loads keeps its warnings in [`Harness::warnings`].
+    pub fn load(dir: impl AsRef<Path>) -> Result<Harness, Vec<HarnessDiagnostic>> {
+        let dir = dir.as_ref();
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let text = match std::fs::read(&manifest_path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let at = Range::of(
+                        &String::from_utf8_lossy(e.as_bytes()),
+                        e.utf8_error().valid_up_to()..e.utf8_error().valid_up_to(),
+                    );
+                    return Err(vec![HarnessDiagnostic::error(
+                        &manifest_path,
+                        at,
+                        "not-utf8",
+                        "harness.toml is not valid UTF-8; save it as UTF-8",
+                    )]);
+                }
+            },
+            Err(e) => {
+                return Err(vec![HarnessDiagnostic::error(
+                    &manifest_path,
+                    Range::file_start(),
+                    "file-missing",
+                    format!(
+                        "cannot read {}: {e}; a harness folder needs a harness.toml (see harnesses/minimal/)",
+                        manifest_path.display()
+                    ),
+                )])
+            }
+        };
+        let checked = check(&manifest_path, &text, true);
+        let (Some(manifest), files) = (checked.manifest, checked.files) else { return Err(checked.diagnostics) };
+        if checked.diagnostics.iter().any(HarnessDiagnostic::is_error) {
+            return Err(checked.diagnostics);
+        }
+        let text_of = |file: &str| {
+            String::from_utf8_lossy(files.get(&normalize(file)).map_or(&[][..], Vec::as_slice)).into_owned()
+        };
+        let bytes_of = |file: &str| files.get(&normalize(file)).cloned().unwrap_or_default();
+        let mut hashed = files.clone();
+        hashed.insert(MANIFEST_FILE.to_string(), text.clone().into_bytes());
+        Ok(Harness {
+            dir: dir.to_path_buf(),
+            system: text_of(&manifest.prompts.system),
+            instruction: text_of(&manifest.prompts.instruction),
+            notes: manifest
+                .notes
+                .iter()
+                .map(|n| Note { name: n.name.clone(), file: n.file.clone(), text: text_of(&n.file) })
+                .collect(),
+            tools: manifest
+                .tools
+                .iter()
+                .map(|t| Tool {
+                    name: t.name.clone(),
+                    file: t.file.clone(),
+                    description: t.description.clone(),
+                    usage: t.usage.clone(),
+                    script: bytes_of(&t.file),
+                })
+                .collect(),
+            before_completion: manifest.hooks.before_completion.as_ref().map(|h| Hook {
+                file: h.file.clone(),
+                timeout: Duration::from_secs(h.timeout_secs.into()),
+                script: bytes_of(&h.file),
+                container_path: format!("{HOOKS_DIR}/before_completion"),
+            }),
+            version: version_of(&hashed),
+            manifest,
+            warnings: checked.diagnostics,
+        })
+    }
+
+    /// The folder the harness was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn name(&self) -> &str {
+        &self.manifest.name
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.manifest.policy
+    }
+
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    pub fn tools(&self) -> &[Tool] {
+        &self.tools
+    }
+
+    /// The before-completion hook; it runs only with `completion = "declare_after_check"`.
+    pub fn before_completion(&self) -> Option<&Hook> {
+        self.before_completion.as_ref()
+    }
+
+    /// Problems that did not stop the harness from loading.
+    pub fn warnings(&self) -> &[HarnessDiagnostic] {
+        &self.warnings
+    }
+
+    /// The version id: the first 12 hex digits of a sha256 over `harness.toml` and every
+    /// file it names (see `harnesses/README.md` for the exact recipe). Equal folders have
+    /// equal ids on every machine; any change to any of these files changes it.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The system message for an episode.
+    pub fn render_system(&self, context: &PromptContext) -> Result<String, RenderError> {
+        self.render(&self.manifest.prompts.system, &self.system, context)
+    }
+
+    /// The first user message for an episode (it carries the task's instruction).
+    pub fn render_instruction(&self, context: &PromptContext) -> Result<String, RenderError> {
+        self.render(&self.manifest.prompts.instruction, &self.instruction, context)
+    }
+
+    fn render(&self, file: &str, source: &str, context: &PromptContext) -> Result<String, RenderError> {
+        let tools: Vec<_> = self
+            .tools
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name, "description": t.description, "usage": t.usage, "path": t.container_path(),
+                })
+            })
+            .collect();
+        let notes: Vec<_> = self.notes.iter().map(|n| serde_json::json!({"name": n.name, "text": n.text})).collect();
+        let schema = serde_json::to_string_pretty(&action::action_schema()).unwrap_or_default();
+        let value = serde_json::json!({
+            "instruction": context.instruction,
+            "task_name": context.task_name,
+            "workdir": context.workdir,
+            "tools": tools,
+            "notes": notes,
+            "policy": self.manifest.policy,
+            "action_schema": schema,
+        });
+        template::render(file, source, minijinja::Value::from(minijinja::value::Serde(&value)))
+            .map_err(|e| RenderError { path: self.dir.join(file), message: format!("{e:#}") })
+    }
+
+    /// The JSON Schema of the action object (`action_format = "json"`).
+    pub fn action_schema(&self) -> serde_json::Value {
+        action::action_schema()
+    }
+
+    /// The `response_format` request field that constrains replies to the action schema.
+    pub fn response_format(&self) -> serde_json::Value {
+        action::response_format()
+    }
+
+    /// The `tools` request field for `action_format = "tool_calls"`: `shell` and `done`.
+    pub fn tool_spec(&self) -> serde_json::Value {
+        action::tool_spec()
+    }
+}
+
+/// Checks the `harness.toml` text `text` that lives (or will live) at `manifest_path`:
+/// syntax, keys, types, ranges, names, and — since the editor has the folder on disk — the
+/// files it names and the templates in them. For the editor, before the file is saved.
+pub fn check_manifest(manifest_path: &Path, text: &str) -> Vec<HarnessDiagnostic> {
+    check(manifest_path, text, true).diagnostics
+}
+
+/// Like [`check_manifest`], but looks at the text alone, not at the files it names.
+pub fn check_manifest_text(manifest_path: &Path, text: &str) -> Vec<HarnessDiagnostic> {
+    check(manifest_path, text, false).diagnostics
+}
+
+struct Checked {
+    manifest: Option<Manifest>,
+    diagnostics: Vec<HarnessDiagnostic>,
+    /// Contents of the files the manifest names, by normalized relative path.
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+fn check(manifest_path: &Path, text: &str, with_files: bool) -> Checked {
+    let (manifest, mut diagnostics) = validate::check_text(manifest_path, text);
+    let mut files = BTreeMap::new();
+    let Some(manifest) = manifest else { return Checked { manifest: None, diagnostics, files } };
+    if !with_files || diagnostics.iter().any(|d| d.code == "path-outside") {
+        return Checked { manifest: Some(manifest), diagnostics, files };
+    }
+    let dir = manifest_path.parent().unwrap_or(Path::new("."));
+    let root = toml::de::DeTable::parse_recoverable(text).0;
+    let templates = [manifest.prompts.system.as_str(), manifest.prompts.instruction.as_str()];
+    let notes: Vec<&str> = manifest.notes.iter().map(|n| n.file.as_str()).collect();
+    for (segments, file) in validate::referenced_files(&manifest) {
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let range = validate::span_of(root.get_ref(), &segments).map_or_else(Range::file_start, |s| Range::of(text, s));
+        let key = segments
+            .iter()
+            .map(|s| if s.parse::<usize>().is_ok() { "[]" } else { s })
+            .collect::<Vec<_>>()
+            .join(".")
+            .replace(".[]", "[]");
+        let path = dir.join(&file);
+        let key_normalized = normalize(&file);
+        if files.contains_key(&key_normalized) {
+            continue;
+        }
+        let bytes = match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    diagnostics.push(HarnessDiagnostic::error(
+                        manifest_path,
+                        range,
+                        "file-missing",
+                        format!("cannot read \"{file}\" (named by `{key}`): {e}"),
+                    ));
+                    continue;
+                }
+            },
+            Ok(_) => {
+                diagnostics.push(HarnessDiagnostic::error(
+                    manifest_path,
+                    range,
+                    "file-missing",
+                    format!("\"{file}\" (named by `{key}`) is not a file; name a file inside the harness folder"),
+                ));
+                continue;
+            }
+            Err(_) => {
+                diagnostics.push(HarnessDiagnostic::error(
+                    manifest_path,
+                    range,
+                    "file-missing",
+                    format!(
+                        "\"{file}\" (named by `{key}`) does not exist in {}; create it or fix the path",
+                        dir.display()
+                    ),
+                ));
+                continue;
+            }
+        };
+        let needs_text = templates.contains(&file.as_str()) || notes.contains(&file.as_str());
+        if needs_text {
+            match std::str::from_utf8(&bytes) {
+                Ok(source) if templates.contains(&file.as_str()) => diagnostics.extend(check_template(&path, source)),
+                Ok(_) => {}
+                Err(e) => {
+                    let lossy = String::from_utf8_lossy(&bytes);
+                    let at = e.valid_up_to();
+                    diagnostics.push(HarnessDiagnostic::error(
+                        &path,
+                        Range::of(&lossy, at..at),
+                        "not-utf8",
+                        format!("\"{file}\" is not valid UTF-8; save it as UTF-8"),
+                    ));
+                }
+            }
+        }
+        files.insert(key_normalized, bytes);
+    }
+    Checked { manifest: Some(manifest), diagnostics, files }
+}
+
+/// A relative path as written in the manifest, with `.` parts dropped and `/` separators.
+fn normalize(file: &str) -> String {
+    Path::new(file)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(part) => Some(part.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// sha256 over the files sorted by path; each contributes its path (UTF-8), a 0 byte, its
+/// length as 8 little-endian bytes, and its content.
+fn version_of(files: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut hasher = Sha256::new();
+    for (path, content) in files {
+        hasher.update(path.as_bytes());
+        hasher.update([0u8]);
+        hasher.update((content.len() as u64).to_le_bytes());
+        hasher.update(content);
+    }
+    let mut hex = hex::encode(hasher.finalize());
+    hex.truncate(VERSION_LEN);
+    hex
+}

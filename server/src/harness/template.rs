@@ -1,0 +1,151 @@
+//! The prompt templates: Markdown files in minijinja syntax. Checking a template finds
+//! syntax errors and variables that do not exist (with their positions) before any
+//! episode runs; rendering fills the known variables from a [`PromptContext`] and the
+//! harness, and fails on anything undefined rather than sending the model a blank.
+
+use std::path::Path;
+
+use minijinja::machinery::{tokenize, Token};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use super::diagnostic::{did_you_mean, HarnessDiagnostic, Range};
+use super::manifest;
+
+/// The variables every template may use, with what they hold (documented in
+/// `harnesses/README.md`).
+pub const TEMPLATE_VARIABLES: &[(&str, &str)] = &[
+    ("instruction", "the task's instruction (string)"),
+    ("task_name", "the task's name (string)"),
+    ("workdir", "the working directory of the agent's shell in the container (string)"),
+    ("tools", "the harness's tools: list of {name, description, usage, path}"),
+    ("notes", "the harness's notes: list of {name, text}"),
+    ("policy", "the [policy] table: policy.max_turns, policy.command_timeout_secs, policy.output.head_bytes, …"),
+    ("action_schema", "the JSON Schema of the action object, pretty-printed (string; action_format = \"json\")"),
+];
+
+/// What an episode knows that the harness does not: the task and where the agent works.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PromptContext {
+    /// The task's instruction, as the task author wrote it.
+    pub instruction: String,
+    /// The task's name.
+    pub task_name: String,
+    /// The working directory of the agent's shell in the container.
+    pub workdir: String,
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env
+}
+
+/// Renders `source` (the template at `name`) with `context`.
+pub(crate) fn render(name: &str, source: &str, context: minijinja::Value) -> Result<String, minijinja::Error> {
+    let env = environment();
+    let template = env.template_from_named_str(name, source)?;
+    template.render(context)
+}
+
+/// Every problem in the template `text` (file `path`): syntax errors and unknown variables.
+pub fn check_template(path: &Path, text: &str) -> Vec<HarnessDiagnostic> {
+    let env = environment();
+    let template = match env.template_from_str(text) {
+        Ok(template) => template,
+        Err(e) => {
+            let range = match (e.range(), e.line()) {
+                (Some(span), _) => Range::of(text, span),
+                (None, Some(line)) => {
+                    let offset = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+                    Range::of(text, offset..offset)
+                }
+                (None, None) => Range::file_start(),
+            };
+            let detail = e.detail().map(str::to_string).unwrap_or_else(|| e.kind().to_string());
+            return vec![HarnessDiagnostic::error(
+                path,
+                range,
+                "template-syntax",
+                format!("template syntax error: {detail}; see the minijinja syntax in harnesses/README.md"),
+            )];
+        }
+    };
+    let globals: Vec<String> = env.globals().map(|(name, _)| name.to_string()).collect();
+    let known: Vec<&str> = TEMPLATE_VARIABLES.iter().map(|(name, _)| *name).collect();
+    let policy_fields: Vec<String> = manifest::key_docs()
+        .iter()
+        .filter_map(|d| d.path.strip_prefix("policy.").filter(|rest| !rest.contains('.')).map(str::to_string))
+        .collect();
+
+    let mut unknown: Vec<String> = template
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !known.contains(&v.as_str()) && !globals.contains(v))
+        .collect();
+    unknown.sort();
+    let mut unknown_policy: Vec<String> = template
+        .undeclared_variables(true)
+        .into_iter()
+        .filter_map(|v| v.strip_prefix("policy.").map(|rest| rest.split('.').next().unwrap_or_default().to_string()))
+        .filter(|field| !policy_fields.contains(field))
+        .collect();
+    unknown_policy.sort();
+    unknown_policy.dedup();
+    if unknown.is_empty() && unknown_policy.is_empty() {
+        return Vec::new();
+    }
+
+    let mut out = Vec::new();
+    let tokens: Vec<_> = tokenize(text, false, SyntaxConfig::default()).filter_map(Result::ok).collect();
+    for (i, (token, span)) in tokens.iter().enumerate() {
+        let Token::Ident(name) = token else { continue };
+        let after_dot = i > 0 && matches!(tokens[i - 1].0, Token::Dot);
+        let range = Range::of(text, span.start_offset as usize..span.end_offset as usize);
+        if !after_dot && unknown.iter().any(|u| u == name) {
+            let mut message = format!("unknown template variable `{name}`");
+            match did_you_mean(name, known.iter().copied()) {
+                Some(s) => message.push_str(&format!("; did you mean `{s}`?")),
+                None => message.push_str(&format!("; the variables are: {}", known.join(", "))),
+            }
+            out.push(HarnessDiagnostic::error(path, range, "unknown-variable", message));
+        } else if after_dot
+            && i >= 2
+            && matches!(tokens[i - 2].0, Token::Ident("policy"))
+            && !(i >= 3 && matches!(tokens[i - 3].0, Token::Dot))
+            && unknown_policy.iter().any(|u| u == name)
+        {
+            let mut message = format!("`policy` has no field `{name}`");
+            match did_you_mean(name, policy_fields.iter().map(String::as_str)) {
+                Some(s) => message.push_str(&format!("; did you mean `policy.{s}`?")),
+                None => message.push_str(&format!("; its fields are: {}", policy_fields.join(", "))),
+            }
+            out.push(HarnessDiagnostic::error(path, range, "unknown-variable", message));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_variables_pass_and_locals_are_not_reported() {
+        let text =
+            "{{ instruction }} {% for t in tools %}{{ t.name }}{% endfor %} {{ policy.max_turns }} {{ range(3) }}";
+        assert_eq!(check_template(Path::new("s.md"), text), vec![]);
+    }
+
+    #[test]
+    fn unknown_variable_and_policy_field_are_located() {
+        let text = "Hi\n{{ instrction }} and {{ policy.max_turn }}";
+        let d = check_template(Path::new("s.md"), text);
+        assert_eq!(d.len(), 2, "{d:#?}");
+        assert_eq!((d[0].range.start.line, d[0].range.start.column, d[0].range.end.column), (2, 4, 14));
+        assert!(d[0].message.contains("did you mean `instruction`"), "{}", d[0].message);
+        assert_eq!((d[1].range.start.line, d[1].range.start.column), (2, 32));
+        assert!(d[1].message.contains("policy.max_turns"), "{}", d[1].message);
+    }
+}
