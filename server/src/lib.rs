@@ -4,11 +4,14 @@
 //! agent that acts in between. See
 //! `ARCHITECTURE.md` at the repository root for the map.
 
+pub mod agent;
 pub mod check;
 pub mod cli;
 pub mod harness;
 pub mod oracle;
 pub mod sandbox;
+pub mod stats;
+pub mod store;
 pub mod task;
 pub mod trace;
 pub mod util;

@@ -103,16 +103,16 @@ pub enum ErrorClass {
     ContextOverflow,
     /// The model's replies could not be parsed, retries exhausted.
     ParseFailure,
-    /// The model endpoint failed (after retries).
+    /// The model endpoint failed (after retries): not the harness's fault, re-run.
     ModelError,
     /// Docker, the verifier or the host failed: never counted as the agent's failure.
     InfrastructureError,
 }
 
 impl ErrorClass {
-    /// Infrastructure errors are re-run, never counted.
+    /// Infrastructure and model-endpoint errors are re-run, never counted.
     pub fn counts(self) -> bool {
-        self != ErrorClass::InfrastructureError
+        !matches!(self, ErrorClass::InfrastructureError | ErrorClass::ModelError)
     }
 }
 
@@ -319,6 +319,7 @@ mod tests {
     #[test]
     fn infrastructure_errors_do_not_count() {
         assert!(!ErrorClass::InfrastructureError.counts());
+        assert!(!ErrorClass::ModelError.counts());
         assert!(ErrorClass::ContextOverflow.counts());
         let json = serde_json::to_string(&ErrorClass::AgentTimeout).unwrap();
         assert_eq!(json, "\"agent_timeout\"");

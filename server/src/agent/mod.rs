@@ -1,0 +1,424 @@
+//! The agent: a harness and a model acting on a task in a sandbox, one episode at a time.
+//!
+//! Everything the agent does is decided by the harness (prompts, action format, limits,
+//! truncation, hooks, completion rule, context policy); the model only chooses actions.
+//! An episode: build or reuse the task image, start a sandbox, install the harness's tools
+//! and hooks, then turn by turn ask the model, parse its action, run its command in a
+//! persistent shell, show it the (truncated) output; when it is done, over time, out of
+//! turns or context, run the task's own tests. Every turn goes to the trace as it happens;
+//! the outcome line closes it. Infrastructure failures are classified, never counted.
+
+mod context;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Action, ActionFormat, Completion, Harness, PromptContext};
+use crate::llm::{ChatRequest, Client, LlmError, Message, ResponseFormat, ToolSpec};
+use crate::sandbox::image::ImageSpec;
+use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec};
+use crate::task::Task;
+use crate::trace::{self, CommandRecord, ErrorClass, Header, Outcome, TraceWriter, Turn};
+use crate::verify;
+
+/// Upper bound on processes in a task container, against fork bombs.
+const PIDS_LIMIT: i64 = 4096;
+/// Output kept from a command before the harness's own truncation.
+const RAW_OUTPUT_LIMIT: usize = 1 << 20;
+/// Slack on top of the agent and verifier timeouts before a container ends itself.
+const LIFETIME_SLACK: Duration = Duration::from_secs(600);
+
+/// Which episode to run.
+pub struct EpisodeSpec<'a> {
+    pub task: &'a Task,
+    pub harness: &'a Harness,
+    pub client: &'a Client,
+    /// The model name recorded in the trace.
+    pub model: String,
+    pub seed: u64,
+    pub trial: u32,
+    /// The folder the trace is written to.
+    pub dir: PathBuf,
+}
+
+/// What an episode produced.
+#[derive(Debug, Clone)]
+pub struct EpisodeResult {
+    pub trace: PathBuf,
+    pub outcome: Outcome,
+}
+
+/// Runs one episode to its outcome. Fails only when the trace itself cannot be written.
+pub async fn run_episode(
+    engine: &Engine,
+    spec: &EpisodeSpec<'_>,
+    phase: &(dyn Fn(&str) + Sync),
+) -> std::io::Result<EpisodeResult> {
+    let started = Instant::now();
+    let header = Header {
+        schema: trace::SCHEMA_VERSION,
+        task: spec.task.name.clone(),
+        harness: spec.harness.name().to_string(),
+        harness_version: spec.harness.version().to_string(),
+        model: spec.model.clone(),
+        seed: spec.seed,
+        trial: spec.trial,
+        started_at: now_rfc3339(),
+    };
+    let mut writer = TraceWriter::create(&spec.dir, &header)?;
+    let mut episode = Episode { spec, writer: &mut writer, tokens_in: 0, tokens_out: 0, cost: 0.0, turns: 0 };
+
+    phase("building");
+    let image_spec = ImageSpec {
+        name: spec.task.name.clone(),
+        context: spec.task.environment.context.clone(),
+        dockerfile: spec.task.environment.dockerfile.clone(),
+        timeout: spec.task.environment.build_timeout,
+    };
+    let end = match engine.ensure_image(&image_spec, &mut |_| {}).await {
+        Err(e) => End::error(ErrorClass::InfrastructureError, format!("image: {e}")),
+        Ok(image) => {
+            phase("starting");
+            let sandbox_spec = SandboxSpec {
+                image: image.tag,
+                name_hint: spec.task.name.clone(),
+                cpus: spec.task.environment.cpus,
+                memory_bytes: spec.task.environment.memory_bytes,
+                pids_limit: PIDS_LIMIT,
+                allow_internet: spec.task.environment.allow_internet,
+                lifetime: spec.task.agent_timeout + spec.task.verifier.timeout + LIFETIME_SLACK,
+            };
+            match engine.start_sandbox(&sandbox_spec).await {
+                Err(e) => End::error(ErrorClass::InfrastructureError, format!("sandbox: {e}")),
+                Ok(sandbox) => {
+                    let end = episode.act_and_verify(&sandbox, phase).await?;
+                    phase("removing");
+                    sandbox.remove().await;
+                    end
+                }
+            }
+        }
+    };
+
+    let passed = end.reward.is_some_and(|r| r >= 1.0);
+    let outcome = Outcome {
+        reward: end.reward,
+        passed,
+        tests: end.tests,
+        error_class: end.class,
+        error_detail: end.detail,
+        turns: episode.turns,
+        tokens_in: episode.tokens_in,
+        tokens_out: episode.tokens_out,
+        cost_usd: episode.cost,
+        duration_ms: started.elapsed().as_millis() as u64,
+        finished_at: now_rfc3339(),
+    };
+    let trace = writer.finish(&outcome)?;
+    Ok(EpisodeResult { trace, outcome })
+}
+
+/// How an episode ended, before the outcome line is assembled.
+struct End {
+    class: ErrorClass,
+    detail: Option<String>,
+    reward: Option<f64>,
+    tests: Vec<verify::TestResult>,
+}
+
+impl End {
+    fn error(class: ErrorClass, detail: String) -> End {
+        End { class, detail: Some(detail), reward: None, tests: Vec::new() }
+    }
+}
+
+/// Why the agent stopped acting (the tests run afterwards in every case but a broken
+/// sandbox or model).
+struct Stop {
+    class: ErrorClass,
+    detail: Option<String>,
+}
+
+struct Episode<'s, 'w> {
+    spec: &'s EpisodeSpec<'s>,
+    writer: &'w mut TraceWriter,
+    tokens_in: u64,
+    tokens_out: u64,
+    cost: f64,
+    turns: u32,
+}
+
+impl Episode<'_, '_> {
+    async fn act_and_verify(&mut self, sandbox: &Sandbox, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<End> {
+        phase("agent");
+        let stop = self.act(sandbox, phase).await?;
+        if matches!(stop.class, ErrorClass::InfrastructureError | ErrorClass::ModelError) {
+            return Ok(End { class: stop.class, detail: stop.detail, reward: None, tests: Vec::new() });
+        }
+        phase("verifying");
+        Ok(match verify::verify(sandbox, &self.spec.task.verifier).await {
+            Ok(verdict) => End { class: stop.class, detail: stop.detail, reward: Some(verdict.reward), tests: verdict.tests },
+            Err(e) => End::error(ErrorClass::InfrastructureError, format!("verifier: {e}")),
+        })
+    }
+
+    /// The turn loop.
+    async fn act(&mut self, sandbox: &Sandbox, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<Stop> {
+        let (task, harness) = (self.spec.task, self.spec.harness);
+        let policy = harness.policy();
+        let deadline = Instant::now() + task.agent_timeout;
+        let shell = sandbox.shell("agent");
+
+        if let Err(detail) = install_harness(sandbox, harness).await {
+            return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(detail) });
+        }
+        let workdir = match shell.run("pwd", Duration::from_secs(30), 4096).await {
+            Ok(out) => out.output.trim().to_string(),
+            Err(e) => return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(e.to_string()) }),
+        };
+        let context = PromptContext { instruction: task.instruction.clone(), task_name: task.name.clone(), workdir };
+        let (system, instruction) = match (harness.render_system(&context), harness.render_instruction(&context)) {
+            (Ok(s), Ok(i)) => (s, i),
+            (Err(e), _) | (_, Err(e)) => {
+                return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(format!("harness: {e}")) })
+            }
+        };
+        let mut messages = vec![Message::system(system), Message::user(instruction)];
+        let mut parse_failures = 0;
+
+        for index in 0..policy.max_turns {
+            self.turns = index + 1;
+            phase(&format!("agent turn {}", index + 1));
+            let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
+                return Ok(Stop { class: ErrorClass::AgentTimeout, detail: Some(format!("agent timeout of {:?}", task.agent_timeout)) });
+            };
+            let mut turn = Turn { index, ..Turn::default() };
+            if let Err(overflow) = context::fit(&mut messages, policy) {
+                turn.notice = Some(overflow.clone());
+                self.writer.turn(&turn)?;
+                return Ok(Stop { class: ErrorClass::ContextOverflow, detail: Some(overflow) });
+            }
+
+            let request = self.request(&messages, index);
+            let model_started = Instant::now();
+            let response = match tokio::time::timeout(remaining, self.spec.client.chat(&request)).await {
+                Err(_) => {
+                    return Ok(Stop { class: ErrorClass::AgentTimeout, detail: Some("agent timeout while the model was answering".into()) })
+                }
+                Ok(Err(e)) => {
+                    turn.notice = Some(e.to_string());
+                    self.writer.turn(&turn)?;
+                    return Ok(Stop { class: llm_error_class(&e), detail: Some(e.to_string()) });
+                }
+                Ok(Ok(response)) => response,
+            };
+            turn.model_ms = model_started.elapsed().as_millis() as u64;
+            turn.tokens_in = response.usage.prompt_tokens;
+            turn.tokens_out = response.usage.completion_tokens;
+            self.tokens_in += turn.tokens_in;
+            self.tokens_out += turn.tokens_out;
+            self.cost += response.cost_usd.unwrap_or(0.0);
+
+            let (reply, action) = match policy.action_format {
+                ActionFormat::Json => (response.content.clone(), Action::parse_json(&response.content).map_err(|e| e.0)),
+                ActionFormat::ToolCalls => (render_tool_calls(&response), action_from_tool_calls(&response)),
+            };
+            turn.reply = reply.clone();
+            let action = match action {
+                Ok(action) => {
+                    parse_failures = 0;
+                    action
+                }
+                Err(message) => {
+                    parse_failures += 1;
+                    turn.parse_error = Some(message.clone());
+                    self.writer.turn(&turn)?;
+                    if parse_failures > policy.parse_retries {
+                        return Ok(Stop {
+                            class: ErrorClass::ParseFailure,
+                            detail: Some(format!("{parse_failures} unparseable replies in a row: {message}")),
+                        });
+                    }
+                    messages.push(Message::assistant(reply));
+                    messages.push(Message::user(message));
+                    continue;
+                }
+            };
+            turn.action = serde_json::to_value(ActionRecord::from(&action)).ok();
+            turn.done = action.done;
+
+            let mut observation = String::new();
+            if let Some(command) = action.command.as_deref().filter(|c| !c.trim().is_empty()) {
+                let limit = Duration::from_secs(policy.command_timeout_secs.into());
+                let timeout = limit.min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
+                let out = match shell.run(command, timeout, RAW_OUTPUT_LIMIT).await {
+                    Ok(out) => out,
+                    Err(e) => {
+                        self.writer.turn(&turn)?;
+                        return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(e.to_string()) });
+                    }
+                };
+                let shown = policy.output.truncate(&out.output);
+                observation = match out.exit_code {
+                    Some(code) => format!("exit code: {code}\n{shown}"),
+                    None => {
+                        let notice = format!(
+                            "The command did not finish within {} s and was stopped (with everything it started). \
+                             Avoid interactive programs and long-running commands in the foreground.",
+                            timeout.as_secs()
+                        );
+                        turn.notice = Some(notice.clone());
+                        format!("{notice}\noutput so far:\n{shown}")
+                    }
+                };
+                turn.command = Some(CommandRecord {
+                    text: command.to_string(),
+                    exit_code: out.exit_code,
+                    timed_out: out.timed_out,
+                    output_shown: shown,
+                    output_bytes: out.output_bytes,
+                    duration_ms: out.duration.as_millis() as u64,
+                });
+            } else if !action.done {
+                observation = "No command was run.".into();
+            }
+
+            if action.done {
+                let check = match (policy.completion, harness.before_completion()) {
+                    (Completion::DeclareAfterCheck, Some(hook)) => {
+                        let options = ExecOptions::with_timeout(hook.timeout);
+                        match sandbox.exec(&format!("bash {}", hook.container_path), &options).await {
+                            Ok(out) => Some(out),
+                            Err(e) => {
+                                self.writer.turn(&turn)?;
+                                return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(e.to_string()) });
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                match check {
+                    Some(out) if !out.success() => {
+                        let shown = policy.output.truncate(&out.output);
+                        turn.hook = Some(CommandRecord {
+                            text: "before_completion".into(),
+                            exit_code: out.exit_code,
+                            timed_out: out.timed_out,
+                            output_shown: shown.clone(),
+                            output_bytes: out.output_bytes,
+                            duration_ms: out.duration.as_millis() as u64,
+                        });
+                        let notice = format!(
+                            "{}The completion check failed, so the task is not done yet:\n{shown}",
+                            if observation.is_empty() { String::new() } else { format!("{observation}\n\n") }
+                        );
+                        turn.notice = Some("completion check failed".into());
+                        observation = notice;
+                    }
+                    _ => {
+                        self.writer.turn(&turn)?;
+                        return Ok(Stop { class: ErrorClass::None, detail: None });
+                    }
+                }
+            }
+            self.writer.turn(&turn)?;
+            messages.push(Message::assistant(reply));
+            messages.push(Message::user(observation));
+        }
+        Ok(Stop { class: ErrorClass::TurnLimit, detail: Some(format!("used all {} turns", policy.max_turns)) })
+    }
+
+    fn request(&self, messages: &[Message], turn: u32) -> ChatRequest {
+        let harness = self.spec.harness;
+        let policy = harness.policy();
+        let request = ChatRequest::new(messages.to_vec())
+            .temperature(policy.temperature as f32)
+            .seed(self.spec.seed.wrapping_mul(1000).wrapping_add(turn.into()));
+        match policy.action_format {
+            ActionFormat::Json => request.response_format(ResponseFormat::json_schema("action", harness.action_schema())),
+            ActionFormat::ToolCalls => request.tools(tool_specs(harness)),
+        }
+    }
+}
+
+/// Copies the harness's tools and hooks into the container and puts the tools on PATH.
+async fn install_harness(sandbox: &Sandbox, harness: &Harness) -> Result<(), String> {
+    for tool in harness.tools() {
+        sandbox.write_file(&tool.container_path(), &tool.script, 0o755).await.map_err(|e| e.to_string())?;
+    }
+    if let Some(hook) = harness.before_completion() {
+        sandbox.write_file(&hook.container_path, &hook.script, 0o755).await.map_err(|e| e.to_string())?;
+    }
+    if !harness.tools().is_empty() {
+        let path = format!("export PATH={}:$PATH", crate::harness::TOOLS_DIR);
+        sandbox.shell("agent").run(&path, Duration::from_secs(30), 4096).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// The action as recorded in the trace.
+#[derive(serde::Serialize)]
+struct ActionRecord<'a> {
+    thought: &'a str,
+    command: Option<&'a str>,
+    done: bool,
+}
+
+impl<'a> From<&'a Action> for ActionRecord<'a> {
+    fn from(action: &'a Action) -> Self {
+        ActionRecord { thought: &action.thought, command: action.command.as_deref(), done: action.done }
+    }
+}
+
+fn tool_specs(harness: &Harness) -> Vec<ToolSpec> {
+    let spec = harness.tool_spec();
+    spec.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|tool| {
+            let function = tool.get("function")?;
+            Some(ToolSpec {
+                name: function.get("name")?.as_str()?.to_string(),
+                description: function.get("description").and_then(|d| d.as_str()).unwrap_or_default().to_string(),
+                parameters: function.get("parameters").cloned().unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn render_tool_calls(response: &crate::llm::ChatResponse) -> String {
+    let calls: Vec<String> = response.tool_calls.iter().map(|c| format!("{}({})", c.name, c.arguments)).collect();
+    if calls.is_empty() { response.content.clone() } else { calls.join("\n") }
+}
+
+/// `shell(command)` and `done()` tool calls as one action.
+fn action_from_tool_calls(response: &crate::llm::ChatResponse) -> Result<Action, String> {
+    if response.tool_calls.is_empty() {
+        return Err("Call a tool: `shell` with a command to run, or `done` when the task is complete.".into());
+    }
+    let mut action = Action { thought: response.content.clone(), command: None, done: false };
+    for call in &response.tool_calls {
+        match call.name.as_str() {
+            "shell" => {
+                let args = call.arguments_json().map_err(|e| format!("The arguments of `shell` are not JSON ({e})."))?;
+                let command = args.get("command").and_then(|c| c.as_str());
+                action.command = Some(command.ok_or("`shell` needs a string argument `command`.")?.to_string());
+            }
+            "done" => action.done = true,
+            other => return Err(format!("There is no tool `{other}`; use `shell` or `done`.")),
+        }
+    }
+    Ok(action)
+}
+
+fn llm_error_class(error: &LlmError) -> ErrorClass {
+    if error.is_context_overflow() {
+        ErrorClass::ContextOverflow
+    } else {
+        ErrorClass::ModelError
+    }
+}
+
+pub(crate) fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,218 @@
+//! `self-harness eval`: run a harness with a model on tasks and report pass rates.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use super::{engine, exit, ui, CliError, CliResult};
+use crate::agent::{self, EpisodeSpec};
+use crate::harness::Harness;
+use crate::llm::{ChatRequest, Client, Message};
+use crate::sandbox::image::ImageSpec;
+use crate::stats::wilson_95;
+use crate::store::Store;
+use crate::task::Suite;
+use crate::trace::Outcome;
+
+#[derive(Args)]
+#[command(after_help = "Examples:\n  self-harness model serve --detach\n  self-harness eval --harness harnesses/minimal --tasks tasks/ --trials 2 --parallel 2")]
+pub struct EvalArgs {
+    /// The harness folder (with harness.toml).
+    #[arg(long)]
+    harness: PathBuf,
+    /// A folder of tasks, or one task folder.
+    #[arg(long)]
+    tasks: PathBuf,
+    /// Only these tasks (repeatable).
+    #[arg(long = "task", value_name = "NAME")]
+    only: Vec<String>,
+    /// Episodes per task.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    trials: u32,
+    /// Episodes run at once.
+    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
+    /// Base seed; trial k of every task uses seed + k, so runs of two harnesses are paired.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The model (overrides self-harness.toml and OPENAI_MODEL).
+    #[arg(long)]
+    model: Option<String>,
+    /// The project config (default: self-harness.toml found upwards from here).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct TaskRow {
+    task: String,
+    passed: u32,
+    counted: u32,
+    errors: u32,
+    tokens: u64,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    run: String,
+    harness: String,
+    harness_version: String,
+    model: String,
+    pass_rate: f64,
+    ci95: (f64, f64),
+    passed: u64,
+    counted: u64,
+    infrastructure_errors: u64,
+    tokens: u64,
+    cost_usd: f64,
+    wall_seconds: f64,
+    tasks: Vec<TaskRow>,
+}
+
+pub async fn run(args: EvalArgs) -> CliResult {
+    let started = Instant::now();
+    // Everything that can be wrong with the input is checked before anything is written.
+    let harness = Harness::load(&args.harness).map_err(|diagnostics| {
+        let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+        CliError::new(exit::BAD_INPUT, format!("the harness {} does not load:\n  {}", args.harness.display(), lines.join("\n  ")))
+    })?;
+    let suite = Suite::load(&args.tasks).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+    if !suite.errors.is_empty() {
+        let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
+        return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
+    }
+    let suite = suite.select(&args.only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
+    let (client, model) = super::model_client(args.config.as_deref(), args.model.as_deref())?;
+    preflight_model(&client).await?;
+    let engine = engine().await?;
+
+    let spinner = ui::spinner("building images");
+    for task in &suite.tasks {
+        spinner.set_message(task.name.clone());
+        let spec = ImageSpec {
+            name: task.name.clone(),
+            context: task.environment.context.clone(),
+            dockerfile: task.environment.dockerfile.clone(),
+            timeout: task.environment.build_timeout,
+        };
+        engine.ensure_image(&spec, &mut |_| {}).await.map_err(|e| CliError::new(exit::FAILED, format!("task {}: {e}", task.name)))?;
+    }
+    spinner.finish_and_clear();
+
+    let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
+    let run = store.new_run(harness.version()).map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot create the run folder: {e}")))?;
+    let episodes: Vec<(usize, u32)> = (0..suite.tasks.len()).flat_map(|t| (0..args.trials).map(move |k| (t, k))).collect();
+    let bar = Arc::new(ui::progress(episodes.len() as u64, "eval"));
+    let results: Vec<(usize, std::io::Result<agent::EpisodeResult>)> = futures_util::stream::iter(episodes)
+        .map(|(t, trial)| {
+            let (task, bar, harness, client, model, run) = (&suite.tasks[t], bar.clone(), &harness, &client, &model, &run);
+            async move {
+                let spec = EpisodeSpec {
+                    task,
+                    harness,
+                    client,
+                    model: model.clone(),
+                    seed: args.seed + u64::from(trial),
+                    trial,
+                    dir: run.episode_dir(&task.name, trial),
+                };
+                let phase = |phase: &str| bar.set_message(format!("{} #{trial}: {phase}", task.name));
+                let result = agent::run_episode(engine, &spec, &phase).await;
+                bar.inc(1);
+                if let Ok(r) = &result {
+                    let line = format!("{:<28} trial {trial}  {}", task.name, describe(&r.outcome));
+                    if ui::interactive() { bar.println(line) } else { ui::info(&line) }
+                }
+                (t, result)
+            }
+        })
+        .buffer_unordered(args.parallel as usize)
+        .collect()
+        .await;
+    bar.finish_and_clear();
+
+    let mut rows: Vec<TaskRow> = suite.tasks.iter().map(|t| TaskRow { task: t.name.clone(), passed: 0, counted: 0, errors: 0, tokens: 0, seconds: 0.0 }).collect();
+    let mut cost = 0.0;
+    for (t, result) in results {
+        let outcome = result.map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot write a trace: {e}")))?;
+        let (row, o) = (&mut rows[t], &outcome.outcome);
+        row.tokens += o.tokens_in + o.tokens_out;
+        row.seconds += o.duration_ms as f64 / 1000.0;
+        cost += o.cost_usd;
+        if o.error_class.counts() {
+            row.counted += 1;
+            row.passed += u32::from(o.passed);
+        } else {
+            row.errors += 1;
+        }
+    }
+    let passed: u64 = rows.iter().map(|r| u64::from(r.passed)).sum();
+    let counted: u64 = rows.iter().map(|r| u64::from(r.counted)).sum();
+    let summary = Summary {
+        run: run.name.clone(),
+        harness: harness.name().to_string(),
+        harness_version: harness.version().to_string(),
+        model,
+        pass_rate: if counted == 0 { 0.0 } else { passed as f64 / counted as f64 },
+        ci95: wilson_95(passed, counted),
+        passed,
+        counted,
+        infrastructure_errors: rows.iter().map(|r| u64::from(r.errors)).sum(),
+        tokens: rows.iter().map(|r| r.tokens).sum(),
+        cost_usd: cost,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        tasks: rows,
+    };
+    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
+    crate::util::write_atomic(&run.path.join("run.json"), json.as_bytes()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+    if args.json {
+        println!("{json}");
+    } else {
+        let mut table = ui::table(&["task", "pass", "errors", "tokens", "seconds"]);
+        for r in &summary.tasks {
+            table.add_row(vec![r.task.clone(), format!("{}/{}", r.passed, r.counted), r.errors.to_string(), r.tokens.to_string(), format!("{:.0}", r.seconds)]);
+        }
+        println!("{table}");
+        println!(
+            "pass rate {:.1}% ({}/{}), 95% CI {:.1}–{:.1}%; {} tokens, ${:.4}; {:.0} s wall; traces in {}",
+            summary.pass_rate * 100.0,
+            passed,
+            counted,
+            summary.ci95.0 * 100.0,
+            summary.ci95.1 * 100.0,
+            summary.tokens,
+            summary.cost_usd,
+            summary.wall_seconds,
+            run.path.display()
+        );
+        if summary.infrastructure_errors > 0 {
+            ui::warn(&format!("{} episode(s) ended in an infrastructure or model error and are not counted", summary.infrastructure_errors));
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn describe(outcome: &Outcome) -> String {
+    let verdict = match outcome.reward {
+        Some(r) if r >= 1.0 => "pass".to_string(),
+        Some(r) => format!("fail (reward {r})"),
+        None => "no verdict".to_string(),
+    };
+    let class = serde_json::to_value(outcome.error_class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    format!("{verdict:<14} {class:<20} {} turns, {} tokens", outcome.turns, outcome.tokens_in + outcome.tokens_out)
+}
+
+/// One tiny request, so that a model endpoint that is down is one clear message before
+/// any container starts.
+async fn preflight_model(client: &Client) -> Result<(), CliError> {
+    let request = ChatRequest::new(vec![Message::user("Reply with OK.")]).max_tokens(1);
+    client.chat(&request).await.map(|_| ()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))
+}
