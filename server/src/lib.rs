@@ -1,10 +1,13 @@
 //! Self-Harness: a model improves its own agent harness on Terminal-Bench tasks.
 //!
-//! Data flows one way: [`task`] → [`sandbox`] → [`verify`] → [`check`]. See
-//! `ARCHITECTURE.md` at the repository root for the map.
+//! Data flows one way: [`task`] → [`sandbox`] → [`verify`] → [`check`]; [`config`] and
+//! [`llm`] connect the agent to a model endpoint. See `ARCHITECTURE.md` at the repository
+//! root for the map.
 
 pub mod check;
 pub mod cli;
+pub mod config;
+pub mod llm;
 pub mod oracle;
 pub mod sandbox;
 pub mod task;
