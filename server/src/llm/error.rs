@@ -39,7 +39,7 @@ pub enum LlmError {
     )]
     Timeout { url: String, timeout: std::time::Duration, retries: u32 },
 
-    #[error("the model endpoint {url} answered HTTP {status}{}: {excerpt}", retry_note(*.retries))]
+    #[error("the model endpoint {url} answered HTTP {status}{}: {excerpt}. {}", retry_note(*.retries), http_hint(*.status))]
     Http { url: String, status: u16, excerpt: String, retries: u32 },
 
     #[error(
@@ -65,6 +65,15 @@ pub enum LlmError {
          output the harness keeps, or serve the model with a larger context"
     )]
     ContextOverflow { url: String, excerpt: String },
+}
+
+fn http_hint(status: u16) -> &'static str {
+    if status >= 500 {
+        "The server failed: check its log, or try again later"
+    } else {
+        "The server rejected the request: check that it serves the configured model and supports the options \
+         used (response_format, tools, seed)"
+    }
 }
 
 fn retry_note(retries: u32) -> String {

@@ -270,7 +270,13 @@ impl Client {
         if e.is_timeout() {
             Failure::Timeout
         } else {
-            Failure::Connection(self.redact(&error_chain(e)))
+            let cause = root_cause(e);
+            let reason = if e.is_connect() {
+                format!("cannot connect: {cause}")
+            } else {
+                format!("the connection failed during the exchange: {cause}")
+            };
+            Failure::Connection(self.redact(&reason))
         }
     }
 
@@ -369,6 +375,15 @@ fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
     }
     let when = httpdate::parse_http_date(text).ok()?;
     Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// The innermost cause of an error ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// An error and its causes on one line ("error sending request: … : Connection refused").
