@@ -480,4 +480,11 @@ async fn real_local_model_answers_with_schema_json() {
         .unwrap_or_else(|e| panic!("the reply is not JSON ({e}): {}", response.content));
     assert!(value["answer"].is_i64() || value["answer"].is_u64(), "no integer `answer`: {value}");
     assert!(response.usage.completion_tokens > 0);
+
+    let streamed = client.chat(&request.stream(true)).await.unwrap_or_else(|e| panic!("streaming failed: {e}"));
+    eprintln!("streamed {:?} ({:?})", streamed.content, streamed.usage);
+    let value: Value = serde_json::from_str(&streamed.content)
+        .unwrap_or_else(|e| panic!("the streamed reply is not JSON ({e}): {}", streamed.content));
+    assert!(value.get("answer").is_some(), "{value}");
+    assert_eq!(client.usage().totals().requests, 2);
 }

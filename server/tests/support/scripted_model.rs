@@ -148,14 +148,15 @@ impl Reply {
         }
     }
 
-    /// llama.cpp's answer when the prompt does not fit the context.
+    /// llama.cpp's answer when the prompt does not fit the context (verbatim from its server,
+    /// xllamacpp 2026.10, with `n_ctx = 4096`).
     pub fn llama_cpp_context_overflow() -> Self {
         Self::raw(
             400,
             "application/json",
             json!({"error": {"code": 400, "type": "exceed_context_size_error",
-                             "message": "the request exceeds the available context size, try increasing it",
-                             "n_prompt_tokens": 5000, "n_ctx": 4096}})
+                             "message": "request (6030 tokens) exceeds the available context size (4096 tokens), try increasing it",
+                             "n_prompt_tokens": 6030, "n_ctx": 4096}})
             .to_string(),
         )
     }
