@@ -1,13 +1,15 @@
 //! Self-Harness: a model improves its own agent harness on Terminal-Bench tasks.
 //!
 //! Data flows one way: [`task`] → [`sandbox`] → [`verify`] → [`check`]; [`harness`] defines the
-//! agent that acts in between. See
-//! `ARCHITECTURE.md` at the repository root for the map.
+//! agent that acts in between, [`config`] and [`llm`] connect it to a model endpoint. See `ARCHITECTURE.md` at the repository
+//! root for the map.
 
 pub mod agent;
 pub mod check;
 pub mod cli;
 pub mod harness;
+pub mod config;
+pub mod llm;
 pub mod oracle;
 pub mod sandbox;
 pub mod stats;

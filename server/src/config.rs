@@ -1,0 +1,439 @@
+//! The project config, `self-harness.toml`: which model endpoint the agent and the loop
+//! talk to (and, as the next issues land, task folders, splits, repeats and budgets).
+//!
+//! It exists so that every stage and both front ends (CLI, LSP) read one place. The file
+//! is optional: without it every value has a default that points at a local llama.cpp
+//! server. Environment variables override the file the way the OpenAI ecosystem expects
+//! (`OPENAI_BASE_URL`, `OPENAI_MODEL`, `SELF_HARNESS_MODEL`), and the API key is only ever
+//! read from the environment: the file names the variable (`api_key_env`), never the key.
+//! Errors name the file, line and column.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The name of the project config file, looked for in the start folder and its parents.
+pub const FILE_NAME: &str = "self-harness.toml";
+
+/// Defaults of the `[model]` section.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080/v1";
+pub const DEFAULT_MODEL: &str = "qwen2.5-coder-0.5b-instruct";
+pub const DEFAULT_API_KEY_ENV: &str = "OPENAI_API_KEY";
+pub const DEFAULT_TIMEOUT_SECS: u64 = 300;
+pub const DEFAULT_MAX_RETRIES: u32 = 4;
+
+/// Environment variables that override the file.
+pub const ENV_BASE_URL: &str = "OPENAI_BASE_URL";
+pub const ENV_MODEL: &str = "OPENAI_MODEL";
+/// Wins over [`ENV_MODEL`] when both are set: it is specific to this tool.
+pub const ENV_SELF_HARNESS_MODEL: &str = "SELF_HARNESS_MODEL";
+
+/// A config file that could not be read or is invalid: which file, where, and what to do.
+#[derive(Debug, Clone, thiserror::Error, Serialize)]
+pub struct ConfigError {
+    /// The file, or `None` when the problem comes from an environment variable.
+    pub path: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(path: Option<&Path>, message: impl Into<String>) -> Self {
+        ConfigError { path: path.map(Path::to_path_buf), line: None, column: None, message: message.into() }
+    }
+
+    /// An error at a byte offset of `text`, reported as a 1-based line and column.
+    fn at(path: &Path, text: &str, offset: usize, message: impl Into<String>) -> Self {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ConfigError { line: Some(line), column: Some(column), ..Self::new(Some(path), message) }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(path) = &self.path {
+            write!(f, "{}", path.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+                if let Some(column) = self.column {
+                    write!(f, ":{column}")?;
+                }
+            }
+            write!(f, ": ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+/// An API key. It has no `Display`, its `Debug` says `<redacted>`, and it is never
+/// serialised: the only way to the text is [`ApiKey::expose`], used where the
+/// `Authorization` header is built.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for the `Authorization` header and nothing else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Prices in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+impl Price {
+    pub const FREE: Price = Price { input_per_mtok: 0.0, output_per_mtok: 0.0 };
+
+    /// The cost of one request in US dollars.
+    pub fn cost(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
+        (prompt_tokens as f64 * self.input_per_mtok + completion_tokens as f64 * self.output_per_mtok) / 1_000_000.0
+    }
+}
+
+/// Built-in prices by model name prefix (longest match wins), in USD per million tokens.
+/// Local models cost nothing; the hosted entries are examples, checked when written, and a
+/// `[model.price]` section overrides them.
+const PRICE_TABLE: &[(&str, Price)] = &[
+    ("qwen2.5-coder", Price::FREE),
+    ("qwen2.5", Price::FREE),
+    ("qwen3", Price::FREE),
+    ("llama", Price::FREE),
+    ("local", Price::FREE),
+    ("gpt-4o-mini", Price { input_per_mtok: 0.15, output_per_mtok: 0.60 }),
+    ("gpt-4o", Price { input_per_mtok: 2.50, output_per_mtok: 10.00 }),
+    ("gpt-4.1-mini", Price { input_per_mtok: 0.40, output_per_mtok: 1.60 }),
+    ("gpt-4.1", Price { input_per_mtok: 2.00, output_per_mtok: 8.00 }),
+];
+
+/// The built-in price of a model, by name (case-insensitive; a GGUF file name counts as a
+/// local model). `None` when the name is unknown: its cost is then not counted.
+pub fn builtin_price(model: &str) -> Option<Price> {
+    let name = model.to_ascii_lowercase();
+    let name = name.rsplit('/').next().unwrap_or(&name);
+    if name.ends_with(".gguf") {
+        return Some(Price::FREE);
+    }
+    PRICE_TABLE
+        .iter()
+        .filter(|(prefix, _)| name.starts_with(prefix))
+        .max_by_key(|(prefix, _)| prefix.len())
+        .map(|(_, price)| *price)
+}
+
+/// The model endpoint: the `[model]` section after environment overrides.
+#[derive(Clone, PartialEq)]
+pub struct ModelConfig {
+    /// The OpenAI-compatible API root, e.g. `http://127.0.0.1:8080/v1`; requests go to
+    /// `{base_url}/chat/completions`.
+    pub base_url: String,
+    /// The model name sent with each request.
+    pub model: String,
+    /// The environment variable the key was (or would be) read from.
+    pub api_key_env: String,
+    /// The key, when that variable is set and not empty.
+    pub api_key: Option<ApiKey>,
+    /// Per request (one HTTP attempt, including reading a streamed body).
+    pub timeout: Duration,
+    /// Retries after the first attempt on 429, 5xx and connection errors.
+    pub max_retries: u32,
+    /// A price from `[model.price]`; see [`ModelConfig::price`] for the effective one.
+    pub price: Option<Price>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            base_url: DEFAULT_BASE_URL.to_string(),
+            model: DEFAULT_MODEL.to_string(),
+            api_key_env: DEFAULT_API_KEY_ENV.to_string(),
+            api_key: None,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            max_retries: DEFAULT_MAX_RETRIES,
+            price: None,
+        }
+    }
+}
+
+impl fmt::Debug for ModelConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModelConfig")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key_env", &self.api_key_env)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("price", &self.price)
+            .finish()
+    }
+}
+
+impl ModelConfig {
+    /// The price used for cost accounting: `[model.price]`, else the built-in table.
+    pub fn price(&self) -> Option<Price> {
+        self.price.or_else(|| builtin_price(&self.model))
+    }
+
+    /// Applies environment overrides and reads the key, with `env` standing in for the
+    /// process environment (tests pass a map). Empty values count as unset.
+    ///
+    /// The key is read only from the variable named by `api_key_env`: a key meant for
+    /// OpenAI is not sent to another endpoint because the file named a different variable.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        if let Some(url) = get(ENV_BASE_URL) {
+            check_base_url(&url).map_err(|e| ConfigError::new(None, format!("{ENV_BASE_URL}: {e}")))?;
+            self.base_url = url.trim().to_string();
+        }
+        if let Some(model) = get(ENV_SELF_HARNESS_MODEL).or_else(|| get(ENV_MODEL)) {
+            self.model = model.trim().to_string();
+        }
+        self.api_key = get(&self.api_key_env).map(|k| ApiKey::new(k.trim()));
+        Ok(())
+    }
+}
+
+/// The whole project config. Sections other than `[model]` are tolerated (and ignored)
+/// until the stages that own them land.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectConfig {
+    /// The file it was read from; `None` when there is none and defaults apply.
+    pub path: Option<PathBuf>,
+    pub model: ModelConfig,
+}
+
+impl ProjectConfig {
+    /// The config for a command run in `start_dir`: the nearest `self-harness.toml` in it or
+    /// its parents (defaults when there is none), with the process environment applied.
+    pub fn load(start_dir: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_env(start_dir, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`ProjectConfig::load`], with `env` standing in for the process environment.
+    pub fn load_with_env(start_dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        match Self::find(start_dir) {
+            Some(path) => Self::load_file_with_env(&path, env),
+            None => {
+                let mut config = ProjectConfig::default();
+                config.model.apply_env(env)?;
+                Ok(config)
+            }
+        }
+    }
+
+    /// The config from an explicit file (`--config PATH`), with the process environment
+    /// applied. A missing file is an error here.
+    pub fn load_file(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_file_with_env(path, &|name| std::env::var(name).ok())
+    }
+
+    /// Like [`ProjectConfig::load_file`], with `env` standing in for the process environment.
+    pub fn load_file_with_env(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(Some(path), format!("cannot read the project config: {e}")))?;
+        let mut config = Self::parse(path, &text)?;
+        config.model.apply_env(env)?;
+        Ok(config)
+    }
+
+    /// Parses the text of a config file without looking at the environment.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let file: FileToml = toml::from_str(text).map_err(|e| {
+            let message = e.message().to_string();
+            match e.span() {
+                Some(span) => ConfigError::at(path, text, span.start, message),
+                None => ConfigError::new(Some(path), message),
+            }
+        })?;
+        let model = file.model.into_config(path, text)?;
+        Ok(ProjectConfig { path: Some(path.to_path_buf()), model })
+    }
+
+    /// The nearest `self-harness.toml` in `start_dir` or one of its parents.
+    pub fn find(start_dir: &Path) -> Option<PathBuf> {
+        start_dir.ancestors().map(|dir| dir.join(FILE_NAME)).find(|candidate| candidate.is_file())
+    }
+}
+
+/// The file as written. No `deny_unknown_fields` here: later sections are tolerated.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct FileToml {
+    model: ModelToml,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ModelToml {
+    base_url: Option<Spanned<String>>,
+    model: Option<Spanned<String>>,
+    api_key_env: Option<Spanned<String>>,
+    /// Only here to be rejected with a message that says what to do instead.
+    api_key: Option<Spanned<toml::Value>>,
+    timeout_secs: Option<Spanned<u64>>,
+    max_retries: Option<u32>,
+    price: Option<Price>,
+}
+
+impl ModelToml {
+    fn into_config(self, path: &Path, text: &str) -> Result<ModelConfig, ConfigError> {
+        let at = |span: std::ops::Range<usize>, message: String| ConfigError::at(path, text, span.start, message);
+        if let Some(key) = self.api_key {
+            return Err(at(
+                key.span(),
+                format!(
+                    "`api_key` must not be stored in the project config; put the key in an environment variable \
+                     and name that variable here instead, e.g. `api_key_env = \"{DEFAULT_API_KEY_ENV}\"`"
+                ),
+            ));
+        }
+        let mut config = ModelConfig::default();
+        if let Some(url) = self.base_url {
+            check_base_url(url.get_ref()).map_err(|e| at(url.span(), format!("base_url: {e}")))?;
+            config.base_url = url.into_inner().trim().to_string();
+        }
+        if let Some(model) = self.model {
+            if model.get_ref().trim().is_empty() {
+                return Err(at(model.span(), "model: the model name must not be empty".to_string()));
+            }
+            config.model = model.into_inner().trim().to_string();
+        }
+        if let Some(name) = self.api_key_env {
+            let valid = !name.get_ref().is_empty()
+                && name.get_ref().chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !name.get_ref().starts_with(|c: char| c.is_ascii_digit());
+            if !valid {
+                return Err(at(
+                    name.span(),
+                    format!(
+                        "api_key_env must be the NAME of an environment variable (like {DEFAULT_API_KEY_ENV}), not \
+                         the key itself"
+                    ),
+                ));
+            }
+            config.api_key_env = name.into_inner();
+        }
+        if let Some(timeout) = self.timeout_secs {
+            if *timeout.get_ref() == 0 {
+                return Err(at(timeout.span(), "timeout_secs must be at least 1".to_string()));
+            }
+            config.timeout = Duration::from_secs(timeout.into_inner());
+        }
+        if let Some(retries) = self.max_retries {
+            config.max_retries = retries;
+        }
+        config.price = self.price;
+        Ok(config)
+    }
+}
+
+/// Checks that a base URL is an absolute http(s) URL.
+fn check_base_url(url: &str) -> Result<(), String> {
+    let url = url.trim();
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => Ok(()),
+        Ok(_) => Err(format!("`{url}` is not an http(s) URL; expected something like `{DEFAULT_BASE_URL}`")),
+        Err(e) => Err(format!("`{url}` is not a valid URL ({e}); expected something like `{DEFAULT_BASE_URL}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ProjectConfig::load_with_env(dir.path(), &env(&[])).unwrap();
+        assert_eq!(config.path, None);
+        assert_eq!(config.model, ModelConfig::default());
+        assert_eq!(config.model.price(), Some(Price::FREE));
+    }
+
+    #[test]
+    fn found_in_a_parent_folder_and_unknown_sections_tolerated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "[model]\nbase_url = \"http://h:1/v1\"\nmodel = \"m\"\ntimeout_secs = 5\nmax_retries = 0\n\n\
+             [model.price]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n\n[tasks]\nfolders = [\"tasks\"]\n",
+        )
+        .unwrap();
+        let nested = dir.path().join("a/b");
+        std::fs::create_dir_all(&nested).unwrap();
+        let config = ProjectConfig::load_with_env(&nested, &env(&[])).unwrap();
+        assert_eq!(config.path.as_deref(), Some(dir.path().join(FILE_NAME).as_path()));
+        assert_eq!(config.model.base_url, "http://h:1/v1");
+        assert_eq!(config.model.model, "m");
+        assert_eq!(config.model.timeout, Duration::from_secs(5));
+        assert_eq!(config.model.max_retries, 0);
+        assert_eq!(config.model.price(), Some(Price { input_per_mtok: 1.0, output_per_mtok: 2.0 }));
+    }
+
+    #[test]
+    fn price_table_prefers_the_longest_prefix() {
+        assert_eq!(builtin_price("gpt-4o-mini-2024-07-18").unwrap().input_per_mtok, 0.15);
+        assert_eq!(builtin_price("gpt-4o").unwrap().input_per_mtok, 2.50);
+        assert_eq!(builtin_price("Qwen2.5-Coder-1.5B-Instruct"), Some(Price::FREE));
+        assert_eq!(builtin_price("/models/whatever-q4_k_m.gguf"), Some(Price::FREE));
+        assert_eq!(builtin_price("some-hosted-model"), None);
+        let cost = Price { input_per_mtok: 2.0, output_per_mtok: 8.0 }.cost(1_000_000, 500_000);
+        assert!((cost - 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_base_url_points_at_the_value() {
+        let err = ProjectConfig::parse(Path::new("p.toml"), "[model]\nbase_url = \"localhost:8080\"\n").unwrap_err();
+        assert_eq!((err.line, err.column), (Some(2), Some(12)), "{err}");
+        assert!(err.to_string().contains("http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn key_literal_in_api_key_env_is_rejected() {
+        let err = ProjectConfig::parse(Path::new("p.toml"), "[model]\napi_key_env = \"sk-abc123\"\n").unwrap_err();
+        assert!(err.to_string().contains("NAME of an environment variable"), "{err}");
+        assert!(!err.to_string().contains("sk-abc123"));
+    }
+
+    #[test]
+    fn empty_env_values_count_as_unset() {
+        let mut model = ModelConfig::default();
+        model.apply_env(&env(&[(ENV_BASE_URL, ""), (DEFAULT_API_KEY_ENV, " ")])).unwrap();
+        assert_eq!(model.base_url, DEFAULT_BASE_URL);
+        assert!(model.api_key.is_none());
+    }
+
+    #[test]
+    fn invalid_env_base_url_names_the_variable() {
+        let mut model = ModelConfig::default();
+        let err = model.apply_env(&env(&[(ENV_BASE_URL, "nonsense")])).unwrap_err();
+        assert!(err.to_string().starts_with("OPENAI_BASE_URL: "), "{err}");
+    }
+}

@@ -1,0 +1,7 @@
+//! Test doubles shared by integration tests that need no Docker engine. Use it with
+//! `mod support;` from a test file in `server/tests/`.
+#![allow(dead_code, unused_imports)]
+
+pub mod scripted_model;
+
+pub use scripted_model::{RecordedRequest, Reply, ScriptedModel};
