@@ -7,8 +7,8 @@
 pub mod agent;
 pub mod check;
 pub mod cli;
-pub mod harness;
 pub mod config;
+pub mod harness;
 pub mod llm;
 pub mod oracle;
 pub mod sandbox;

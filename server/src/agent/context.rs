@@ -39,7 +39,8 @@ pub fn fit(messages: &mut Vec<Message>, policy: &Policy) -> Result<(), String> {
                     while !message.content.is_char_boundary(cut) {
                         cut -= 1;
                     }
-                    message.content = format!("{}\n[... older output removed to fit the context ...]", &message.content[..cut]);
+                    message.content =
+                        format!("{}\n[... older output removed to fit the context ...]", &message.content[..cut]);
                 }
             }
         }

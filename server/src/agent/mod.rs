@@ -157,7 +157,9 @@ impl Episode<'_, '_> {
         }
         phase("verifying");
         Ok(match verify::verify(sandbox, &self.spec.task.verifier).await {
-            Ok(verdict) => End { class: stop.class, detail: stop.detail, reward: Some(verdict.reward), tests: verdict.tests },
+            Ok(verdict) => {
+                End { class: stop.class, detail: stop.detail, reward: Some(verdict.reward), tests: verdict.tests }
+            }
             Err(e) => End::error(ErrorClass::InfrastructureError, format!("verifier: {e}")),
         })
     }
@@ -190,7 +192,10 @@ impl Episode<'_, '_> {
             self.turns = index + 1;
             phase(&format!("agent turn {}", index + 1));
             let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
-                return Ok(Stop { class: ErrorClass::AgentTimeout, detail: Some(format!("agent timeout of {:?}", task.agent_timeout)) });
+                return Ok(Stop {
+                    class: ErrorClass::AgentTimeout,
+                    detail: Some(format!("agent timeout of {:?}", task.agent_timeout)),
+                });
             };
             let mut turn = Turn { index, ..Turn::default() };
             if let Err(overflow) = context::fit(&mut messages, policy) {
@@ -203,7 +208,10 @@ impl Episode<'_, '_> {
             let model_started = Instant::now();
             let response = match tokio::time::timeout(remaining, self.spec.client.chat(&request)).await {
                 Err(_) => {
-                    return Ok(Stop { class: ErrorClass::AgentTimeout, detail: Some("agent timeout while the model was answering".into()) })
+                    return Ok(Stop {
+                        class: ErrorClass::AgentTimeout,
+                        detail: Some("agent timeout while the model was answering".into()),
+                    })
                 }
                 Ok(Err(e)) => {
                     turn.notice = Some(e.to_string());
@@ -220,7 +228,9 @@ impl Episode<'_, '_> {
             self.cost += response.cost_usd.unwrap_or(0.0);
 
             let (reply, action) = match policy.action_format {
-                ActionFormat::Json => (response.content.clone(), Action::parse_json(&response.content).map_err(|e| e.0)),
+                ActionFormat::Json => {
+                    (response.content.clone(), Action::parse_json(&response.content).map_err(|e| e.0))
+                }
                 ActionFormat::ToolCalls => (render_tool_calls(&response), action_from_tool_calls(&response)),
             };
             turn.reply = reply.clone();
@@ -291,7 +301,10 @@ impl Episode<'_, '_> {
                             Ok(out) => Some(out),
                             Err(e) => {
                                 self.writer.turn(&turn)?;
-                                return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(e.to_string()) });
+                                return Ok(Stop {
+                                    class: ErrorClass::InfrastructureError,
+                                    detail: Some(e.to_string()),
+                                });
                             }
                         }
                     }
@@ -335,7 +348,9 @@ impl Episode<'_, '_> {
             .temperature(policy.temperature as f32)
             .seed(self.spec.seed.wrapping_mul(1000).wrapping_add(turn.into()));
         match policy.action_format {
-            ActionFormat::Json => request.response_format(ResponseFormat::json_schema("action", harness.action_schema())),
+            ActionFormat::Json => {
+                request.response_format(ResponseFormat::json_schema("action", harness.action_schema()))
+            }
             ActionFormat::ToolCalls => request.tools(tool_specs(harness)),
         }
     }
@@ -388,7 +403,11 @@ fn tool_specs(harness: &Harness) -> Vec<ToolSpec> {
 
 fn render_tool_calls(response: &crate::llm::ChatResponse) -> String {
     let calls: Vec<String> = response.tool_calls.iter().map(|c| format!("{}({})", c.name, c.arguments)).collect();
-    if calls.is_empty() { response.content.clone() } else { calls.join("\n") }
+    if calls.is_empty() {
+        response.content.clone()
+    } else {
+        calls.join("\n")
+    }
 }
 
 /// `shell(command)` and `done()` tool calls as one action.
@@ -400,7 +419,8 @@ fn action_from_tool_calls(response: &crate::llm::ChatResponse) -> Result<Action,
     for call in &response.tool_calls {
         match call.name.as_str() {
             "shell" => {
-                let args = call.arguments_json().map_err(|e| format!("The arguments of `shell` are not JSON ({e})."))?;
+                let args =
+                    call.arguments_json().map_err(|e| format!("The arguments of `shell` are not JSON ({e})."))?;
                 let command = args.get("command").and_then(|c| c.as_str());
                 action.command = Some(command.ok_or("`shell` needs a string argument `command`.")?.to_string());
             }

@@ -19,7 +19,9 @@ use crate::task::Suite;
 use crate::trace::Outcome;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  self-harness model serve --detach\n  self-harness eval --harness harnesses/minimal --tasks tasks/ --trials 2 --parallel 2")]
+#[command(
+    after_help = "Examples:\n  self-harness model serve --detach\n  self-harness eval --harness harnesses/minimal --tasks tasks/ --trials 2 --parallel 2"
+)]
 pub struct EvalArgs {
     /// The harness folder (with harness.toml).
     #[arg(long)]
@@ -82,7 +84,10 @@ pub async fn run(args: EvalArgs) -> CliResult {
     // Everything that can be wrong with the input is checked before anything is written.
     let harness = Harness::load(&args.harness).map_err(|diagnostics| {
         let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-        CliError::new(exit::BAD_INPUT, format!("the harness {} does not load:\n  {}", args.harness.display(), lines.join("\n  ")))
+        CliError::new(
+            exit::BAD_INPUT,
+            format!("the harness {} does not load:\n  {}", args.harness.display(), lines.join("\n  ")),
+        )
     })?;
     let suite = Suite::load(&args.tasks).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
     if !suite.errors.is_empty() {
@@ -103,17 +108,24 @@ pub async fn run(args: EvalArgs) -> CliResult {
             dockerfile: task.environment.dockerfile.clone(),
             timeout: task.environment.build_timeout,
         };
-        engine.ensure_image(&spec, &mut |_| {}).await.map_err(|e| CliError::new(exit::FAILED, format!("task {}: {e}", task.name)))?;
+        engine
+            .ensure_image(&spec, &mut |_| {})
+            .await
+            .map_err(|e| CliError::new(exit::FAILED, format!("task {}: {e}", task.name)))?;
     }
     spinner.finish_and_clear();
 
     let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
-    let run = store.new_run(harness.version()).map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot create the run folder: {e}")))?;
-    let episodes: Vec<(usize, u32)> = (0..suite.tasks.len()).flat_map(|t| (0..args.trials).map(move |k| (t, k))).collect();
+    let run = store
+        .new_run(harness.version())
+        .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot create the run folder: {e}")))?;
+    let episodes: Vec<(usize, u32)> =
+        (0..suite.tasks.len()).flat_map(|t| (0..args.trials).map(move |k| (t, k))).collect();
     let bar = Arc::new(ui::progress(episodes.len() as u64, "eval"));
     let results: Vec<(usize, std::io::Result<agent::EpisodeResult>)> = futures_util::stream::iter(episodes)
         .map(|(t, trial)| {
-            let (task, bar, harness, client, model, run) = (&suite.tasks[t], bar.clone(), &harness, &client, &model, &run);
+            let (task, bar, harness, client, model, run) =
+                (&suite.tasks[t], bar.clone(), &harness, &client, &model, &run);
             async move {
                 let spec = EpisodeSpec {
                     task,
@@ -129,7 +141,11 @@ pub async fn run(args: EvalArgs) -> CliResult {
                 bar.inc(1);
                 if let Ok(r) = &result {
                     let line = format!("{:<28} trial {trial}  {}", task.name, describe(&r.outcome));
-                    if ui::interactive() { bar.println(line) } else { ui::info(&line) }
+                    if ui::interactive() {
+                        bar.println(line)
+                    } else {
+                        ui::info(&line)
+                    }
                 }
                 (t, result)
             }
@@ -139,7 +155,11 @@ pub async fn run(args: EvalArgs) -> CliResult {
         .await;
     bar.finish_and_clear();
 
-    let mut rows: Vec<TaskRow> = suite.tasks.iter().map(|t| TaskRow { task: t.name.clone(), passed: 0, counted: 0, errors: 0, tokens: 0, seconds: 0.0 }).collect();
+    let mut rows: Vec<TaskRow> = suite
+        .tasks
+        .iter()
+        .map(|t| TaskRow { task: t.name.clone(), passed: 0, counted: 0, errors: 0, tokens: 0, seconds: 0.0 })
+        .collect();
     let mut cost = 0.0;
     for (t, result) in results {
         let outcome = result.map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot write a trace: {e}")))?;
@@ -172,13 +192,20 @@ pub async fn run(args: EvalArgs) -> CliResult {
         tasks: rows,
     };
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    crate::util::write_atomic(&run.path.join("run.json"), json.as_bytes()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+    crate::util::write_atomic(&run.path.join("run.json"), json.as_bytes())
+        .map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
     if args.json {
         println!("{json}");
     } else {
         let mut table = ui::table(&["task", "pass", "errors", "tokens", "seconds"]);
         for r in &summary.tasks {
-            table.add_row(vec![r.task.clone(), format!("{}/{}", r.passed, r.counted), r.errors.to_string(), r.tokens.to_string(), format!("{:.0}", r.seconds)]);
+            table.add_row(vec![
+                r.task.clone(),
+                format!("{}/{}", r.passed, r.counted),
+                r.errors.to_string(),
+                r.tokens.to_string(),
+                format!("{:.0}", r.seconds),
+            ]);
         }
         println!("{table}");
         println!(
@@ -194,7 +221,10 @@ pub async fn run(args: EvalArgs) -> CliResult {
             run.path.display()
         );
         if summary.infrastructure_errors > 0 {
-            ui::warn(&format!("{} episode(s) ended in an infrastructure or model error and are not counted", summary.infrastructure_errors));
+            ui::warn(&format!(
+                "{} episode(s) ended in an infrastructure or model error and are not counted",
+                summary.infrastructure_errors
+            ));
         }
     }
     Ok(exit::OK)
@@ -206,7 +236,8 @@ fn describe(outcome: &Outcome) -> String {
         Some(r) => format!("fail (reward {r})"),
         None => "no verdict".to_string(),
     };
-    let class = serde_json::to_value(outcome.error_class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let class =
+        serde_json::to_value(outcome.error_class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     format!("{verdict:<14} {class:<20} {} turns, {} tokens", outcome.turns, outcome.tokens_in + outcome.tokens_out)
 }
 

@@ -2,6 +2,7 @@
 //! and tables, maps outcomes to exit codes, and removes every container on Ctrl-C.
 
 mod bench;
+mod eval;
 mod images;
 mod tasks;
 mod ui;
@@ -37,6 +38,9 @@ Environment:
   DOCKER_HOST          Docker engine to use (default: unix:///var/run/docker.sock)
   NO_COLOR             disable colours
   SELF_HARNESS_LOG     log filter, e.g. `debug` or `self_harness=trace` (default: warn)
+  OPENAI_BASE_URL      model endpoint (overrides [model] base_url of self-harness.toml)
+  OPENAI_API_KEY       API key (or the variable named by [model] api_key_env)
+  OPENAI_MODEL         model name (overrides [model] model)
 
 Start here:
   self-harness images build               # once: local stand-ins for ubuntu:24.04 & co
@@ -64,6 +68,8 @@ enum Command {
     /// Build the local base images that stand in for registry images (ubuntu:24.04, python:3.13-slim-bookworm, …).
     #[command(subcommand)]
     Images(images::ImagesCommand),
+    /// Run a harness with a model on tasks: episodes in containers, traces, a pass-rate table.
+    Eval(eval::EvalArgs),
     /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -145,6 +151,7 @@ async fn run(command: Command) -> CliResult {
         Command::Tasks(command) => tasks::run(command).await,
         Command::Images(command) => images::run(command).await,
         Command::Bench(command) => bench::run(command).await,
+        Command::Eval(args) => eval::run(args).await,
         Command::Clean { all } => {
             let engine = engine().await?;
             let removed = if all { reaper::remove_all(engine).await? } else { reaper::sweep_orphans(engine).await? };
@@ -152,6 +159,28 @@ async fn run(command: Command) -> CliResult {
             Ok(exit::OK)
         }
     }
+}
+
+/// The model client from `self-harness.toml` (or `config`) and the environment, with the
+/// model name overridden by `model` when given. Returns the client and the model's name.
+fn model_client(
+    config: Option<&std::path::Path>,
+    model: Option<&str>,
+) -> Result<(crate::llm::Client, String), CliError> {
+    let bad = |e: crate::config::ConfigError| CliError::new(exit::BAD_INPUT, e.to_string());
+    let mut project = match config {
+        Some(path) => crate::config::ProjectConfig::load_file(path).map_err(bad)?,
+        None => {
+            let here = std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+            crate::config::ProjectConfig::load(&here).map_err(bad)?
+        }
+    };
+    if let Some(model) = model {
+        project.model.model = model.to_string();
+    }
+    let name = project.model.model.clone();
+    let client = crate::llm::Client::new(project.model).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+    Ok((client, name))
 }
 
 static ENGINE: tokio::sync::OnceCell<Engine> = tokio::sync::OnceCell::const_new();

@@ -1,0 +1,274 @@
+//! The agent against a scripted OpenAI-compatible model and real containers: each harness
+//! policy (parse retries, command timeout, truncation, completion hook, turn limit, context
+//! budget) and each model failure ends up in the trace with the right error class.
+
+mod common;
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use self_harness::agent::{run_episode, EpisodeResult, EpisodeSpec};
+use self_harness::config::ModelConfig;
+use self_harness::harness::Harness;
+use self_harness::llm::Client;
+use self_harness::sandbox::Engine;
+use self_harness::task::Task;
+use self_harness::trace::{self, ErrorClass};
+use serde_json::json;
+use support::{Reply, ScriptedModel};
+
+/// The minimal harness, copied and edited: `edits` are (old text, new text) in harness.toml.
+fn harness_with(dir: &Path, edits: &[(&str, &str)], extra_files: &[(&str, &str)]) -> Harness {
+    let source = common::repo_root().join("harnesses/minimal");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let manifest = dir.join("harness.toml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    for (old, new) in edits {
+        assert!(text.contains(old), "harness.toml has no {old:?}");
+        text = text.replace(old, new);
+    }
+    std::fs::write(&manifest, text).unwrap();
+    for (name, content) in extra_files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+    Harness::load(dir).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+fn action(command: Option<&str>, done: bool) -> Reply {
+    Reply::json(&json!({"thought": "next step", "command": command, "done": done}))
+}
+
+struct Run {
+    result: EpisodeResult,
+    trace: trace::Trace,
+    model: ScriptedModel,
+}
+
+async fn episode(harness: &Harness, replies: Vec<Reply>) -> Run {
+    episode_with_retries(harness, replies, 0).await
+}
+
+async fn episode_with_retries(harness: &Harness, replies: Vec<Reply>, max_retries: u32) -> Run {
+    let model = ScriptedModel::start(replies).await;
+    let client = Client::new(ModelConfig { max_retries, ..model.config() }).unwrap();
+    let engine = Engine::connect().await.expect("Docker engine reachable (set SELF_HARNESS_SKIP_DOCKER=1 to skip)");
+    let task = Task::load(&common::fixture("oracle/right-solution")).unwrap();
+    let dir = tempfile::tempdir().unwrap().keep();
+    let spec = EpisodeSpec {
+        task: &task,
+        harness,
+        client: &client,
+        model: "scripted".into(),
+        seed: 1,
+        trial: 0,
+        dir: dir.join("episode"),
+    };
+    let result = run_episode(&engine, &spec, &|_| {}).await.unwrap();
+    assert_eq!(result.trace, dir.join("episode/trace.jsonl"));
+    let trace = trace::read(&result.trace).unwrap();
+    assert_eq!(trace.outcome.as_ref(), Some(&result.outcome), "the trace ends with the outcome");
+    Run { result, trace, model }
+}
+
+fn last_user_message(model: &ScriptedModel, request: usize) -> String {
+    let messages = model.requests()[request].messages();
+    messages.last().unwrap()["content"].as_str().unwrap().to_string()
+}
+
+fn tempdir() -> PathBuf {
+    tempfile::tempdir().unwrap().keep()
+}
+
+#[tokio::test]
+async fn json_actions_solve_a_task_and_leave_a_complete_trace() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[], &[]);
+    let run = episode(
+        &harness,
+        vec![action(Some("echo hello > /app/greeting.txt"), false), action(Some("cat /app/greeting.txt"), true)],
+    )
+    .await;
+    let outcome = &run.result.outcome;
+    assert_eq!((outcome.passed, outcome.error_class, outcome.turns), (true, ErrorClass::None, 2));
+    assert_eq!(run.trace.header.harness_version, harness.version());
+    assert_eq!(run.trace.turns.len(), 2);
+    let second = run.trace.turns[1].command.as_ref().unwrap();
+    assert_eq!((second.output_shown.as_str(), second.exit_code), ("hello\n", Some(0)));
+    assert!(run.trace.turns[1].done);
+
+    let first = run.model.requests()[0].json();
+    assert_eq!(first["response_format"]["type"], "json_schema");
+    assert_eq!(first["messages"][0]["role"], "system");
+    assert!(first["messages"][1]["content"].as_str().unwrap().contains("/app/greeting.txt"));
+    assert_eq!(last_user_message(&run.model, 1), "exit code: 0\n");
+}
+
+#[tokio::test]
+async fn unparseable_replies_are_answered_then_end_the_episode() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[], &[]);
+    let run = episode(
+        &harness,
+        vec![Reply::text("I will write the file now."), action(Some("echo hello > /app/greeting.txt"), true)],
+    )
+    .await;
+    assert!(run.result.outcome.passed);
+    assert!(run.trace.turns[0].parse_error.is_some());
+    assert!(last_user_message(&run.model, 1).contains("not a valid action"));
+
+    // parse_retries = 2: the third unparseable reply in a row ends it.
+    let run = episode(&harness, vec![Reply::text("a"), Reply::text("b"), Reply::text("c")]).await;
+    assert_eq!(run.result.outcome.error_class, ErrorClass::ParseFailure);
+    assert_eq!(
+        (run.trace.turns.len(), run.result.outcome.reward),
+        (3, Some(0.0)),
+        "the tests still judge the container"
+    );
+}
+
+#[tokio::test]
+async fn a_command_that_outlives_its_timeout_is_stopped_and_the_model_told() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[("command_timeout_secs = 120", "command_timeout_secs = 2")], &[]);
+    let run =
+        episode(&harness, vec![action(Some("sleep 100"), false), action(Some("echo hello > /app/greeting.txt"), true)])
+            .await;
+    let command = run.trace.turns[0].command.as_ref().unwrap();
+    assert!(command.timed_out && command.exit_code.is_none());
+    assert!(command.duration_ms < 30_000, "{}", command.duration_ms);
+    assert!(last_user_message(&run.model, 1).contains("did not finish within 2 s"));
+    assert!(run.result.outcome.passed, "the session survives a timed-out command");
+}
+
+#[tokio::test]
+async fn long_output_is_truncated_as_the_harness_says() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(
+        &tempdir(),
+        &[("head_bytes = 4096", "head_bytes = 100"), ("tail_bytes = 4096", "tail_bytes = 100")],
+        &[],
+    );
+    let run = episode(
+        &harness,
+        vec![action(Some("seq 1 100000"), false), action(Some("echo hello > /app/greeting.txt"), true)],
+    )
+    .await;
+    let command = run.trace.turns[0].command.as_ref().unwrap();
+    assert_eq!(command.output_bytes, 588_895);
+    assert!(command.output_shown.len() < 300, "{}", command.output_shown.len());
+    assert!(command.output_shown.starts_with("1\n2\n3\n") && command.output_shown.ends_with("99999\n100000\n"));
+    assert!(command.output_shown.contains("bytes of output omitted"));
+    assert!(last_user_message(&run.model, 1).contains("bytes of output omitted"));
+}
+
+#[tokio::test]
+async fn a_failing_completion_hook_sends_the_model_back_to_work() {
+    if !common::docker_available() {
+        return;
+    }
+    let hook = "#!/bin/bash\ntest -s /app/greeting.txt || { echo 'greeting.txt is missing'; exit 1; }\n";
+    let harness = harness_with(
+        &tempdir(),
+        &[
+            ("completion = \"declare\"", "completion = \"declare_after_check\""),
+            ("[prompts]", "[hooks.before_completion]\nfile = \"check.sh\"\ntimeout_secs = 30\n\n[prompts]"),
+        ],
+        &[("check.sh", hook)],
+    );
+
+    let run = episode(&harness, vec![action(None, true), action(Some("echo hello > /app/greeting.txt"), true)]).await;
+    let hook = run.trace.turns[0].hook.as_ref().expect("the hook ran on the first done");
+    assert_eq!(hook.exit_code, Some(1));
+    assert!(last_user_message(&run.model, 1).contains("greeting.txt is missing"));
+    assert_eq!((run.result.outcome.passed, run.result.outcome.turns), (true, 2));
+    assert!(run.trace.turns[1].hook.is_none(), "a passing check is not recorded as a failure");
+}
+
+#[tokio::test]
+async fn the_turn_limit_ends_the_episode_and_the_tests_still_run() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[("max_turns = 30", "max_turns = 2")], &[]);
+    let run = episode(&harness, vec![action(Some("ls"), false), action(Some("ls"), false)]).await;
+    assert_eq!(run.result.outcome.error_class, ErrorClass::TurnLimit);
+    assert_eq!(run.result.outcome.reward, Some(0.0));
+    assert_eq!(run.model.remaining(), 0);
+}
+
+#[tokio::test]
+async fn context_overflow_follows_the_policy_or_the_model() {
+    if !common::docker_available() {
+        return;
+    }
+    // The harness's budget: after a long output the next request would not fit, so it is
+    // not sent (on_context_overflow = "fail").
+    let harness = harness_with(&tempdir(), &[("context_budget_tokens = 32768", "context_budget_tokens = 1024")], &[]);
+    let run = episode(&harness, vec![action(Some("seq 1 3000"), false)]).await;
+    assert_eq!(run.result.outcome.error_class, ErrorClass::ContextOverflow);
+    assert_eq!(run.model.requests().len(), 1);
+    assert!(run.result.outcome.error_detail.as_deref().unwrap().contains("context budget of 1024"));
+
+    // drop_oldest_turns keeps going instead.
+    let harness = harness_with(
+        &tempdir(),
+        &[
+            ("context_budget_tokens = 32768", "context_budget_tokens = 3000"),
+            ("on_context_overflow = \"fail\"", "on_context_overflow = \"drop_oldest_turns\""),
+        ],
+        &[],
+    );
+    let replies = vec![
+        action(Some("seq 1 3000"), false),
+        action(Some("seq 1 3000"), false),
+        action(Some("echo hello > /app/greeting.txt"), true),
+    ];
+    let run = episode(&harness, replies).await;
+    assert!(run.result.outcome.passed, "{:?}", run.result.outcome);
+    assert_eq!(run.model.requests()[2].messages().len(), 4, "system, instruction, the latest exchange");
+
+    // The model's own server says the context is exceeded.
+    let harness = harness_with(&tempdir(), &[], &[]);
+    let run = episode(&harness, vec![Reply::llama_cpp_context_overflow()]).await;
+    assert_eq!(run.result.outcome.error_class, ErrorClass::ContextOverflow);
+}
+
+#[tokio::test]
+async fn model_failures_are_classified_and_not_counted() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[], &[]);
+    let run = episode(&harness, vec![Reply::error(500, "boom")]).await;
+    let outcome = &run.result.outcome;
+    assert_eq!((outcome.error_class, outcome.reward), (ErrorClass::ModelError, None));
+    assert!(!outcome.error_class.counts());
+    assert!(outcome.error_detail.as_deref().unwrap().contains("500"), "{:?}", outcome.error_detail);
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried_within_a_turn() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[], &[]);
+    let replies = vec![
+        Reply::rate_limited(Some("0")),
+        Reply::error(500, "overloaded"),
+        action(Some("echo hello > /app/greeting.txt"), true),
+    ];
+    let run = episode_with_retries(&harness, replies, 2).await;
+    assert_eq!((run.result.outcome.passed, run.result.outcome.error_class), (true, ErrorClass::None));
+    assert_eq!((run.trace.turns.len(), run.model.requests().len()), (1, 3), "one turn, three attempts");
+}

@@ -1,0 +1,119 @@
+//! `self-harness eval` as a user runs it: a scripted model behind OPENAI_BASE_URL, real
+//! containers, a results table, traces in the store; and bad input stopped before anything
+//! is written.
+
+mod common;
+mod support;
+
+use std::path::Path;
+
+use serde_json::json;
+use support::{Reply, ScriptedModel};
+
+fn action(command: Option<&str>, done: bool) -> Reply {
+    Reply::json(&json!({"thought": "step", "command": command, "done": done}))
+}
+
+fn eval(cwd: &Path, base_url: &str, args: &[&str]) -> std::process::Output {
+    let mut command = common::bin();
+    command.current_dir(cwd).env("OPENAI_BASE_URL", base_url).env("OPENAI_MODEL", "scripted").arg("eval").args(args);
+    common::run(&mut command)
+}
+
+fn minimal() -> String {
+    common::repo_root().join("harnesses/minimal").display().to_string()
+}
+
+fn fixtures() -> String {
+    common::fixture("oracle").display().to_string()
+}
+
+#[tokio::test]
+async fn eval_runs_episodes_and_reports_pass_rates() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::start(vec![
+        Reply::text("OK"), // the preflight request
+        action(Some("echo hello > /app/greeting.txt"), true),
+        action(Some("echo wrong > /app/greeting.txt"), true),
+    ])
+    .await;
+    let cwd = tempfile::tempdir().unwrap();
+    let base = model.base_url().to_string();
+    let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "right-solution", "--trials", "2", "--json"];
+    let output = tokio::task::spawn_blocking({
+        let cwd = cwd.path().to_path_buf();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        move || eval(&cwd, &base, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let summary = common::json(&output);
+    assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(2)), "{summary}");
+    assert_eq!(summary["pass_rate"].as_f64(), Some(0.5));
+    let (lo, hi) = (summary["ci95"][0].as_f64().unwrap(), summary["ci95"][1].as_f64().unwrap());
+    assert!(lo < 0.5 && hi > 0.5);
+    let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
+    assert!(run.join("run.json").is_file());
+    for trial in ["0", "1"] {
+        let trace = self_harness::trace::read(&run.join("right-solution").join(trial).join("trace.jsonl")).unwrap();
+        assert!(trace.outcome.is_some());
+    }
+}
+
+fn runs_written(cwd: &Path) -> bool {
+    cwd.join(".self-harness/runs").read_dir().is_ok_and(|mut d| d.next().is_some())
+}
+
+#[tokio::test]
+async fn a_model_that_is_down_is_one_message_and_writes_nothing() {
+    let cwd = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9 (discard) on loopback.
+    let output = eval(cwd.path(), "http://127.0.0.1:9/v1", &["--harness", &minimal(), "--tasks", &fixtures()]);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach the model endpoint") && stderr.contains("self-harness model serve"),
+        "{stderr}"
+    );
+    assert!(!runs_written(cwd.path()));
+}
+
+#[tokio::test]
+async fn a_broken_harness_is_reported_with_its_location_and_writes_nothing() {
+    let cwd = tempfile::tempdir().unwrap();
+    let harness = cwd.path().join("broken");
+    std::fs::create_dir_all(&harness).unwrap();
+    for file in ["system.md", "instruction.md"] {
+        std::fs::copy(common::repo_root().join("harnesses/minimal").join(file), harness.join(file)).unwrap();
+    }
+    std::fs::write(harness.join("harness.toml"), "name = \"broken\"\n[policy\nmax_turns = 3\n").unwrap();
+    let output =
+        eval(cwd.path(), "http://127.0.0.1:9/v1", &["--harness", harness.to_str().unwrap(), "--tasks", &fixtures()]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("harness.toml:2:"), "{stderr}");
+    assert!(!runs_written(cwd.path()));
+}
+
+#[tokio::test]
+async fn a_task_whose_image_fails_to_build_stops_before_any_episode() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::start(vec![Reply::text("OK")]).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let base = model.base_url().to_string();
+    let cwd_path = cwd.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        eval(&cwd_path, &base, &["--harness", &minimal(), "--tasks", &fixtures(), "--task", "build-fails"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("task build-fails") && stderr.contains("non-zero code: 3"), "{stderr}");
+    assert!(!runs_written(cwd.path()));
+}
