@@ -220,7 +220,7 @@ impl Episode<'_, '_> {
                 }
                 Ok(Ok(response)) => response,
             };
-            turn.model_ms = model_started.elapsed().as_millis() as u64;
+            turn.model_ms = millis(model_started.elapsed());
             turn.tokens_in = response.usage.prompt_tokens;
             turn.tokens_out = response.usage.completion_tokens;
             self.tokens_in += turn.tokens_in;
@@ -287,7 +287,7 @@ impl Episode<'_, '_> {
                     timed_out: out.timed_out,
                     output_shown: shown,
                     output_bytes: out.output_bytes,
-                    duration_ms: out.duration.as_millis() as u64,
+                    duration_ms: millis(out.duration),
                 });
             } else if !action.done {
                 observation = "No command was run.".into();
@@ -319,7 +319,7 @@ impl Episode<'_, '_> {
                             timed_out: out.timed_out,
                             output_shown: shown.clone(),
                             output_bytes: out.output_bytes,
-                            duration_ms: out.duration.as_millis() as u64,
+                            duration_ms: millis(out.duration),
                         });
                         let notice = format!(
                             "{}The completion check failed, so the task is not done yet:\n{shown}",
@@ -437,6 +437,11 @@ fn llm_error_class(error: &LlmError) -> ErrorClass {
     } else {
         ErrorClass::ModelError
     }
+}
+
+/// Milliseconds with microsecond precision, as traces record them.
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
 pub(crate) fn now_rfc3339() -> String {

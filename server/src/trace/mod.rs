@@ -7,8 +7,8 @@
 //! Mining, validation, the report and the language server all read traces; the format is
 //! documented in `docs/trace-format.md`.
 //!
-//! Writing is incremental and crash-safe: every line is appended with one `write` and
-//! synced, into `trace.jsonl.partial`; the outcome line completes the file, which is then
+//! Writing is incremental and crash-safe: every line is appended with one `write` into
+//! `trace.jsonl.partial`; the outcome line completes the file, which is then
 //! renamed to `trace.jsonl`. A crash leaves at most a torn last line in a `.partial` file,
 //! which [`read`] tolerates and the store treats as an episode to re-run, never to count.
 
@@ -73,7 +73,8 @@ pub struct Turn {
     pub notice: Option<String>,
     pub tokens_in: u64,
     pub tokens_out: u64,
-    pub model_ms: u64,
+    /// Time waiting for the model, in milliseconds (fractional).
+    pub model_ms: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,7 +87,8 @@ pub struct CommandRecord {
     pub output_shown: String,
     /// How many bytes the command really printed.
     pub output_bytes: u64,
-    pub duration_ms: u64,
+    /// Milliseconds (fractional), including the round trip to the container.
+    pub duration_ms: f64,
 }
 
 /// Why an episode ended without a clean verdict on the agent's work.
@@ -159,6 +161,7 @@ impl TraceWriter {
     /// Writes the outcome and publishes the trace as `trace.jsonl`. Returns its path.
     pub fn finish(mut self, outcome: &Outcome) -> std::io::Result<PathBuf> {
         self.append(&Line::Outcome(outcome.clone()))?;
+        self.file.sync_all()?;
         let done = self.partial.with_file_name(FILE_NAME);
         std::fs::rename(&self.partial, &done)?;
         if let Some(dir) = done.parent() {
@@ -170,9 +173,10 @@ impl TraceWriter {
     fn append(&mut self, line: &Line) -> std::io::Result<()> {
         let mut bytes = serde_json::to_vec(line)?;
         bytes.push(b'\n');
-        // One write per line: a crash can tear only the last line.
-        self.file.write_all(&bytes)?;
-        self.file.sync_data()
+        // One write per line: a crash of this process can tear only the last line. (The
+        // file is synced once, when it is published; syncing every turn would cost the agent
+        // milliseconds a turn to guard only against the machine itself failing.)
+        self.file.write_all(&bytes)
     }
 }
 
