@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod model;
 pub mod oracle;
 pub mod sandbox;
 pub mod task;
