@@ -230,7 +230,7 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
     let mut child =
         command.spawn().map_err(|e| ModelError::io(format!("cannot start {}", files.python.display()), e))?;
     let pid = child.id().unwrap_or_default();
-    let guard = KillOnDrop(Some(pid));
+    let guard = KillOnDrop(Some((pid, pid_path.clone())));
     let record = PidFile {
         pid,
         host: options.host.clone(),
@@ -283,8 +283,9 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
     })
 }
 
-/// Kills the process if `start` is abandoned (an error, or Ctrl-C while it loads).
-struct KillOnDrop(Option<u32>);
+/// Kills the process and removes its pid file if `start` is abandoned (an error, or
+/// Ctrl-C while it loads).
+struct KillOnDrop(Option<(u32, PathBuf)>);
 
 impl KillOnDrop {
     fn disarm(mut self) {
@@ -294,8 +295,9 @@ impl KillOnDrop {
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
-        if let Some(pid) = self.0.take() {
+        if let Some((pid, pid_file)) = self.0.take() {
             signal(pid, libc::SIGKILL);
+            let _ = std::fs::remove_file(pid_file);
         }
     }
 }
