@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod harness;
 pub mod llm;
+pub mod model;
 pub mod oracle;
 pub mod sandbox;
 pub mod stats;

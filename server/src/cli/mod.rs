@@ -4,6 +4,7 @@
 mod bench;
 mod eval;
 mod images;
+mod model;
 mod tasks;
 mod ui;
 
@@ -45,6 +46,7 @@ Environment:
 Start here:
   self-harness images build               # once: local stand-ins for ubuntu:24.04 & co
   self-harness tasks check tasks/ --oracle
+  self-harness model serve --detach        # a local OpenAI-compatible model
 ";
 
 #[derive(Parser)]
@@ -73,6 +75,9 @@ enum Command {
     /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Serve a real local model (Qwen2.5-Coder via llama.cpp) with an OpenAI-compatible API.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Remove containers left behind by Self-Harness processes that were killed.
     Clean {
         /// Remove every Self-Harness container, also those of running processes.
@@ -152,6 +157,7 @@ async fn run(command: Command) -> CliResult {
         Command::Images(command) => images::run(command).await,
         Command::Bench(command) => bench::run(command).await,
         Command::Eval(args) => eval::run(args).await,
+        Command::Model(command) => model::run(command).await,
         Command::Clean { all } => {
             let engine = engine().await?;
             let removed = if all { reaper::remove_all(engine).await? } else { reaper::sweep_orphans(engine).await? };
