@@ -91,10 +91,13 @@ async fn bench(turns: usize) {
     let at = |q: f64| overhead_ms[((overhead_ms.len() - 1) as f64 * q).round() as usize];
     let mean = overhead_ms.iter().sum::<f64>() / overhead_ms.len() as f64;
     let model_mean = trace.turns.iter().map(|t| t.model_ms).sum::<f64>() / trace.turns.len() as f64;
-    let command_mean =
-        trace.turns.iter().filter_map(|t| t.command.as_ref()).map(|c| c.duration_ms).sum::<f64>() / trace.turns.len() as f64;
+    let command_mean = trace.turns.iter().filter_map(|t| t.command.as_ref()).map(|c| c.duration_ms).sum::<f64>()
+        / trace.turns.len() as f64;
 
-    println!("agent loop overhead per turn ({} turns, one episode, scripted model, `true` in a container)", trace.turns.len());
+    println!(
+        "agent loop overhead per turn ({} turns, one episode, scripted model, `true` in a container)",
+        trace.turns.len()
+    );
     println!("| measure                          | p50 ms | mean ms | p99 ms | max ms |");
     println!("|----------------------------------|--------|---------|--------|--------|");
     println!(

@@ -25,6 +25,9 @@ use crate::verify;
 const PIDS_LIMIT: i64 = 4096;
 /// Output kept from a command before the harness's own truncation.
 const RAW_OUTPUT_LIMIT: usize = 1 << 20;
+/// A cap on one reply, so a model that never stops cannot stall a turn (a JSON action is
+/// far shorter: its fields have length limits).
+const MAX_REPLY_TOKENS: u32 = 1024;
 /// Slack on top of the agent and verifier timeouts before a container ends itself.
 const LIFETIME_SLACK: Duration = Duration::from_secs(600);
 
@@ -346,6 +349,7 @@ impl Episode<'_, '_> {
         let policy = harness.policy();
         let request = ChatRequest::new(messages.to_vec())
             .temperature(policy.temperature as f32)
+            .max_tokens(MAX_REPLY_TOKENS)
             .seed(self.spec.seed.wrapping_mul(1000).wrapping_add(turn.into()));
         match policy.action_format {
             ActionFormat::Json => {

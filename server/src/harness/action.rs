@@ -49,10 +49,14 @@ pub(crate) fn action_schema() -> Value {
         "properties": {
             "thought": {
                 "type": "string",
+                // Without a bound, small models ramble here until max_tokens and the reply
+                // is cut off mid-JSON; llama.cpp turns maxLength into its grammar.
+                "maxLength": 400,
                 "description": "Brief reasoning: what you learned from the last output and what you do next."
             },
             "command": {
                 "type": ["string", "null"],
+                "maxLength": 2000,
                 "description": "One shell command to run next in the container, or null to run none."
             },
             "done": {
