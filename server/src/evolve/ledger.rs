@@ -1,0 +1,217 @@
+//! The ledger: `.self-harness/ledger.jsonl`, one line per event of the self-improvement loop,
+//! append-only. It is the loop's memory (a restarted loop resumes from it) and the report's
+//! only input besides the traces it points to.
+//!
+//! Lines are appended with one `write` and synced, so a crash leaves at most a torn last
+//! line, which [`read`] skips (and reports).
+
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Which split of the tasks an evaluation ran on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Traces for weakness mining.
+    Mine,
+    /// Paired comparisons that decide acceptance.
+    Validate,
+    /// Held out; read only by the report.
+    Test,
+}
+
+/// Passes and counted episodes of one task (infrastructure errors are not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskScore {
+    pub passed: u32,
+    pub counted: u32,
+}
+
+/// A harness version's result on a set of tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub per_task: BTreeMap<String, TaskScore>,
+    pub passed: u32,
+    pub counted: u32,
+}
+
+impl Score {
+    pub fn rate(&self) -> f64 {
+        if self.counted == 0 { 0.0 } else { f64::from(self.passed) / f64::from(self.counted) }
+    }
+}
+
+/// What an evaluation or a decision spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spend {
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub container_seconds: f64,
+}
+
+/// One line of the ledger.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    /// The loop began (or resumed) from this harness with these settings.
+    Start {
+        at: String,
+        harness_dir: PathBuf,
+        harness_version: String,
+        model: String,
+        /// Task names per split.
+        splits: BTreeMap<Split, Vec<String>>,
+        seed: u64,
+        repeats: u32,
+        policy: String,
+    },
+    /// A harness version evaluated on one split.
+    Evaluation {
+        at: String,
+        iteration: u32,
+        harness_version: String,
+        split: Split,
+        /// The run folder under `.self-harness/runs/` holding the traces.
+        run: String,
+        score: Score,
+        spend: Spend,
+    },
+    /// Weaknesses mined in an iteration (details in `weaknesses.json`).
+    Weaknesses { at: String, iteration: u32, ids: Vec<String>, titles: Vec<String> },
+    /// A candidate edit (details and diff in `proposals/<iteration>/<id>.json`).
+    Proposal {
+        at: String,
+        iteration: u32,
+        id: String,
+        weakness: String,
+        /// `model`, or an ablation: `generic`, `random`.
+        source: String,
+        file: String,
+        changed_lines: u32,
+        rationale: String,
+        expected_fixes: Vec<String>,
+        might_break: Vec<String>,
+    },
+    /// A proposal dropped before validation (does not re-load, over the edit budget,
+    /// near-duplicate, model declined), with why.
+    Discarded { at: String, iteration: u32, id: String, reason: String },
+    /// The verdict of validating a candidate (one proposal, or several combined) against
+    /// its parent on the validate split.
+    Decision {
+        at: String,
+        iteration: u32,
+        /// The proposal ids this candidate contains.
+        proposals: Vec<String>,
+        parent_version: String,
+        candidate_version: String,
+        /// The acceptance rule, e.g. `paired-sign-test(alpha=0.1)` or `paper`.
+        policy: String,
+        accepted: bool,
+        reason: String,
+        p_value: Option<f64>,
+        parent: Score,
+        candidate: Score,
+        /// Tasks whose pass rate went up / down.
+        improved: Vec<String>,
+        regressed: Vec<String>,
+        /// How many of the proposals' predicted flips came true, of how many predicted.
+        predicted_hits: u32,
+        predicted_total: u32,
+        /// Stopped early because it could no longer be accepted.
+        stopped_early: bool,
+        spend: Spend,
+    },
+    /// Accepted edits became the next harness version.
+    Applied {
+        at: String,
+        iteration: u32,
+        proposals: Vec<String>,
+        harness_version: String,
+        /// The git commit, when the harness folder is in a repository.
+        commit: Option<String>,
+    },
+    /// An iteration finished.
+    IterationEnd { at: String, iteration: u32, harness_version: String },
+    /// The loop finished (iterations or budget exhausted, or stopped to wait for a person).
+    Finish { at: String, harness_version: String, reason: String },
+}
+
+impl Entry {
+    pub fn iteration(&self) -> Option<u32> {
+        match self {
+            Entry::Start { .. } | Entry::Finish { .. } => None,
+            Entry::Evaluation { iteration, .. }
+            | Entry::Weaknesses { iteration, .. }
+            | Entry::Proposal { iteration, .. }
+            | Entry::Discarded { iteration, .. }
+            | Entry::Decision { iteration, .. }
+            | Entry::Applied { iteration, .. }
+            | Entry::IterationEnd { iteration, .. } => Some(*iteration),
+        }
+    }
+}
+
+/// Appends one entry, synced.
+pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut line = serde_json::to_vec(entry)?;
+    line.push(b'\n');
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(&line)?;
+    file.sync_data()
+}
+
+/// The entries of a ledger (none when it does not exist yet). A torn last line is skipped
+/// and counted in `torn`; any other bad line is an error naming the line.
+pub fn read(path: &Path) -> Result<Ledger, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ledger::default()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut ledger = Ledger::default();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(entry) => ledger.entries.push(entry),
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => ledger.torn = true,
+            Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok(ledger)
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ledger {
+    pub entries: Vec<Entry>,
+    /// The last line was cut off by a crash and skipped.
+    pub torn: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_a_torn_tail_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        assert_eq!(read(&path).unwrap(), Ledger::default());
+        let entry = Entry::IterationEnd { at: "t".into(), iteration: 1, harness_version: "abc".into() };
+        append(&path, &entry).unwrap();
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"type\":\"decis").unwrap();
+        let ledger = read(&path).unwrap();
+        assert_eq!(ledger.entries, vec![entry]);
+        assert!(ledger.torn);
+    }
+}
