@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian machine: install and start Docker, build the base
-# images, and run the starter suite in real containers. (Today the oracle agent acts; the
-# model-driven agent and the self-improvement loop replace it as they land.)
-#   bash scripts/run.sh [extra `tasks check` flags, e.g. --parallel 2 --json]
+# images, check the starter tasks, start the local model, and run the minimal harness with
+# it on the starter suite.
+#   bash scripts/run.sh [extra `eval` flags, e.g. --trials 2 --parallel 2 --json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +13,13 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 echo "==> building self-harness (release)"
 cargo build --locked --release
+bin=target/release/self-harness
 echo "==> base images"
-target/release/self-harness images build
-echo "==> starter suite, oracle agent"
-exec target/release/self-harness tasks check tasks/ --oracle "$@"
+$bin images build
+echo "==> starter tasks, oracle"
+$bin tasks check tasks/ --oracle --parallel 2
+echo "==> local model"
+$bin model serve --detach
+export OPENAI_BASE_URL=http://127.0.0.1:8080/v1
+echo "==> the minimal harness with the local model on the starter suite"
+exec $bin eval --harness harnesses/minimal --tasks tasks/ "$@"

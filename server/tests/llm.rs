@@ -1,8 +1,9 @@
 //! The model client against a scripted OpenAI-compatible server (request shape, retries,
-//! errors, streaming, accounting, key redaction), the project config, and one optional check
-//! against a real local model (`SELF_HARNESS_MODEL_URL`). What the client logs is checked
+//! errors, streaming, accounting, key redaction), the project config, and one check against
+//! a real local model. What the client logs is checked
 //! in `llm_logs.rs`, alone in its process so that no other test races its subscriber.
 
+mod common;
 mod support;
 
 use std::collections::HashMap;
@@ -427,13 +428,17 @@ fn config_errors_name_file_line_and_column() {
     assert!(missing.to_string().starts_with("/nonexistent/self-harness.toml: cannot read"), "{missing}");
 }
 
-/// Talks to a real OpenAI-compatible server (e.g. llama.cpp started by `self-harness model
-/// serve`) when `SELF_HARNESS_MODEL_URL` is its API root, e.g. `http://127.0.0.1:8080/v1`.
+/// Talks to a real local model: `SELF_HARNESS_MODEL_URL` when set, otherwise the shared
+/// test server that `self-harness model serve` starts (skipped only with
+/// SELF_HARNESS_SKIP_MODEL=1).
 #[tokio::test]
 async fn real_local_model_answers_with_schema_json() {
-    let Some(url) = std::env::var("SELF_HARNESS_MODEL_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("SKIPPED: SELF_HARNESS_MODEL_URL not set");
-        return;
+    let url = match std::env::var("SELF_HARNESS_MODEL_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => url,
+        None => match tokio::task::spawn_blocking(common::local_model_url).await.unwrap() {
+            Some(url) => url,
+            None => return,
+        },
     };
     let mut config = ModelConfig { base_url: url, timeout: Duration::from_secs(300), ..ModelConfig::default() };
     config.apply_env(&|name| std::env::var(name).ok()).unwrap();

@@ -70,3 +70,28 @@ pub fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
+
+/// Tests that need the real local model skip only when this variable says it is absent;
+/// CI never sets it.
+pub const SKIP_MODEL: &str = "SELF_HARNESS_SKIP_MODEL";
+/// The port the shared test model server listens on (`scripts/test.sh` starts it too).
+pub const TEST_MODEL_PORT: u16 = 18080;
+
+/// The API root of a real local model, starting `self-harness model serve` on
+/// [`TEST_MODEL_PORT`] if none runs there (the first time this downloads the weights).
+pub fn local_model_url() -> Option<String> {
+    if std::env::var_os(SKIP_MODEL).is_some_and(|v| !v.is_empty()) {
+        eprintln!("SKIPPED: {SKIP_MODEL} is set, so this real-model test does not run");
+        return None;
+    }
+    let output = bin()
+        .args(["model", "serve", "--detach", "--port", &TEST_MODEL_PORT.to_string()])
+        .output()
+        .expect("run self-harness model serve");
+    assert!(
+        output.status.success(),
+        "could not start the local model (set {SKIP_MODEL}=1 to skip):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(format!("http://127.0.0.1:{TEST_MODEL_PORT}/v1"))
+}
