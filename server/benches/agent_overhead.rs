@@ -64,6 +64,7 @@ async fn bench(turns: usize) {
         seed: 0,
         trial: 0,
         dir: dir.path().join("episode"),
+        time_limit: None,
     };
 
     // When each turn starts, and when acting ends.

@@ -65,6 +65,7 @@ async fn episode_with_retries(harness: &Harness, replies: Vec<Reply>, max_retrie
         seed: 1,
         trial: 0,
         dir: dir.join("episode"),
+        time_limit: None,
     };
     let result = run_episode(&engine, &spec, &|_| {}).await.unwrap();
     assert_eq!(result.trace, dir.join("episode/trace.jsonl"));

@@ -42,6 +42,15 @@ pub struct EpisodeSpec<'a> {
     pub trial: u32,
     /// The folder the trace is written to.
     pub dir: PathBuf,
+    /// A cap on the agent's time below the task's own timeout (for quick runs).
+    pub time_limit: Option<Duration>,
+}
+
+impl EpisodeSpec<'_> {
+    /// The time the agent has: the task's timeout, or the cap when it is shorter.
+    pub fn agent_time(&self) -> Duration {
+        self.time_limit.map_or(self.task.agent_timeout, |cap| cap.min(self.task.agent_timeout))
+    }
 }
 
 /// What an episode produced.
@@ -171,7 +180,7 @@ impl Episode<'_, '_> {
     async fn act(&mut self, sandbox: &Sandbox, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<Stop> {
         let (task, harness) = (self.spec.task, self.spec.harness);
         let policy = harness.policy();
-        let deadline = Instant::now() + task.agent_timeout;
+        let deadline = Instant::now() + self.spec.agent_time();
         let shell = sandbox.shell("agent");
 
         if let Err(detail) = install_harness(sandbox, harness).await {
@@ -197,7 +206,7 @@ impl Episode<'_, '_> {
             let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
                 return Ok(Stop {
                     class: ErrorClass::AgentTimeout,
-                    detail: Some(format!("agent timeout of {:?}", task.agent_timeout)),
+                    detail: Some(format!("agent timeout of {:?}", self.spec.agent_time())),
                 });
             };
             let mut turn = Turn { index, ..Turn::default() };

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use futures_util::StreamExt;
@@ -41,6 +41,10 @@ pub struct EvalArgs {
     /// Base seed; trial k of every task uses seed + k, so runs of two harnesses are paired.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Cap each episode's agent time at this many seconds (below the task's own timeout),
+    /// for quick runs.
+    #[arg(long, value_name = "SECS")]
+    episode_timeout: Option<u64>,
     /// The model (overrides self-harness.toml and OPENAI_MODEL).
     #[arg(long)]
     model: Option<String>,
@@ -135,6 +139,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
                     seed: args.seed + u64::from(trial),
                     trial,
                     dir: run.episode_dir(&task.name, trial),
+                    time_limit: args.episode_timeout.map(Duration::from_secs),
                 };
                 let phase = |phase: &str| bar.set_message(format!("{} #{trial}: {phase}", task.name));
                 let result = agent::run_episode(engine, &spec, &phase).await;

@@ -4,6 +4,7 @@
 mod bench;
 mod eval;
 mod images;
+mod loop_cmd;
 mod model;
 mod tasks;
 mod ui;
@@ -72,6 +73,8 @@ enum Command {
     Images(images::ImagesCommand),
     /// Run a harness with a model on tasks: episodes in containers, traces, a pass-rate table.
     Eval(eval::EvalArgs),
+    /// The self-improvement loop: mine weaknesses, propose harness edits, validate them, apply what holds up.
+    Loop(loop_cmd::LoopArgs),
     /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -157,6 +160,7 @@ async fn run(command: Command) -> CliResult {
         Command::Images(command) => images::run(command).await,
         Command::Bench(command) => bench::run(command).await,
         Command::Eval(args) => eval::run(args).await,
+        Command::Loop(args) => loop_cmd::run(args).await,
         Command::Model(command) => model::run(command).await,
         Command::Clean { all } => {
             let engine = engine().await?;

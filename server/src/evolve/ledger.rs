@@ -41,7 +41,11 @@ pub struct Score {
 
 impl Score {
     pub fn rate(&self) -> f64 {
-        if self.counted == 0 { 0.0 } else { f64::from(self.passed) / f64::from(self.counted) }
+        if self.counted == 0 {
+            0.0
+        } else {
+            f64::from(self.passed) / f64::from(self.counted)
+        }
     }
 }
 

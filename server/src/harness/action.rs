@@ -51,12 +51,12 @@ pub(crate) fn action_schema() -> Value {
                 "type": "string",
                 // Without a bound, small models ramble here until max_tokens and the reply
                 // is cut off mid-JSON; llama.cpp turns maxLength into its grammar.
-                "maxLength": 400,
+                "maxLength": 300,
                 "description": "Brief reasoning: what you learned from the last output and what you do next."
             },
             "command": {
                 "type": ["string", "null"],
-                "maxLength": 2000,
+                "maxLength": 1000,
                 "description": "One shell command to run next in the container, or null to run none."
             },
             "done": {

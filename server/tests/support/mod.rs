@@ -4,4 +4,4 @@
 
 pub mod scripted_model;
 
-pub use scripted_model::{RecordedRequest, Reply, ScriptedModel};
+pub use scripted_model::{RecordedRequest, Reply, Responder, ScriptedModel};

@@ -231,10 +231,15 @@ impl Reply {
     }
 }
 
+/// Computes a reply from the request body, for models whose behaviour depends on the prompt.
+pub type Responder = Box<dyn Fn(&Value) -> Reply + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
     replies: Mutex<VecDeque<Reply>>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Answers when the script is empty.
+    responder: Option<Responder>,
 }
 
 /// The running server. It stops when dropped.
@@ -247,7 +252,22 @@ pub struct ScriptedModel {
 impl ScriptedModel {
     /// Starts a server on 127.0.0.1 (an ephemeral port) that answers with `replies` in order.
     pub async fn start(replies: Vec<Reply>) -> Self {
-        let shared = Arc::new(Shared { replies: Mutex::new(replies.into()), requests: Mutex::default() });
+        Self::serve(Shared { replies: Mutex::new(replies.into()), requests: Mutex::default(), responder: None }).await
+    }
+
+    /// Starts a server that computes every reply from the request (a model with a known,
+    /// prompt-dependent behaviour).
+    pub async fn responding(responder: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Self {
+        Self::serve(Shared {
+            replies: Mutex::default(),
+            requests: Mutex::default(),
+            responder: Some(Box::new(responder)),
+        })
+        .await
+    }
+
+    async fn serve(shared: Shared) -> Self {
+        let shared = Arc::new(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the scripted model server");
         let address = listener.local_addr().expect("scripted model server address");
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
@@ -316,8 +336,10 @@ async fn handle(
         requests.push(request);
         requests.len()
     };
-    let reply = shared.replies.lock().unwrap().pop_front().unwrap_or_else(|| {
-        Reply::error(500, &format!("scripted model: no reply left in the script for request {count}"))
+    let scripted = shared.replies.lock().unwrap().pop_front();
+    let reply = scripted.unwrap_or_else(|| match &shared.responder {
+        Some(respond) => respond(&serde_json::from_slice(&body).unwrap_or(Value::Null)),
+        None => Reply::error(500, &format!("scripted model: no reply left in the script for request {count}")),
     });
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;

@@ -1,0 +1,209 @@
+//! `self-harness loop`: the self-improvement loop, unattended with --auto-apply.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{engine, exit, ui, CliError, CliResult};
+use crate::evolve::episodes::{Episode, Runner};
+use crate::evolve::iterate::{self, LoopContext, LoopOptions};
+use crate::evolve::splits::{self, Fractions, Splits};
+use crate::harness::Harness;
+use crate::propose::{Budget, Proposer};
+use crate::store::Store;
+use crate::task::Suite;
+use crate::validate::Policy;
+
+#[derive(Args)]
+#[command(after_help = "\
+The loop evaluates the harness on the mine, validate and test splits (baseline), then per
+iteration mines weaknesses from the mine split's failed traces, asks the model for edits,
+validates each candidate against its parent on the validate split (same tasks, same seeds)
+and, with --auto-apply, installs what is accepted (a git commit when the harness is in a
+repository). Without --auto-apply it stops after the proposals. Ctrl-C or a crash, then the
+same command: it resumes from .self-harness/ledger.jsonl without losing or double-counting
+an episode. `self-harness report` shows the outcome.
+
+Example:
+  self-harness loop --harness harnesses/minimal --tasks tasks/ --auto-apply --iterations 2")]
+pub struct LoopArgs {
+    /// The harness folder to improve (edited in place with --auto-apply).
+    #[arg(long)]
+    harness: PathBuf,
+    /// A folder of tasks.
+    #[arg(long)]
+    tasks: PathBuf,
+    /// Install accepted edits and keep going; otherwise stop after proposing.
+    #[arg(long)]
+    auto_apply: bool,
+    #[arg(long, default_value_t = 2)]
+    iterations: u32,
+    /// Episodes per task per harness version (paired by seed).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    repeats: u32,
+    /// Episodes run at once.
+    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
+    /// Seed of the split and of the episodes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Acceptance rule: `sign-test` (default; one-sided exact sign test over paired episodes,
+    /// and no task from always to never passing) or `paper` (the published study's rule:
+    /// no task worse, one better).
+    #[arg(long, default_value = "sign-test", value_parser = ["sign-test", "paper"])]
+    policy: String,
+    /// Significance level of the sign test.
+    #[arg(long, default_value_t = 0.1)]
+    alpha: f64,
+    /// Who proposes edits: the model, or an ablation for comparison.
+    #[arg(long, value_enum, default_value_t = Proposer::Model)]
+    proposer: Proposer,
+    /// Candidates asked for per weakness.
+    #[arg(long, default_value_t = 3)]
+    candidates: usize,
+    /// Weaknesses addressed per iteration.
+    #[arg(long, default_value_t = 2)]
+    weaknesses: usize,
+    /// Most lines an edit may change.
+    #[arg(long, default_value_t = 12)]
+    max_changed_lines: u32,
+    /// Stop when the model has used this many tokens.
+    #[arg(long)]
+    budget_tokens: Option<u64>,
+    /// Stop when the model has cost this many US dollars.
+    #[arg(long)]
+    budget_usd: Option<f64>,
+    /// Cap each episode's agent time at this many seconds (below the task's own timeout):
+    /// how a quick run stays quick.
+    #[arg(long, value_name = "SECS")]
+    episode_timeout: Option<u64>,
+    /// The model (overrides self-harness.toml and OPENAI_MODEL).
+    #[arg(long)]
+    model: Option<String>,
+    /// The project config (default: self-harness.toml found upwards from here).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub async fn run(args: LoopArgs) -> CliResult {
+    let harness = Harness::load(&args.harness).map_err(|diagnostics| {
+        let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+        CliError::new(
+            exit::BAD_INPUT,
+            format!("the harness {} does not load:\n  {}", args.harness.display(), lines.join("\n  ")),
+        )
+    })?;
+    let suite = Suite::load(&args.tasks).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+    if !suite.errors.is_empty() {
+        let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
+        return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
+    }
+    let (client, model) = super::model_client(args.config.as_deref(), args.model.as_deref())?;
+    let engine = engine().await?;
+    let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
+    std::fs::create_dir_all(store.root()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+
+    let splits_path = store.root().join("splits.json");
+    let splits = match Splits::load(&splits_path).map_err(|e| CliError::new(exit::BAD_INPUT, e))? {
+        Some(existing) if existing.covers(&suite.tasks) => existing,
+        Some(_) => {
+            return Err(CliError::new(
+                exit::BAD_INPUT,
+                format!("{} was made for another set of tasks; move it away to split anew", splits_path.display()),
+            ))
+        }
+        None => {
+            let made = splits::split(&suite.tasks, Fractions::default(), args.seed);
+            made.save(&splits_path).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+            made
+        }
+    };
+    let harness_dir = args.harness.canonicalize().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+
+    // A budget estimate before spending anything.
+    let per_version: u32 = splits.sets.values().map(|s| s.len() as u32).sum::<u32>() * args.repeats;
+    let candidates = args.weaknesses * args.candidates;
+    let validate = splits.tasks(crate::evolve::ledger::Split::Validate).len() as u32 * args.repeats;
+    let episodes = per_version
+        + args.iterations * (candidates as u32 * validate + validate)
+        + splits.tasks(crate::evolve::ledger::Split::Test).len() as u32 * args.repeats;
+    let turns = harness.policy().max_turns;
+    ui::info(&format!(
+        "harness {} ({}), model {model}; splits mine {} / validate {} / test {}; at most about {episodes} episodes \
+         (≤ {turns} model calls each){}",
+        harness.name(),
+        harness.version(),
+        splits.tasks(crate::evolve::ledger::Split::Mine).len(),
+        splits.tasks(crate::evolve::ledger::Split::Validate).len(),
+        splits.tasks(crate::evolve::ledger::Split::Test).len(),
+        match (args.budget_tokens, args.budget_usd) {
+            (None, None) => String::new(),
+            (t, d) => format!(
+                "; budget {} tokens / ${}",
+                t.map_or("∞".into(), |t| t.to_string()),
+                d.map_or("∞".into(), |d| d.to_string())
+            ),
+        }
+    ));
+
+    let bar = ui::spinner("loop");
+    let interactive = ui::interactive();
+    let say = |line: &str| {
+        if interactive {
+            bar.println(line);
+            bar.set_message(line.to_string());
+        } else {
+            ui::info(line);
+        }
+    };
+    let on_episode = |e: &Episode| {
+        let verdict = if e.outcome.passed { "pass" } else { "fail" };
+        let line = format!(
+            "    {:<28} s{:<3} {verdict} ({:?}, {} turns)",
+            e.task, e.seed, e.outcome.error_class, e.outcome.turns
+        );
+        if interactive {
+            bar.set_message(line.trim().to_string());
+        } else {
+            ui::info(&line);
+        }
+    };
+    let options = LoopOptions {
+        harness_dir,
+        iterations: args.iterations,
+        auto_apply: args.auto_apply,
+        repeats: args.repeats,
+        seed: args.seed,
+        policy: if args.policy == "paper" { Policy::Paper } else { Policy::PairedSignTest { alpha: args.alpha } },
+        proposer: args.proposer,
+        per_weakness: args.candidates,
+        weaknesses: args.weaknesses,
+        budget: Budget { max_changed_lines: args.max_changed_lines },
+        budget_tokens: args.budget_tokens,
+        budget_usd: args.budget_usd,
+    };
+    let context = LoopContext {
+        runner: Runner {
+            engine,
+            client: &client,
+            model,
+            store: store.clone(),
+            parallel: args.parallel as usize,
+            time_limit: args.episode_timeout.map(std::time::Duration::from_secs),
+            on_episode: &on_episode,
+        },
+        client: &client,
+        tasks: suite.tasks,
+        splits,
+        ledger_path: store.root().join("ledger.jsonl"),
+        store_root: store.root().to_path_buf(),
+        say: &say,
+    };
+    let end = iterate::run(&options, &context).await.map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    bar.finish_and_clear();
+    println!(
+        "loop finished: {} (harness version {}); `self-harness report` shows the results",
+        end.reason, end.harness_version
+    );
+    Ok(exit::OK)
+}

@@ -1,0 +1,111 @@
+//! Episodes of the loop, each run at most once.
+//!
+//! An episode is identified by (harness version, task, seed) and lives at a path derived
+//! from that key: `.self-harness/runs/loop-<version>/<task>/s<seed>/trace.jsonl`. A finished
+//! trace there *is* the result, so a loop that crashed and restarts reuses every finished
+//! episode and re-runs only the one in flight (a `.partial` trace): nothing is lost, nothing
+//! counted twice. Episodes that end in an infrastructure or model-endpoint error are moved
+//! aside and re-run, a few times at most; they are never counted.
+
+use std::path::PathBuf;
+
+use futures_util::StreamExt;
+
+use crate::agent::{self, EpisodeSpec};
+use crate::harness::Harness;
+use crate::llm::Client;
+use crate::sandbox::Engine;
+use crate::store::Store;
+use crate::task::Task;
+use crate::trace::{self, Outcome};
+
+/// Attempts per episode when the infrastructure fails.
+const ATTEMPTS: u32 = 3;
+
+/// The result of one episode.
+#[derive(Debug, Clone)]
+pub struct Episode {
+    pub task: String,
+    pub seed: u64,
+    pub trace: PathBuf,
+    pub outcome: Outcome,
+}
+
+impl Episode {
+    /// Whether it counts (not an infrastructure or model-endpoint error).
+    pub fn counts(&self) -> bool {
+        self.outcome.error_class.counts()
+    }
+}
+
+/// Runs episodes for the loop.
+pub struct Runner<'a> {
+    pub engine: &'a Engine,
+    pub client: &'a Client,
+    pub model: String,
+    pub store: Store,
+    pub parallel: usize,
+    /// A cap on each episode's agent time (see `EpisodeSpec::time_limit`).
+    pub time_limit: Option<std::time::Duration>,
+    /// Called with a line per finished episode.
+    pub on_episode: &'a (dyn Fn(&Episode) + Sync),
+}
+
+impl Runner<'_> {
+    /// The folder holding the episodes of one harness version.
+    pub fn run_name(version: &str) -> String {
+        format!("loop-{version}")
+    }
+
+    /// Runs (or reuses) every (task, seed) episode of `harness`, `parallel` at a time.
+    pub async fn run_all(&self, harness: &Harness, jobs: &[(&Task, u64)]) -> std::io::Result<Vec<Episode>> {
+        futures_util::stream::iter(jobs.iter().map(|(task, seed)| self.run_one(harness, task, *seed)))
+            .buffered(self.parallel.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Runs (or reuses) one episode.
+    pub async fn run_one(&self, harness: &Harness, task: &Task, seed: u64) -> std::io::Result<Episode> {
+        let dir = self
+            .store
+            .root()
+            .join("runs")
+            .join(Self::run_name(harness.version()))
+            .join(&task.name)
+            .join(format!("s{seed}"));
+        let path = dir.join(trace::FILE_NAME);
+        let mut attempt = 0;
+        loop {
+            if let Ok(found) = trace::read(&path) {
+                if let Some(outcome) = found.outcome {
+                    let episode = Episode { task: task.name.clone(), seed, trace: path.clone(), outcome };
+                    if episode.counts() || attempt >= ATTEMPTS {
+                        return Ok(episode);
+                    }
+                    // Not the agent's doing: keep the trace for the record, run it again.
+                    std::fs::rename(&path, dir.join(format!("trace.error-{attempt}.jsonl")))?;
+                }
+            }
+            attempt += 1;
+            let spec = EpisodeSpec {
+                task,
+                harness,
+                client: self.client,
+                model: self.model.clone(),
+                seed,
+                trial: attempt - 1,
+                dir: dir.clone(),
+                time_limit: self.time_limit,
+            };
+            let result = agent::run_episode(self.engine, &spec, &|_| {}).await?;
+            let episode = Episode { task: task.name.clone(), seed, trace: result.trace, outcome: result.outcome };
+            (self.on_episode)(&episode);
+            if episode.counts() || attempt >= ATTEMPTS {
+                return Ok(episode);
+            }
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! The loop itself: baseline, then per iteration mine → propose → validate → apply.
+//!
+//! Every step first looks in the ledger (and the episode store) for its own result, so the
+//! same command after a crash or Ctrl-C continues where the last one stopped: finished
+//! episodes are reused, recorded proposals are not asked for again, recorded decisions are
+//! not re-validated, and an edit already installed is recognised by its version.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::episodes::{Episode, Runner};
+use super::ledger::{self, Entry, Score, Spend, Split, TaskScore};
+use super::splits::Splits;
+use crate::harness::Harness;
+use crate::llm::Client;
+use crate::propose::{self, Budget, Proposal, Proposer, RawEdit, Weakness};
+use crate::task::Task;
+use crate::trace::Trace;
+use crate::validate::{Decider, Pair, Policy};
+
+/// How the loop runs.
+#[derive(Debug, Clone)]
+pub struct LoopOptions {
+    pub harness_dir: PathBuf,
+    pub iterations: u32,
+    pub auto_apply: bool,
+    pub repeats: u32,
+    pub seed: u64,
+    pub policy: Policy,
+    pub proposer: Proposer,
+    /// Candidates asked of the model per weakness.
+    pub per_weakness: usize,
+    /// Weaknesses addressed per iteration (the best supported first).
+    pub weaknesses: usize,
+    pub budget: Budget,
+    pub budget_tokens: Option<u64>,
+    pub budget_usd: Option<f64>,
+}
+
+/// What the loop needs around it.
+pub struct LoopContext<'a> {
+    pub runner: Runner<'a>,
+    pub client: &'a Client,
+    pub tasks: Vec<Task>,
+    pub splits: Splits,
+    pub ledger_path: PathBuf,
+    /// Where proposals and candidate harnesses are kept.
+    pub store_root: PathBuf,
+    pub say: &'a (dyn Fn(&str) + Sync),
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone)]
+pub struct LoopEnd {
+    pub harness_version: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Ledger(String),
+    #[error("the harness {path} does not load: {message}")]
+    Harness { path: PathBuf, message: String },
+}
+
+impl LoopContext<'_> {
+    fn task(&self, name: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.name == name)
+    }
+
+    fn append(&self, entry: Entry) -> std::io::Result<()> {
+        ledger::append(&self.ledger_path, &entry)
+    }
+
+    fn entries(&self) -> Result<Vec<Entry>, LoopError> {
+        ledger::read(&self.ledger_path).map(|l| l.entries).map_err(LoopError::Ledger)
+    }
+
+    fn spent(&self) -> (u64, f64) {
+        let totals = self.client.usage().totals();
+        (totals.prompt_tokens + totals.completion_tokens, totals.cost_usd)
+    }
+
+    fn over_budget(&self, options: &LoopOptions) -> Option<String> {
+        let (tokens, usd) = self.spent();
+        if options.budget_tokens.is_some_and(|b| tokens >= b) {
+            return Some(format!("token budget spent ({tokens} tokens)"));
+        }
+        if options.budget_usd.is_some_and(|b| usd >= b) {
+            return Some(format!("USD budget spent (${usd:.4})"));
+        }
+        None
+    }
+
+    /// Runs (or reuses) `harness` on a split and records the evaluation once.
+    async fn evaluate(
+        &self,
+        harness: &Harness,
+        split: Split,
+        iteration: u32,
+        options: &LoopOptions,
+    ) -> Result<Vec<Episode>, LoopError> {
+        let jobs: Vec<(&Task, u64)> = self
+            .splits
+            .tasks(split)
+            .iter()
+            .filter_map(|name| self.task(name))
+            .flat_map(|task| (0..options.repeats).map(move |r| (task, options.seed + u64::from(r))))
+            .collect();
+        let episodes = self.runner.run_all(harness, &jobs).await?;
+        let recorded = self.entries()?.iter().any(|e| {
+            matches!(e, Entry::Evaluation { harness_version, split: s, .. } if harness_version == harness.version() && *s == split)
+        });
+        if !recorded {
+            let (score, spend) = score(&episodes);
+            (self.say)(&format!("{} on {split:?}: {}/{} passed", harness.version(), score.passed, score.counted));
+            self.append(Entry::Evaluation {
+                at: now(),
+                iteration,
+                harness_version: harness.version().to_string(),
+                split,
+                run: Runner::run_name(harness.version()),
+                score,
+                spend,
+            })?;
+        }
+        Ok(episodes)
+    }
+}
+
+/// Runs the loop to its end.
+pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd, LoopError> {
+    let load = |dir: &Path| {
+        Harness::load(dir).map_err(|d| LoopError::Harness {
+            path: dir.to_path_buf(),
+            message: d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "),
+        })
+    };
+    let mut harness = load(&options.harness_dir)?;
+    let entries = ctx.entries()?;
+    if !entries.iter().any(|e| matches!(e, Entry::Start { .. })) {
+        ctx.append(Entry::Start {
+            at: now(),
+            harness_dir: options.harness_dir.clone(),
+            harness_version: harness.version().to_string(),
+            model: ctx.runner.model.clone(),
+            splits: ctx.splits.sets.clone(),
+            seed: options.seed,
+            repeats: options.repeats,
+            policy: options.policy.to_string(),
+        })?;
+    }
+    let done_iterations = entries
+        .iter()
+        .filter_map(|e| if let Entry::IterationEnd { iteration, .. } = e { Some(*iteration) } else { None })
+        .max()
+        .unwrap_or(0);
+
+    // Baseline: the starting harness on every split (the test split only for the report).
+    if done_iterations == 0 {
+        (ctx.say)("baseline");
+        for split in [Split::Mine, Split::Validate, Split::Test] {
+            ctx.evaluate(&harness, split, 0, options).await?;
+        }
+    }
+
+    let mut reason = format!("{} iteration(s) done", options.iterations);
+    for iteration in done_iterations + 1..=options.iterations {
+        if let Some(why) = ctx.over_budget(options) {
+            reason = why;
+            break;
+        }
+        (ctx.say)(&format!("iteration {iteration}: mining"));
+        let mined = ctx.evaluate(&harness, Split::Mine, iteration, options).await?;
+        let weaknesses = mine(ctx, &mined, options.seed).await;
+        let recorded = ctx.entries()?;
+        if !recorded.iter().any(|e| matches!(e, Entry::Weaknesses { iteration: i, .. } if *i == iteration)) {
+            let path = ctx.store_root.join("weaknesses.json");
+            crate::util::write_atomic(&path, serde_json::to_string_pretty(&weaknesses).unwrap_or_default().as_bytes())?;
+            ctx.append(Entry::Weaknesses {
+                at: now(),
+                iteration,
+                ids: weaknesses.iter().map(|w| w.id.clone()).collect(),
+                titles: weaknesses.iter().map(|w| w.title.clone()).collect(),
+            })?;
+        }
+        if weaknesses.is_empty() {
+            reason = "no weakness found in the mine split's failed traces".into();
+            ctx.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
+            break;
+        }
+
+        (ctx.say)(&format!(
+            "iteration {iteration}: proposing for {} weakness(es)",
+            weaknesses.len().min(options.weaknesses)
+        ));
+        let proposals = proposals(options, ctx, &harness, &weaknesses, iteration).await?;
+        if !options.auto_apply {
+            reason = format!(
+                "waiting for a person: {} proposal(s) in {}; review them, then run again with --auto-apply",
+                proposals.len(),
+                ctx.store_root.join("proposals").join(iteration.to_string()).display()
+            );
+            ctx.append(Entry::Finish {
+                at: now(),
+                harness_version: harness.version().to_string(),
+                reason: reason.clone(),
+            })?;
+            return Ok(LoopEnd { harness_version: harness.version().to_string(), reason });
+        }
+
+        (ctx.say)(&format!("iteration {iteration}: validating {} candidate(s)", proposals.len()));
+        let parent_episodes = ctx.evaluate(&harness, Split::Validate, iteration, options).await?;
+        let mut accepted: Vec<(Proposal, f64)> = Vec::new();
+        for proposal in &proposals {
+            let candidate = load(&proposal.dir)?;
+            let verdict = validate(
+                options,
+                ctx,
+                iteration,
+                &harness,
+                &candidate,
+                &parent_episodes,
+                std::slice::from_ref(proposal),
+            )
+            .await?;
+            if let Some(p) = verdict {
+                accepted.push((proposal.clone(), p));
+            }
+        }
+        // Several winners: validate them combined before accepting the combination.
+        let mut winner: Option<(PathBuf, Vec<String>, String)> = None;
+        accepted.sort_by(|a, b| a.1.total_cmp(&b.1));
+        if accepted.len() > 1 {
+            let dir = ctx.store_root.join("candidates").join(format!("{iteration}-combined"));
+            if let Some(combined) =
+                combine(&harness, &accepted.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), &dir, options.budget)
+            {
+                let all: Vec<Proposal> = accepted.iter().map(|(p, _)| p.clone()).collect();
+                if validate(options, ctx, iteration, &harness, &combined, &parent_episodes, &all).await?.is_some() {
+                    winner = Some((dir, all.iter().map(|p| p.id.clone()).collect(), combined.version().to_string()));
+                }
+            }
+        }
+        if winner.is_none() {
+            winner = accepted.first().map(|(p, _)| (p.dir.clone(), vec![p.id.clone()], p.version.clone()));
+        }
+        if let Some((dir, ids, version)) = winner {
+            apply(ctx, options, iteration, &dir, &ids, &version, &weaknesses, &proposals)?;
+            harness = load(&options.harness_dir)?;
+        }
+        ctx.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
+    }
+
+    // The report's numbers: the final harness on the held-out test split.
+    (ctx.say)("final evaluation on the test split");
+    ctx.evaluate(&harness, Split::Test, options.iterations, options).await?;
+    ctx.append(Entry::Finish { at: now(), harness_version: harness.version().to_string(), reason: reason.clone() })?;
+    Ok(LoopEnd { harness_version: harness.version().to_string(), reason })
+}
+
+/// Proposals for this iteration: recorded ones when resuming, otherwise asked for, checked,
+/// deduplicated and recorded.
+async fn proposals(
+    options: &LoopOptions,
+    ctx: &LoopContext<'_>,
+    harness: &Harness,
+    weaknesses: &[Weakness],
+    iteration: u32,
+) -> Result<Vec<Proposal>, LoopError> {
+    let dir = ctx.store_root.join("proposals").join(iteration.to_string());
+    let entries = ctx.entries()?;
+    let recorded: Vec<&String> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Proposal { iteration: i, id, .. } if *i == iteration => Some(id),
+            _ => None,
+        })
+        .collect();
+    let asked = entries.iter().any(|e| matches!(e, Entry::Discarded { iteration: i, .. } | Entry::Proposal { iteration: i, .. } if *i == iteration));
+    if asked {
+        let mut found = Vec::new();
+        for id in recorded {
+            let text = std::fs::read_to_string(dir.join(format!("{id}.json")))?;
+            found.push(serde_json::from_str(&text).map_err(|e| LoopError::Ledger(format!("proposal {id}: {e}")))?);
+        }
+        return Ok(found);
+    }
+
+    let validate_tasks: Vec<String> = ctx.splits.tasks(Split::Validate).to_vec();
+    let mut kept: Vec<Proposal> = Vec::new();
+    for (w, weakness) in weaknesses.iter().take(options.weaknesses).enumerate() {
+        let mut edits: Vec<(RawEdit, Proposer)> = Vec::new();
+        let mut declined = None;
+        match propose::propose_with_model(
+            ctx.client,
+            harness,
+            weakness,
+            options.per_weakness,
+            &validate_tasks,
+            options.seed + w as u64,
+        )
+        .await
+        {
+            Ok((model_edits, decline)) => {
+                declined = decline;
+                for edit in model_edits {
+                    let edit = match options.proposer {
+                        Proposer::Model => Some(edit),
+                        Proposer::None => None,
+                        kind => {
+                            propose::ablation_edit(kind, harness, edit.replace.len(), options.seed + edits.len() as u64)
+                        }
+                    };
+                    edits.extend(edit.map(|e| (e, options.proposer)));
+                }
+            }
+            Err(e) => {
+                let id = format!("{iteration}-{}-model", weakness.id);
+                ctx.append(Entry::Discarded {
+                    at: now(),
+                    iteration,
+                    id,
+                    reason: format!("the model could not propose: {e}"),
+                })?;
+            }
+        }
+        if let Some(why) = declined.filter(|_| edits.is_empty()) {
+            ctx.append(Entry::Discarded {
+                at: now(),
+                iteration,
+                id: format!("{iteration}-{}", weakness.id),
+                reason: format!("declined: {why}"),
+            })?;
+        }
+        for (n, (edit, source)) in edits.into_iter().enumerate() {
+            let id = format!("{iteration}-{}-{}", weakness.id, n + 1);
+            let candidate_dir = ctx.store_root.join("candidates").join(&id);
+            if let Some(dup) = kept.iter().find(|p| propose::near_duplicate(&p.edit, &edit)) {
+                ctx.append(Entry::Discarded {
+                    at: now(),
+                    iteration,
+                    id,
+                    reason: format!("near-duplicate of {}", dup.id),
+                })?;
+                continue;
+            }
+            match propose::prepare(harness, &edit, &candidate_dir, options.budget) {
+                Err(reason) => ctx.append(Entry::Discarded { at: now(), iteration, id, reason })?,
+                Ok((candidate, diff, changed_lines)) => {
+                    let proposal = Proposal {
+                        id: id.clone(),
+                        iteration,
+                        weakness: weakness.id.clone(),
+                        source,
+                        edit: edit.clone(),
+                        diff,
+                        changed_lines,
+                        dir: candidate_dir,
+                        version: candidate.version().to_string(),
+                    };
+                    let json = serde_json::to_string_pretty(&proposal).unwrap_or_default();
+                    std::fs::create_dir_all(&dir)?;
+                    crate::util::write_atomic(&dir.join(format!("{id}.json")), json.as_bytes())?;
+                    ctx.append(Entry::Proposal {
+                        at: now(),
+                        iteration,
+                        id,
+                        weakness: weakness.id.clone(),
+                        source: format!("{source:?}").to_lowercase(),
+                        file: edit.file.clone(),
+                        changed_lines,
+                        rationale: edit.rationale.clone(),
+                        expected_fixes: edit.expected_fixes.clone(),
+                        might_break: edit.might_break.clone(),
+                    })?;
+                    kept.push(proposal);
+                }
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// Validates `candidate` against the parent's episodes on the validate split, pair by pair,
+/// stopping early when it can no longer be accepted. Records the decision (once) and
+/// returns the p-value (or 0 for rules without one) when accepted.
+#[allow(clippy::too_many_arguments)]
+async fn validate(
+    options: &LoopOptions,
+    ctx: &LoopContext<'_>,
+    iteration: u32,
+    parent: &Harness,
+    candidate: &Harness,
+    parent_episodes: &[Episode],
+    proposals: &[Proposal],
+) -> Result<Option<f64>, LoopError> {
+    for entry in ctx.entries()? {
+        if let Entry::Decision { candidate_version, parent_version, accepted, p_value, .. } = entry {
+            if candidate_version == candidate.version() && parent_version == parent.version() {
+                return Ok(accepted.then(|| p_value.unwrap_or(0.0)));
+            }
+        }
+    }
+    let mut decider = Decider::new(options.policy, parent_episodes.len());
+    let mut episodes = Vec::new();
+    let mut stopped_early = false;
+    for parent_episode in parent_episodes {
+        if !decider.can_still_accept() {
+            stopped_early = true;
+            break;
+        }
+        let Some(task) = ctx.task(&parent_episode.task) else { continue };
+        let episode = ctx.runner.run_one(candidate, task, parent_episode.seed).await?;
+        if episode.counts() && parent_episode.counts() {
+            decider.add(Pair {
+                task: task.name.clone(),
+                parent_passed: parent_episode.outcome.passed,
+                candidate_passed: episode.outcome.passed,
+            });
+        }
+        episodes.push(episode);
+    }
+    let verdict = decider.decide();
+    let predicted: Vec<&String> = proposals.iter().flat_map(|p| p.edit.expected_fixes.iter()).collect();
+    let predicted_hits = predicted.iter().filter(|t| verdict.improved.contains(t)).count() as u32;
+    let (_, spend) = score(&episodes);
+    (ctx.say)(&format!(
+        "  {} {}: {}",
+        proposals.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join("+"),
+        if verdict.accepted { "accepted" } else { "rejected" },
+        verdict.reason
+    ));
+    ctx.append(Entry::Decision {
+        at: now(),
+        iteration,
+        proposals: proposals.iter().map(|p| p.id.clone()).collect(),
+        parent_version: parent.version().to_string(),
+        candidate_version: candidate.version().to_string(),
+        policy: options.policy.to_string(),
+        accepted: verdict.accepted,
+        reason: verdict.reason.clone(),
+        p_value: verdict.p_value,
+        parent: verdict.parent.clone(),
+        candidate: verdict.candidate.clone(),
+        improved: verdict.improved.clone(),
+        regressed: verdict.regressed.clone(),
+        predicted_hits,
+        predicted_total: predicted.len() as u32,
+        stopped_early,
+        spend,
+    })?;
+    Ok(verdict.accepted.then(|| verdict.p_value.unwrap_or(0.0)))
+}
+
+/// All accepted edits applied together, if they apply cleanly and stay a valid harness.
+fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget) -> Option<Harness> {
+    let mut current = harness.clone();
+    let total = Budget { max_changed_lines: budget.max_changed_lines * proposals.len() as u32 };
+    for (n, proposal) in proposals.iter().enumerate() {
+        let step = dir.with_file_name(format!("{}-step{n}", dir.file_name()?.to_string_lossy()));
+        let (next, _, _) = propose::prepare(&current, &proposal.edit, &step, total).ok()?;
+        current = next;
+    }
+    propose::install(current.dir(), dir).ok()?;
+    Harness::load(dir).ok()
+}
+
+/// Installs the winning candidate as the next harness version and commits it when the
+/// harness folder is in a git repository.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    ctx: &LoopContext<'_>,
+    options: &LoopOptions,
+    iteration: u32,
+    candidate_dir: &Path,
+    ids: &[String],
+    version: &str,
+    weaknesses: &[Weakness],
+    proposals: &[Proposal],
+) -> Result<(), LoopError> {
+    propose::install(candidate_dir, &options.harness_dir)?;
+    let titles: Vec<String> = proposals
+        .iter()
+        .filter(|p| ids.contains(&p.id))
+        .filter_map(|p| weaknesses.iter().find(|w| w.id == p.weakness))
+        .map(|w| format!("{} ({})", w.title, w.support))
+        .collect();
+    let message = format!(
+        "self-harness: {}\n\nAccepted in iteration {iteration} ({}): {}\nHarness version {version}.",
+        titles.first().cloned().unwrap_or_else(|| "accepted edit".into()),
+        options.policy,
+        ids.join(", ")
+    );
+    let commit = git_commit(&options.harness_dir, &message);
+    (ctx.say)(&format!(
+        "  applied {} → version {version}{}",
+        ids.join("+"),
+        commit.as_ref().map(|c| format!(" (commit {c})")).unwrap_or_default()
+    ));
+    ctx.append(Entry::Applied {
+        at: now(),
+        iteration,
+        proposals: ids.to_vec(),
+        harness_version: version.to_string(),
+        commit,
+    })?;
+    Ok(())
+}
+
+/// Commits the harness folder if it is inside a git work tree; the short hash, or `None`.
+fn git_commit(dir: &Path, message: &str) -> Option<String> {
+    let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok();
+    let inside = git(&["rev-parse", "--is-inside-work-tree"])?;
+    // Not in a repository, or in one that ignores it (a scratch copy): no commit.
+    if !inside.status.success() || git(&["check-ignore", "-q", "."])?.status.success() {
+        return None;
+    }
+    git(&["add", "--", "."])?;
+    let committed = git(&["commit", "-q", "-m", message, "--", "."])?;
+    if !committed.status.success() {
+        tracing::warn!("git commit of the harness failed: {}", String::from_utf8_lossy(&committed.stderr));
+        return None;
+    }
+    let head = git(&["rev-parse", "--short", "HEAD"])?;
+    Some(String::from_utf8_lossy(&head.stdout).trim().to_string())
+}
+
+/// Weaknesses from the mine split's traces: the ones recorded for this iteration when
+/// resuming (so that proposals match them), otherwise mined anew.
+async fn mine(ctx: &LoopContext<'_>, episodes: &[Episode], seed: u64) -> Vec<Weakness> {
+    let traces: Vec<(PathBuf, Trace)> =
+        episodes.iter().filter_map(|e| crate::trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
+    super::mining::weaknesses(ctx.client, &traces, &ctx.tasks, seed).await
+}
+
+fn score(episodes: &[Episode]) -> (Score, Spend) {
+    let mut score = Score { per_task: BTreeMap::new(), passed: 0, counted: 0 };
+    let mut spend = Spend::default();
+    for e in episodes {
+        spend.tokens += e.outcome.tokens_in + e.outcome.tokens_out;
+        spend.cost_usd += e.outcome.cost_usd;
+        spend.container_seconds += e.outcome.duration_ms as f64 / 1000.0;
+        if !e.counts() {
+            continue;
+        }
+        let task = score.per_task.entry(e.task.clone()).or_default();
+        task.counted += 1;
+        task.passed += u32::from(e.outcome.passed);
+        score.counted += 1;
+        score.passed += u32::from(e.outcome.passed);
+    }
+    (score, spend)
+}
+
+fn now() -> String {
+    crate::agent::now_rfc3339()
+}

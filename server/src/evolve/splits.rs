@@ -1,0 +1,144 @@
+//! Splitting the tasks into *mine*, *validate* and *test* sets.
+//!
+//! Stratified by difficulty (then category) and seeded, so the same suite and seed always
+//! give the same split, and every split gets its share of easy and hard tasks. The test
+//! set is read only by the report: mining, proposal and acceptance never see it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::ledger::Split;
+use crate::task::Task;
+
+/// The fractions of the suite for mine, validate and test.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Fractions {
+    pub mine: f64,
+    pub validate: f64,
+    pub test: f64,
+}
+
+impl Default for Fractions {
+    fn default() -> Self {
+        Fractions { mine: 1.0 / 3.0, validate: 1.0 / 3.0, test: 1.0 / 3.0 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Splits {
+    pub seed: u64,
+    pub rule: String,
+    pub sets: BTreeMap<Split, Vec<String>>,
+}
+
+impl Splits {
+    pub fn tasks(&self, split: Split) -> &[String] {
+        self.sets.get(&split).map_or(&[], Vec::as_slice)
+    }
+
+    /// Loads a split file, if there is one.
+    pub fn load(path: &Path) -> Result<Option<Splits>, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_string_pretty(self)?;
+        crate::util::write_atomic(path, json.as_bytes())
+    }
+
+    /// True when the split covers exactly these task names.
+    pub fn covers(&self, tasks: &[Task]) -> bool {
+        let mut mine: Vec<&str> = self.sets.values().flatten().map(String::as_str).collect();
+        let mut theirs: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+        mine.sort_unstable();
+        theirs.sort_unstable();
+        mine == theirs
+    }
+}
+
+/// Splits `tasks` by the stratified, seeded rule.
+pub fn split(tasks: &[Task], fractions: Fractions, seed: u64) -> Splits {
+    let mut strata: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for task in tasks {
+        let key =
+            (task.metadata.difficulty.clone().unwrap_or_default(), task.metadata.category.clone().unwrap_or_default());
+        strata.entry(key).or_default().push(task.name.clone());
+    }
+    // Deal strata in order of difficulty; within the deal, each task goes to the split
+    // furthest below its target share so far, which keeps every split stratified.
+    let mut by_difficulty: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for ((difficulty, _), names) in strata {
+        by_difficulty.entry(difficulty).or_default().extend(names);
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let order = [(Split::Mine, fractions.mine), (Split::Validate, fractions.validate), (Split::Test, fractions.test)];
+    let mut sets: BTreeMap<Split, Vec<String>> = order.iter().map(|(s, _)| (*s, Vec::new())).collect();
+    let total: f64 = order.iter().map(|(_, f)| f).sum();
+    for (_, mut names) in by_difficulty {
+        names.sort();
+        rng.shuffle(&mut names);
+        let mut dealt = [0usize; 3];
+        let start = rng.usize(0..3);
+        for (i, name) in names.into_iter().enumerate() {
+            let n = (i + 1) as f64;
+            let pick = (0..3)
+                .map(|k| (k + start) % 3)
+                .max_by(|&a, &b| {
+                    let deficit = |k: usize| order[k].1 / total * n - dealt[k] as f64;
+                    deficit(a).total_cmp(&deficit(b)).then(b.cmp(&a))
+                })
+                .unwrap_or(0);
+            dealt[pick] += 1;
+            if let Some(set) = sets.get_mut(&order[pick].0) {
+                set.push(name);
+            }
+        }
+    }
+    for set in sets.values_mut() {
+        set.sort();
+    }
+    Splits {
+        seed,
+        rule: format!(
+            "stratified by difficulty, seeded; fractions mine {:.2} / validate {:.2} / test {:.2}",
+            fractions.mine, fractions.validate, fractions.test
+        ),
+        sets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tasks() -> Vec<Task> {
+        let suite = crate::task::Suite::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tasks")).unwrap();
+        suite.tasks
+    }
+
+    #[test]
+    fn the_starter_suite_splits_evenly_by_difficulty_and_reproducibly() {
+        let tasks = tasks();
+        let a = split(&tasks, Fractions::default(), 7);
+        assert_eq!(a, split(&tasks, Fractions::default(), 7));
+        assert!(a.covers(&tasks));
+        for set in [Split::Mine, Split::Validate, Split::Test] {
+            let names = a.tasks(set);
+            assert_eq!(names.len(), 4, "{set:?}: {names:?}");
+            let level = |l: &str| {
+                names
+                    .iter()
+                    .filter(|n| tasks.iter().any(|t| &&t.name == n && t.metadata.difficulty.as_deref() == Some(l)))
+                    .count()
+            };
+            assert_eq!((level("easy"), level("medium"), level("hard")), (1, 2, 1), "{set:?}: {names:?}");
+        }
+        assert_ne!(a.sets, split(&tasks, Fractions::default(), 8).sets, "another seed, another split");
+    }
+}

@@ -1,0 +1,109 @@
+//! Weakness mining, deterministic part: detectors over traces, aggregated into weaknesses
+//! with their support (k of n failed traces, and how many passing traces show it too),
+//! evidence (trace and turn) and the harness surface they concern.
+
+mod detectors;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub use detectors::{detect_all, detector, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS};
+
+use crate::trace::Trace;
+
+/// Most evidence items kept per weakness.
+const MAX_EVIDENCE: usize = 10;
+
+/// How many traces show a weakness.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Support {
+    pub failed_with: u32,
+    pub failed_total: u32,
+    pub passed_with: u32,
+    pub passed_total: u32,
+}
+
+/// Where a weakness shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    pub trace: PathBuf,
+    pub turn: Option<u32>,
+    pub detail: String,
+}
+
+/// A detector that fired on at least one failed trace.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetectorWeakness {
+    pub id: DetectorId,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub criticality: Criticality,
+    pub surface: &'static str,
+    pub support: Support,
+    pub evidence: Vec<Evidence>,
+    /// Tasks whose failed traces show it.
+    pub tasks: Vec<String>,
+}
+
+/// Runs every detector over the finished, counted traces and aggregates per detector,
+/// best supported first.
+pub fn summarize(traces: &[(PathBuf, Trace)]) -> Vec<DetectorWeakness> {
+    let mut failed_total = 0;
+    let mut passed_total = 0;
+    let mut by: BTreeMap<DetectorId, DetectorWeakness> = BTreeMap::new();
+    for (path, trace) in traces {
+        let Some(outcome) = trace.outcome.as_ref().filter(|o| o.error_class.counts()) else { continue };
+        if outcome.passed {
+            passed_total += 1;
+        } else {
+            failed_total += 1;
+        }
+        let findings = detect_all(trace);
+        let mut fired: Vec<DetectorId> = findings.iter().map(|f| f.detector).collect();
+        fired.sort();
+        fired.dedup();
+        for id in fired {
+            let d = detector(id);
+            let entry = by.entry(id).or_insert_with(|| DetectorWeakness {
+                id,
+                title: d.title,
+                description: d.description,
+                criticality: d.criticality,
+                surface: d.surface,
+                support: Support::default(),
+                evidence: Vec::new(),
+                tasks: Vec::new(),
+            });
+            if outcome.passed {
+                entry.support.passed_with += 1;
+                continue;
+            }
+            entry.support.failed_with += 1;
+            if !entry.tasks.contains(&trace.header.task) {
+                entry.tasks.push(trace.header.task.clone());
+            }
+            for finding in findings.iter().filter(|f| f.detector == id) {
+                if entry.evidence.len() < MAX_EVIDENCE {
+                    entry.evidence.push(Evidence {
+                        trace: path.clone(),
+                        turn: finding.turn,
+                        detail: finding.detail.clone(),
+                    });
+                }
+            }
+        }
+    }
+    let mut out: Vec<DetectorWeakness> = by
+        .into_values()
+        .filter(|w| w.support.failed_with > 0)
+        .map(|mut w| {
+            w.support.failed_total = failed_total;
+            w.support.passed_total = passed_total;
+            w
+        })
+        .collect();
+    out.sort_by(|a, b| b.support.failed_with.cmp(&a.support.failed_with).then(a.id.cmp(&b.id)));
+    out
+}

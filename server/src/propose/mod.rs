@@ -1,0 +1,306 @@
+//! Harness proposals: small, concrete edits to the harness, each tied to one weakness.
+//!
+//! A proposer returns *raw* edits (file, search text, replacement, rationale, the tasks
+//! it expects to flip and those it might break). [`prepare`] turns each into a candidate:
+//! applied to a copy of the harness, re-loaded (it must still be a valid harness), held to
+//! the edit budget (one file, at most N changed lines) and compared with the others so
+//! near-duplicates are dropped. Diffs are computed with `similar`.
+//!
+//! Proposers: the model itself (the product), and ablations for honest comparison —
+//! `generic` (a generic instruction of the same length), `random` (a random valid edit of
+//! the same size) and `none`.
+
+mod model;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use similar::TextDiff;
+
+use crate::harness::Harness;
+
+pub use model::{propose_with_model, ProposeError};
+
+/// A weakness as the proposer sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Weakness {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// `high`, `medium` or `low`.
+    pub criticality: String,
+    /// "k of n failed traces", for people.
+    pub support: String,
+    /// The harness key or file it concerns, e.g. `prompts.system`.
+    pub surface: String,
+    /// Short excerpts of the turns that show it.
+    pub evidence: Vec<String>,
+    /// Tasks whose failed traces show it.
+    pub tasks: Vec<String>,
+}
+
+/// Which proposer made an edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Proposer {
+    /// The model proposes (the product).
+    Model,
+    /// Ablation: a generic instruction of the same length as the model's edit.
+    Generic,
+    /// Ablation: a random valid edit of the same size.
+    Random,
+    /// Ablation: no edits.
+    None,
+}
+
+/// An edit as proposed, before it is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawEdit {
+    /// A file of the harness folder, relative to it.
+    pub file: String,
+    /// Text to replace, which must occur exactly once; empty means "append to the file".
+    pub search: String,
+    pub replace: String,
+    pub rationale: String,
+    #[serde(default)]
+    pub expected_fixes: Vec<String>,
+    #[serde(default)]
+    pub might_break: Vec<String>,
+}
+
+/// A checked candidate, ready for validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: String,
+    pub iteration: u32,
+    pub weakness: String,
+    pub source: Proposer,
+    pub edit: RawEdit,
+    /// Unified diff of the edited file.
+    pub diff: String,
+    pub changed_lines: u32,
+    /// The candidate harness folder (a full copy with the edit).
+    pub dir: PathBuf,
+    pub version: String,
+}
+
+/// The edit budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max_changed_lines: u32,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_changed_lines: 12 }
+    }
+}
+
+/// Applies `edit` to a copy of `harness` in `dir` and checks it. The error says why the
+/// edit cannot be a candidate.
+pub fn prepare(
+    harness: &Harness,
+    edit: &RawEdit,
+    dir: &Path,
+    budget: Budget,
+) -> Result<(Harness, String, u32), String> {
+    let relative = Path::new(&edit.file);
+    if relative.is_absolute() || relative.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(format!("{} is not a file of the harness folder", edit.file));
+    }
+    let original_path = harness.dir().join(relative);
+    let original = std::fs::read_to_string(&original_path).map_err(|e| format!("{}: {e}", edit.file))?;
+    let edited = apply_edit(&original, edit)?;
+    if edited == original {
+        return Err("the edit changes nothing".into());
+    }
+    let diff = TextDiff::from_lines(&original, &edited);
+    // Changed lines = lines added plus lines removed.
+    let changed = diff.iter_all_changes().filter(|c| c.tag() != similar::ChangeTag::Equal).count() as u32;
+    if changed > budget.max_changed_lines {
+        return Err(format!("changes {changed} lines, over the budget of {}", budget.max_changed_lines));
+    }
+    let unified = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{}", edit.file), &format!("b/{}", edit.file))
+        .to_string();
+
+    copy_dir(harness.dir(), dir).map_err(|e| format!("cannot copy the harness: {e}"))?;
+    crate::util::write_atomic(&dir.join(relative), edited.as_bytes()).map_err(|e| e.to_string())?;
+    let candidate = Harness::load(dir).map_err(|diagnostics| {
+        let first: Vec<String> = diagnostics.iter().take(3).map(|d| d.message.clone()).collect();
+        format!("the edited harness does not load: {}", first.join("; "))
+    })?;
+    Ok((candidate, unified, changed))
+}
+
+/// The text after the edit.
+pub fn apply_edit(original: &str, edit: &RawEdit) -> Result<String, String> {
+    if edit.search.is_empty() {
+        let mut text = original.to_string();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str(&edit.replace);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        return Ok(text);
+    }
+    match original.matches(&edit.search).count() {
+        0 => Err("the search text does not occur in the file".into()),
+        1 => Ok(original.replacen(&edit.search, &edit.replace, 1)),
+        n => Err(format!("the search text occurs {n} times; it must be unique")),
+    }
+}
+
+/// True when two edits say nearly the same thing to the same file.
+pub fn near_duplicate(a: &RawEdit, b: &RawEdit) -> bool {
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    a.file == b.file
+        && norm(&a.search) == norm(&b.search)
+        && strsim::normalized_levenshtein(&norm(&a.replace), &norm(&b.replace)) > 0.9
+}
+
+/// An ablation edit of about `size` characters appended to the system prompt.
+pub fn ablation_edit(kind: Proposer, harness: &Harness, size: usize, seed: u64) -> Option<RawEdit> {
+    let file = harness.manifest().prompts.system.clone();
+    let text = match kind {
+        Proposer::Model | Proposer::None => return None,
+        Proposer::Generic => {
+            let generic = "Work step by step, be careful and thorough, and make sure your answer is correct. ";
+            generic.repeat(size / generic.len() + 1).chars().take(size.max(20)).collect::<String>()
+        }
+        Proposer::Random => {
+            // Words of the harness's own prompt in a random order: a valid edit of the
+            // same size that carries no intent.
+            let source = std::fs::read_to_string(harness.dir().join(&file)).ok()?;
+            let mut words: Vec<&str> =
+                source.split_whitespace().filter(|w| !w.contains("{{") && !w.contains("}}")).collect();
+            let mut rng = fastrand::Rng::with_seed(seed);
+            rng.shuffle(&mut words);
+            let mut out = String::new();
+            for word in words.iter().cycle() {
+                if out.len() >= size.max(20) {
+                    break;
+                }
+                out.push_str(word);
+                out.push(' ');
+            }
+            out
+        }
+    };
+    Some(RawEdit {
+        file,
+        search: String::new(),
+        replace: text.trim_end().to_string(),
+        rationale: format!("{kind:?} ablation of the same size as the model's edit"),
+        expected_fixes: Vec::new(),
+        might_break: Vec::new(),
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let relative = entry.path().strip_prefix(from).map_err(std::io::Error::other)?;
+        if relative.components().any(|c| c.as_os_str() == ".git") {
+            continue;
+        }
+        let target = to.join(relative);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the candidate's files over the harness folder (the accepted edit becomes the
+/// next version), each file atomically.
+pub fn install(candidate_dir: &Path, harness_dir: &Path) -> std::io::Result<()> {
+    for entry in walkdir::WalkDir::new(candidate_dir) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(candidate_dir).map_err(std::io::Error::other)?;
+        let target = harness_dir.join(relative);
+        let new = std::fs::read(entry.path())?;
+        if std::fs::read(&target).ok().as_deref() != Some(new.as_slice()) {
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            crate::util::write_atomic(&target, &new)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn edit(search: &str, replace: &str) -> RawEdit {
+        RawEdit {
+            file: "system.md".into(),
+            search: search.into(),
+            replace: replace.into(),
+            rationale: String::new(),
+            expected_fixes: vec![],
+            might_break: vec![],
+        }
+    }
+
+    #[test]
+    fn edits_replace_once_or_append() {
+        assert_eq!(apply_edit("a b a", &edit("b", "c")).unwrap(), "a c a");
+        assert!(apply_edit("a b a", &edit("a", "c")).unwrap_err().contains("2 times"));
+        assert!(apply_edit("a", &edit("z", "c")).is_err());
+        assert_eq!(apply_edit("line", &edit("", "new")).unwrap(), "line\nnew\n");
+    }
+
+    #[test]
+    fn candidates_are_checked_against_the_budget_and_reloaded() {
+        let minimal = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (candidate, diff, changed) = prepare(
+            &minimal,
+            &edit("", "Never open vim: edit files with sed or printf."),
+            &dir.path().join("c"),
+            Budget::default(),
+        )
+        .unwrap();
+        assert_ne!(candidate.version(), minimal.version());
+        assert_eq!(changed, 1);
+        assert!(diff.contains("+Never open vim"), "{diff}");
+
+        let long = "x\n".repeat(20);
+        let error = prepare(&minimal, &edit("", &long), &dir.path().join("d"), Budget::default()).unwrap_err();
+        assert!(error.contains("over the budget"), "{error}");
+
+        let broken = RawEdit { file: "system.md".into(), ..edit("", "{{ no_such_variable }}") };
+        let error = prepare(&minimal, &broken, &dir.path().join("e"), Budget::default()).unwrap_err();
+        assert!(error.contains("does not load"), "{error}");
+
+        let escape = RawEdit { file: "../x".into(), ..edit("", "y") };
+        assert!(prepare(&minimal, &escape, &dir.path().join("f"), Budget::default()).is_err());
+    }
+
+    #[test]
+    fn near_duplicates_and_ablations() {
+        assert!(near_duplicate(&edit("", "Never use vim."), &edit("", "never use  vim")));
+        assert!(!near_duplicate(&edit("", "Never use vim."), &edit("", "Always check your work.")));
+        let minimal = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let generic = ablation_edit(Proposer::Generic, &minimal, 60, 1).unwrap();
+        assert!((55..=65).contains(&generic.replace.len()), "{}", generic.replace.len());
+        let random = ablation_edit(Proposer::Random, &minimal, 60, 1).unwrap();
+        assert!(random.replace.len() >= 55, "{random:?}");
+        assert_ne!(random, ablation_edit(Proposer::Random, &minimal, 60, 2).unwrap());
+    }
+}

@@ -1,0 +1,97 @@
+//! The model proposes edits for a weakness, as structured output.
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{RawEdit, Weakness};
+use crate::harness::Harness;
+use crate::llm::{ChatRequest, Client, LlmError, Message};
+
+/// The model could not propose.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposeError {
+    #[error(transparent)]
+    Model(#[from] LlmError),
+    #[error("the model's proposals are not valid JSON of the requested shape: {0}")]
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    proposals: Vec<RawEdit>,
+    #[serde(default)]
+    decline: Option<String>,
+}
+
+/// Asks the model for up to `k` diverse, minimal edits addressing `weakness`. Returns the
+/// edits and, when it declined, why.
+pub async fn propose_with_model(
+    client: &Client,
+    harness: &Harness,
+    weakness: &Weakness,
+    k: usize,
+    tasks: &[String],
+    seed: u64,
+) -> Result<(Vec<RawEdit>, Option<String>), ProposeError> {
+    let mut files = vec![harness.manifest().prompts.system.clone(), harness.manifest().prompts.instruction.clone()];
+    files.extend(harness.notes().iter().map(|n| n.file.clone()));
+    files.push(crate::harness::MANIFEST_FILE.to_string());
+    files.dedup();
+
+    let mut shown = String::new();
+    for file in &files {
+        let text = std::fs::read_to_string(harness.dir().join(file)).unwrap_or_default();
+        shown.push_str(&format!("--- {file} ---\n{text}\n"));
+    }
+    let evidence = weakness.evidence.iter().take(3).map(|e| format!("- {e}")).collect::<Vec<_>>().join("\n");
+    let prompt = format!(
+        "You improve the harness of a terminal agent: the files below define its prompts and policy.\n\
+         A weakness was found in its failed episodes.\n\n\
+         Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n\n\
+         Harness files:\n{shown}\n\
+         Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
+         for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
+         `replace`; an empty `search` appends `replace` to the end of the file. Keep each edit \
+         short and concrete. List the tasks you expect it to fix and those it might break \
+         (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
+        title = weakness.title,
+        description = weakness.description,
+        support = weakness.support,
+        tasks = tasks.join(", "),
+    );
+    let task_list = json!({"type": "array", "items": {"type": "string", "enum": tasks}, "maxItems": 6});
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "proposals": {
+                "type": "array",
+                "maxItems": k,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "enum": files},
+                        "search": {"type": "string", "maxLength": 300},
+                        "replace": {"type": "string", "maxLength": 600},
+                        "rationale": {"type": "string", "maxLength": 300},
+                        "expected_fixes": task_list,
+                        "might_break": task_list
+                    },
+                    "required": ["file", "search", "replace", "rationale", "expected_fixes", "might_break"],
+                    "additionalProperties": false
+                }
+            },
+            "decline": {"type": ["string", "null"], "maxLength": 200}
+        },
+        "required": ["proposals", "decline"],
+        "additionalProperties": false
+    });
+    let request = ChatRequest::new(vec![Message::user(prompt)])
+        .json_schema("proposals", schema)
+        .temperature(0.7)
+        .seed(seed)
+        .max_tokens(2048);
+    let response = client.chat(&request).await?;
+    let reply: Reply =
+        serde_json::from_str(response.content.trim()).map_err(|e| ProposeError::Invalid(e.to_string()))?;
+    Ok((reply.proposals, reply.decline.filter(|d| !d.trim().is_empty())))
+}

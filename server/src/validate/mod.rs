@@ -1,0 +1,251 @@
+//! Proposal validation: does a candidate harness beat its parent on tasks it was not mined
+//! from?
+//!
+//! Parent and candidate run the same validate tasks with the same seeds, so each (task,
+//! repeat) is a *pair*. A [`Policy`] turns the pairs into a decision with its numbers:
+//! the default is a one-sided exact sign test over the pairs that differ, plus a guard that
+//! no task falls from always passing to never passing; `paper` is the published study's
+//! rule (no task worse, at least one better), labelled as such. [`Decider::can_still_accept`]
+//! lets the caller stop a candidate as soon as the remaining pairs could not save it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::evolve::ledger::{Score, TaskScore};
+
+/// The acceptance rule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum Policy {
+    /// One-sided exact sign test over differing pairs at level `alpha`, and no task from
+    /// always passing to never passing.
+    PairedSignTest { alpha: f64 },
+    /// The published study's rule: no task's pass rate falls and at least one rises.
+    Paper,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::PairedSignTest { alpha: 0.1 }
+    }
+}
+
+impl std::fmt::Display for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Policy::PairedSignTest { alpha } => write!(f, "paired-sign-test(alpha={alpha})"),
+            Policy::Paper => write!(f, "paper(no task worse, one better)"),
+        }
+    }
+}
+
+/// One paired outcome: the same task and seed under parent and candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub task: String,
+    pub parent_passed: bool,
+    pub candidate_passed: bool,
+}
+
+/// The verdict and its numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub accepted: bool,
+    pub reason: String,
+    pub p_value: Option<f64>,
+    pub parent: Score,
+    pub candidate: Score,
+    pub improved: Vec<String>,
+    pub regressed: Vec<String>,
+}
+
+/// Accumulates pairs and decides.
+#[derive(Debug, Clone)]
+pub struct Decider {
+    policy: Policy,
+    /// How many pairs there will be in all.
+    planned: usize,
+    pairs: Vec<Pair>,
+}
+
+impl Decider {
+    pub fn new(policy: Policy, planned: usize) -> Self {
+        Decider { policy, planned, pairs: Vec::new() }
+    }
+
+    pub fn add(&mut self, pair: Pair) {
+        self.pairs.push(pair);
+    }
+
+    /// False once no outcome of the remaining pairs could lead to acceptance.
+    pub fn can_still_accept(&self) -> bool {
+        let remaining = self.planned.saturating_sub(self.pairs.len());
+        let (wins, losses) = self.wins_losses();
+        match self.policy {
+            // Best case: every remaining pair is a win.
+            Policy::PairedSignTest { alpha } => sign_test_p(wins + remaining, losses) <= alpha,
+            Policy::Paper => {
+                let (parent, candidate) = self.scores();
+                // A task already worse stays worse only if it has no pairs left; be
+                // conservative and stop only when the tally is final for a worse task.
+                remaining > 0 || !self.any_task_worse(&parent, &candidate)
+            }
+        }
+    }
+
+    fn wins_losses(&self) -> (usize, usize) {
+        let wins = self.pairs.iter().filter(|p| p.candidate_passed && !p.parent_passed).count();
+        let losses = self.pairs.iter().filter(|p| p.parent_passed && !p.candidate_passed).count();
+        (wins, losses)
+    }
+
+    fn scores(&self) -> (Score, Score) {
+        let mut parent = Score::default();
+        let mut candidate = Score::default();
+        for pair in &self.pairs {
+            for (score, passed) in [(&mut parent, pair.parent_passed), (&mut candidate, pair.candidate_passed)] {
+                let task = score.per_task.entry(pair.task.clone()).or_default();
+                task.counted += 1;
+                task.passed += u32::from(passed);
+                score.counted += 1;
+                score.passed += u32::from(passed);
+            }
+        }
+        (parent, candidate)
+    }
+
+    fn any_task_worse(&self, parent: &Score, candidate: &Score) -> bool {
+        parent.per_task.iter().any(|(task, p)| candidate.per_task.get(task).is_some_and(|c| c.passed < p.passed))
+    }
+
+    /// The decision on the pairs so far (call when all are in, or after stopping early).
+    pub fn decide(&self) -> Verdict {
+        let (parent, candidate) = self.scores();
+        let (improved, regressed) = flips(&parent.per_task, &candidate.per_task);
+        let (wins, losses) = self.wins_losses();
+        let (accepted, reason, p_value) = match self.policy {
+            Policy::PairedSignTest { alpha } => {
+                let p = sign_test_p(wins, losses);
+                let collapsed: Vec<&String> = parent
+                    .per_task
+                    .iter()
+                    .filter(|(task, s)| {
+                        s.passed == s.counted
+                            && s.counted > 0
+                            && candidate.per_task.get(*task).is_some_and(|c| c.passed == 0)
+                    })
+                    .map(|(task, _)| task)
+                    .collect();
+                if !collapsed.is_empty() {
+                    (false, format!("{collapsed:?} went from always passing to never passing"), Some(p))
+                } else if p <= alpha {
+                    (true, format!("{wins} pairs better, {losses} worse: p = {p:.4} ≤ {alpha}"), Some(p))
+                } else {
+                    (false, format!("{wins} pairs better, {losses} worse: p = {p:.4} > {alpha}"), Some(p))
+                }
+            }
+            Policy::Paper => {
+                if !regressed.is_empty() {
+                    (false, format!("worse on {regressed:?}"), None)
+                } else if improved.is_empty() {
+                    (false, "better on no task".to_string(), None)
+                } else {
+                    (true, format!("better on {improved:?}, worse on none"), None)
+                }
+            }
+        };
+        Verdict { accepted, reason, p_value, parent, candidate, improved, regressed }
+    }
+}
+
+/// Tasks whose pass count went up, and those whose went down.
+fn flips(parent: &BTreeMap<String, TaskScore>, candidate: &BTreeMap<String, TaskScore>) -> (Vec<String>, Vec<String>) {
+    let mut improved = Vec::new();
+    let mut regressed = Vec::new();
+    for (task, p) in parent {
+        let c = candidate.get(task).copied().unwrap_or_default();
+        if c.passed > p.passed {
+            improved.push(task.clone());
+        } else if c.passed < p.passed {
+            regressed.push(task.clone());
+        }
+    }
+    (improved, regressed)
+}
+
+/// One-sided exact sign test: the probability of at least `wins` successes in
+/// `wins + losses` fair coin flips. Ties are left out, as the sign test does. No
+/// differing pairs at all gives 1.
+pub fn sign_test_p(wins: usize, losses: usize) -> f64 {
+    let n = wins + losses;
+    if n == 0 {
+        return 1.0;
+    }
+    // Sum of C(n, k) for k >= wins, over 2^n, in floating point via logs for large n.
+    let ln_choose = |n: usize, k: usize| -> f64 { ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k) };
+    let total: f64 = (wins..=n).map(|k| (ln_choose(n, k) - n as f64 * std::f64::consts::LN_2).exp()).sum();
+    total.min(1.0)
+}
+
+fn ln_factorial(n: usize) -> f64 {
+    (2..=n).map(|k| (k as f64).ln()).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(task: &str, parent: bool, candidate: bool) -> Pair {
+        Pair { task: task.into(), parent_passed: parent, candidate_passed: candidate }
+    }
+
+    #[test]
+    fn sign_test_values() {
+        assert!((sign_test_p(4, 0) - 0.0625).abs() < 1e-12);
+        assert!((sign_test_p(8, 0) - 1.0 / 256.0).abs() < 1e-12);
+        assert!((sign_test_p(5, 1) - 7.0 / 64.0).abs() < 1e-12);
+        assert_eq!(sign_test_p(0, 0), 1.0);
+        assert!((sign_test_p(0, 3) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sign_test_policy_accepts_clear_wins_and_guards_collapses() {
+        let mut d = Decider::new(Policy::default(), 4);
+        for t in ["a", "b", "c", "d"] {
+            d.add(pair(t, false, true));
+        }
+        let v = d.decide();
+        assert!(v.accepted, "{}", v.reason);
+        assert_eq!(v.p_value, Some(0.0625));
+        assert_eq!(v.improved.len(), 4);
+
+        let mut d = Decider::new(Policy::PairedSignTest { alpha: 0.5 }, 4);
+        d.add(pair("a", true, false));
+        for t in ["b", "c", "d"] {
+            d.add(pair(t, false, true));
+        }
+        let v = d.decide();
+        assert!(!v.accepted && v.reason.contains("always passing to never passing"), "{}", v.reason);
+    }
+
+    #[test]
+    fn early_stopping_when_acceptance_is_out_of_reach() {
+        let mut d = Decider::new(Policy::default(), 4);
+        assert!(d.can_still_accept());
+        d.add(pair("a", true, false));
+        assert!(!d.can_still_accept(), "one loss of four: even three wins give p = 0.3125");
+    }
+
+    #[test]
+    fn paper_policy() {
+        let mut d = Decider::new(Policy::Paper, 2);
+        d.add(pair("a", false, true));
+        d.add(pair("b", true, true));
+        assert!(d.decide().accepted);
+        let mut d = Decider::new(Policy::Paper, 2);
+        d.add(pair("a", false, true));
+        d.add(pair("b", true, false));
+        assert!(!d.decide().accepted);
+    }
+}

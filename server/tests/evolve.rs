@@ -1,0 +1,234 @@
+//! The self-improvement loop end to end with real containers and a model whose weakness is
+//! known: it always opens `vim` to write a file, unless its system prompt tells it not to.
+//! The loop must find that weakness, accept a proposal that addresses it, and the test
+//! split's pass rate must rise — asserted on the ledger, not on log text. Killed with
+//! SIGKILL midway and restarted, it must finish with a consistent ledger.
+
+mod common;
+mod support;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use self_harness::evolve::ledger::{self, Entry, Split};
+use serde_json::{json, Value};
+use support::{Reply, ScriptedModel};
+
+const FIX: &str = "Never open an interactive editor such as vim: write files with echo or printf and a redirection.";
+
+/// The model: acts per its system prompt, and proposes the fix when asked for proposals.
+fn vim_model(request: &Value) -> Reply {
+    let schema = request["response_format"]["json_schema"]["name"].as_str().unwrap_or_default();
+    let system = request["messages"][0]["content"].as_str().unwrap_or_default().to_lowercase();
+    match schema {
+        "action" if system.contains("never open an interactive editor") => {
+            Reply::json(&json!({"thought": "write it", "command": "echo hello > /app/greeting.txt", "done": true}))
+        }
+        "action" => Reply::json(&json!({"thought": "edit the file", "command": "vim /app/greeting.txt", "done": true})),
+        "proposals" => Reply::json(&json!({
+            "proposals": [{"file": "system.md", "search": "", "replace": FIX,
+                           "rationale": "the agent opens vim, which needs a terminal it does not have",
+                           "expected_fixes": [], "might_break": []}],
+            "decline": null
+        })),
+        "signature" => Reply::json(&json!({
+            "terminal_cause": "opened vim, which cannot be used without a terminal", "criticality": "high",
+            "mechanism": "interactive-program", "turns": [0]
+        })),
+        _ => Reply::text("OK"),
+    }
+}
+
+/// Six copies of the greeting task, a git repository holding a copy of the minimal harness
+/// with few turns, and an empty project folder.
+fn workspace() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let root = tempfile::tempdir().unwrap();
+    let tasks = root.path().join("tasks");
+    for n in 1..=6 {
+        copy_dir(&common::fixture("oracle/right-solution"), &tasks.join(format!("greet-{n}")));
+    }
+    let repo = root.path().join("repo");
+    let harness = repo.join("harness");
+    copy_dir(&common::repo_root().join("harnesses/minimal"), &harness);
+    let manifest = harness.join("harness.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("max_turns = 30", "max_turns = 3");
+    std::fs::write(&manifest, text).unwrap();
+    for args in
+        [&["init", "-q"][..], &["add", "."], &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "minimal"]]
+    {
+        assert!(std::process::Command::new("git").arg("-C").arg(&repo).args(args).status().unwrap().success());
+    }
+    std::process::Command::new("git").arg("-C").arg(&repo).args(["config", "user.email", "t@t"]).status().unwrap();
+    std::process::Command::new("git").arg("-C").arg(&repo).args(["config", "user.name", "t"]).status().unwrap();
+    (root, tasks, harness)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn loop_command(cwd: &Path, base_url: &str, tasks: &Path, harness: &Path) -> std::process::Command {
+    let mut command = common::bin();
+    command
+        .current_dir(cwd)
+        .env("OPENAI_BASE_URL", base_url)
+        .env("OPENAI_MODEL", "vim-lover")
+        .args(["loop", "--auto-apply", "--iterations", "1", "--repeats", "2", "--seed", "3", "--harness"])
+        .arg(harness)
+        .arg("--tasks")
+        .arg(tasks);
+    command
+}
+
+fn entries(cwd: &Path) -> Vec<Entry> {
+    ledger::read(&cwd.join(".self-harness/ledger.jsonl")).unwrap().entries
+}
+
+/// Consistency: one start, each (version, split) evaluated once, each candidate decided
+/// once, iterations ended once, and a finish.
+fn assert_consistent(entries: &[Entry]) {
+    assert_eq!(entries.iter().filter(|e| matches!(e, Entry::Start { .. })).count(), 1);
+    let mut evaluations = HashSet::new();
+    let mut decisions = HashSet::new();
+    let mut ends = HashSet::new();
+    for e in entries {
+        match e {
+            Entry::Evaluation { harness_version, split, .. } => {
+                assert!(
+                    evaluations.insert((harness_version.clone(), *split)),
+                    "evaluated twice: {harness_version} {split:?}"
+                )
+            }
+            Entry::Decision { candidate_version, parent_version, .. } => {
+                assert!(decisions.insert((candidate_version.clone(), parent_version.clone())), "decided twice")
+            }
+            Entry::IterationEnd { iteration, .. } => {
+                assert!(ends.insert(*iteration), "iteration {iteration} ended twice")
+            }
+            _ => {}
+        }
+    }
+    assert!(matches!(entries.last(), Some(Entry::Finish { .. })), "{:?}", entries.last());
+}
+
+fn test_rate(entries: &[Entry], version: &str) -> (u32, u32) {
+    entries
+        .iter()
+        .find_map(|e| match e {
+            Entry::Evaluation { harness_version, split: Split::Test, score, .. } if harness_version == version => {
+                Some((score.passed, score.counted))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no test evaluation of {version}"))
+}
+
+#[tokio::test]
+async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (root, tasks, harness) = workspace();
+    let cwd = root.path().join("project");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let base = model.base_url().to_string();
+    let (cwd2, tasks2, harness2) = (cwd.clone(), tasks.clone(), harness.clone());
+    let output = tokio::task::spawn_blocking(move || common::run(&mut loop_command(&cwd2, &base, &tasks2, &harness2)))
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+
+    let entries = entries(&cwd);
+    assert_consistent(&entries);
+    let Some(Entry::Start { harness_version: first, .. }) = entries.first() else { panic!("no start") };
+    let weaknesses = entries
+        .iter()
+        .find_map(|e| if let Entry::Weaknesses { ids, .. } = e { Some(ids.clone()) } else { None })
+        .expect("weaknesses mined");
+    assert!(weaknesses.iter().any(|id| id == "interactive-program"), "{weaknesses:?}");
+    assert!(weaknesses.iter().any(|id| id == "model-interactive-program"), "the model reading agrees: {weaknesses:?}");
+    let accepted: Vec<&Entry> =
+        entries.iter().filter(|e| matches!(e, Entry::Decision { accepted: true, .. })).collect();
+    assert_eq!(accepted.len(), 1, "{entries:#?}");
+    let Some(Entry::Applied { harness_version: last, commit, .. }) =
+        entries.iter().find(|e| matches!(e, Entry::Applied { .. }))
+    else {
+        panic!("nothing applied")
+    };
+    assert!(commit.is_some(), "the harness is in a git repository, so the edit is a commit");
+    assert!(std::fs::read_to_string(harness.join("system.md")).unwrap().contains(FIX));
+
+    let (before, counted) = test_rate(&entries, first);
+    let (after, counted_after) = test_rate(&entries, last);
+    assert_eq!((before, after), (0, counted_after), "test split: {before}/{counted} → {after}/{counted_after}");
+    assert!(counted_after > 0);
+
+    let log = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&harness)
+        .args(["log", "--format=%s%n%b", "-1"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.contains("self-harness:") && log.to_lowercase().contains("interactive"), "{log}");
+}
+
+#[tokio::test]
+async fn a_sigkilled_loop_resumes_to_a_consistent_ledger() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (root, tasks, harness) = workspace();
+    let cwd = root.path().join("project");
+    std::fs::create_dir_all(&cwd).unwrap();
+
+    // Kill it once the baseline has started recording, then run the same command again.
+    let mut child = loop_command(&cwd, model.base_url(), &tasks, &harness)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !entries(&cwd).iter().any(|e| matches!(e, Entry::Evaluation { .. })) {
+        assert!(Instant::now() < deadline, "the loop never recorded an evaluation");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = entries(&cwd);
+    assert!(!matches!(partial.last(), Some(Entry::Finish { .. })), "killed before the end");
+
+    let (cwd2, tasks2, harness2, base) = (cwd.clone(), tasks.clone(), harness.clone(), model.base_url().to_string());
+    let output = tokio::task::spawn_blocking(move || common::run(&mut loop_command(&cwd2, &base, &tasks2, &harness2)))
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let entries = entries(&cwd);
+    assert_consistent(&entries);
+    assert!(entries.iter().any(|e| matches!(e, Entry::Applied { .. })));
+
+    // Every finished episode trace is complete, and none was run twice for the same key.
+    let runs = cwd.join(".self-harness/runs");
+    let traces: Vec<PathBuf> = walkdir::WalkDir::new(&runs)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .map(|e| e.into_path())
+        .filter(|p| p.file_name().is_some_and(|n| n == "trace.jsonl"))
+        .collect();
+    for trace in &traces {
+        assert!(self_harness::trace::read(trace).unwrap().outcome.is_some(), "{}", trace.display());
+    }
+    assert!(!traces.is_empty());
+}
