@@ -15,6 +15,7 @@ pub mod mine;
 pub mod model;
 pub mod oracle;
 pub mod propose;
+pub mod report;
 pub mod sandbox;
 pub mod stats;
 pub mod store;

@@ -6,6 +6,7 @@ mod eval;
 mod images;
 mod loop_cmd;
 mod model;
+mod report;
 mod tasks;
 mod ui;
 
@@ -75,6 +76,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// The self-improvement loop: mine weaknesses, propose harness edits, validate them, apply what holds up.
     Loop(loop_cmd::LoopArgs),
+    /// What the loop did and whether it helped: test-split pass rates with 95% intervals, per-iteration decisions, costs, a plot.
+    Report(report::ReportArgs),
     /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -161,6 +164,7 @@ async fn run(command: Command) -> CliResult {
         Command::Bench(command) => bench::run(command).await,
         Command::Eval(args) => eval::run(args).await,
         Command::Loop(args) => loop_cmd::run(args).await,
+        Command::Report(args) => report::run(args).await,
         Command::Model(command) => model::run(command).await,
         Command::Clean { all } => {
             let engine = engine().await?;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::episodes::{Episode, Runner};
-use super::ledger::{self, Entry, Score, Spend, Split, TaskScore};
+use super::ledger::{self, Entry, Score, Spend, Split};
 use super::splits::Splits;
 use crate::harness::Harness;
 use crate::llm::Client;

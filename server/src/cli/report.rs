@@ -1,0 +1,52 @@
+//! `self-harness report`: baseline vs current, per iteration, costs, a plot.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{exit, ui, CliError, CliResult};
+use crate::evolve::ledger;
+use crate::report::{svg, Report};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Also write a self-contained HTML page here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Also write the pass-rate plot (SVG) here.
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// The store (default: .self-harness in the current folder).
+    #[arg(long, value_name = "DIR", default_value = ".self-harness")]
+    store: PathBuf,
+}
+
+pub async fn run(args: ReportArgs) -> CliResult {
+    let path = args.store.join("ledger.jsonl");
+    let ledger = ledger::read(&path).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
+    if ledger.torn {
+        ui::warn(&format!("{}: the last line was cut off (a crash while writing) and is skipped", path.display()));
+    }
+    let report = Report::from_ledger(&ledger.entries).ok_or_else(|| {
+        CliError::new(exit::BAD_INPUT, format!("no ledger yet at {}: run `self-harness loop`", path.display()))
+    })?;
+    let write = |file: &PathBuf, text: String| {
+        crate::util::write_atomic(file, text.as_bytes())
+            .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("{}: {e}", file.display())))
+    };
+    if let Some(file) = &args.html {
+        write(file, report.html())?;
+    }
+    if let Some(file) = &args.svg {
+        write(file, svg(&report))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        print!("{}", report.text(&ui::table));
+    }
+    Ok(exit::OK)
+}

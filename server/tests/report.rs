@@ -1,0 +1,188 @@
+//! `self-harness report` from a prepared ledger: the numbers, the JSON, the plot, the HTML,
+//! and the empty-ledger message.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use self_harness::evolve::ledger::{append, Entry, Score, Spend, Split, TaskScore};
+
+fn score(per_task: &[(&str, u32, u32)]) -> Score {
+    let mut score = Score::default();
+    for (task, passed, counted) in per_task {
+        score.per_task.insert(task.to_string(), TaskScore { passed: *passed, counted: *counted });
+        score.passed += passed;
+        score.counted += counted;
+    }
+    score
+}
+
+fn spend(tokens: u64) -> Spend {
+    Spend { tokens, cost_usd: 0.0, container_seconds: 60.0 }
+}
+
+fn evaluation(iteration: u32, version: &str, split: Split, s: Score) -> Entry {
+    Entry::Evaluation {
+        at: "t".into(),
+        iteration,
+        harness_version: version.into(),
+        split,
+        run: format!("loop-{version}"),
+        score: s,
+        spend: spend(100),
+    }
+}
+
+fn decision(iteration: u32, id: &str, candidate: &str, accepted: bool, p: f64, hits: u32) -> Entry {
+    Entry::Decision {
+        at: "t".into(),
+        iteration,
+        proposals: vec![id.into()],
+        parent_version: "v0".into(),
+        candidate_version: candidate.into(),
+        policy: "paired-sign-test(alpha=0.1)".into(),
+        accepted,
+        reason: if accepted { "4 pairs better".into() } else { "no better".into() },
+        p_value: Some(p),
+        parent: score(&[("a", 0, 2), ("b", 0, 2)]),
+        candidate: if accepted { score(&[("a", 2, 2), ("b", 2, 2)]) } else { score(&[("a", 0, 2), ("b", 0, 2)]) },
+        improved: if accepted { vec!["a".into(), "b".into()] } else { vec![] },
+        regressed: vec![],
+        predicted_hits: hits,
+        predicted_total: 2,
+        stopped_early: !accepted,
+        spend: spend(50),
+    }
+}
+
+fn ledger(store: &Path) {
+    let path = store.join("ledger.jsonl");
+    let entries = vec![
+        Entry::Start {
+            at: "t".into(),
+            harness_dir: "h".into(),
+            harness_version: "v0".into(),
+            model: "m".into(),
+            splits: BTreeMap::new(),
+            seed: 0,
+            repeats: 2,
+            policy: "paired-sign-test(alpha=0.1)".into(),
+        },
+        evaluation(0, "v0", Split::Mine, score(&[("m", 0, 2)])),
+        evaluation(0, "v0", Split::Validate, score(&[("a", 0, 2), ("b", 0, 2)])),
+        evaluation(0, "v0", Split::Test, score(&[("t1", 0, 2), ("t2", 1, 2)])),
+        Entry::Weaknesses {
+            at: "t".into(),
+            iteration: 1,
+            ids: vec!["interactive-program".into()],
+            titles: vec!["Opens interactive programs".into()],
+        },
+        Entry::Proposal {
+            at: "t".into(),
+            iteration: 1,
+            id: "1-x-1".into(),
+            weakness: "interactive-program".into(),
+            source: "model".into(),
+            file: "system.md".into(),
+            changed_lines: 1,
+            rationale: "r".into(),
+            expected_fixes: vec!["a".into(), "b".into()],
+            might_break: vec![],
+        },
+        Entry::Proposal {
+            at: "t".into(),
+            iteration: 1,
+            id: "1-x-2".into(),
+            weakness: "interactive-program".into(),
+            source: "model".into(),
+            file: "system.md".into(),
+            changed_lines: 3,
+            rationale: "r".into(),
+            expected_fixes: vec![],
+            might_break: vec![],
+        },
+        Entry::Discarded { at: "t".into(), iteration: 1, id: "1-x-3".into(), reason: "near-duplicate of 1-x-1".into() },
+        decision(1, "1-x-2", "v2", false, 1.0, 0),
+        decision(1, "1-x-1", "v1", true, 0.0625, 2),
+        Entry::Applied {
+            at: "t".into(),
+            iteration: 1,
+            proposals: vec!["1-x-1".into()],
+            harness_version: "v1".into(),
+            commit: None,
+        },
+        Entry::IterationEnd { at: "t".into(), iteration: 1, harness_version: "v1".into() },
+        evaluation(1, "v1", Split::Test, score(&[("t1", 2, 2), ("t2", 2, 2)])),
+        Entry::Finish { at: "t".into(), harness_version: "v1".into(), reason: "1 iteration(s) done".into() },
+    ];
+    for entry in &entries {
+        append(&path, entry).unwrap();
+    }
+    // A crash mid-line must not break the report.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map(|mut f| std::io::Write::write_all(&mut f, b"{\"type\":\"ev"))
+        .unwrap()
+        .unwrap();
+}
+
+#[test]
+fn report_numbers_plot_and_html() {
+    let dir = tempfile::tempdir().unwrap();
+    ledger(dir.path());
+    let html = dir.path().join("report.html");
+    let svg = dir.path().join("plot.svg");
+    let output = common::run(
+        common::bin()
+            .args(["report", "--json", "--store"])
+            .arg(dir.path())
+            .arg("--html")
+            .arg(&html)
+            .arg("--svg")
+            .arg(&svg),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let report = common::json(&output);
+    assert_eq!(report["baseline"]["passed"], 1);
+    assert_eq!(report["baseline"]["counted"], 4);
+    assert_eq!(report["current"]["rate"], 1.0);
+    assert_eq!(report["current"]["harness_version"], "v1");
+    let (lo, hi) = (report["baseline"]["ci95"][0].as_f64().unwrap(), report["baseline"]["ci95"][1].as_f64().unwrap());
+    assert!((lo - 0.0456).abs() < 1e-3 && (hi - 0.6994).abs() < 1e-3, "{lo} {hi}");
+    assert_eq!((report["predicted_hits"].as_u64(), report["predicted_total"].as_u64()), (Some(2), Some(4)));
+    assert_eq!(report["spend"]["tokens"], 4 * 100 + 2 * 50);
+    let it = &report["iterations"][1];
+    assert_eq!(
+        (it["iteration"].as_u64(), it["proposals"].as_u64(), it["accepted"].as_u64(), it["rejected"].as_u64()),
+        (Some(1), Some(2), Some(1), Some(1))
+    );
+    assert_eq!(it["discarded"].as_array().unwrap().len(), 1);
+    assert_eq!(it["validate_parent"], 0.0);
+    assert_eq!(it["validate_after"], 1.0);
+    assert_eq!(it["decisions"][1]["changed_lines"], 1);
+
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(svg.matches("class=\"validate\"").count(), 2, "a point per iteration");
+    assert_eq!(svg.matches("class=\"test\"").count(), 2, "baseline and current");
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("<svg") && html.contains("1-x-1 accepted") && html.contains("near-duplicate"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cut off"));
+
+    let text = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("25.0%") && text.contains("100.0%") && text.contains("predicted flips that came true: 2/4"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_ledger_is_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("run `self-harness loop`"));
+}
