@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian machine: install and start Docker, build the base
-# images, check the starter tasks, start the local model, and run the minimal harness with
-# it on the starter suite.
-#   bash scripts/run.sh [extra `eval` flags, e.g. --trials 2 --parallel 2 --json]
+# images, start the local model, and run the self-improvement loop on the starter suite
+# from harnesses/minimal (on a copy in .self-harness/harness, so the repository's harness
+# stays as it is). About 10-20 minutes on 2 cores; `self-harness report` shows the result.
+#   bash scripts/run.sh [extra `loop` flags, e.g. --iterations 3 --repeats 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,10 +17,14 @@ cargo build --locked --release
 bin=target/release/self-harness
 echo "==> base images"
 $bin images build
-echo "==> starter tasks, oracle"
-$bin tasks check tasks/ --oracle --parallel 2
 echo "==> local model"
 $bin model serve --detach
 export OPENAI_BASE_URL=http://127.0.0.1:8080/v1
-echo "==> the minimal harness with the local model on the starter suite"
-exec $bin eval --harness harnesses/minimal --tasks tasks/ "$@"
+if [ ! -d .self-harness/harness ]; then
+  mkdir -p .self-harness && cp -r harnesses/minimal .self-harness/harness
+fi
+echo "==> the loop (resumes where it stopped if run again)"
+$bin loop --harness .self-harness/harness --tasks tasks/ --auto-apply \
+  --iterations 2 --repeats 1 --candidates 2 --weaknesses 1 --episode-timeout 90 --parallel 2 "$@"
+$bin report --html .self-harness/report.html
+echo "==> report: .self-harness/report.html; the improved harness: .self-harness/harness"

@@ -53,7 +53,13 @@ pub async fn weaknesses(client: &Client, traces: &[(PathBuf, Trace)], tasks: &[T
     let mut found = detector_weaknesses(traces);
     found.extend(model_weaknesses(client, traces, tasks, seed).await);
     // Best supported first; the loop addresses the first few.
-    found.sort_by(|a, b| support_count(b).cmp(&support_count(a)).then(a.id.cmp(&b.id)));
+    // On equal support, a detector's finding (exact evidence) before the model's reading.
+    found.sort_by(|a, b| {
+        support_count(b)
+            .cmp(&support_count(a))
+            .then(a.id.starts_with("model-").cmp(&b.id.starts_with("model-")))
+            .then(a.id.cmp(&b.id))
+    });
     found
 }
 

@@ -50,15 +50,28 @@ pub struct DetectorWeakness {
 /// Runs every detector over the finished, counted traces and aggregates per detector,
 /// best supported first.
 pub fn summarize(traces: &[(PathBuf, Trace)]) -> Vec<DetectorWeakness> {
-    let mut failed_total = 0;
-    let mut passed_total = 0;
-    let mut by: BTreeMap<DetectorId, DetectorWeakness> = BTreeMap::new();
+    let mut summary = Summary::default();
     for (path, trace) in traces {
-        let Some(outcome) = trace.outcome.as_ref().filter(|o| o.error_class.counts()) else { continue };
+        summary.add(path, trace);
+    }
+    summary.finish()
+}
+
+/// The aggregation, one trace at a time, so that large stores need not be held in memory.
+#[derive(Debug, Default)]
+pub struct Summary {
+    failed_total: u32,
+    passed_total: u32,
+    by: BTreeMap<DetectorId, DetectorWeakness>,
+}
+
+impl Summary {
+    pub fn add(&mut self, path: &std::path::Path, trace: &Trace) {
+        let Some(outcome) = trace.outcome.as_ref().filter(|o| o.error_class.counts()) else { return };
         if outcome.passed {
-            passed_total += 1;
+            self.passed_total += 1;
         } else {
-            failed_total += 1;
+            self.failed_total += 1;
         }
         let findings = detect_all(trace);
         let mut fired: Vec<DetectorId> = findings.iter().map(|f| f.detector).collect();
@@ -66,7 +79,7 @@ pub fn summarize(traces: &[(PathBuf, Trace)]) -> Vec<DetectorWeakness> {
         fired.dedup();
         for id in fired {
             let d = detector(id);
-            let entry = by.entry(id).or_insert_with(|| DetectorWeakness {
+            let entry = self.by.entry(id).or_insert_with(|| DetectorWeakness {
                 id,
                 title: d.title,
                 description: d.description,
@@ -87,7 +100,7 @@ pub fn summarize(traces: &[(PathBuf, Trace)]) -> Vec<DetectorWeakness> {
             for finding in findings.iter().filter(|f| f.detector == id) {
                 if entry.evidence.len() < MAX_EVIDENCE {
                     entry.evidence.push(Evidence {
-                        trace: path.clone(),
+                        trace: path.to_path_buf(),
                         turn: finding.turn,
                         detail: finding.detail.clone(),
                     });
@@ -95,15 +108,20 @@ pub fn summarize(traces: &[(PathBuf, Trace)]) -> Vec<DetectorWeakness> {
             }
         }
     }
-    let mut out: Vec<DetectorWeakness> = by
-        .into_values()
-        .filter(|w| w.support.failed_with > 0)
-        .map(|mut w| {
-            w.support.failed_total = failed_total;
-            w.support.passed_total = passed_total;
-            w
-        })
-        .collect();
-    out.sort_by(|a, b| b.support.failed_with.cmp(&a.support.failed_with).then(a.id.cmp(&b.id)));
-    out
+
+    pub fn finish(self) -> Vec<DetectorWeakness> {
+        let (failed_total, passed_total) = (self.failed_total, self.passed_total);
+        let mut out: Vec<DetectorWeakness> = self
+            .by
+            .into_values()
+            .filter(|w| w.support.failed_with > 0)
+            .map(|mut w| {
+                w.support.failed_total = failed_total;
+                w.support.passed_total = passed_total;
+                w
+            })
+            .collect();
+        out.sort_by(|a, b| b.support.failed_with.cmp(&a.support.failed_with).then(a.id.cmp(&b.id)));
+        out
+    }
 }

@@ -58,7 +58,8 @@ pub enum Proposer {
 pub struct RawEdit {
     /// A file of the harness folder, relative to it.
     pub file: String,
-    /// Text to replace, which must occur exactly once; empty means "append to the file".
+    /// Text to replace, which must occur once (runs of whitespace count as equal); empty,
+    /// or not found at all, means "append `replace` to the file".
     pub search: String,
     pub replace: String,
     pub rationale: String,
@@ -149,10 +150,47 @@ pub fn apply_edit(original: &str, edit: &RawEdit) -> Result<String, String> {
         return Ok(text);
     }
     match original.matches(&edit.search).count() {
-        0 => Err("the search text does not occur in the file".into()),
+        // Small models rarely quote a file exactly. Whitespace differences are forgiven;
+        // otherwise the replacement is added at the end, where it still says what was meant.
+        0 => match find_loosely(original, &edit.search) {
+            Some(range) => Ok(format!("{}{}{}", &original[..range.start], edit.replace, &original[range.end..])),
+            None => apply_edit(original, &RawEdit { search: String::new(), ..edit.clone() }),
+        },
         1 => Ok(original.replacen(&edit.search, &edit.replace, 1)),
         n => Err(format!("the search text occurs {n} times; it must be unique")),
     }
+}
+
+/// Where `search` occurs in `text` when runs of whitespace are treated as equal, if once.
+fn find_loosely(text: &str, search: &str) -> Option<std::ops::Range<usize>> {
+    let words: Vec<&str> = search.split_whitespace().collect();
+    if words.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    let mut from = 0;
+    while let Some(offset) = text[from..].find(words[0]) {
+        let start = from + offset;
+        let mut end = start + words[0].len();
+        let all = words[1..].iter().all(|word| {
+            let rest = &text[end..];
+            let trimmed = rest.trim_start();
+            if rest.len() > trimmed.len() && trimmed.starts_with(word) {
+                end += rest.len() - trimmed.len() + word.len();
+                true
+            } else {
+                false
+            }
+        });
+        if all {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(start..end);
+        }
+        from = start + words[0].len();
+    }
+    found
 }
 
 /// True when two edits say nearly the same thing to the same file.
@@ -261,7 +299,8 @@ mod tests {
     fn edits_replace_once_or_append() {
         assert_eq!(apply_edit("a b a", &edit("b", "c")).unwrap(), "a c a");
         assert!(apply_edit("a b a", &edit("a", "c")).unwrap_err().contains("2 times"));
-        assert!(apply_edit("a", &edit("z", "c")).is_err());
+        assert_eq!(apply_edit("a", &edit("z", "c")).unwrap(), "a\nc\n", "not found: appended");
+        assert_eq!(apply_edit("one  two\nthree", &edit("one two three", "x")).unwrap(), "x", "whitespace forgiven");
         assert_eq!(apply_edit("line", &edit("", "new")).unwrap(), "line\nnew\n");
     }
 

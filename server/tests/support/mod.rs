@@ -2,6 +2,7 @@
 //! `mod support;` from a test file in `server/tests/`.
 #![allow(dead_code, unused_imports)]
 
+pub mod corpus;
 pub mod scripted_model;
 
 pub use scripted_model::{RecordedRequest, Reply, Responder, ScriptedModel};
