@@ -4,7 +4,7 @@
 //! verifier, remove the sandbox, and write what happened under the logs folder.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 
@@ -12,11 +12,6 @@ use crate::sandbox::image::ImageSpec;
 use crate::sandbox::{Engine, SandboxError, SandboxSpec};
 use crate::task::Task;
 use crate::verify::{self, TestResult, VerifierError};
-
-/// Upper bound on processes in a task container, against fork bombs.
-const PIDS_LIMIT: i64 = 4096;
-/// Slack on top of the agent and verifier timeouts before a container ends itself.
-const LIFETIME_SLACK: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
@@ -95,12 +90,7 @@ pub async fn check_task(
     }
 
     phase("building");
-    let spec = ImageSpec {
-        name: task.name.clone(),
-        context: task.environment.context.clone(),
-        dockerfile: task.environment.dockerfile.clone(),
-        timeout: task.environment.build_timeout,
-    };
+    let spec = ImageSpec::for_task(task);
     let build_started = Instant::now();
     let mut build_log = String::new();
     let mut collect = |line: &str| {
@@ -191,15 +181,7 @@ async fn run_oracle_episode(
     logs: &Path,
     phase: &(dyn Fn(&str) + Sync),
 ) -> Result<(verify::Verdict, bool), EpisodeError> {
-    let spec = SandboxSpec {
-        image: image.to_string(),
-        name_hint: task.name.clone(),
-        cpus: task.environment.cpus,
-        memory_bytes: task.environment.memory_bytes,
-        pids_limit: PIDS_LIMIT,
-        allow_internet: task.environment.allow_internet,
-        lifetime: task.agent_timeout + task.verifier.timeout + LIFETIME_SLACK,
-    };
+    let spec = SandboxSpec::for_task(task, image);
     phase("starting");
     let sandbox = engine.start_sandbox(&spec).await.map_err(EpisodeError::Sandbox)?;
     let outcome = async {

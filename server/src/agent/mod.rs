@@ -21,15 +21,11 @@ use crate::task::Task;
 use crate::trace::{self, CommandRecord, ErrorClass, Header, Outcome, TraceWriter, Turn};
 use crate::verify;
 
-/// Upper bound on processes in a task container, against fork bombs.
-const PIDS_LIMIT: i64 = 4096;
 /// Output kept from a command before the harness's own truncation.
 const RAW_OUTPUT_LIMIT: usize = 1 << 20;
 /// A cap on one reply, so a model that never stops cannot stall a turn (a JSON action is
 /// far shorter: its fields have length limits).
 const MAX_REPLY_TOKENS: u32 = 1024;
-/// Slack on top of the agent and verifier timeouts before a container ends itself.
-const LIFETIME_SLACK: Duration = Duration::from_secs(600);
 
 /// Which episode to run.
 pub struct EpisodeSpec<'a> {
@@ -81,25 +77,12 @@ pub async fn run_episode(
     let mut episode = Episode { spec, writer: &mut writer, tokens_in: 0, tokens_out: 0, cost: 0.0, turns: 0 };
 
     phase("building");
-    let image_spec = ImageSpec {
-        name: spec.task.name.clone(),
-        context: spec.task.environment.context.clone(),
-        dockerfile: spec.task.environment.dockerfile.clone(),
-        timeout: spec.task.environment.build_timeout,
-    };
+    let image_spec = ImageSpec::for_task(spec.task);
     let end = match engine.ensure_image(&image_spec, &mut |_| {}).await {
         Err(e) => End::error(ErrorClass::InfrastructureError, format!("image: {e}")),
         Ok(image) => {
             phase("starting");
-            let sandbox_spec = SandboxSpec {
-                image: image.tag,
-                name_hint: spec.task.name.clone(),
-                cpus: spec.task.environment.cpus,
-                memory_bytes: spec.task.environment.memory_bytes,
-                pids_limit: PIDS_LIMIT,
-                allow_internet: spec.task.environment.allow_internet,
-                lifetime: spec.task.agent_timeout + spec.task.verifier.timeout + LIFETIME_SLACK,
-            };
+            let sandbox_spec = SandboxSpec::for_task(spec.task, &image.tag);
             match engine.start_sandbox(&sandbox_spec).await {
                 Err(e) => End::error(ErrorClass::InfrastructureError, format!("sandbox: {e}")),
                 Ok(sandbox) => {

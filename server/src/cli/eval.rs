@@ -10,12 +10,10 @@ use serde::Serialize;
 
 use super::{engine, exit, ui, CliError, CliResult};
 use crate::agent::{self, EpisodeSpec};
-use crate::harness::Harness;
 use crate::llm::{ChatRequest, Client, Message};
 use crate::sandbox::image::ImageSpec;
 use crate::stats::wilson_95;
 use crate::store::Store;
-use crate::task::Suite;
 use crate::trace::Outcome;
 
 #[derive(Args)]
@@ -86,18 +84,8 @@ struct Summary {
 pub async fn run(args: EvalArgs) -> CliResult {
     let started = Instant::now();
     // Everything that can be wrong with the input is checked before anything is written.
-    let harness = Harness::load(&args.harness).map_err(|diagnostics| {
-        let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-        CliError::new(
-            exit::BAD_INPUT,
-            format!("the harness {} does not load:\n  {}", args.harness.display(), lines.join("\n  ")),
-        )
-    })?;
-    let suite = Suite::load(&args.tasks).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
-    if !suite.errors.is_empty() {
-        let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
-        return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
-    }
+    let harness = super::load_harness(&args.harness)?;
+    let suite = super::load_suite(&args.tasks)?;
     let suite = suite.select(&args.only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
     let (client, model) = super::model_client(args.config.as_deref(), args.model.as_deref())?;
     preflight_model(&client).await?;
@@ -106,12 +94,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
     let spinner = ui::spinner("building images");
     for task in &suite.tasks {
         spinner.set_message(task.name.clone());
-        let spec = ImageSpec {
-            name: task.name.clone(),
-            context: task.environment.context.clone(),
-            dockerfile: task.environment.dockerfile.clone(),
-            timeout: task.environment.build_timeout,
-        };
+        let spec = ImageSpec::for_task(task);
         engine
             .ensure_image(&spec, &mut |_| {})
             .await

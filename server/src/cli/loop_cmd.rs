@@ -8,10 +8,8 @@ use super::{engine, exit, ui, CliError, CliResult};
 use crate::evolve::episodes::{Episode, Runner};
 use crate::evolve::iterate::{self, LoopContext, LoopOptions};
 use crate::evolve::splits::{self, Fractions, Splits};
-use crate::harness::Harness;
 use crate::propose::{Budget, Proposer};
 use crate::store::Store;
-use crate::task::Suite;
 use crate::validate::Policy;
 
 #[derive(Args)]
@@ -86,18 +84,8 @@ pub struct LoopArgs {
 }
 
 pub async fn run(args: LoopArgs) -> CliResult {
-    let harness = Harness::load(&args.harness).map_err(|diagnostics| {
-        let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-        CliError::new(
-            exit::BAD_INPUT,
-            format!("the harness {} does not load:\n  {}", args.harness.display(), lines.join("\n  ")),
-        )
-    })?;
-    let suite = Suite::load(&args.tasks).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
-    if !suite.errors.is_empty() {
-        let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
-        return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
-    }
+    let harness = super::load_harness(&args.harness)?;
+    let suite = super::load_suite(&args.tasks)?;
     let (client, model) = super::model_client(args.config.as_deref(), args.model.as_deref())?;
     let engine = engine().await?;
     let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);

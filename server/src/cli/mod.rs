@@ -175,6 +175,27 @@ async fn run(command: Command) -> CliResult {
     }
 }
 
+/// Loads a harness, or says everything that is wrong with it (exit 2).
+fn load_harness(dir: &std::path::Path) -> Result<crate::harness::Harness, CliError> {
+    crate::harness::Harness::load(dir).map_err(|diagnostics| {
+        let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
+        CliError::new(
+            exit::BAD_INPUT,
+            format!("the harness {} does not load:\n  {}", dir.display(), lines.join("\n  ")),
+        )
+    })
+}
+
+/// Loads a suite in which every task must load (exit 2 otherwise, naming each problem).
+fn load_suite(dir: &std::path::Path) -> Result<crate::task::Suite, CliError> {
+    let suite = crate::task::Suite::load(dir).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+    if !suite.errors.is_empty() {
+        let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
+        return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
+    }
+    Ok(suite)
+}
+
 /// The model client from `self-harness.toml` (or `config`) and the environment, with the
 /// model name overridden by `model` when given. Returns the client and the model's name.
 fn model_client(

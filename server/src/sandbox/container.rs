@@ -28,6 +28,27 @@ pub struct SandboxSpec {
     pub lifetime: Duration,
 }
 
+/// Upper bound on processes in a task container, against fork bombs.
+const TASK_PIDS_LIMIT: i64 = 4096;
+/// Slack on top of the agent and verifier timeouts before a task container ends itself.
+const LIFETIME_SLACK: Duration = Duration::from_secs(600);
+
+impl SandboxSpec {
+    /// A container for `task` from `image`, with the task's limits, that ends itself once
+    /// the agent and the verifier have certainly had their time.
+    pub fn for_task(task: &crate::task::Task, image: &str) -> SandboxSpec {
+        SandboxSpec {
+            image: image.to_string(),
+            name_hint: task.name.clone(),
+            cpus: task.environment.cpus,
+            memory_bytes: task.environment.memory_bytes,
+            pids_limit: TASK_PIDS_LIMIT,
+            allow_internet: task.environment.allow_internet,
+            lifetime: task.agent_timeout + task.verifier.timeout + LIFETIME_SLACK,
+        }
+    }
+}
+
 /// A running container. Dropping it removes the container in the background; call
 /// [`Sandbox::remove`] to remove it and wait.
 pub struct Sandbox {

@@ -26,6 +26,18 @@ pub struct ImageSpec {
     pub timeout: Duration,
 }
 
+impl ImageSpec {
+    /// The image of a task's environment.
+    pub fn for_task(task: &crate::task::Task) -> ImageSpec {
+        ImageSpec {
+            name: task.name.clone(),
+            context: task.environment.context.clone(),
+            dockerfile: task.environment.dockerfile.clone(),
+            timeout: task.environment.build_timeout,
+        }
+    }
+}
+
 /// A built (or cached) image.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TaskImage {
