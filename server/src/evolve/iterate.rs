@@ -301,7 +301,9 @@ async fn proposals(
             weakness,
             options.per_weakness,
             &validate_tasks,
-            options.seed + w as u64,
+            // A new seed each iteration: an iteration that accepted nothing should not be
+            // offered the very same edits again.
+            options.seed + u64::from(iteration) * 1000 + w as u64,
         )
         .await
         {
