@@ -109,6 +109,12 @@ pub fn prepare(
     if relative.is_absolute() || relative.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
         return Err(format!("{} is not a file of the harness folder", edit.file));
     }
+    // Small models sometimes echo the schema ("replace") instead of writing an edit; a
+    // deletion (text found, empty replacement) is the one short edit that means something.
+    let deletion = !edit.search.is_empty() && edit.replace.is_empty();
+    if !deletion && edit.replace.split_whitespace().count() < 3 {
+        return Err(format!("the replacement {:?} is too short to say anything", edit.replace));
+    }
     let original_path = harness.dir().join(relative);
     let original = std::fs::read_to_string(&original_path).map_err(|e| format!("{}: {e}", edit.file))?;
     let edited = apply_edit(&original, edit)?;
@@ -323,7 +329,11 @@ mod tests {
         let error = prepare(&minimal, &edit("", &long), &dir.path().join("d"), Budget::default()).unwrap_err();
         assert!(error.contains("over the budget"), "{error}");
 
-        let broken = RawEdit { file: "system.md".into(), ..edit("", "{{ no_such_variable }}") };
+        let placeholder =
+            prepare(&minimal, &edit("search", "replace"), &dir.path().join("g"), Budget::default()).unwrap_err();
+        assert!(placeholder.contains("too short"), "{placeholder}");
+
+        let broken = RawEdit { file: "system.md".into(), ..edit("", "Mind this: {{ no_such_variable }}") };
         let error = prepare(&minimal, &broken, &dir.path().join("e"), Budget::default()).unwrap_err();
         assert!(error.contains("does not load"), "{error}");
 

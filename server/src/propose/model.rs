@@ -52,8 +52,10 @@ pub async fn propose_with_model(
          Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
          for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
          `replace`; an empty `search` appends `replace` to the end of the file. Keep each edit \
-         short and concrete. List the tasks you expect it to fix and those it might break \
-         (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
+         short and concrete: write the actual new text, not a placeholder. For example, to add a \
+         rule to the system prompt: {{\"file\": \"system.md\", \"search\": \"\", \"replace\": \"Use absolute \
+         paths in every command.\", ...}}. List the tasks you expect it to fix and those it might \
+         break (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
         title = weakness.title,
         description = weakness.description,
         support = weakness.support,

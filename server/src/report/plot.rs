@@ -64,9 +64,9 @@ pub fn svg(report: &Report) -> String {
         }
     }
     // Test split: baseline and current, with their intervals.
-    for (rate, at) in [(&report.baseline, 0.0), (&report.current, last)] {
+    // Offset beside the validate points, inwards so the last one stays inside the plot.
+    for (rate, px) in [(&report.baseline, x(0.0) + 8.0), (&report.current, x(last) - 8.0)] {
         if let Some(r) = rate {
-            let px = x(at) + 8.0;
             s.push_str(&format!(
                 "<line x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#c05621\" stroke-width=\"2\"/>\
                  <rect class=\"test\" x=\"{:.1}\" y=\"{:.1}\" width=\"8\" height=\"8\" fill=\"#c05621\"/>",
