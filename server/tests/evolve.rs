@@ -41,8 +41,8 @@ fn vim_model(request: &Value) -> Reply {
 }
 
 /// Six copies of the greeting task, a git repository holding a copy of the minimal harness
-/// with few turns, and an empty project folder.
-fn workspace() -> (tempfile::TempDir, PathBuf, PathBuf) {
+/// with few turns, and an empty project folder (where the store goes).
+fn workspace() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let tasks = root.path().join("tasks");
     for n in 1..=6 {
@@ -61,7 +61,9 @@ fn workspace() -> (tempfile::TempDir, PathBuf, PathBuf) {
     }
     std::process::Command::new("git").arg("-C").arg(&repo).args(["config", "user.email", "t@t"]).status().unwrap();
     std::process::Command::new("git").arg("-C").arg(&repo).args(["config", "user.name", "t"]).status().unwrap();
-    (root, tasks, harness)
+    let project = root.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    (root, tasks, harness, project)
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -138,9 +140,7 @@ async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
         return;
     }
     let model = ScriptedModel::responding(vim_model).await;
-    let (root, tasks, harness) = workspace();
-    let cwd = root.path().join("project");
-    std::fs::create_dir_all(&cwd).unwrap();
+    let (_root, tasks, harness, cwd) = workspace();
     let base = model.base_url().to_string();
     let (cwd2, tasks2, harness2) = (cwd.clone(), tasks.clone(), harness.clone());
     let output = tokio::task::spawn_blocking(move || common::run(&mut loop_command(&cwd2, &base, &tasks2, &harness2)))
@@ -189,9 +189,7 @@ async fn a_sigkilled_loop_resumes_to_a_consistent_ledger() {
         return;
     }
     let model = ScriptedModel::responding(vim_model).await;
-    let (root, tasks, harness) = workspace();
-    let cwd = root.path().join("project");
-    std::fs::create_dir_all(&cwd).unwrap();
+    let (_root, tasks, harness, cwd) = workspace();
 
     // Kill it once the baseline has started recording, then run the same command again.
     let mut child = loop_command(&cwd, model.base_url(), &tasks, &harness)

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 use futures_util::StreamExt;
@@ -39,16 +39,8 @@ pub struct EvalArgs {
     /// Base seed; trial k of every task uses seed + k, so runs of two harnesses are paired.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Cap each episode's agent time at this many seconds (below the task's own timeout),
-    /// for quick runs.
-    #[arg(long, value_name = "SECS")]
-    episode_timeout: Option<u64>,
-    /// The model (overrides self-harness.toml and OPENAI_MODEL).
-    #[arg(long)]
-    model: Option<String>,
-    /// The project config (default: self-harness.toml found upwards from here).
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    agent: super::AgentArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -87,7 +79,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
     let suite = super::load_suite(&args.tasks)?;
     let suite = suite.select(&args.only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
-    let (client, model) = super::model_client(args.config.as_deref(), args.model.as_deref())?;
+    let (client, model) = args.agent.client()?;
     preflight_model(&client).await?;
     let engine = engine().await?;
 
@@ -108,6 +100,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
         .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot create the run folder: {e}")))?;
     let episodes: Vec<(usize, u32)> =
         (0..suite.tasks.len()).flat_map(|t| (0..args.trials).map(move |k| (t, k))).collect();
+    let (seed, time_limit) = (args.seed, args.agent.time_limit());
     let bar = Arc::new(ui::progress(episodes.len() as u64, "eval"));
     let results: Vec<(usize, std::io::Result<agent::EpisodeResult>)> = futures_util::stream::iter(episodes)
         .map(|(t, trial)| {
@@ -119,10 +112,10 @@ pub async fn run(args: EvalArgs) -> CliResult {
                     harness,
                     client,
                     model: model.clone(),
-                    seed: args.seed + u64::from(trial),
+                    seed: seed + u64::from(trial),
                     trial,
                     dir: run.episode_dir(&task.name, trial),
-                    time_limit: args.episode_timeout.map(Duration::from_secs),
+                    time_limit,
                 };
                 let phase = |phase: &str| bar.set_message(format!("{} #{trial}: {phase}", task.name));
                 let result = agent::run_episode(engine, &spec, &phase).await;

@@ -71,22 +71,14 @@ pub struct LoopArgs {
     /// Stop when the model has cost this many US dollars.
     #[arg(long)]
     budget_usd: Option<f64>,
-    /// Cap each episode's agent time at this many seconds (below the task's own timeout):
-    /// how a quick run stays quick.
-    #[arg(long, value_name = "SECS")]
-    episode_timeout: Option<u64>,
-    /// The model (overrides self-harness.toml and OPENAI_MODEL).
-    #[arg(long)]
-    model: Option<String>,
-    /// The project config (default: self-harness.toml found upwards from here).
-    #[arg(long)]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    agent: super::AgentArgs,
 }
 
 pub async fn run(args: LoopArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
     let suite = super::load_suite(&args.tasks)?;
-    let (client, model) = super::model_client(args.config.as_deref(), args.model.as_deref())?;
+    let (client, model) = args.agent.client()?;
     let engine = engine().await?;
     let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
     std::fs::create_dir_all(store.root()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
@@ -177,7 +169,7 @@ pub async fn run(args: LoopArgs) -> CliResult {
             model,
             store: store.clone(),
             parallel: args.parallel as usize,
-            time_limit: args.episode_timeout.map(std::time::Duration::from_secs),
+            time_limit: args.agent.time_limit(),
             on_episode: &on_episode,
         },
         client: &client,

@@ -175,6 +175,32 @@ async fn run(command: Command) -> CliResult {
     }
 }
 
+/// How the agent reaches its model and how long an episode may take: shared by `eval`
+/// and `loop`.
+#[derive(clap::Args)]
+struct AgentArgs {
+    /// Cap each episode's agent time at this many seconds (below the task's own timeout):
+    /// how a quick run stays quick.
+    #[arg(long, value_name = "SECS")]
+    episode_timeout: Option<u64>,
+    /// The model (overrides self-harness.toml and OPENAI_MODEL).
+    #[arg(long)]
+    model: Option<String>,
+    /// The project config (default: self-harness.toml found upwards from here).
+    #[arg(long)]
+    config: Option<std::path::PathBuf>,
+}
+
+impl AgentArgs {
+    fn time_limit(&self) -> Option<std::time::Duration> {
+        self.episode_timeout.map(std::time::Duration::from_secs)
+    }
+
+    fn client(&self) -> Result<(crate::llm::Client, String), CliError> {
+        model_client(self.config.as_deref(), self.model.as_deref())
+    }
+}
+
 /// Loads a harness, or says everything that is wrong with it (exit 2).
 fn load_harness(dir: &std::path::Path) -> Result<crate::harness::Harness, CliError> {
     crate::harness::Harness::load(dir).map_err(|diagnostics| {
