@@ -230,3 +230,29 @@ async fn a_sigkilled_loop_resumes_to_a_consistent_ledger() {
     }
     assert!(!traces.is_empty());
 }
+
+#[tokio::test]
+async fn mine_reports_the_weakness_and_writes_weaknesses_json() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = common::bin();
+        command.current_dir(&cwd2).env("OPENAI_BASE_URL", &base).args(["mine", "--repeats", "1", "--harness"]);
+        common::run(command.arg(&harness).arg("--tasks").arg(&tasks))
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(table.contains("interactive-program") && table.contains("2 of 2 failed traces"), "{table}");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join(".self-harness/weaknesses.json")).unwrap()).unwrap();
+    let first = &written[0];
+    assert_eq!(first["id"], "interactive-program", "the detector's finding ranks first: {written:#}");
+    assert!(first["evidence"][0].as_str().unwrap().contains("vim /app/greeting.txt"), "{first}");
+    assert!(!cwd.join(".self-harness/ledger.jsonl").exists(), "mining alone records no decision");
+}

@@ -7,7 +7,6 @@ use clap::Args;
 use super::{engine, exit, ui, CliError, CliResult};
 use crate::evolve::episodes::{Episode, Runner};
 use crate::evolve::iterate::{self, LoopContext, LoopOptions};
-use crate::evolve::splits::{self, Fractions, Splits};
 use crate::propose::{Budget, Proposer};
 use crate::store::Store;
 use crate::validate::Policy;
@@ -83,21 +82,7 @@ pub async fn run(args: LoopArgs) -> CliResult {
     let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
     std::fs::create_dir_all(store.root()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
 
-    let splits_path = store.root().join("splits.json");
-    let splits = match Splits::load(&splits_path).map_err(|e| CliError::new(exit::BAD_INPUT, e))? {
-        Some(existing) if existing.covers(&suite.tasks) => existing,
-        Some(_) => {
-            return Err(CliError::new(
-                exit::BAD_INPUT,
-                format!("{} was made for another set of tasks; move it away to split anew", splits_path.display()),
-            ))
-        }
-        None => {
-            let made = splits::split(&suite.tasks, Fractions::default(), args.seed);
-            made.save(&splits_path).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-            made
-        }
-    };
+    let splits = super::splits_for(&store, &suite, args.seed)?;
     let harness_dir = args.harness.canonicalize().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
 
     // A budget estimate before spending anything.

@@ -5,6 +5,7 @@ mod bench;
 mod eval;
 mod images;
 mod loop_cmd;
+mod mine;
 mod model;
 mod report;
 mod tasks;
@@ -74,6 +75,8 @@ enum Command {
     Images(images::ImagesCommand),
     /// Run a harness with a model on tasks: episodes in containers, traces, a pass-rate table.
     Eval(eval::EvalArgs),
+    /// Mine weaknesses: run (or reuse) the harness on the mine split, then detectors and the model read the failed traces.
+    Mine(mine::MineArgs),
     /// The self-improvement loop: mine weaknesses, propose harness edits, validate them, apply what holds up.
     Loop(loop_cmd::LoopArgs),
     /// What the loop did and whether it helped: test-split pass rates with 95% intervals, per-iteration decisions, costs, a plot.
@@ -164,6 +167,7 @@ async fn run(command: Command) -> CliResult {
         Command::Bench(command) => bench::run(command).await,
         Command::Eval(args) => eval::run(args).await,
         Command::Loop(args) => loop_cmd::run(args).await,
+        Command::Mine(args) => mine::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Model(command) => model::run(command).await,
         Command::Clean { all } => {
@@ -220,6 +224,29 @@ fn load_suite(dir: &std::path::Path) -> Result<crate::task::Suite, CliError> {
         return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
     }
     Ok(suite)
+}
+
+/// The store's split of `suite`, made (seeded, stratified) and saved the first time.
+fn splits_for(
+    store: &crate::store::Store,
+    suite: &crate::task::Suite,
+    seed: u64,
+) -> Result<crate::evolve::splits::Splits, CliError> {
+    use crate::evolve::splits::{split, Fractions, Splits};
+    let path = store.root().join("splits.json");
+    match Splits::load(&path).map_err(|e| CliError::new(exit::BAD_INPUT, e))? {
+        Some(existing) if existing.covers(&suite.tasks) => Ok(existing),
+        Some(_) => Err(CliError::new(
+            exit::BAD_INPUT,
+            format!("{} was made for another set of tasks; move it away to split anew", path.display()),
+        )),
+        None => {
+            let made = split(&suite.tasks, Fractions::default(), seed);
+            std::fs::create_dir_all(store.root()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+            made.save(&path).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+            Ok(made)
+        }
+    }
 }
 
 /// The model client from `self-harness.toml` (or `config`) and the environment, with the
