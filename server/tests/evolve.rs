@@ -238,6 +238,8 @@ async fn mine_reports_the_weakness_and_writes_weaknesses_json() {
     }
     let model = ScriptedModel::responding(vim_model).await;
     let (_root, tasks, harness, cwd) = workspace();
+    let manifest = std::fs::read_to_string(harness.join("harness.toml")).unwrap();
+    let line = manifest.lines().position(|l| l.trim_start().starts_with("system =")).unwrap() + 1;
     let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
     let output = tokio::task::spawn_blocking(move || {
         let mut command = common::bin();
@@ -253,6 +255,9 @@ async fn mine_reports_the_weakness_and_writes_weaknesses_json() {
         serde_json::from_str(&std::fs::read_to_string(cwd.join(".self-harness/weaknesses.json")).unwrap()).unwrap();
     let first = &written[0];
     assert_eq!(first["id"], "interactive-program", "the detector's finding ranks first: {written:#}");
-    assert!(first["evidence"][0].as_str().unwrap().contains("vim /app/greeting.txt"), "{first}");
+    assert!(first["evidence"][0]["detail"].as_str().unwrap().contains("vim /app/greeting.txt"), "{first}");
+    // It concerns the system prompt: located on the manifest line that names it.
+    assert_eq!(first["location"], serde_json::json!({"file": "harness.toml", "line": line}), "{first}");
+    assert_eq!(first["counts"]["failed_with"], 2);
     assert!(!cwd.join(".self-harness/ledger.jsonl").exists(), "mining alone records no decision");
 }

@@ -68,7 +68,7 @@ pub async fn run(args: MineArgs) -> CliResult {
     bar.set_message("reading failed traces");
     let traces: Vec<_> =
         episodes.iter().filter_map(|e| trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
-    let weaknesses = mining::weaknesses(&client, &traces, &suite.tasks, args.seed).await;
+    let weaknesses = mining::weaknesses(&client, &harness, &traces, &suite.tasks, args.seed).await;
     bar.finish_and_clear();
 
     let json = serde_json::to_string_pretty(&weaknesses).unwrap_or_default();

@@ -175,7 +175,7 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
         }
         (ctx.say)(&format!("iteration {iteration}: mining"));
         let mined = ctx.evaluate(&harness, Split::Mine, iteration, options).await?;
-        let weaknesses = mine(ctx, &mined, options.seed).await;
+        let weaknesses = mine(ctx, &harness, &mined, options.seed).await;
         let recorded = ctx.entries()?;
         if !recorded.iter().any(|e| matches!(e, Entry::Weaknesses { iteration: i, .. } if *i == iteration)) {
             let path = ctx.store_root.join("weaknesses.json");
@@ -533,10 +533,10 @@ fn git_commit(dir: &Path, message: &str) -> Option<String> {
 
 /// Weaknesses from the mine split's traces: the ones recorded for this iteration when
 /// resuming (so that proposals match them), otherwise mined anew.
-async fn mine(ctx: &LoopContext<'_>, episodes: &[Episode], seed: u64) -> Vec<Weakness> {
+async fn mine(ctx: &LoopContext<'_>, harness: &Harness, episodes: &[Episode], seed: u64) -> Vec<Weakness> {
     let traces: Vec<(PathBuf, Trace)> =
         episodes.iter().filter_map(|e| crate::trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
-    super::mining::weaknesses(ctx.client, &traces, &ctx.tasks, seed).await
+    super::mining::weaknesses(ctx.client, harness, &traces, &ctx.tasks, seed).await
 }
 
 fn score(episodes: &[Episode]) -> (Score, Spend) {

@@ -13,8 +13,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::harness::{locate_surface, Harness, MANIFEST_FILE};
 use crate::llm::{ChatRequest, Client, Message};
-use crate::propose::Weakness;
+use crate::propose::{Evidence, Location, Support, Weakness};
 use crate::task::Task;
 use crate::trace::Trace;
 
@@ -48,10 +49,24 @@ struct Signature {
     turns: Vec<u32>,
 }
 
-/// Weaknesses from the traces of one split: detector findings and model signatures.
-pub async fn weaknesses(client: &Client, traces: &[(PathBuf, Trace)], tasks: &[Task], seed: u64) -> Vec<Weakness> {
+/// Weaknesses of `harness` from the traces of one split: detector findings and model
+/// signatures, each located in the harness and given the tasks that must keep passing.
+pub async fn weaknesses(
+    client: &Client,
+    harness: &Harness,
+    traces: &[(PathBuf, Trace)],
+    tasks: &[Task],
+    seed: u64,
+) -> Vec<Weakness> {
     let mut found = detector_weaknesses(traces);
     found.extend(model_weaknesses(client, traces, tasks, seed).await);
+    let manifest_text = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
+    let keep_passing = always_passing(traces);
+    for weakness in &mut found {
+        weakness.location = locate_surface(&manifest_text, &weakness.surface)
+            .map(|line| Location { file: MANIFEST_FILE.to_string(), line: line + 1 });
+        weakness.keep_passing = keep_passing.clone();
+    }
     // Best supported first; the loop addresses the first few.
     // On equal support, a detector's finding (exact evidence) before the model's reading.
     found.sort_by(|a, b| {
@@ -63,8 +78,18 @@ pub async fn weaknesses(client: &Client, traces: &[(PathBuf, Trace)], tasks: &[T
     found
 }
 
-fn support_count(w: &Weakness) -> usize {
-    w.support.split_whitespace().next().and_then(|k| k.parse().ok()).unwrap_or(0)
+fn support_count(w: &Weakness) -> u32 {
+    w.counts.failed_with
+}
+
+/// Tasks that passed in every counted trace (and have at least one).
+fn always_passing(traces: &[(PathBuf, Trace)]) -> Vec<String> {
+    let mut by_task: BTreeMap<&str, bool> = BTreeMap::new();
+    for (_, trace) in traces {
+        let Some(outcome) = trace.outcome.as_ref().filter(|o| o.error_class.counts()) else { continue };
+        *by_task.entry(&trace.header.task).or_insert(true) &= outcome.passed;
+    }
+    by_task.into_iter().filter(|(_, always)| *always).map(|(task, _)| task.to_string()).collect()
 }
 
 fn detector_weaknesses(traces: &[(PathBuf, Trace)]) -> Vec<Weakness> {
@@ -79,15 +104,12 @@ fn detector_weaknesses(traces: &[(PathBuf, Trace)]) -> Vec<Weakness> {
                 "{} of {} failed traces (and {} of {} passing)",
                 w.support.failed_with, w.support.failed_total, w.support.passed_with, w.support.passed_total
             ),
+            counts: w.support,
             surface: w.surface.to_string(),
-            evidence: w
-                .evidence
-                .iter()
-                .map(|e| {
-                    format!("{} turn {}: {}", e.trace.display(), e.turn.map_or("-".into(), |t| t.to_string()), e.detail)
-                })
-                .collect(),
-            tasks: w.tasks.clone(),
+            location: None,
+            evidence: w.evidence,
+            tasks: w.tasks,
+            keep_passing: Vec::new(),
         })
         .collect()
 }
@@ -134,12 +156,23 @@ async fn model_weaknesses(client: &Client, traces: &[(PathBuf, Trace)], tasks: &
                 description: members.iter().map(|m| format!("- {}", m.cause)).take(5).collect::<Vec<_>>().join("\n"),
                 criticality: if high * 2 >= members.len() { "high" } else { "medium" }.into(),
                 support: format!("{} of {} failed traces (the model's reading)", members.len(), failed.len()),
+                counts: Support {
+                    failed_with: members.len() as u32,
+                    failed_total: failed.len() as u32,
+                    ..Support::default()
+                },
                 surface: surface.to_string(),
+                location: None,
                 evidence: members
                     .iter()
-                    .map(|m| format!("{} turns {:?}: {}", m.trace.display(), m.turns, m.cause))
+                    .map(|m| Evidence {
+                        trace: m.trace.clone(),
+                        turn: m.turns.first().copied(),
+                        detail: m.cause.clone(),
+                    })
                     .collect(),
                 tasks,
+                keep_passing: Vec::new(),
             }
         })
         .collect()

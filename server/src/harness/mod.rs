@@ -8,6 +8,7 @@
 
 mod action;
 mod diagnostic;
+mod locate;
 mod manifest;
 mod template;
 mod validate;
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 pub use action::{Action, ActionError};
 pub use diagnostic::{HarnessDiagnostic, Position, Range, Severity};
+pub use locate::locate_surface;
 pub use manifest::{
     defaults, json_schema, json_schema_text, key_doc, key_docs, ActionFormat, Completion, ContextOverflow, HookRef,
     Hooks, KeyDoc, Manifest, NoteRef, OutputPolicy, Policy, Prompts, ToolRef,

@@ -7,7 +7,7 @@ mod detectors;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use detectors::{detect_all, detector, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS};
 
@@ -17,7 +17,7 @@ use crate::trace::Trace;
 const MAX_EVIDENCE: usize = 10;
 
 /// How many traces show a weakness.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Support {
     pub failed_with: u32,
     pub failed_total: u32,
@@ -26,11 +26,20 @@ pub struct Support {
 }
 
 /// Where a weakness shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub trace: PathBuf,
     pub turn: Option<u32>,
     pub detail: String,
+}
+
+impl std::fmt::Display for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.turn {
+            Some(turn) => write!(f, "{} turn {turn}: {}", self.trace.display(), self.detail),
+            None => write!(f, "{}: {}", self.trace.display(), self.detail),
+        }
+    }
 }
 
 /// A detector that fired on at least one failed trace.

@@ -18,10 +18,12 @@ use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
 use crate::harness::Harness;
+pub use crate::mine::{Evidence, Support};
 
 pub use model::{propose_with_model, ProposeError};
 
-/// A weakness as the proposer sees it.
+/// A mined weakness: what goes wrong, how often, where it shows and where in the harness
+/// it is addressed. Written to `weaknesses.json`, the ledger, and read by the editor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Weakness {
     pub id: String,
@@ -31,12 +33,30 @@ pub struct Weakness {
     pub criticality: String,
     /// "k of n failed traces", for people.
     pub support: String,
+    /// The numbers behind `support`.
+    #[serde(default)]
+    pub counts: Support,
     /// The harness key or file it concerns, e.g. `prompts.system`.
     pub surface: String,
-    /// Short excerpts of the turns that show it.
-    pub evidence: Vec<String>,
+    /// Where `surface` is written in the harness, when it is.
+    #[serde(default)]
+    pub location: Option<Location>,
+    /// The turns that show it.
+    pub evidence: Vec<Evidence>,
     /// Tasks whose failed traces show it.
     pub tasks: Vec<String>,
+    /// Tasks that passed in every counted episode: an edit must not break them.
+    #[serde(default)]
+    pub keep_passing: Vec<String>,
+}
+
+/// A line of a harness file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Relative to the harness folder.
+    pub file: String,
+    /// 1-based.
+    pub line: u32,
 }
 
 /// Which proposer made an edit.

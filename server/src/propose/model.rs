@@ -47,7 +47,7 @@ pub async fn propose_with_model(
     let prompt = format!(
         "You improve the harness of a terminal agent: the files below define its prompts and policy.\n\
          A weakness was found in its failed episodes.\n\n\
-         Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n\n\
+         Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n{keep}\n\
          Harness files:\n{shown}\n\
          Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
          for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
@@ -56,6 +56,11 @@ pub async fn propose_with_model(
          rule to the system prompt: {{\"file\": \"system.md\", \"search\": \"\", \"replace\": \"Use absolute \
          paths in every command.\", ...}}. List the tasks you expect it to fix and those it might \
          break (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
+        keep = if weakness.keep_passing.is_empty() {
+            String::new()
+        } else {
+            format!("Tasks that pass now and must keep passing: {}\n", weakness.keep_passing.join(", "))
+        },
         title = weakness.title,
         description = weakness.description,
         support = weakness.support,
