@@ -1,12 +1,23 @@
-//! The store: `.self-harness/` beside the project config, where runs, traces and (later)
-//! weaknesses, proposals and the ledger live.
+//! The store: `.self-harness/` beside the project config, where runs, traces, weaknesses,
+//! proposals, validations and the ledger live. The CLI and the language server read and
+//! write it through this module only, so both see the same files.
 //!
 //! ```text
-//! .self-harness/runs/<run>/run.json                  what was run, written when it ends
+//! .self-harness/runs/<run>/run.json                  what `eval` ran, written when it ends
 //! .self-harness/runs/<run>/<task>/<trial>/trace.jsonl one episode (see `trace`)
+//! .self-harness/runs/loop-<version>/<task>/s<seed>/  the loop's episodes, keyed (see `evolve::episodes`)
+//! .self-harness/splits.json                           the seeded mine/validate/test split
+//! .self-harness/weaknesses.json                       the last mining's weaknesses
+//! .self-harness/proposals.json                        the standing proposals, per weakness
+//! .self-harness/candidates/<proposal>/                each proposal's candidate harness
+//! .self-harness/validations.jsonl                     one line per validation decision
+//! .self-harness/ledger.jsonl                          the loop's ledger
 //! ```
 
 use std::path::{Path, PathBuf};
+
+use crate::evolve::validation::ValidationRecord;
+use crate::propose::{Proposal, Weakness};
 
 /// The store folder's name.
 pub const STORE_DIR: &str = ".self-harness";
@@ -24,6 +35,57 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn weaknesses_path(&self) -> PathBuf {
+        self.root.join("weaknesses.json")
+    }
+
+    pub fn proposals_path(&self) -> PathBuf {
+        self.root.join("proposals.json")
+    }
+
+    pub fn validations_path(&self) -> PathBuf {
+        self.root.join("validations.jsonl")
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join("ledger.jsonl")
+    }
+
+    pub fn candidates_dir(&self) -> PathBuf {
+        self.root.join("candidates")
+    }
+
+    /// The last mining's weaknesses (none before the first).
+    pub fn weaknesses(&self) -> Result<Vec<Weakness>, String> {
+        read_json(&self.weaknesses_path())
+    }
+
+    pub fn save_weaknesses(&self, weaknesses: &[Weakness]) -> std::io::Result<()> {
+        write_json(&self.weaknesses_path(), &weaknesses)
+    }
+
+    /// The standing proposals (none before the first).
+    pub fn proposals(&self) -> Result<Vec<Proposal>, String> {
+        read_json(&self.proposals_path())
+    }
+
+    /// Replaces the proposals for the weaknesses in `fresh_for` by `fresh`, keeping the rest.
+    pub fn save_proposals(&self, fresh_for: &[String], fresh: &[Proposal]) -> Result<(), String> {
+        let mut all = self.proposals()?;
+        all.retain(|p| !fresh_for.contains(&p.weakness));
+        all.extend_from_slice(fresh);
+        write_json(&self.proposals_path(), &all).map_err(|e| e.to_string())
+    }
+
+    /// Every validation decision recorded so far (a torn last line is skipped).
+    pub fn validations(&self) -> Result<Vec<ValidationRecord>, String> {
+        crate::util::read_json_lines(&self.validations_path()).map(|(records, _)| records)
+    }
+
+    pub fn append_validation(&self, record: &ValidationRecord) -> std::io::Result<()> {
+        crate::util::append_json_line(&self.validations_path(), record)
     }
 
     /// A new, empty run folder named after the time and `label` (e.g. the harness version).
@@ -56,4 +118,20 @@ impl RunDir {
     pub fn episode_dir(&self, task: &str, trial: u32) -> PathBuf {
         self.path.join(task).join(trial.to_string())
     }
+}
+
+/// A JSON file of the store; an empty list when it does not exist yet.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::util::write_atomic(path, serde_json::to_string_pretty(value)?.as_bytes())
 }

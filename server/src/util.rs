@@ -25,3 +25,40 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// Appends one JSON value as a line, synced before returning: an append-only log that a
+/// crash can only cut at its last line.
+pub fn append_json_line<T: serde::Serialize>(path: &std::path::Path, value: &T) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(&line)?;
+    file.sync_data()
+}
+
+/// The values of a JSON Lines file (none when it does not exist), and whether its last
+/// line was torn (cut off by a crash, skipped). Any other bad line is an error naming it.
+pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<(Vec<T>, bool), String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), false)),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut values, mut torn) = (Vec::new(), false);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(value) => values.push(value),
+            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => torn = true,
+            Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
+        }
+    }
+    Ok((values, torn))
+}

@@ -232,7 +232,7 @@ async fn a_sigkilled_loop_resumes_to_a_consistent_ledger() {
 }
 
 #[tokio::test]
-async fn mine_reports_the_weakness_and_writes_weaknesses_json() {
+async fn mine_propose_and_validate_step_by_step() {
     if !common::docker_available() {
         return;
     }
@@ -240,14 +240,15 @@ async fn mine_reports_the_weakness_and_writes_weaknesses_json() {
     let (_root, tasks, harness, cwd) = workspace();
     let manifest = std::fs::read_to_string(harness.join("harness.toml")).unwrap();
     let line = manifest.lines().position(|l| l.trim_start().starts_with("system =")).unwrap() + 1;
-    let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
-    let output = tokio::task::spawn_blocking(move || {
-        let mut command = common::bin();
-        command.current_dir(&cwd2).env("OPENAI_BASE_URL", &base).args(["mine", "--repeats", "1", "--harness"]);
-        common::run(command.arg(&harness).arg("--tasks").arg(&tasks))
-    })
-    .await
-    .unwrap();
+    let cli = |args: Vec<String>| {
+        let (cwd, base) = (cwd.clone(), model.base_url().to_string());
+        tokio::task::spawn_blocking(move || {
+            common::run(common::bin().current_dir(&cwd).env("OPENAI_BASE_URL", &base).args(&args))
+        })
+    };
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let mine = ["mine", "--repeats", "1", "--harness", &path(&harness), "--tasks", &path(&tasks)];
+    let output = cli(mine.iter().map(|a| a.to_string()).collect()).await.unwrap();
     assert_eq!(output.status.code(), Some(0));
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("interactive-program") && table.contains("2 of 2 failed traces"), "{table}");
@@ -260,4 +261,64 @@ async fn mine_reports_the_weakness_and_writes_weaknesses_json() {
     assert_eq!(first["location"], serde_json::json!({"file": "harness.toml", "line": line}), "{first}");
     assert_eq!(first["counts"]["failed_with"], 2);
     assert!(!cwd.join(".self-harness/ledger.jsonl").exists(), "mining alone records no decision");
+
+    // propose: the model's fix for the weakness becomes a standing proposal with its diff.
+    let propose = |proposer: &str| {
+        cli(vec![
+            "propose".into(),
+            "--json".into(),
+            "--harness".into(),
+            path(&harness),
+            "--weakness".into(),
+            "interactive-program".into(),
+            "--proposer".into(),
+            proposer.into(),
+        ])
+    };
+    let output = propose("model").await.unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let proposal = &printed["proposals"][0];
+    assert_eq!(proposal["weakness"], "interactive-program");
+    assert!(proposal["diff"].as_str().unwrap().contains(&format!("+{FIX}")), "{proposal}");
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join(".self-harness/proposals.json")).unwrap()).unwrap();
+    assert_eq!(stored, printed["proposals"], "what is printed is what is kept");
+    let id = proposal["id"].as_str().unwrap().to_string();
+
+    // validate: the candidate runs the validate split's pairs and wins every one of them.
+    let validate = |id: &str| {
+        cli(vec![
+            "validate".into(),
+            "--json".into(),
+            "--proposal".into(),
+            id.into(),
+            "--tasks".into(),
+            path(&tasks),
+            "--repeats".into(),
+            "2".into(),
+        ])
+    };
+    let output = validate(&id).await.unwrap();
+    assert_eq!(output.status.code(), Some(0), "accepted: {}", String::from_utf8_lossy(&output.stdout));
+    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((decision["accepted"].as_bool(), decision["proposal"].as_str()), (Some(true), Some(id.as_str())));
+    assert_eq!((&decision["parent"]["passed"], &decision["candidate"]["passed"]), (&json!(0), &json!(4)));
+    assert!(decision["p_value"].as_f64().unwrap() <= 0.1, "{decision}");
+
+    // An ablation of the same size does not address the weakness: rejected (exit 1),
+    // stopped as soon as acceptance was out of reach.
+    let output = propose("generic").await.unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let generic: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let generic_id = generic["proposals"][0]["id"].as_str().unwrap().to_string();
+    let output = validate(&generic_id).await.unwrap();
+    assert_eq!(output.status.code(), Some(1), "rejected: {}", String::from_utf8_lossy(&output.stdout));
+    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(decision["accepted"], false);
+    assert_eq!(decision["stopped_early"], true, "{decision}");
+
+    let (records, _): (Vec<Value>, bool) =
+        self_harness::util::read_json_lines(&cwd.join(".self-harness/validations.jsonl")).unwrap();
+    assert_eq!(records.len(), 2, "one line per decision");
 }

@@ -9,7 +9,6 @@ use crate::evolve::episodes::{Episode, Runner};
 use crate::evolve::iterate::{self, LoopContext, LoopOptions};
 use crate::propose::{Budget, Proposer};
 use crate::store::Store;
-use crate::validate::Policy;
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -44,14 +43,8 @@ pub struct LoopArgs {
     /// Seed of the split and of the episodes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Acceptance rule: `sign-test` (default; one-sided exact sign test over paired episodes,
-    /// and no task from always to never passing) or `paper` (the published study's rule:
-    /// no task worse, one better).
-    #[arg(long, default_value = "sign-test", value_parser = ["sign-test", "paper"])]
-    policy: String,
-    /// Significance level of the sign test.
-    #[arg(long, default_value_t = 0.1)]
-    alpha: f64,
+    #[command(flatten)]
+    judge: super::PolicyArgs,
     /// Who proposes edits: the model, or an ablation for comparison.
     #[arg(long, value_enum, default_value_t = Proposer::Model)]
     proposer: Proposer,
@@ -139,13 +132,14 @@ pub async fn run(args: LoopArgs) -> CliResult {
         auto_apply: args.auto_apply,
         repeats: args.repeats,
         seed: args.seed,
-        policy: if args.policy == "paper" { Policy::Paper } else { Policy::PairedSignTest { alpha: args.alpha } },
+        policy: args.judge.options().policy,
         proposer: args.proposer,
         per_weakness: args.candidates,
         weaknesses: args.weaknesses,
         budget: Budget { max_changed_lines: args.max_changed_lines },
         budget_tokens: args.budget_tokens,
         budget_usd: args.budget_usd,
+        max_cost_ratio: args.judge.options().max_cost_ratio,
     };
     let context = LoopContext {
         runner: Runner {

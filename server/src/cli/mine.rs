@@ -72,8 +72,8 @@ pub async fn run(args: MineArgs) -> CliResult {
     bar.finish_and_clear();
 
     let json = serde_json::to_string_pretty(&weaknesses).unwrap_or_default();
-    let path = store.root().join("weaknesses.json");
-    crate::util::write_atomic(&path, json.as_bytes()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+    let path = store.weaknesses_path();
+    store.save_weaknesses(&weaknesses).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
     if args.json {
         println!("{json}");
     } else {

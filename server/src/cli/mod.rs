@@ -7,9 +7,11 @@ mod images;
 mod loop_cmd;
 mod mine;
 mod model;
+mod propose;
 mod report;
 mod tasks;
 mod ui;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -77,6 +79,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Mine weaknesses: run (or reuse) the harness on the mine split, then detectors and the model read the failed traces.
     Mine(mine::MineArgs),
+    /// Propose harness edits for the mined weaknesses: checked candidates with their diffs.
+    Propose(propose::ProposeArgs),
+    /// Validate a candidate (a proposal, or any edited harness) against its parent on the validate split.
+    Validate(validate::ValidateArgs),
     /// The self-improvement loop: mine weaknesses, propose harness edits, validate them, apply what holds up.
     Loop(loop_cmd::LoopArgs),
     /// What the loop did and whether it helped: test-split pass rates with 95% intervals, per-iteration decisions, costs, a plot.
@@ -168,6 +174,8 @@ async fn run(command: Command) -> CliResult {
         Command::Eval(args) => eval::run(args).await,
         Command::Loop(args) => loop_cmd::run(args).await,
         Command::Mine(args) => mine::run(args).await,
+        Command::Propose(args) => propose::run(args).await,
+        Command::Validate(args) => validate::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Model(command) => model::run(command).await,
         Command::Clean { all } => {
@@ -203,6 +211,37 @@ impl AgentArgs {
     fn client(&self) -> Result<(crate::llm::Client, String), CliError> {
         model_client(self.config.as_deref(), self.model.as_deref())
     }
+}
+
+/// How a candidate is judged: shared by `validate` and `loop`.
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// Acceptance rule: `sign-test` (default; one-sided exact sign test over paired episodes,
+    /// and no task from always to never passing) or `paper` (the published study's two-way
+    /// rule, for reproduction: held-in and held-out splits together, no split worse, one
+    /// better).
+    #[arg(long, default_value = "sign-test", value_parser = ["sign-test", "paper"])]
+    policy: String,
+    /// Significance level of the sign test.
+    #[arg(long, default_value_t = 0.1)]
+    alpha: f64,
+    /// Reject a candidate that spends more than this many times its parent's tokens on the
+    /// same episodes (e.g. 1.5), however well it does.
+    #[arg(long, value_name = "RATIO")]
+    max_cost_ratio: Option<f64>,
+}
+
+impl PolicyArgs {
+    fn options(&self) -> crate::evolve::validation::ValidateOptions {
+        use crate::validate::Policy;
+        let policy = if self.policy == "paper" { Policy::Paper } else { Policy::PairedSignTest { alpha: self.alpha } };
+        crate::evolve::validation::ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio }
+    }
+}
+
+/// The working directory, where the store lives.
+fn current_dir() -> Result<std::path::PathBuf, CliError> {
+    std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, format!("no working directory: {e}")))
 }
 
 /// Loads a harness, or says everything that is wrong with it (exit 2).

@@ -95,3 +95,17 @@ pub fn status_cell(text: &str, good: bool, bad: bool) -> String {
     };
     styled.to_string()
 }
+
+/// A unified diff with added lines green and removed lines red.
+pub fn diff(unified: &str) -> String {
+    unified
+        .lines()
+        .map(|line| match line.chars().next() {
+            Some('+') if !line.starts_with("+++") => style(line).green().to_string(),
+            Some('-') if !line.starts_with("---") => style(line).red().to_string(),
+            Some('@') => style(line).cyan().to_string(),
+            _ => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use futures_util::StreamExt;
 
+use super::ledger::{Score, Spend};
 use crate::agent::{self, EpisodeSpec};
 use crate::harness::Harness;
 use crate::llm::Client;
@@ -108,4 +109,24 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// Pass counts of the counted episodes, and what all of them spent.
+pub fn score(episodes: &[Episode]) -> (Score, Spend) {
+    let mut score = Score::default();
+    let mut spend = Spend::default();
+    for e in episodes {
+        spend.tokens += e.outcome.tokens_in + e.outcome.tokens_out;
+        spend.cost_usd += e.outcome.cost_usd;
+        spend.container_seconds += e.outcome.duration_ms as f64 / 1000.0;
+        if !e.counts() {
+            continue;
+        }
+        let task = score.per_task.entry(e.task.clone()).or_default();
+        task.counted += 1;
+        task.passed += u32::from(e.outcome.passed);
+        score.counted += 1;
+        score.passed += u32::from(e.outcome.passed);
+    }
+    (score, spend)
 }

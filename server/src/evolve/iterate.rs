@@ -5,18 +5,18 @@
 //! episodes are reused, recorded proposals are not asked for again, recorded decisions are
 //! not re-validated, and an edit already installed is recognised by its version.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::episodes::{Episode, Runner};
-use super::ledger::{self, Entry, Score, Spend, Split};
+use super::episodes::{score, Episode, Runner};
+use super::ledger::{self, Entry, Split};
 use super::splits::Splits;
+use super::validation::{validate_candidate, Baseline, ValidateOptions, Validation};
 use crate::harness::Harness;
 use crate::llm::Client;
-use crate::propose::{self, Budget, Proposal, Proposer, RawEdit, Weakness};
+use crate::propose::{self, Budget, Proposal, Proposer, RoundSpec, Weakness};
 use crate::task::Task;
 use crate::trace::Trace;
-use crate::validate::{Decider, Pair, Policy};
+use crate::validate::Policy;
 
 /// How the loop runs.
 #[derive(Debug, Clone)]
@@ -35,6 +35,8 @@ pub struct LoopOptions {
     pub budget: Budget,
     pub budget_tokens: Option<u64>,
     pub budget_usd: Option<f64>,
+    /// Reject candidates that spend more than this many times the parent's tokens.
+    pub max_cost_ratio: Option<f64>,
 }
 
 /// What the loop needs around it.
@@ -178,8 +180,7 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
         let weaknesses = mine(ctx, &harness, &mined, options.seed).await;
         let recorded = ctx.entries()?;
         if !recorded.iter().any(|e| matches!(e, Entry::Weaknesses { iteration: i, .. } if *i == iteration)) {
-            let path = ctx.store_root.join("weaknesses.json");
-            crate::util::write_atomic(&path, serde_json::to_string_pretty(&weaknesses).unwrap_or_default().as_bytes())?;
+            ctx.runner.store.save_weaknesses(&weaknesses)?;
             ctx.append(Entry::Weaknesses {
                 at: now(),
                 iteration,
@@ -198,6 +199,9 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
             weaknesses.len().min(options.weaknesses)
         ));
         let proposals = proposals(options, ctx, &harness, &weaknesses, iteration).await?;
+        // The standing proposals, where `propose` keeps them and the editor looks for them.
+        let addressed: Vec<String> = weaknesses.iter().take(options.weaknesses).map(|w| w.id.clone()).collect();
+        ctx.runner.store.save_proposals(&addressed, &proposals).map_err(LoopError::Ledger)?;
         if !options.auto_apply {
             reason = format!(
                 "waiting for a person: {} proposal(s) in {}; review them, then run again with --auto-apply",
@@ -213,20 +217,19 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
         }
 
         (ctx.say)(&format!("iteration {iteration}: validating {} candidate(s)", proposals.len()));
-        let parent_episodes = ctx.evaluate(&harness, Split::Validate, iteration, options).await?;
+        let held_out = ctx.evaluate(&harness, Split::Validate, iteration, options).await?;
+        // The paper's two-way rule also weighs the held-in (mined) episodes.
+        let baseline: Vec<Baseline> = held_out
+            .into_iter()
+            .map(|episode| Baseline { episode, held_in: false })
+            .chain(mined.iter().cloned().map(|episode| Baseline { episode, held_in: true }))
+            .collect();
         let mut accepted: Vec<(Proposal, f64)> = Vec::new();
         for proposal in &proposals {
             let candidate = load(&proposal.dir)?;
-            let verdict = validate(
-                options,
-                ctx,
-                iteration,
-                &harness,
-                &candidate,
-                &parent_episodes,
-                std::slice::from_ref(proposal),
-            )
-            .await?;
+            let verdict =
+                validate(options, ctx, iteration, &harness, &candidate, &baseline, std::slice::from_ref(proposal))
+                    .await?;
             if let Some(p) = verdict {
                 accepted.push((proposal.clone(), p));
             }
@@ -240,7 +243,7 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
                 combine(&harness, &accepted.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), &dir, options.budget)
             {
                 let all: Vec<Proposal> = accepted.iter().map(|(p, _)| p.clone()).collect();
-                if validate(options, ctx, iteration, &harness, &combined, &parent_episodes, &all).await?.is_some() {
+                if validate(options, ctx, iteration, &harness, &combined, &baseline, &all).await?.is_some() {
                     winner = Some((dir, all.iter().map(|p| p.id.clone()).collect(), combined.version().to_string()));
                 }
             }
@@ -293,103 +296,57 @@ async fn proposals(
     let validate_tasks: Vec<String> = ctx.splits.tasks(Split::Validate).to_vec();
     let mut kept: Vec<Proposal> = Vec::new();
     for (w, weakness) in weaknesses.iter().take(options.weaknesses).enumerate() {
-        let mut edits: Vec<(RawEdit, Proposer)> = Vec::new();
-        let mut declined = None;
-        match propose::propose_with_model(
-            ctx.client,
+        let spec = RoundSpec {
             harness,
             weakness,
-            options.per_weakness,
-            &validate_tasks,
+            candidates: options.per_weakness,
+            proposer: options.proposer,
+            tasks: &validate_tasks,
             // A new seed each iteration: an iteration that accepted nothing should not be
             // offered the very same edits again.
-            options.seed + u64::from(iteration) * 1000 + w as u64,
-        )
-        .await
-        {
-            Ok((model_edits, decline)) => {
-                declined = decline;
-                for edit in model_edits {
-                    let edit = match options.proposer {
-                        Proposer::Model => Some(edit),
-                        Proposer::None => None,
-                        kind => {
-                            propose::ablation_edit(kind, harness, edit.replace.len(), options.seed + edits.len() as u64)
-                        }
-                    };
-                    edits.extend(edit.map(|e| (e, options.proposer)));
-                }
-            }
-            Err(e) => {
-                let id = format!("{iteration}-{}-model", weakness.id);
-                ctx.append(Entry::Discarded {
-                    at: now(),
-                    iteration,
-                    id,
-                    reason: format!("the model could not propose: {e}"),
-                })?;
-            }
+            seed: options.seed + u64::from(iteration) * 1000 + w as u64,
+            budget: options.budget,
+            candidates_dir: &ctx.store_root.join("candidates"),
+            id_prefix: format!("{iteration}-{}", weakness.id),
+            iteration,
+        };
+        let round = propose::round(ctx.client, &spec, &kept).await;
+        let discard = |id: String, reason: String| ctx.append(Entry::Discarded { at: now(), iteration, id, reason });
+        if let Some(error) = round.error {
+            discard(format!("{iteration}-{}-model", weakness.id), error)?;
         }
-        if let Some(why) = declined.filter(|_| edits.is_empty()) {
-            ctx.append(Entry::Discarded {
+        if let Some(why) = round.declined {
+            discard(format!("{iteration}-{}", weakness.id), format!("declined: {why}"))?;
+        }
+        for (id, reason) in round.discarded {
+            discard(id, reason)?;
+        }
+        for proposal in round.proposals {
+            let json = serde_json::to_string_pretty(&proposal).unwrap_or_default();
+            std::fs::create_dir_all(&dir)?;
+            crate::util::write_atomic(&dir.join(format!("{}.json", proposal.id)), json.as_bytes())?;
+            let edit = &proposal.edit;
+            ctx.append(Entry::Proposal {
                 at: now(),
                 iteration,
-                id: format!("{iteration}-{}", weakness.id),
-                reason: format!("declined: {why}"),
+                id: proposal.id.clone(),
+                weakness: weakness.id.clone(),
+                source: format!("{:?}", proposal.source).to_lowercase(),
+                file: edit.file.clone(),
+                changed_lines: proposal.changed_lines,
+                rationale: edit.rationale.clone(),
+                expected_fixes: edit.expected_fixes.clone(),
+                might_break: edit.might_break.clone(),
             })?;
-        }
-        for (n, (edit, source)) in edits.into_iter().enumerate() {
-            let id = format!("{iteration}-{}-{}", weakness.id, n + 1);
-            let candidate_dir = ctx.store_root.join("candidates").join(&id);
-            if let Some(dup) = kept.iter().find(|p| propose::near_duplicate(&p.edit, &edit)) {
-                ctx.append(Entry::Discarded {
-                    at: now(),
-                    iteration,
-                    id,
-                    reason: format!("near-duplicate of {}", dup.id),
-                })?;
-                continue;
-            }
-            match propose::prepare(harness, &edit, &candidate_dir, options.budget) {
-                Err(reason) => ctx.append(Entry::Discarded { at: now(), iteration, id, reason })?,
-                Ok((candidate, diff, changed_lines)) => {
-                    let proposal = Proposal {
-                        id: id.clone(),
-                        iteration,
-                        weakness: weakness.id.clone(),
-                        source,
-                        edit: edit.clone(),
-                        diff,
-                        changed_lines,
-                        dir: candidate_dir,
-                        version: candidate.version().to_string(),
-                    };
-                    let json = serde_json::to_string_pretty(&proposal).unwrap_or_default();
-                    std::fs::create_dir_all(&dir)?;
-                    crate::util::write_atomic(&dir.join(format!("{id}.json")), json.as_bytes())?;
-                    ctx.append(Entry::Proposal {
-                        at: now(),
-                        iteration,
-                        id,
-                        weakness: weakness.id.clone(),
-                        source: format!("{source:?}").to_lowercase(),
-                        file: edit.file.clone(),
-                        changed_lines,
-                        rationale: edit.rationale.clone(),
-                        expected_fixes: edit.expected_fixes.clone(),
-                        might_break: edit.might_break.clone(),
-                    })?;
-                    kept.push(proposal);
-                }
-            }
+            kept.push(proposal);
         }
     }
     Ok(kept)
 }
 
-/// Validates `candidate` against the parent's episodes on the validate split, pair by pair,
-/// stopping early when it can no longer be accepted. Records the decision (once) and
-/// returns the p-value (or 0 for rules without one) when accepted.
+/// Validates `candidate` against the parent's episodes (see [`validate_candidate`]).
+/// Records the decision (once) and returns the p-value (or 0 for rules without one) when
+/// accepted.
 #[allow(clippy::too_many_arguments)]
 async fn validate(
     options: &LoopOptions,
@@ -397,7 +354,7 @@ async fn validate(
     iteration: u32,
     parent: &Harness,
     candidate: &Harness,
-    parent_episodes: &[Episode],
+    baseline: &[Baseline],
     proposals: &[Proposal],
 ) -> Result<Option<f64>, LoopError> {
     for entry in ctx.entries()? {
@@ -407,29 +364,14 @@ async fn validate(
             }
         }
     }
-    let mut decider = Decider::new(options.policy, parent_episodes.len());
-    let mut episodes = Vec::new();
-    let mut stopped_early = false;
-    for parent_episode in parent_episodes {
-        if !decider.can_still_accept() {
-            stopped_early = true;
-            break;
-        }
-        let Some(task) = ctx.task(&parent_episode.task) else { continue };
-        let episode = ctx.runner.run_one(candidate, task, parent_episode.seed).await?;
-        if episode.counts() && parent_episode.counts() {
-            decider.add(Pair {
-                task: task.name.clone(),
-                parent_passed: parent_episode.outcome.passed,
-                candidate_passed: episode.outcome.passed,
-            });
-        }
-        episodes.push(episode);
-    }
-    let verdict = decider.decide();
+    let validate_options = ValidateOptions { policy: options.policy, max_cost_ratio: options.max_cost_ratio };
+    let validation =
+        validate_candidate(&ctx.runner, &ctx.tasks, candidate, baseline, validate_options, &|_| {}).await?;
+    let proposal = (proposals.len() == 1).then(|| proposals[0].id.as_str());
+    ctx.runner.store.append_validation(&validation.record(proposal, parent, candidate, options.policy))?;
+    let Validation { verdict, stopped_early, spend, .. } = validation;
     let predicted: Vec<&String> = proposals.iter().flat_map(|p| p.edit.expected_fixes.iter()).collect();
     let predicted_hits = predicted.iter().filter(|t| verdict.improved.contains(t)).count() as u32;
-    let (_, spend) = score(&episodes);
     (ctx.say)(&format!(
         "  {} {}: {}",
         proposals.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join("+"),
@@ -537,25 +479,6 @@ async fn mine(ctx: &LoopContext<'_>, harness: &Harness, episodes: &[Episode], se
     let traces: Vec<(PathBuf, Trace)> =
         episodes.iter().filter_map(|e| crate::trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
     super::mining::weaknesses(ctx.client, harness, &traces, &ctx.tasks, seed).await
-}
-
-fn score(episodes: &[Episode]) -> (Score, Spend) {
-    let mut score = Score { per_task: BTreeMap::new(), passed: 0, counted: 0 };
-    let mut spend = Spend::default();
-    for e in episodes {
-        spend.tokens += e.outcome.tokens_in + e.outcome.tokens_out;
-        spend.cost_usd += e.outcome.cost_usd;
-        spend.container_seconds += e.outcome.duration_ms as f64 / 1000.0;
-        if !e.counts() {
-            continue;
-        }
-        let task = score.per_task.entry(e.task.clone()).or_default();
-        task.counted += 1;
-        task.passed += u32::from(e.outcome.passed);
-        score.counted += 1;
-        score.passed += u32::from(e.outcome.passed);
-    }
-    (score, spend)
 }
 
 fn now() -> String {

@@ -6,8 +6,6 @@
 //! line, which [`read`] skips (and reports).
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -161,37 +159,14 @@ impl Entry {
 
 /// Appends one entry, synced.
 pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut line = serde_json::to_vec(entry)?;
-    line.push(b'\n');
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-    file.write_all(&line)?;
-    file.sync_data()
+    crate::util::append_json_line(path, entry)
 }
 
 /// The entries of a ledger (none when it does not exist yet). A torn last line is skipped
 /// and counted in `torn`; any other bad line is an error naming the line.
 pub fn read(path: &Path) -> Result<Ledger, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ledger::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let mut ledger = Ledger::default();
-    for (i, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str(line) {
-            Ok(entry) => ledger.entries.push(entry),
-            Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => ledger.torn = true,
-            Err(e) => return Err(format!("{}:{}: {e}", path.display(), i + 1)),
-        }
-    }
-    Ok(ledger)
+    let (entries, torn) = crate::util::read_json_lines(path)?;
+    Ok(Ledger { entries, torn })
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -203,6 +178,9 @@ pub struct Ledger {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::OpenOptions;
+    use std::io::Write;
+
     use super::*;
 
     #[test]

@@ -4,3 +4,4 @@ pub mod iterate;
 pub mod ledger;
 pub mod mining;
 pub mod splits;
+pub mod validation;

@@ -11,6 +11,7 @@
 //! the same size) and `none`.
 
 mod model;
+mod round;
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ use crate::harness::Harness;
 pub use crate::mine::{Evidence, Support};
 
 pub use model::{propose_with_model, ProposeError};
+pub use round::{round, Round, RoundSpec};
 
 /// A mined weakness: what goes wrong, how often, where it shows and where in the harness
 /// it is addressed. Written to `weaknesses.json`, the ledger, and read by the editor.
@@ -103,6 +105,11 @@ pub struct Proposal {
     /// The candidate harness folder (a full copy with the edit).
     pub dir: PathBuf,
     pub version: String,
+    /// The harness it edits, as it was when proposed.
+    #[serde(default)]
+    pub parent_dir: PathBuf,
+    #[serde(default)]
+    pub parent_version: String,
 }
 
 /// The edit budget.

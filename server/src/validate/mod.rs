@@ -5,7 +5,9 @@
 //! repeat) is a *pair*. A [`Policy`] turns the pairs into a decision with its numbers:
 //! the default is a one-sided exact sign test over the pairs that differ, plus a guard that
 //! no task falls from always passing to never passing; `paper` is the published study's
-//! rule (no task worse, at least one better), labelled as such. [`Decider::can_still_accept`]
+//! two-way rule, for reproduction: the candidate also runs the *held-in* tasks it was mined
+//! from, and is accepted when neither split (held-in, held-out) gets worse and one gets
+//! better. [`Decider::can_still_accept`]
 //! lets the caller stop a candidate as soon as the remaining pairs could not save it.
 
 use std::collections::BTreeMap;
@@ -21,7 +23,8 @@ pub enum Policy {
     /// One-sided exact sign test over differing pairs at level `alpha`, and no task from
     /// always passing to never passing.
     PairedSignTest { alpha: f64 },
-    /// The published study's rule: no task's pass rate falls and at least one rises.
+    /// The published study's two-way rule (for reproduction): on the held-in (mine) and
+    /// held-out (validate) splits together, no split's pass count falls and one rises.
     Paper,
 }
 
@@ -35,7 +38,7 @@ impl std::fmt::Display for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Policy::PairedSignTest { alpha } => write!(f, "paired-sign-test(alpha={alpha})"),
-            Policy::Paper => write!(f, "paper(no task worse, one better)"),
+            Policy::Paper => write!(f, "paper(two-way: no split worse, one better)"),
         }
     }
 }
@@ -44,6 +47,8 @@ impl std::fmt::Display for Policy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pair {
     pub task: String,
+    /// From the split the weakness was mined on (the paper policy's held-in side).
+    pub held_in: bool,
     pub parent_passed: bool,
     pub candidate_passed: bool,
 }
@@ -85,12 +90,8 @@ impl Decider {
         match self.policy {
             // Best case: every remaining pair is a win.
             Policy::PairedSignTest { alpha } => sign_test_p(wins + remaining, losses) <= alpha,
-            Policy::Paper => {
-                let (parent, candidate) = self.scores();
-                // A task already worse stays worse only if it has no pairs left; be
-                // conservative and stop only when the tally is final for a worse task.
-                remaining > 0 || !self.any_task_worse(&parent, &candidate)
-            }
+            // Any remaining pair could still lift a split: stop only when the tally is final.
+            Policy::Paper => remaining > 0 || self.decide().accepted,
         }
     }
 
@@ -115,8 +116,10 @@ impl Decider {
         (parent, candidate)
     }
 
-    fn any_task_worse(&self, parent: &Score, candidate: &Score) -> bool {
-        parent.per_task.iter().any(|(task, p)| candidate.per_task.get(task).is_some_and(|c| c.passed < p.passed))
+    /// Passes of (parent, candidate) on the held-in or the held-out side.
+    fn split_passes(&self, held_in: bool) -> (usize, usize) {
+        let side = self.pairs.iter().filter(|p| p.held_in == held_in);
+        side.fold((0, 0), |(p, c), pair| (p + usize::from(pair.parent_passed), c + usize::from(pair.candidate_passed)))
     }
 
     /// The decision on the pairs so far (call when all are in, or after stopping early).
@@ -146,12 +149,17 @@ impl Decider {
                 }
             }
             Policy::Paper => {
-                if !regressed.is_empty() {
-                    (false, format!("worse on {regressed:?}"), None)
-                } else if improved.is_empty() {
-                    (false, "better on no task".to_string(), None)
+                let (in_parent, in_candidate) = self.split_passes(true);
+                let (out_parent, out_candidate) = self.split_passes(false);
+                let tally = format!(
+                    "held-in {in_parent} → {in_candidate} passes, held-out {out_parent} → {out_candidate} passes"
+                );
+                if in_candidate < in_parent || out_candidate < out_parent {
+                    (false, format!("a split got worse: {tally}"), None)
+                } else if in_candidate == in_parent && out_candidate == out_parent {
+                    (false, format!("no split got better: {tally}"), None)
                 } else {
-                    (true, format!("better on {improved:?}, worse on none"), None)
+                    (true, format!("no split worse, one better: {tally}"), None)
                 }
             }
         };
@@ -197,7 +205,7 @@ mod tests {
     use super::*;
 
     fn pair(task: &str, parent: bool, candidate: bool) -> Pair {
-        Pair { task: task.into(), parent_passed: parent, candidate_passed: candidate }
+        Pair { task: task.into(), held_in: false, parent_passed: parent, candidate_passed: candidate }
     }
 
     #[test]
@@ -238,14 +246,26 @@ mod tests {
     }
 
     #[test]
-    fn paper_policy() {
-        let mut d = Decider::new(Policy::Paper, 2);
-        d.add(pair("a", false, true));
-        d.add(pair("b", true, true));
-        assert!(d.decide().accepted);
-        let mut d = Decider::new(Policy::Paper, 2);
+    fn paper_policy_weighs_splits_not_tasks() {
+        let held_in = |task: &str, parent, candidate| Pair { held_in: true, ..pair(task, parent, candidate) };
+        let mut d = Decider::new(Policy::Paper, 3);
         d.add(pair("a", false, true));
         d.add(pair("b", true, false));
-        assert!(!d.decide().accepted);
+        d.add(held_in("m", true, true));
+        assert!(!d.decide().accepted, "held-out even, held-in even: {}", d.decide().reason);
+        assert!(!d.can_still_accept(), "no pairs left");
+
+        let mut d = Decider::new(Policy::Paper, 3);
+        d.add(pair("a", false, true));
+        d.add(pair("b", true, false));
+        d.add(held_in("m", false, true));
+        let v = d.decide();
+        assert!(v.accepted, "held-out even, held-in better: {}", v.reason);
+        assert_eq!(v.regressed, ["b"], "per-task flips are still reported");
+
+        let mut d = Decider::new(Policy::Paper, 2);
+        d.add(pair("a", false, true));
+        d.add(held_in("m", true, false));
+        assert!(!d.decide().accepted && !d.can_still_accept(), "held-in worse");
     }
 }

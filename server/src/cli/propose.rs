@@ -1,0 +1,129 @@
+//! `self-harness propose`: candidate edits for the mined weaknesses, checked and kept as
+//! the standing proposals (`.self-harness/proposals.json`, a candidate folder each).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::{exit, ui, CliError, CliResult};
+use crate::evolve::ledger::Split;
+use crate::evolve::splits::Splits;
+use crate::propose::{self, Budget, Proposer, RoundSpec};
+use crate::store::Store;
+
+#[derive(Args)]
+#[command(after_help = "Reads the weaknesses of the last `self-harness mine` (or loop iteration) from \
+                        .self-harness/weaknesses.json. Each candidate is applied to a copy of the harness, must \
+                        re-load as a valid harness and stay within the edit budget; near-duplicates are dropped. \
+                        Validate one with `self-harness validate --proposal ID`.\n\nExample:\n  self-harness \
+                        propose --harness harnesses/minimal --weakness no-verification --candidates 3")]
+pub struct ProposeArgs {
+    /// The harness folder the edits are for.
+    #[arg(long)]
+    harness: PathBuf,
+    /// Only this weakness (repeatable; default: every mined weakness).
+    #[arg(long = "weakness", value_name = "ID")]
+    weaknesses: Vec<String>,
+    /// Candidates asked for per weakness.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    candidates: u32,
+    /// Who proposes: the model, or an ablation for comparison.
+    #[arg(long, value_enum, default_value_t = Proposer::Model)]
+    proposer: Proposer,
+    /// Most lines an edit may change.
+    #[arg(long, default_value_t = 12)]
+    max_changed_lines: u32,
+    /// Seed of the model's sampling.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[command(flatten)]
+    agent: super::AgentArgs,
+    /// Print JSON instead of tables and diffs.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: ProposeArgs) -> CliResult {
+    let harness = super::load_harness(&args.harness)?;
+    let store = Store::at(&super::current_dir()?);
+    let mined = store.weaknesses().map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
+    if mined.is_empty() {
+        return Err(CliError::new(
+            exit::BAD_INPUT,
+            format!("no weaknesses in {}: run `self-harness mine` first", store.weaknesses_path().display()),
+        ));
+    }
+    if let Some(unknown) = args.weaknesses.iter().find(|id| !mined.iter().any(|w| &w.id == *id)) {
+        let known: Vec<&str> = mined.iter().map(|w| w.id.as_str()).collect();
+        return Err(CliError::new(exit::BAD_INPUT, format!("no weakness {unknown:?}; mined: {}", known.join(", "))));
+    }
+    let chosen: Vec<_> =
+        mined.iter().filter(|w| args.weaknesses.is_empty() || args.weaknesses.contains(&w.id)).collect();
+    let (client, _) = args.agent.client()?;
+    // The proposer may name tasks it expects to fix: those it will be validated on.
+    let tasks: Vec<String> = Splits::load(&store.root().join("splits.json"))
+        .ok()
+        .flatten()
+        .map(|s| s.tasks(Split::Validate).to_vec())
+        .unwrap_or_default();
+
+    let bar = ui::progress(chosen.len() as u64, "propose");
+    let mut proposals = Vec::new();
+    let mut discarded = Vec::new();
+    for weakness in &chosen {
+        bar.set_message(weakness.id.clone());
+        let spec = RoundSpec {
+            harness: &harness,
+            weakness,
+            candidates: args.candidates as usize,
+            proposer: args.proposer,
+            tasks: &tasks,
+            seed: args.seed,
+            budget: Budget { max_changed_lines: args.max_changed_lines },
+            candidates_dir: &store.candidates_dir(),
+            id_prefix: weakness.id.clone(),
+            iteration: 0,
+        };
+        let round = propose::round(&client, &spec, &proposals).await;
+        if let Some(error) = round.error {
+            bar.finish_and_clear();
+            return Err(CliError::new(exit::ENVIRONMENT, error));
+        }
+        if let Some(why) = round.declined {
+            discarded.push((weakness.id.clone(), format!("declined: {why}")));
+        }
+        discarded.extend(round.discarded);
+        proposals.extend(round.proposals);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let ids: Vec<String> = chosen.iter().map(|w| w.id.clone()).collect();
+    store.save_proposals(&ids, &proposals).map_err(|e| CliError::new(exit::ENVIRONMENT, e))?;
+
+    if args.json {
+        let discarded: Vec<_> = discarded.iter().map(|(id, reason)| json!({"id": id, "reason": reason})).collect();
+        let out = json!({"proposals": proposals, "discarded": discarded});
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        let mut table = ui::table(&["proposal", "weakness", "file", "lines", "rationale"]);
+        for p in &proposals {
+            let lines = p.changed_lines.to_string();
+            table.add_row(vec![&p.id, &p.weakness, &p.edit.file, &lines, &p.edit.rationale]);
+        }
+        println!("{table}");
+        for p in &proposals {
+            println!("\n{}:\n{}", p.id, ui::diff(&p.diff));
+        }
+        for (id, reason) in &discarded {
+            println!("discarded {id}: {reason}");
+        }
+        println!(
+            "{} proposal(s) for {} weakness(es), kept in {}",
+            proposals.len(),
+            chosen.len(),
+            store.proposals_path().display()
+        );
+    }
+    Ok(if proposals.is_empty() { exit::FAILED } else { exit::OK })
+}
