@@ -321,4 +321,20 @@ async fn mine_propose_and_validate_step_by_step() {
     let (records, _): (Vec<Value>, bool) =
         self_harness::util::read_json_lines(&cwd.join(".self-harness/validations.jsonl")).unwrap();
     assert_eq!(records.len(), 2, "one line per decision");
+
+    // eval --split test: exactly the held-out tasks of the split the others used.
+    let output = cli(["eval", "--json", "--split", "test", "--harness", &path(&harness), "--tasks", &path(&tasks)]
+        .iter()
+        .map(|a| a.to_string())
+        .collect())
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["passed"], 0, "the vim model fails them");
+    let splits: Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join(".self-harness/splits.json")).unwrap()).unwrap();
+    let ran: Vec<&Value> = summary["tasks"].as_array().unwrap().iter().map(|t| &t["task"]).collect();
+    let test_split: Vec<&Value> = splits["sets"]["test"].as_array().unwrap().iter().collect();
+    assert_eq!(ran, test_split);
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{engine, exit, ui, CliError, CliResult};
 use crate::agent::{self, EpisodeSpec};
+use crate::evolve::ledger::Split;
 use crate::llm::{ChatRequest, Client, Message};
 use crate::sandbox::image::ImageSpec;
 use crate::stats::wilson_95;
@@ -30,6 +31,10 @@ pub struct EvalArgs {
     /// Only these tasks (repeatable).
     #[arg(long = "task", value_name = "NAME")]
     only: Vec<String>,
+    /// Only the tasks of this split (the seeded split in .self-harness/splits.json, made on
+    /// first use as the loop makes it); `test` is how a harness is compared on held-out tasks.
+    #[arg(long, value_enum, conflicts_with = "only")]
+    split: Option<Split>,
     /// Episodes per task.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     trials: u32,
@@ -78,7 +83,18 @@ pub async fn run(args: EvalArgs) -> CliResult {
     // Everything that can be wrong with the input is checked before anything is written.
     let harness = super::load_harness(&args.harness)?;
     let suite = super::load_suite(&args.tasks)?;
-    let suite = suite.select(&args.only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
+    let only = match args.split {
+        Some(split) => {
+            let store = Store::at(&super::current_dir()?);
+            let names = super::splits_for(&store, &suite, args.seed)?.tasks(split).to_vec();
+            if names.is_empty() {
+                return Err(CliError::new(exit::BAD_INPUT, format!("the {split:?} split has no tasks")));
+            }
+            names
+        }
+        None => args.only.clone(),
+    };
+    let suite = suite.select(&only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
     let (client, model) = args.agent.client()?;
     preflight_model(&client).await?;
     let engine = engine().await?;
