@@ -17,6 +17,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::evolve::validation::ValidationRecord;
+use crate::harness::Harness;
 use crate::propose::{Proposal, Weakness};
 
 /// The store folder's name.
@@ -55,6 +56,41 @@ impl Store {
 
     pub fn candidates_dir(&self) -> PathBuf {
         self.root.join("candidates")
+    }
+
+    /// A copy of `harness` kept under its version, so that a proposal can still be
+    /// validated against its parent after the working folder has been edited.
+    pub fn snapshot(&self, harness: &Harness) -> std::io::Result<PathBuf> {
+        let dir = self.candidates_dir().join("parents").join(harness.version());
+        if !dir.join(crate::harness::MANIFEST_FILE).is_file() {
+            let partial = dir.with_extension("partial");
+            crate::util::copy_dir(harness.dir(), &partial)?;
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            std::fs::rename(&partial, &dir)?;
+        }
+        Ok(dir)
+    }
+
+    /// The harness `proposal` edits, as it was when proposed: the working folder while it is
+    /// unchanged, otherwise the snapshot.
+    pub fn proposal_parent(&self, proposal: &Proposal) -> Result<Harness, String> {
+        if let Ok(working) = Harness::load(&proposal.parent_dir) {
+            if working.version() == proposal.parent_version {
+                return Ok(working);
+            }
+        }
+        let snapshot = self.candidates_dir().join("parents").join(&proposal.parent_version);
+        Harness::load(&snapshot).map_err(|_| {
+            format!(
+                "the harness {} has changed since proposal {} was made, and no copy of version {} is kept; \
+                 propose again",
+                proposal.parent_dir.display(),
+                proposal.id,
+                proposal.parent_version
+            )
+        })
     }
 
     /// The last mining's weaknesses (none before the first).

@@ -62,3 +62,24 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -
     }
     Ok((values, torn))
 }
+
+/// Copies a folder (not its `.git`), replacing `to` if it exists.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    if to.exists() {
+        std::fs::remove_dir_all(to)?;
+    }
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let relative = entry.path().strip_prefix(from).map_err(std::io::Error::other)?;
+        if relative.components().any(|c| c.as_os_str() == ".git") {
+            continue;
+        }
+        let target = to.join(relative);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}

@@ -286,7 +286,11 @@ async fn mine_propose_and_validate_step_by_step() {
     assert_eq!(stored, printed["proposals"], "what is printed is what is kept");
     let id = proposal["id"].as_str().unwrap().to_string();
 
-    // validate: the candidate runs the validate split's pairs and wins every one of them.
+    // validate: the candidate runs the validate split's pairs and wins every one of them —
+    // against the harness as it was proposed for, even after a person applied the edit.
+    let system = harness.join("system.md");
+    let original = std::fs::read_to_string(&system).unwrap();
+    std::fs::write(&system, format!("{original}\n{FIX}\n")).unwrap();
     let validate = |id: &str| {
         cli(vec![
             "validate".into(),
@@ -305,6 +309,7 @@ async fn mine_propose_and_validate_step_by_step() {
     assert_eq!((decision["accepted"].as_bool(), decision["proposal"].as_str()), (Some(true), Some(id.as_str())));
     assert_eq!((&decision["parent"]["passed"], &decision["candidate"]["passed"]), (&json!(0), &json!(4)));
     assert!(decision["p_value"].as_f64().unwrap() <= 0.1, "{decision}");
+    std::fs::write(&system, original).unwrap();
 
     // An ablation of the same size does not address the weakness: rejected (exit 1),
     // stopped as soon as acceptance was out of reach.

@@ -68,6 +68,10 @@ pub async fn run(args: ProposeArgs) -> CliResult {
         .map(|s| s.tasks(Split::Validate).to_vec())
         .unwrap_or_default();
 
+    // Proposals must stay verifiable against this version after the folder is edited.
+    store
+        .snapshot(&harness)
+        .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot keep a copy of the harness: {e}")))?;
     let bar = ui::progress(chosen.len() as u64, "propose");
     let mut proposals = Vec::new();
     let mut discarded = Vec::new();

@@ -53,7 +53,7 @@ pub struct ValidateArgs {
 
 pub async fn run(args: ValidateArgs) -> CliResult {
     let store = Store::at(&super::current_dir()?);
-    let (candidate_dir, parent_dir) = match (&args.proposal, &args.candidate, &args.parent) {
+    let (candidate, parent, working) = match (&args.proposal, &args.candidate, &args.parent) {
         (Some(id), _, _) => {
             let proposals = store.proposals().map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
             let p = proposals.iter().find(|p| &p.id == id).ok_or_else(|| {
@@ -63,16 +63,14 @@ pub async fn run(args: ValidateArgs) -> CliResult {
                     format!("no proposal {id:?} in the store; standing: {}", known.join(", ")),
                 )
             })?;
-            if p.parent_dir.as_os_str().is_empty() {
-                return Err(CliError::new(exit::BAD_INPUT, format!("proposal {id} names no parent; propose again")));
-            }
-            (p.dir.clone(), p.parent_dir.clone())
+            let parent = store.proposal_parent(p).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
+            (super::load_harness(&p.dir)?, parent, p.parent_dir.clone())
         }
-        (None, Some(candidate), Some(parent)) => (candidate.clone(), parent.clone()),
+        (None, Some(candidate), Some(parent)) => {
+            (super::load_harness(candidate)?, super::load_harness(parent)?, parent.clone())
+        }
         _ => return Err(CliError::new(exit::BAD_INPUT, "name a --proposal, or a --candidate and its --parent")),
     };
-    let parent = super::load_harness(&parent_dir)?;
-    let candidate = super::load_harness(&candidate_dir)?;
     if parent.version() == candidate.version() {
         return Err(CliError::new(
             exit::BAD_INPUT,
@@ -135,7 +133,7 @@ pub async fn run(args: ValidateArgs) -> CliResult {
         .await
         .map_err(environment)?;
     bar.finish_and_clear();
-    let record = validation.record(args.proposal.as_deref(), &parent, &candidate, options.policy);
+    let record = validation.record(args.proposal.as_deref(), &working, &parent, &candidate, options.policy);
     store.append_validation(&record).map_err(environment)?;
 
     if args.json {

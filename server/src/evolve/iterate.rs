@@ -368,7 +368,13 @@ async fn validate(
     let validation =
         validate_candidate(&ctx.runner, &ctx.tasks, candidate, baseline, validate_options, &|_| {}).await?;
     let proposal = (proposals.len() == 1).then(|| proposals[0].id.as_str());
-    ctx.runner.store.append_validation(&validation.record(proposal, parent, candidate, options.policy))?;
+    ctx.runner.store.append_validation(&validation.record(
+        proposal,
+        &options.harness_dir,
+        parent,
+        candidate,
+        options.policy,
+    ))?;
     let Validation { verdict, stopped_early, spend, .. } = validation;
     let predicted: Vec<&String> = proposals.iter().flat_map(|p| p.edit.expected_fixes.iter()).collect();
     let predicted_hits = predicted.iter().filter(|t| verdict.improved.contains(t)).count() as u32;

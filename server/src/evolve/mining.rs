@@ -62,7 +62,9 @@ pub async fn weaknesses(
     found.extend(model_weaknesses(client, traces, tasks, seed).await);
     let manifest_text = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
     let keep_passing = always_passing(traces);
+    let harness_dir = harness.dir().canonicalize().unwrap_or_else(|_| harness.dir().to_path_buf());
     for weakness in &mut found {
+        weakness.harness = Some(harness_dir.clone());
         weakness.location = locate_surface(&manifest_text, &weakness.surface)
             .map(|line| Location { file: MANIFEST_FILE.to_string(), line: line + 1 });
         weakness.keep_passing = keep_passing.clone();
@@ -110,6 +112,7 @@ fn detector_weaknesses(traces: &[(PathBuf, Trace)]) -> Vec<Weakness> {
             evidence: w.evidence,
             tasks: w.tasks,
             keep_passing: Vec::new(),
+            harness: None,
         })
         .collect()
 }
@@ -173,6 +176,7 @@ async fn model_weaknesses(client: &Client, traces: &[(PathBuf, Trace)], tasks: &
                     .collect(),
                 tasks,
                 keep_passing: Vec::new(),
+                harness: None,
             }
         })
         .collect()

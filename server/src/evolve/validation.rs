@@ -129,6 +129,9 @@ pub struct ValidationRecord {
     /// The proposal validated, when it was one.
     #[serde(default)]
     pub proposal: Option<String>,
+    /// The working harness folder the edit is for (where the editor marks it).
+    #[serde(default)]
+    pub harness: Option<PathBuf>,
     pub parent_dir: PathBuf,
     pub parent_version: String,
     pub candidate_dir: PathBuf,
@@ -156,10 +159,12 @@ impl ValidationRecord {
 }
 
 impl Validation {
-    /// The record of this validation of `candidate` against `parent`.
+    /// The record of this validation of `candidate` against `parent`, an edit of the
+    /// working harness folder `harness`.
     pub fn record(
         &self,
         proposal: Option<&str>,
+        harness: &std::path::Path,
         parent: &Harness,
         candidate: &Harness,
         policy: Policy,
@@ -168,6 +173,7 @@ impl Validation {
         ValidationRecord {
             at: crate::agent::now_rfc3339(),
             proposal: proposal.map(str::to_string),
+            harness: Some(harness.canonicalize().unwrap_or_else(|_| harness.to_path_buf())),
             parent_dir: parent.dir().to_path_buf(),
             parent_version: parent.version().to_string(),
             candidate_dir: candidate.dir().to_path_buf(),

@@ -50,6 +50,9 @@ pub struct Weakness {
     /// Tasks that passed in every counted episode: an edit must not break them.
     #[serde(default)]
     pub keep_passing: Vec<String>,
+    /// The harness folder it was mined from (absolute).
+    #[serde(default)]
+    pub harness: Option<PathBuf>,
 }
 
 /// A line of a harness file.
@@ -160,7 +163,7 @@ pub fn prepare(
         .header(&format!("a/{}", edit.file), &format!("b/{}", edit.file))
         .to_string();
 
-    copy_dir(harness.dir(), dir).map_err(|e| format!("cannot copy the harness: {e}"))?;
+    crate::util::copy_dir(harness.dir(), dir).map_err(|e| format!("cannot copy the harness: {e}"))?;
     crate::util::write_atomic(&dir.join(relative), edited.as_bytes()).map_err(|e| e.to_string())?;
     let candidate = Harness::load(dir).map_err(|diagnostics| {
         let first: Vec<String> = diagnostics.iter().take(3).map(|d| d.message.clone()).collect();
@@ -270,26 +273,6 @@ pub fn ablation_edit(kind: Proposer, harness: &Harness, size: usize, seed: u64) 
         expected_fixes: Vec::new(),
         might_break: Vec::new(),
     })
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    if to.exists() {
-        std::fs::remove_dir_all(to)?;
-    }
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.map_err(std::io::Error::other)?;
-        let relative = entry.path().strip_prefix(from).map_err(std::io::Error::other)?;
-        if relative.components().any(|c| c.as_os_str() == ".git") {
-            continue;
-        }
-        let target = to.join(relative);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
 }
 
 /// Copies the candidate's files over the harness folder (the accepted edit becomes the

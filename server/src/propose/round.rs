@@ -83,7 +83,7 @@ pub async fn round(client: &Client, spec: &RoundSpec<'_>, earlier: &[Proposal]) 
                 changed_lines,
                 dir,
                 version: candidate.version().to_string(),
-                parent_dir: spec.harness.dir().to_path_buf(),
+                parent_dir: spec.harness.dir().canonicalize().unwrap_or_else(|_| spec.harness.dir().to_path_buf()),
                 parent_version: spec.harness.version().to_string(),
             }),
         }
