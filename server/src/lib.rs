@@ -11,6 +11,7 @@ pub mod config;
 pub mod evolve;
 pub mod harness;
 pub mod llm;
+pub mod lsp;
 pub mod mine;
 pub mod model;
 pub mod oracle;

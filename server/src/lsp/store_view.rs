@@ -1,0 +1,216 @@
+//! What the store says, in the shape the editor needs: weaknesses with their evidence
+//! resolved to trace-file lines, the standing proposals, and each validation decision with
+//! the hunks it validated (so that marks and reverts can find them in a document).
+//! Loaded when the store's files change — also when another process writes them — never
+//! per keystroke.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use similar::{DiffOp, TextDiff};
+use tower_lsp::ls_types::Uri;
+
+use crate::evolve::validation::ValidationRecord;
+use crate::propose::{Proposal, Weakness};
+use crate::store::Store;
+
+/// One piece of evidence, as a place in a trace file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceLink {
+    pub uri: Uri,
+    /// 0-based line of the turn in the trace (JSON Lines, one turn per line).
+    pub line: u32,
+    pub message: String,
+}
+
+/// A changed block of one file: `removed` lines of the parent became `added` lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hunk {
+    /// Relative to the harness folder.
+    pub file: String,
+    pub removed: Vec<String>,
+    pub added: Vec<String>,
+}
+
+/// A validation decision and what it validated.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub record: ValidationRecord,
+    pub hunks: Vec<Hunk>,
+}
+
+/// The store, loaded.
+#[derive(Debug, Clone, Default)]
+pub struct StoreView {
+    pub weaknesses: Vec<Weakness>,
+    pub proposals: Vec<Proposal>,
+    /// The latest decision per candidate version, oldest first.
+    pub decided: Vec<Decided>,
+    pub(crate) evidence: HashMap<String, Vec<EvidenceLink>>,
+}
+
+impl StoreView {
+    /// Loads what can be loaded; each file that cannot is one message (the rest still loads).
+    pub fn load(store: &Store) -> (StoreView, Vec<String>) {
+        let mut view = StoreView::default();
+        let mut errors = Vec::new();
+        match store.weaknesses() {
+            Ok(weaknesses) => view.weaknesses = weaknesses,
+            Err(e) => errors.push(e),
+        }
+        match store.proposals() {
+            Ok(proposals) => view.proposals = proposals,
+            Err(e) => errors.push(e),
+        }
+        match store.validations() {
+            Ok(records) => {
+                let mut latest: Vec<ValidationRecord> = Vec::new();
+                for record in records {
+                    latest.retain(|r| r.candidate_version != record.candidate_version);
+                    latest.push(record);
+                }
+                view.decided = latest.into_iter().map(|record| Decided { hunks: hunks_of(&record), record }).collect();
+            }
+            Err(e) => errors.push(e),
+        }
+        for weakness in &view.weaknesses {
+            let links = weakness
+                .evidence
+                .iter()
+                .filter_map(|e| {
+                    let uri = Uri::from_file_path(&e.trace)?;
+                    let line = e.turn.map_or(0, |turn| turn_line(&e.trace, turn));
+                    let message = match e.turn {
+                        Some(turn) => format!("turn {turn}: {}", e.detail),
+                        None => e.detail.clone(),
+                    };
+                    Some(EvidenceLink { uri, line, message })
+                })
+                .collect();
+            view.evidence.insert(weakness.id.clone(), links);
+        }
+        (view, errors)
+    }
+
+    /// The weaknesses mined from the harness in `harness_dir` (and those that name none).
+    pub fn weaknesses_of<'a>(&'a self, harness_dir: &'a Path) -> impl Iterator<Item = &'a Weakness> + 'a {
+        self.weaknesses.iter().filter(move |w| w.harness.as_deref().is_none_or(|h| h == harness_dir))
+    }
+
+    pub fn weakness(&self, id: &str) -> Option<&Weakness> {
+        self.weaknesses.iter().find(|w| w.id == id)
+    }
+
+    pub fn evidence(&self, weakness: &str) -> &[EvidenceLink] {
+        self.evidence.get(weakness).map_or(&[], Vec::as_slice)
+    }
+
+    pub fn proposals_for<'a>(&'a self, weakness: &'a str) -> impl Iterator<Item = &'a Proposal> + 'a {
+        self.proposals.iter().filter(move |p| p.weakness == weakness)
+    }
+
+    pub fn proposal(&self, id: &str) -> Option<&Proposal> {
+        self.proposals.iter().find(|p| p.id == id)
+    }
+
+    /// Decisions about edits of the working harness in `harness_dir`.
+    pub fn decided_for<'a>(&'a self, harness_dir: &'a Path) -> impl Iterator<Item = &'a Decided> + 'a {
+        self.decided.iter().filter(move |d| d.record.harness.as_deref() == Some(harness_dir))
+    }
+
+    /// The latest decision about a proposal.
+    pub fn decision_of(&self, proposal: &str) -> Option<&Decided> {
+        self.decided.iter().rev().find(|d| d.record.proposal.as_deref() == Some(proposal))
+    }
+}
+
+/// The line of turn `turn` in a trace file: the first `turn` line with that index (a torn
+/// or unreadable file gives the header line).
+fn turn_line(trace: &Path, turn: u32) -> u32 {
+    let Ok(text) = std::fs::read_to_string(trace) else { return 0 };
+    text.lines()
+        .position(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .is_ok_and(|v| v["type"] == "turn" && v["index"].as_u64() == Some(u64::from(turn)))
+        })
+        .map_or(0, |n| n as u32)
+}
+
+/// The hunks by which the candidate differs from its parent, over every file of the
+/// candidate folder.
+fn hunks_of(record: &ValidationRecord) -> Vec<Hunk> {
+    let mut hunks = Vec::new();
+    for entry in walkdir::WalkDir::new(&record.candidate_dir).into_iter().filter_map(Result::ok) {
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let Ok(relative) = entry.path().strip_prefix(&record.candidate_dir) else { continue };
+        let (Ok(new), old) = (
+            std::fs::read_to_string(entry.path()),
+            std::fs::read_to_string(record.parent_dir.join(relative)).unwrap_or_default(),
+        ) else {
+            continue;
+        };
+        hunks.extend(diff_hunks(&relative.to_string_lossy(), &old, &new));
+    }
+    hunks
+}
+
+/// The changed blocks between two texts, line by line.
+pub fn diff_hunks(file: &str, old: &str, new: &str) -> Vec<Hunk> {
+    let diff = TextDiff::from_lines(old, new);
+    let lines = |text: &str, range: std::ops::Range<usize>| -> Vec<String> {
+        text.lines().skip(range.start).take(range.len()).map(str::to_string).collect()
+    };
+    diff.ops()
+        .iter()
+        .filter_map(|op| match *op {
+            DiffOp::Equal { .. } => None,
+            DiffOp::Delete { old_index, old_len, .. } => Some((old_index..old_index + old_len, 0..0)),
+            DiffOp::Insert { new_index, new_len, .. } => Some((0..0, new_index..new_index + new_len)),
+            DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                Some((old_index..old_index + old_len, new_index..new_index + new_len))
+            }
+        })
+        .map(|(removed, added)| Hunk { file: file.to_string(), removed: lines(old, removed), added: lines(new, added) })
+        .collect()
+}
+
+/// Where `lines` stand, one after the other, in `text`: the 0-based line of the first.
+/// Blank lines at either end of `lines` are not required to match.
+pub fn find_lines(text: &str, lines: &[String]) -> Option<u32> {
+    let start = lines.iter().position(|l| !l.trim().is_empty())?;
+    let end = lines.iter().rposition(|l| !l.trim().is_empty())? + 1;
+    let wanted = &lines[start..end];
+    let have: Vec<&str> = text.lines().collect();
+    (0..have.len().saturating_sub(wanted.len() - 1))
+        .find(|&i| wanted.iter().zip(&have[i..]).all(|(w, h)| w.trim_end() == h.trim_end()))
+        .map(|i| i as u32)
+}
+
+/// A path made absolute without touching the file system when it cannot be resolved.
+pub fn absolute(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hunks_and_finding_them_again() {
+        let old = "a\nb\nc\n";
+        let new = "a\nB1\nB2\nc\nd\n";
+        let hunks = diff_hunks("system.md", old, new);
+        assert_eq!(hunks.len(), 2, "{hunks:?}");
+        assert_eq!(
+            (hunks[0].removed.clone(), hunks[0].added.clone()),
+            (vec!["b".into()], vec!["B1".into(), "B2".into()])
+        );
+        assert_eq!((hunks[1].removed.len(), hunks[1].added.clone()), (0, vec!["d".to_string()]));
+        assert_eq!(find_lines("x\na\nB1\nB2\n", &hunks[0].added), Some(2));
+        assert_eq!(find_lines("B1\nx\nB2\n", &hunks[0].added), None, "not one after the other");
+        assert_eq!(find_lines("anything", &[String::new()]), None, "nothing to find");
+        assert_eq!(find_lines("q\nd", &["".into(), "d".into()]), Some(1), "blank ends are not required");
+    }
+}
