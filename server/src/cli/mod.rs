@@ -271,21 +271,8 @@ fn splits_for(
     suite: &crate::task::Suite,
     seed: u64,
 ) -> Result<crate::evolve::splits::Splits, CliError> {
-    use crate::evolve::splits::{split, Fractions, Splits};
-    let path = store.root().join("splits.json");
-    match Splits::load(&path).map_err(|e| CliError::new(exit::BAD_INPUT, e))? {
-        Some(existing) if existing.covers(&suite.tasks) => Ok(existing),
-        Some(_) => Err(CliError::new(
-            exit::BAD_INPUT,
-            format!("{} was made for another set of tasks; move it away to split anew", path.display()),
-        )),
-        None => {
-            let made = split(&suite.tasks, Fractions::default(), seed);
-            std::fs::create_dir_all(store.root()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-            made.save(&path).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-            Ok(made)
-        }
-    }
+    crate::evolve::splits::load_or_make(&store.root().join("splits.json"), &suite.tasks, seed)
+        .map_err(|e| CliError::new(exit::BAD_INPUT, e))
 }
 
 /// The model client from `self-harness.toml` (or `config`) and the environment, with the

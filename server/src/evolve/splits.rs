@@ -62,6 +62,23 @@ impl Splits {
     }
 }
 
+/// The split kept at `path`, made (stratified, seeded) and saved the first time. A split
+/// made for another set of tasks is an error: it must be moved away to split anew.
+pub fn load_or_make(path: &Path, tasks: &[Task], seed: u64) -> Result<Splits, String> {
+    match Splits::load(path)? {
+        Some(existing) if existing.covers(tasks) => Ok(existing),
+        Some(_) => Err(format!("{} was made for another set of tasks; move it away to split anew", path.display())),
+        None => {
+            let made = split(tasks, Fractions::default(), seed);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            made.save(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(made)
+        }
+    }
+}
+
 /// Splits `tasks` by the stratified, seeded rule.
 pub fn split(tasks: &[Task], fractions: Fractions, seed: u64) -> Splits {
     let mut strata: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
