@@ -34,6 +34,11 @@ impl Store {
         Store { root: project_dir.join(STORE_DIR) }
     }
 
+    /// The store in the folder `root` itself (whatever its name).
+    pub fn in_folder(root: &Path) -> Store {
+        Store { root: root.to_path_buf() }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

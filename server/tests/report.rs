@@ -132,6 +132,10 @@ fn ledger(store: &Path) {
 fn report_numbers_plot_and_html() {
     let dir = tempfile::tempdir().unwrap();
     ledger(dir.path());
+    let weakness = serde_json::json!([{"id": "interactive-program", "title": "Opens <interactive> programs",
+        "description": "vim", "criticality": "high", "support": "2 of 2 failed traces", "surface": "prompts.system",
+        "evidence": [{"trace": "/t/trace.jsonl", "turn": 0, "detail": "vim /app/x"}], "tasks": ["x"]}]);
+    std::fs::write(dir.path().join("weaknesses.json"), weakness.to_string()).unwrap();
     let html = dir.path().join("report.html");
     let svg = dir.path().join("plot.svg");
     let output = common::run(
@@ -169,6 +173,8 @@ fn report_numbers_plot_and_html() {
     assert_eq!(svg.matches("class=\"test\"").count(), 2, "baseline and current");
     let html = std::fs::read_to_string(&html).unwrap();
     assert!(html.contains("<svg") && html.contains("1-x-1 accepted") && html.contains("near-duplicate"));
+    assert!(html.contains("<section id=\"weakness-interactive-program\"><h3>Opens &lt;interactive&gt; programs"));
+    assert!(html.contains("/t/trace.jsonl turn 0: vim /app/x"), "evidence listed");
     assert!(String::from_utf8_lossy(&output.stderr).contains("cut off"));
 
     let text = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));

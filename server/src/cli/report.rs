@@ -38,7 +38,11 @@ pub async fn run(args: ReportArgs) -> CliResult {
             .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("{}: {e}", file.display())))
     };
     if let Some(file) = &args.html {
-        write(file, report.html())?;
+        // The store beside the ledger adds the weaknesses and every validation decision.
+        let store = crate::store::Store::in_folder(&args.store);
+        let weaknesses = store.weaknesses().unwrap_or_default();
+        let validations = store.validations().unwrap_or_default();
+        write(file, crate::report::page(Some(&report), &weaknesses, &validations))?;
     }
     if let Some(file) = &args.svg {
         write(file, svg(&report))?;

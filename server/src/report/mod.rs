@@ -10,6 +10,8 @@ mod plot;
 use serde::Serialize;
 
 use crate::evolve::ledger::{Entry, Score, Spend, Split};
+use crate::evolve::validation::ValidationRecord;
+use crate::propose::Weakness;
 use crate::stats::wilson_95;
 
 pub use plot::svg;
@@ -280,21 +282,65 @@ impl Report {
 
     /// A self-contained HTML page: the tables and the plot.
     pub fn html(&self) -> String {
-        let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-        let table = |header: &[&str]| {
-            let mut t = comfy_table::Table::new();
-            t.load_style(comfy_table::presets::ASCII_MARKDOWN).set_header(header.to_vec());
-            t
-        };
-        format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Self-Harness report</title>\
-             <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}}\
-             pre{{background:#f6f6f6;padding:1rem;overflow-x:auto}}</style></head><body>\
-             <h1>Self-Harness report</h1>{}<pre>{}</pre></body></html>\n",
-            svg(self),
-            escape(&self.text(&table))
-        )
+        page(Some(self), &[], &[])
     }
+}
+
+/// The report as one self-contained HTML page: the loop's report (when there is a ledger),
+/// then each weakness in its own section (`#weakness-<id>`, where the editor's diagnostics
+/// link to) with its evidence, and the validation decisions.
+pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[ValidationRecord]) -> String {
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let table = |header: &[&str]| {
+        let mut t = comfy_table::Table::new();
+        t.load_style(comfy_table::presets::ASCII_MARKDOWN).set_header(header.to_vec());
+        t
+    };
+    let mut body = String::from("<h1>Self-Harness report</h1>");
+    match report {
+        Some(report) => body.push_str(&format!("{}<pre>{}</pre>", svg(report), escape(&report.text(&table)))),
+        None => body.push_str("<p>No loop has run yet (no ledger).</p>"),
+    }
+    if !weaknesses.is_empty() {
+        body.push_str("<h2>Weaknesses</h2>");
+    }
+    for w in weaknesses {
+        let evidence: String =
+            w.evidence.iter().map(|e| format!("<li><code>{}</code></li>", escape(&e.to_string()))).collect();
+        body.push_str(&format!(
+            "<section id=\"weakness-{id}\"><h3>{title} <small>({id}, {criticality})</small></h3><p>{support}</p>\
+             <p>{description}</p><p>Surface: <code>{surface}</code>. Must keep passing: {keep}</p><ul>{evidence}</ul>\
+             </section>",
+            id = escape(&w.id),
+            title = escape(&w.title),
+            criticality = escape(&w.criticality),
+            support = escape(&w.support),
+            description = escape(&w.description),
+            surface = escape(&w.surface),
+            keep = escape(&w.keep_passing.join(", ")),
+        ));
+    }
+    if !validations.is_empty() {
+        body.push_str("<h2>Validations</h2><ul>");
+        for v in validations {
+            body.push_str(&format!(
+                "<li>{} {} → {}: <b>{}</b> ({}) — {}</li>",
+                escape(v.proposal.as_deref().unwrap_or("edit")),
+                escape(&v.parent_version),
+                escape(&v.candidate_version),
+                if v.accepted { "accepted" } else { "rejected" },
+                escape(&v.evidence()),
+                escape(&v.reason)
+            ));
+        }
+        body.push_str("</ul>");
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Self-Harness report</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}}\
+         pre{{background:#f6f6f6;padding:1rem;overflow-x:auto}}section{{border-top:1px solid #ddd}}</style></head>\
+         <body>{body}</body></html>\n"
+    )
 }
 
 fn add(total: &mut Spend, spend: &Spend) {
