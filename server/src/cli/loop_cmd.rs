@@ -26,23 +26,14 @@ pub struct LoopArgs {
     /// The harness folder to improve (edited in place with --auto-apply).
     #[arg(long)]
     harness: PathBuf,
-    /// A folder of tasks.
-    #[arg(long)]
-    tasks: PathBuf,
+    #[command(flatten)]
+    run: super::SplitRunArgs,
     /// Install accepted edits and keep going; otherwise stop after proposing.
     #[arg(long)]
     auto_apply: bool,
+    /// Iterations of mine → propose → validate.
     #[arg(long, default_value_t = 2)]
     iterations: u32,
-    /// Episodes per task per harness version (paired by seed).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
-    repeats: u32,
-    /// Episodes run at once.
-    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    parallel: u16,
-    /// Seed of the split and of the episodes.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
     #[command(flatten)]
     judge: super::PolicyArgs,
     /// Who proposes edits: the model, or an ablation for comparison.
@@ -69,22 +60,22 @@ pub struct LoopArgs {
 
 pub async fn run(args: LoopArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
-    let suite = super::load_suite(&args.tasks)?;
+    let suite = super::load_suite(&args.run.tasks)?;
     let (client, model) = args.agent.client()?;
     let engine = engine().await?;
     let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
     std::fs::create_dir_all(store.root()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
 
-    let splits = super::splits_for(&store, &suite, args.seed)?;
+    let splits = super::splits_for(&store, &suite, args.run.seed)?;
     let harness_dir = args.harness.canonicalize().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
 
     // A budget estimate before spending anything.
-    let per_version: u32 = splits.sets.values().map(|s| s.len() as u32).sum::<u32>() * args.repeats;
+    let per_version: u32 = splits.sets.values().map(|s| s.len() as u32).sum::<u32>() * args.run.repeats;
     let candidates = args.weaknesses * args.candidates;
-    let validate = splits.tasks(crate::evolve::ledger::Split::Validate).len() as u32 * args.repeats;
+    let validate = splits.tasks(crate::evolve::ledger::Split::Validate).len() as u32 * args.run.repeats;
     let episodes = per_version
         + args.iterations * (candidates as u32 * validate + validate)
-        + splits.tasks(crate::evolve::ledger::Split::Test).len() as u32 * args.repeats;
+        + splits.tasks(crate::evolve::ledger::Split::Test).len() as u32 * args.run.repeats;
     let turns = harness.policy().max_turns;
     ui::info(&format!(
         "harness {} ({}), model {model}; splits mine {} / validate {} / test {}; at most about {episodes} episodes \
@@ -130,8 +121,8 @@ pub async fn run(args: LoopArgs) -> CliResult {
         harness_dir,
         iterations: args.iterations,
         auto_apply: args.auto_apply,
-        repeats: args.repeats,
-        seed: args.seed,
+        repeats: args.run.repeats,
+        seed: args.run.seed,
         policy: args.judge.options().policy,
         proposer: args.proposer,
         per_weakness: args.candidates,
@@ -147,7 +138,7 @@ pub async fn run(args: LoopArgs) -> CliResult {
             client: &client,
             model,
             store: store.clone(),
-            parallel: args.parallel as usize,
+            parallel: args.run.parallel as usize,
             time_limit: args.agent.time_limit(),
             on_episode: &on_episode,
         },

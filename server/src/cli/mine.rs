@@ -19,18 +19,8 @@ pub struct MineArgs {
     /// The harness folder.
     #[arg(long)]
     harness: PathBuf,
-    /// A folder of tasks (split as the loop splits it).
-    #[arg(long)]
-    tasks: PathBuf,
-    /// Episodes per task.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
-    repeats: u32,
-    /// Episodes run at once.
-    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    parallel: u16,
-    /// Seed of the split and of the episodes.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    run: super::SplitRunArgs,
     #[command(flatten)]
     agent: super::AgentArgs,
     /// Print JSON instead of a table.
@@ -40,18 +30,13 @@ pub struct MineArgs {
 
 pub async fn run(args: MineArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
-    let suite = super::load_suite(&args.tasks)?;
+    let suite = super::load_suite(&args.run.tasks)?;
     let (client, model) = args.agent.client()?;
     let engine = engine().await?;
     let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
-    let splits = super::splits_for(&store, &suite, args.seed)?;
+    let splits = super::splits_for(&store, &suite, args.run.seed)?;
 
-    let jobs: Vec<_> = splits
-        .tasks(Split::Mine)
-        .iter()
-        .filter_map(|name| suite.tasks.iter().find(|t| &t.name == name))
-        .flat_map(|task| (0..args.repeats).map(move |r| (task, args.seed + u64::from(r))))
-        .collect();
+    let jobs = args.run.jobs(&suite, &splits, Split::Mine);
     let bar = ui::progress(jobs.len() as u64, "mine");
     let on_episode = |_: &Episode| bar.inc(1);
     let runner = Runner {
@@ -59,7 +44,7 @@ pub async fn run(args: MineArgs) -> CliResult {
         client: &client,
         model,
         store: store.clone(),
-        parallel: args.parallel as usize,
+        parallel: args.run.parallel as usize,
         time_limit: args.agent.time_limit(),
         on_episode: &on_episode,
     };
@@ -68,7 +53,7 @@ pub async fn run(args: MineArgs) -> CliResult {
     bar.set_message("reading failed traces");
     let traces: Vec<_> =
         episodes.iter().filter_map(|e| trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
-    let weaknesses = mining::weaknesses(&client, &harness, &traces, &suite.tasks, args.seed).await;
+    let weaknesses = mining::weaknesses(&client, &harness, &traces, &suite.tasks, args.run.seed).await;
     bar.finish_and_clear();
 
     let json = serde_json::to_string_pretty(&weaknesses).unwrap_or_default();

@@ -213,6 +213,41 @@ impl AgentArgs {
     }
 }
 
+/// Which tasks run, how often and how many at once: shared by `mine`, `validate` and `loop`.
+#[derive(clap::Args)]
+struct SplitRunArgs {
+    /// A folder of tasks (split into mine / validate / test, seeded and stratified, on first use).
+    #[arg(long)]
+    tasks: std::path::PathBuf,
+    /// Episodes per task and harness version (paired by seed).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    repeats: u32,
+    /// Episodes run at once.
+    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
+    /// Seed of the split and of the episodes.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+impl SplitRunArgs {
+    /// The (task, seed) episodes of one split: every task of it, `repeats` seeds each.
+    fn jobs<'a>(
+        &self,
+        suite: &'a crate::task::Suite,
+        splits: &crate::evolve::splits::Splits,
+        split: crate::evolve::ledger::Split,
+    ) -> Vec<(&'a crate::task::Task, u64)> {
+        let (seed, repeats) = (self.seed, self.repeats);
+        splits
+            .tasks(split)
+            .iter()
+            .filter_map(|name| suite.tasks.iter().find(|t| &t.name == name))
+            .flat_map(|task| (0..repeats).map(move |r| (task, seed + u64::from(r))))
+            .collect()
+    }
+}
+
 /// How a candidate is judged: shared by `validate` and `loop`.
 #[derive(clap::Args)]
 struct PolicyArgs {

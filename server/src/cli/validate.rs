@@ -30,18 +30,8 @@ pub struct ValidateArgs {
     /// The harness the candidate is compared against.
     #[arg(long)]
     parent: Option<PathBuf>,
-    /// A folder of tasks (split as the loop splits it).
-    #[arg(long)]
-    tasks: PathBuf,
-    /// Episodes per task and harness (paired by seed).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
-    repeats: u32,
-    /// Episodes run at once.
-    #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
-    parallel: u16,
-    /// Seed of the split and of the episodes.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    #[command(flatten)]
+    run: super::SplitRunArgs,
     #[command(flatten)]
     judge: super::PolicyArgs,
     #[command(flatten)]
@@ -77,20 +67,13 @@ pub async fn run(args: ValidateArgs) -> CliResult {
             "the candidate is the same harness as its parent: nothing to validate",
         ));
     }
-    let suite = super::load_suite(&args.tasks)?;
+    let suite = super::load_suite(&args.run.tasks)?;
     let (client, model) = args.agent.client()?;
     let engine = engine().await?;
-    let splits = super::splits_for(&store, &suite, args.seed)?;
+    let splits = super::splits_for(&store, &suite, args.run.seed)?;
     let options = args.judge.options();
 
-    let jobs_of = |split: Split| -> Vec<_> {
-        splits
-            .tasks(split)
-            .iter()
-            .filter_map(|name| suite.tasks.iter().find(|t| &t.name == name))
-            .flat_map(|task| (0..args.repeats).map(move |r| (task, args.seed + u64::from(r))))
-            .collect()
-    };
+    let jobs_of = |split| args.run.jobs(&suite, &splits, split);
     let held_out = jobs_of(Split::Validate);
     // The paper's two-way rule also weighs the held-in (mine) tasks.
     let held_in = if options.policy == Policy::Paper { jobs_of(Split::Mine) } else { Vec::new() };
@@ -107,7 +90,7 @@ pub async fn run(args: ValidateArgs) -> CliResult {
         client: &client,
         model,
         store: store.clone(),
-        parallel: args.parallel as usize,
+        parallel: args.run.parallel as usize,
         time_limit: args.agent.time_limit(),
         on_episode: &on_episode,
     };
@@ -141,25 +124,29 @@ pub async fn run(args: ValidateArgs) -> CliResult {
     } else {
         let mut table = ui::table(&["harness", "version", "passed", "of"]);
         for (name, version, score) in [
-            ("parent", &record.parent_version, &record.parent),
-            ("candidate", &record.candidate_version, &record.candidate),
+            ("parent", &record.parent_version, &record.verdict.parent),
+            ("candidate", &record.candidate_version, &record.verdict.candidate),
         ] {
             table.add_row(vec![name.to_string(), version.clone(), score.passed.to_string(), score.counted.to_string()]);
         }
         println!("{table}");
-        let decision = if record.accepted { "accepted" } else { "rejected" };
+        let decision = if record.verdict.accepted { "accepted" } else { "rejected" };
         println!(
             "{} ({}): {}",
-            ui::status_cell(decision, record.accepted, !record.accepted),
+            ui::status_cell(decision, record.verdict.accepted, !record.verdict.accepted),
             record.policy,
-            record.reason
+            record.verdict.reason
         );
-        if !record.improved.is_empty() || !record.regressed.is_empty() {
-            println!("better on: {} · worse on: {}", record.improved.join(", "), record.regressed.join(", "));
+        if !record.verdict.improved.is_empty() || !record.verdict.regressed.is_empty() {
+            println!(
+                "better on: {} · worse on: {}",
+                record.verdict.improved.join(", "),
+                record.verdict.regressed.join(", ")
+            );
         }
         if record.stopped_early {
             println!("stopped early: acceptance was out of reach");
         }
     }
-    Ok(if record.accepted { exit::OK } else { exit::FAILED })
+    Ok(if record.verdict.accepted { exit::OK } else { exit::FAILED })
 }

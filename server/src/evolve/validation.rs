@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::episodes::{score, Episode, Runner};
-use super::ledger::{Score, Spend};
+use super::ledger::Spend;
 use crate::harness::Harness;
 use crate::task::Task;
 use crate::validate::{Decider, Pair, Policy, Verdict};
@@ -137,13 +137,9 @@ pub struct ValidationRecord {
     pub candidate_dir: PathBuf,
     pub candidate_version: String,
     pub policy: String,
-    pub accepted: bool,
-    pub reason: String,
-    pub p_value: Option<f64>,
-    pub parent: Score,
-    pub candidate: Score,
-    pub improved: Vec<String>,
-    pub regressed: Vec<String>,
+    /// Accepted or not, why, the p-value and the scores.
+    #[serde(flatten)]
+    pub verdict: Verdict,
     pub stopped_early: bool,
     pub cost_ratio: Option<f64>,
     pub spend: Spend,
@@ -152,9 +148,10 @@ pub struct ValidationRecord {
 impl ValidationRecord {
     /// "+3/16 · p=0.031": the change in passes over the pairs compared, and the p-value.
     pub fn evidence(&self) -> String {
-        let delta = i64::from(self.candidate.passed) - i64::from(self.parent.passed);
-        let p = self.p_value.map(|p| format!(" · p={p:.3}")).unwrap_or_default();
-        format!("{delta:+}/{}{p}", self.parent.counted)
+        let v = &self.verdict;
+        let delta = i64::from(v.candidate.passed) - i64::from(v.parent.passed);
+        let p = v.p_value.map(|p| format!(" · p={p:.3}")).unwrap_or_default();
+        format!("{delta:+}/{}{p}", v.parent.counted)
     }
 }
 
@@ -169,7 +166,6 @@ impl Validation {
         candidate: &Harness,
         policy: Policy,
     ) -> ValidationRecord {
-        let v = &self.verdict;
         ValidationRecord {
             at: crate::agent::now_rfc3339(),
             proposal: proposal.map(str::to_string),
@@ -179,13 +175,7 @@ impl Validation {
             candidate_dir: candidate.dir().to_path_buf(),
             candidate_version: candidate.version().to_string(),
             policy: policy.to_string(),
-            accepted: v.accepted,
-            reason: v.reason.clone(),
-            p_value: v.p_value,
-            parent: v.parent.clone(),
-            candidate: v.candidate.clone(),
-            improved: v.improved.clone(),
-            regressed: v.regressed.clone(),
+            verdict: self.verdict.clone(),
             stopped_early: self.stopped_early,
             cost_ratio: self.cost_ratio,
             spend: self.spend,
@@ -196,6 +186,7 @@ impl Validation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evolve::ledger::Score;
 
     #[test]
     fn the_cost_veto_rejects_only_accepted_and_expensive_candidates() {

@@ -39,9 +39,9 @@ pub fn marks(view: &StoreView, harness_dir: &Path, file: &str, text: &str) -> Ve
             found.push(Mark {
                 line,
                 lines,
-                accepted: decided.record.accepted,
+                accepted: decided.record.verdict.accepted,
                 label: label(&decided.record),
-                reason: decided.record.reason.clone(),
+                reason: decided.record.verdict.reason.clone(),
                 candidate_version: decided.record.candidate_version.clone(),
             });
         }
@@ -51,7 +51,7 @@ pub fn marks(view: &StoreView, harness_dir: &Path, file: &str, text: &str) -> Ve
 
 /// "✓ accepted · +3/16 · p=0.031" or "✗ rejected · +0/16 · p=1.000".
 pub fn label(record: &ValidationRecord) -> String {
-    let word = if record.accepted { "✓ accepted" } else { "✗ rejected" };
+    let word = if record.verdict.accepted { "✓ accepted" } else { "✗ rejected" };
     format!("{word} · {}", record.evidence())
 }
 
@@ -136,13 +136,15 @@ mod tests {
             candidate_dir: "/c".into(),
             candidate_version: "cand".into(),
             policy: "paired".into(),
-            accepted,
-            reason: "4 pairs better, 0 worse".into(),
-            p_value: Some(0.0625),
-            parent: Score { passed: 0, counted: 4, ..Score::default() },
-            candidate: Score { passed: 4, counted: 4, ..Score::default() },
-            improved: vec![],
-            regressed: vec![],
+            verdict: crate::validate::Verdict {
+                accepted,
+                reason: "4 pairs better, 0 worse".into(),
+                p_value: Some(0.0625),
+                parent: Score { passed: 0, counted: 4, ..Score::default() },
+                candidate: Score { passed: 4, counted: 4, ..Score::default() },
+                improved: vec![],
+                regressed: vec![],
+            },
             stopped_early: false,
             cost_ratio: None,
             spend: Spend::default(),

@@ -250,7 +250,7 @@ pub async fn validate(project: Project, what: Candidate, job: JobHandle) -> Resu
         .map_err(|e| e.to_string())?;
     let record = validation.record(proposal.as_deref(), &working, &parent, &candidate, options.policy);
     ctx.store.append_validation(&record).map_err(|e| e.to_string())?;
-    Ok(format!("{}: {}", super::marks::label(&record), record.reason))
+    Ok(format!("{}: {}", super::marks::label(&record), record.verdict.reason))
 }
 
 /// The loop, unattended (auto-apply), until it ends or the job is cancelled.

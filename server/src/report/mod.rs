@@ -328,9 +328,9 @@ pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[Val
                 escape(v.proposal.as_deref().unwrap_or("edit")),
                 escape(&v.parent_version),
                 escape(&v.candidate_version),
-                if v.accepted { "accepted" } else { "rejected" },
+                if v.verdict.accepted { "accepted" } else { "rejected" },
                 escape(&v.evidence()),
-                escape(&v.reason)
+                escape(&v.verdict.reason)
             ));
         }
         body.push_str("</ul>");

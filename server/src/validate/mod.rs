@@ -54,7 +54,7 @@ pub struct Pair {
 }
 
 /// The verdict and its numbers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
     pub accepted: bool,
     pub reason: String,
