@@ -4,5 +4,6 @@
 
 pub mod corpus;
 pub mod scripted_model;
+pub mod vim_project;
 
 pub use scripted_model::{RecordedRequest, Reply, Responder, ScriptedModel};
