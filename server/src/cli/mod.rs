@@ -90,6 +90,15 @@ enum Command {
     /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Speak LSP over stdio for editors (VS Code, Neovim, Helix): harness files as documents,
+    /// weaknesses as diagnostics, proposals as code actions, validation in the background.
+    #[command(after_help = "Started by the editor, not by hand; see docs/lsp.md for the protocol and README for \
+                            the Neovim and Helix setups. Logs go to stderr (SELF_HARNESS_LOG=debug for more).")]
+    Lsp {
+        /// Accepted for editors that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
     /// Serve a real local model (Qwen2.5-Coder via llama.cpp) with an OpenAI-compatible API.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -178,6 +187,10 @@ async fn run(command: Command) -> CliResult {
         Command::Validate(args) => validate::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Model(command) => model::run(command).await,
+        Command::Lsp { .. } => {
+            crate::lsp::serve_stdio().await;
+            Ok(exit::OK)
+        }
         Command::Clean { all } => {
             let engine = engine().await?;
             let removed = if all { reaper::remove_all(engine).await? } else { reaper::sweep_orphans(engine).await? };

@@ -60,7 +60,13 @@ impl Runner<'_> {
 
     /// Runs (or reuses) every (task, seed) episode of `harness`, `parallel` at a time.
     pub async fn run_all(&self, harness: &Harness, jobs: &[(&Task, u64)]) -> std::io::Result<Vec<Episode>> {
-        futures_util::stream::iter(jobs.iter().map(|(task, seed)| self.run_one(harness, task, *seed)))
+        // Made into a list first: a stream over a borrowing closure is not `Send` for every
+        // lifetime, which spawning the loop (the editor's jobs do) requires.
+        let mut episodes = Vec::with_capacity(jobs.len());
+        for &(task, seed) in jobs {
+            episodes.push(self.run_one(harness, task, seed));
+        }
+        futures_util::stream::iter(episodes)
             .buffered(self.parallel.max(1))
             .collect::<Vec<_>>()
             .await

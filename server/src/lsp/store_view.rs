@@ -124,6 +124,24 @@ impl StoreView {
     }
 }
 
+/// Passes and counted episodes of a harness version, over the episodes the loop, `mine`,
+/// `validate` and the editor ran of it.
+pub fn pass_rate(store: &Store, version: &str) -> Option<(u32, u32)> {
+    let dir = store.root().join("runs").join(crate::evolve::episodes::Runner::run_name(version));
+    let (mut passed, mut counted) = (0, 0);
+    for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
+        if entry.file_name() != crate::trace::FILE_NAME {
+            continue;
+        }
+        let Some(outcome) = crate::trace::read(entry.path()).ok().and_then(|t| t.outcome) else { continue };
+        if outcome.error_class.counts() {
+            counted += 1;
+            passed += u32::from(outcome.passed);
+        }
+    }
+    (counted > 0).then_some((passed, counted))
+}
+
 /// The line of turn `turn` in a trace file: the first `turn` line with that index (a torn
 /// or unreadable file gives the header line).
 fn turn_line(trace: &Path, turn: u32) -> u32 {

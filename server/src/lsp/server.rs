@@ -1,0 +1,537 @@
+//! The protocol layer: tower-lsp's `LanguageServer` over the state the other modules own.
+//! Handlers change state synchronously under one lock and never hold it across an await;
+//! long work goes to jobs. Nothing a client sends is unwrapped: bad input is an error
+//! reply or a message, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tower_lsp::jsonrpc::{Error, Result};
+use tower_lsp::ls_types::*;
+use tower_lsp::{Client, LanguageServer};
+
+use super::actions::{self, DocumentText, ProposedText};
+use super::documents::Documents;
+use super::harness_files::{self, Kind};
+use super::jobs::Jobs;
+use super::settings::Settings;
+use super::stages::{self, Candidate, Project};
+use super::store_view::StoreView;
+use super::{marks, weaknesses};
+use crate::harness::MANIFEST_FILE;
+
+/// The commands this server runs (docs/lsp.md). `selfHarness.previewProposal` is the
+/// client's.
+pub const COMMANDS: &[&str] = &[
+    "selfHarness.eval",
+    "selfHarness.mine",
+    "selfHarness.propose",
+    "selfHarness.validate",
+    "selfHarness.autoApply.start",
+    "selfHarness.autoApply.stop",
+    "selfHarness.report",
+    "selfHarness.cancel",
+];
+
+/// How often the store's files are looked at for changes made by other processes.
+const STORE_POLL: Duration = Duration::from_millis(500);
+
+struct State {
+    project: PathBuf,
+    settings: Settings,
+    documents: Documents,
+    view: StoreView,
+    /// Modification times of the store files the view was loaded from.
+    stamp: Vec<Option<SystemTime>>,
+    /// Proposals being validated, by the job doing it.
+    validating: Vec<(String, String)>,
+}
+
+pub struct Backend {
+    client: Client,
+    state: Arc<Mutex<State>>,
+    jobs: Jobs,
+}
+
+impl Backend {
+    pub fn new(client: Client) -> Backend {
+        let project = std::env::current_dir().unwrap_or_default();
+        let state = State {
+            project,
+            settings: Settings::default(),
+            documents: Documents::default(),
+            view: StoreView::default(),
+            stamp: Vec::new(),
+            validating: Vec::new(),
+        };
+        Backend { jobs: Jobs::new(client.clone()), client, state: Arc::new(Mutex::new(state)) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    fn project(&self) -> Project {
+        let state = self.state();
+        Project { root: state.project.clone(), settings: state.settings.clone() }
+    }
+
+    /// Publishes the diagnostics of one open document.
+    async fn publish(&self, uri: Uri) {
+        let computed = diagnostics_of(&self.state(), &uri);
+        if let Some((diagnostics, version)) = computed {
+            self.client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+        }
+    }
+
+    async fn publish_all(&self) {
+        let uris: Vec<Uri> = self.state().documents.uris().cloned().collect();
+        for uri in uris {
+            self.publish(uri).await;
+        }
+    }
+
+    /// Reloads the store view when its files changed (or `force`), and tells the client.
+    async fn refresh_store(&self, force: bool) {
+        let errors = {
+            let mut state = self.state();
+            let store = crate::store::Store::at(&state.project);
+            let stamp = store_stamp(&store);
+            if !force && stamp == state.stamp {
+                return;
+            }
+            let (view, errors) = StoreView::load(&store);
+            state.view = view;
+            state.stamp = stamp;
+            errors
+        };
+        for error in errors {
+            self.client.show_message(MessageType::WARNING, format!("self-harness store: {error}")).await;
+        }
+        self.publish_all().await;
+        let _ = self.client.code_lens_refresh().await;
+        let _ = self.client.inlay_hint_refresh().await;
+        self.client.send_notification::<StateChanged>(()).await;
+    }
+
+    fn document_text(&self, path: &Path) -> Option<DocumentText> {
+        let uri = Uri::from_file_path(path)?;
+        let state = self.state();
+        match state.documents.get(&uri) {
+            Some(doc) => Some(DocumentText { uri, text: doc.text(), version: Some(doc.version) }),
+            None => std::fs::read_to_string(path).ok().map(|text| DocumentText { uri, text, version: None }),
+        }
+    }
+
+    fn marks_of(&self, uri: &Uri) -> Vec<marks::Mark> {
+        let state = self.state();
+        let (Some(path), Some(doc)) = (uri.to_file_path(), state.documents.get(uri)) else { return Vec::new() };
+        match harness_of(&path) {
+            Some((dir, file)) => marks::marks(&state.view, &dir, &file, &doc.text()),
+            None => Vec::new(),
+        }
+    }
+
+    fn execute(&self, command: &str, argument: Value) -> Result<Value> {
+        let project = self.project();
+        let text = |key: &str| argument.get(key).and_then(Value::as_str).map(str::to_string);
+        let id = match command {
+            "selfHarness.eval" => self.jobs.spawn("eval", "Evaluate the harness", |job| stages::eval(project, job)),
+            "selfHarness.mine" => self.jobs.spawn("mine", "Mine weaknesses", |job| stages::mine(project, job)),
+            "selfHarness.propose" => {
+                let weakness = text("weakness").ok_or_else(|| Error::invalid_params("name a \"weakness\""))?;
+                let title = format!("Propose fixes for {weakness}");
+                self.jobs.spawn("propose", &title, |job| stages::propose(project, weakness, job))
+            }
+            "selfHarness.validate" => {
+                let (what, title) = match text("proposal") {
+                    Some(id) => (Candidate::Proposal(id.clone()), format!("Validate {id}")),
+                    None => (Candidate::Working(self.overlays(&project.harness_dir())), "Validate the edit".into()),
+                };
+                let proposal = text("proposal");
+                let state = self.state.clone();
+                let id = self.jobs.spawn("validate", &title, move |job| {
+                    let job_id = job.id().to_string();
+                    async move {
+                        let outcome = stages::validate(project, what, job).await;
+                        lock(&state).validating.retain(|(j, _)| j != &job_id);
+                        outcome
+                    }
+                });
+                if let Some(proposal) = proposal {
+                    self.state().validating.push((id.clone(), proposal));
+                }
+                id
+            }
+            "selfHarness.autoApply.start" => {
+                if let Some(running) = self.jobs.running("loop") {
+                    return Ok(json!({"job": running}));
+                }
+                let iterations = argument.get("iterations").and_then(Value::as_u64).unwrap_or(2).min(100) as u32;
+                let title = format!("Auto-apply: {iterations} iteration(s)");
+                self.jobs.spawn("loop", &title, |job| stages::auto_apply(project, iterations, job))
+            }
+            "selfHarness.autoApply.stop" => {
+                let stopped = self.jobs.running("loop").is_some_and(|id| self.jobs.cancel(&id));
+                return Ok(json!({"stopped": stopped}));
+            }
+            "selfHarness.cancel" => {
+                let job = text("job").ok_or_else(|| Error::invalid_params("name a \"job\""))?;
+                return Ok(json!({"cancelled": self.jobs.cancel(&job)}));
+            }
+            "selfHarness.report" => return self.report(&project).map_err(Error::invalid_params),
+            other => return Err(Error::invalid_params(format!("unknown command {other}"))),
+        };
+        Ok(json!({"job": id}))
+    }
+
+    /// The editor's unsaved texts of files in the harness folder.
+    fn overlays(&self, harness_dir: &Path) -> Vec<(PathBuf, String)> {
+        let state = self.state();
+        let uris: Vec<Uri> = state.documents.uris().cloned().collect();
+        uris.iter()
+            .filter_map(|uri| {
+                let path = uri.to_file_path()?.into_owned();
+                let doc = state.documents.get(uri)?;
+                path.starts_with(harness_dir).then(|| (path, doc.text()))
+            })
+            .collect()
+    }
+
+    fn report(&self, project: &Project) -> std::result::Result<Value, String> {
+        let store = project.store();
+        let ledger = crate::evolve::ledger::read(&store.ledger_path())?;
+        let report = crate::report::Report::from_ledger(&ledger.entries);
+        let weaknesses = store.weaknesses()?;
+        let validations = store.validations()?;
+        let page = crate::report::page(report.as_ref(), &weaknesses, &validations);
+        let path = store.root().join("report.html");
+        std::fs::create_dir_all(store.root()).map_err(|e| e.to_string())?;
+        crate::util::write_atomic(&path, page.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+        let uri = Uri::from_file_path(&path).ok_or("the report has no file URI")?;
+        let show = ShowDocumentParams { uri: uri.clone(), external: Some(true), take_focus: None, selection: None };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let _ = client.show_document(show).await;
+        });
+        Ok(json!({"path": path, "uri": uri.as_str(), "json": report}))
+    }
+
+    /// `selfHarness/proposedText`.
+    pub async fn proposed_text(&self, params: ProposalParams) -> Result<ProposedText> {
+        let view = self.state().view.clone();
+        actions::proposed_text(&view, &params.proposal, &|p| self.document_text(p)).map_err(Error::invalid_params)
+    }
+
+    /// `selfHarness/state`.
+    pub async fn side_bar_state(&self) -> Result<Value> {
+        let (project, view, validating) = {
+            let state = self.state();
+            let project = Project { root: state.project.clone(), settings: state.settings.clone() };
+            (project, state.view.clone(), state.validating.clone())
+        };
+        let store = project.store();
+        let harness_dir = project.harness_dir();
+        let harness = crate::harness::Harness::load(&harness_dir).ok();
+        let version = harness.as_ref().map(|h| h.version().to_string());
+        let pass_rate = version.as_deref().and_then(|v| super::store_view::pass_rate(&store, v));
+        let proposals: Vec<Value> = view
+            .proposals
+            .iter()
+            .map(|p| {
+                let state = if validating.iter().any(|(_, id)| id == &p.id) {
+                    "validating"
+                } else {
+                    match view.decision_of(&p.id) {
+                        Some(d) if d.record.verdict.accepted => "accepted",
+                        Some(_) => "rejected",
+                        None => "proposed",
+                    }
+                };
+                json!({"id": p.id, "weakness": p.weakness, "file": p.parent_dir.join(&p.edit.file),
+                       "rationale": p.edit.rationale, "diff": p.diff, "state": state})
+            })
+            .collect();
+        let ledger = crate::evolve::ledger::read(&store.ledger_path()).map(|l| l.entries).unwrap_or_default();
+        let runs: Vec<Value> = ledger
+            .iter()
+            .filter_map(|e| match e {
+                crate::evolve::ledger::Entry::Evaluation { run, split, score, harness_version, .. } => Some(json!({
+                    "id": run, "label": format!("{harness_version} on {split:?}"),
+                    "passed": score.passed, "total": score.counted})),
+                _ => None,
+            })
+            .collect();
+        Ok(json!({
+            "harness": {"dir": harness_dir, "version": version,
+                        "passRate": pass_rate.map(|(p, n)| f64::from(p) / f64::from(n.max(1)))},
+            "weaknesses": view.weaknesses,
+            "proposals": proposals,
+            "jobs": self.jobs.list(),
+            "ledger": ledger,
+            "runs": runs,
+        }))
+    }
+
+    /// `window/workDoneProgress/cancel`: the progress's cancel button.
+    pub async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        self.jobs.cancel_token(&params.token);
+    }
+}
+
+/// Params of `selfHarness/proposedText`.
+#[derive(Debug, Deserialize)]
+pub struct ProposalParams {
+    pub proposal: String,
+}
+
+/// `selfHarness/stateChanged`: what a side bar shows has changed.
+pub enum StateChanged {}
+
+impl notification::Notification for StateChanged {
+    type Params = ();
+    const METHOD: &'static str = "selfHarness/stateChanged";
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // A panic elsewhere must not take the editor's documents with it.
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn store_stamp(store: &crate::store::Store) -> Vec<Option<SystemTime>> {
+    [store.weaknesses_path(), store.proposals_path(), store.validations_path(), store.ledger_path()]
+        .iter()
+        .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .collect()
+}
+
+/// The harness folder a file belongs to (canonical) and its path relative to it.
+fn harness_of(path: &Path) -> Option<(PathBuf, String)> {
+    let dir = match harness_files::kind_of(path)? {
+        Kind::Manifest => path.parent()?.to_path_buf(),
+        Kind::Template { harness } | Kind::HarnessFile { harness } => harness,
+        Kind::ProjectConfig => return None,
+    };
+    let dir = dir.canonicalize().unwrap_or(dir);
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let file = canonical.strip_prefix(&dir).ok()?.to_string_lossy().replace('\\', "/");
+    Some((dir, file))
+}
+
+/// Everything published for one open document: its problems, its weaknesses (for a
+/// `harness.toml`) and its rejected edits.
+fn diagnostics_of(state: &State, uri: &Uri) -> Option<(Vec<Diagnostic>, i32)> {
+    let doc = state.documents.get(uri)?;
+    let path = uri.to_file_path()?.into_owned();
+    let kind = harness_files::kind_of(&path)?;
+    let text = doc.text();
+    let mut diagnostics = harness_files::problems(&kind, &path, &text);
+    if let Some((dir, file)) = harness_of(&path) {
+        if file == MANIFEST_FILE {
+            let report = Uri::from_file_path(crate::store::Store::at(&state.project).root().join("report.html"));
+            diagnostics.extend(weaknesses::diagnostics(&state.view, &dir, &text, report.as_ref()));
+        }
+        let found = marks::marks(&state.view, &dir, &file, &text);
+        diagnostics.extend(marks::rejected_diagnostics(&found, &file, &text));
+    }
+    Some((diagnostics, doc.version))
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let root = params
+            .workspace_folders
+            .as_ref()
+            .and_then(|folders| folders.first())
+            .and_then(|folder| folder.uri.to_file_path().map(|p| p.into_owned()));
+        #[allow(deprecated)]
+        let root = root.or_else(|| params.root_uri.as_ref().and_then(|u| u.to_file_path().map(|p| p.into_owned())));
+        let settings = params.initialization_options.as_ref().map(Settings::from_value).transpose();
+        let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
+        self.jobs.set_progress_supported(progress);
+        {
+            let mut state = self.state();
+            if let Some(root) = root {
+                state.project = root;
+            }
+            match settings {
+                Ok(settings) => state.settings = settings.unwrap_or_default(),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        Ok(InitializeResult {
+            server_info: Some(ServerInfo {
+                name: "self-harness".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            capabilities: ServerCapabilities {
+                position_encoding: Some(PositionEncodingKind::UTF16),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                    ..TextDocumentSyncOptions::default()
+                })),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec!["=".into(), "\"".into()]),
+                    ..CompletionOptions::default()
+                }),
+                definition_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    resolve_provider: Some(true),
+                    ..CodeActionOptions::default()
+                })),
+                code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
+                inlay_hint_provider: Some(OneOf::Left(true)),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: COMMANDS.iter().map(|c| c.to_string()).collect(),
+                    ..ExecuteCommandOptions::default()
+                }),
+                ..ServerCapabilities::default()
+            },
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        self.refresh_store(true).await;
+        // Another process (`self-harness loop`) may write the store at any time.
+        let (client, state, jobs) = (self.client.clone(), self.state.clone(), self.jobs.clone());
+        tokio::spawn(async move {
+            let backend = Backend { client, state, jobs };
+            loop {
+                tokio::time::sleep(STORE_POLL).await;
+                backend.refresh_store(false).await;
+            }
+        });
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        for job in self.jobs.list() {
+            self.jobs.cancel(&job.id);
+        }
+        stages::remove_containers().await;
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        self.state().documents.open(doc.uri.clone(), &doc.text, doc.version);
+        self.publish(doc.uri).await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        let changed = self.state().documents.change(&uri, &params.content_changes, params.text_document.version);
+        if changed {
+            self.publish(uri).await;
+        }
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        // Saving a file a harness.toml names changes that manifest's problems.
+        self.publish_all().await;
+        let _ = params;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        self.state().documents.close(&params.text_document.uri);
+        self.client.publish_diagnostics(params.text_document.uri, Vec::new(), None).await;
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        match Settings::from_value(&params.settings) {
+            Ok(settings) => self.state().settings = settings,
+            Err(e) => self.client.show_message(MessageType::ERROR, e).await,
+        }
+        self.publish_all().await;
+    }
+
+    async fn did_change_watched_files(&self, _: DidChangeWatchedFilesParams) {
+        self.refresh_store(false).await;
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let position = params.text_document_position_params.position;
+        let uri = params.text_document_position_params.text_document.uri;
+        let state = self.state();
+        let (Some(doc), Some(path)) = (state.documents.get(&uri), uri.to_file_path()) else { return Ok(None) };
+        if harness_files::kind_of(&path) != Some(Kind::Manifest) {
+            return Ok(None);
+        }
+        let mut parts: Vec<String> = harness_files::hover(doc, position).into_iter().collect();
+        if let Some((diagnostics, _)) = diagnostics_of(&state, &uri) {
+            for d in diagnostics.iter().filter(|d| d.range.start.line == position.line) {
+                if let Some(id) = d.data.as_ref().and_then(|data| data["weakness"].as_str()) {
+                    parts.extend(actions::weakness_hover(&state.view, id));
+                }
+            }
+        }
+        Ok((!parts.is_empty()).then(|| Hover {
+            contents: HoverContents::Markup(MarkupContent {
+                kind: MarkupKind::Markdown,
+                value: parts.join("\n\n---\n\n"),
+            }),
+            range: None,
+        }))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let position = params.text_document_position.position;
+        let uri = params.text_document_position.text_document.uri;
+        let state = self.state();
+        let (Some(doc), Some(path)) = (state.documents.get(&uri), uri.to_file_path()) else { return Ok(None) };
+        if harness_files::kind_of(&path) != Some(Kind::Manifest) {
+            return Ok(None);
+        }
+        Ok(Some(CompletionResponse::Array(harness_files::completion(doc, position))))
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let position = params.text_document_position_params.position;
+        let uri = params.text_document_position_params.text_document.uri;
+        let state = self.state();
+        let (Some(doc), Some(path)) = (state.documents.get(&uri), uri.to_file_path()) else { return Ok(None) };
+        if harness_files::kind_of(&path) != Some(Kind::Manifest) {
+            return Ok(None);
+        }
+        let target = path.parent().and_then(|dir| harness_files::definition(doc, position, dir));
+        Ok(target.and_then(Uri::from_file_path).map(|uri| {
+            GotoDefinitionResponse::Scalar(Location {
+                uri,
+                range: Range::new(Position::new(0, 0), Position::new(0, 0)),
+            })
+        }))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let view = self.state().view.clone();
+        Ok(Some(actions::list(&view, &params.context.diagnostics)))
+    }
+
+    async fn code_action_resolve(&self, action: CodeAction) -> Result<CodeAction> {
+        let view = self.state().view.clone();
+        actions::resolve(&view, action, &|p| self.document_text(p)).map_err(Error::invalid_params)
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        Ok(Some(marks::code_lenses(&self.marks_of(&params.text_document.uri))))
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> Result<Option<Vec<InlayHint>>> {
+        let uri = params.text_document.uri;
+        let found = self.marks_of(&uri);
+        let text = self.state().documents.get(&uri).map(|d| d.text()).unwrap_or_default();
+        Ok(Some(marks::inlay_hints(&found, &text)))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        let argument = params.arguments.into_iter().next().unwrap_or(Value::Null);
+        self.execute(&params.command, argument).map(Some)
+    }
+}
