@@ -157,6 +157,9 @@ fn join(table: &str, key: &str) -> String {
 
 /// Markdown docs of the key at `position` of a `harness.toml`.
 pub fn hover(doc: &Document, position: Position) -> Option<String> {
+    if position.line as usize >= doc.rope.len_lines() {
+        return None;
+    }
     let spot = spot(doc, position);
     let path = match &spot.key {
         Some(key) => join(&spot.table, key),

@@ -18,6 +18,7 @@ pub mod server;
 pub mod settings;
 pub mod stages;
 pub mod store_view;
+pub mod transport;
 pub mod weaknesses;
 
 use tower_lsp::{LspService, Server};
@@ -30,13 +31,22 @@ pub fn service() -> (LspService<Backend>, tower_lsp::ClientSocket) {
         .custom_method("selfHarness/proposedText", Backend::proposed_text)
         .custom_method("selfHarness/state", Backend::side_bar_state)
         .custom_method("window/workDoneProgress/cancel", Backend::progress_cancel)
+        .custom_method(transport::INVALID_MESSAGE, Backend::invalid_message)
         .finish()
 }
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn serve_stdio() {
+    serve(tokio::io::stdin(), tokio::io::stdout()).await;
+}
+
+/// Serves LSP over any pair of streams (stdio, or a pipe in tests) until the client exits.
+pub async fn serve(
+    input: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    output: impl tokio::io::AsyncWrite + Unpin + Send + 'static,
+) {
     let (service, socket) = service();
     // One message at a time: every handler is quick (long work runs as jobs), and document
     // changes must apply in the order they were sent.
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).concurrency_level(1).serve(service).await;
+    Server::new(transport::sanitized(input), output, socket).concurrency_level(1).serve(service).await;
 }

@@ -48,6 +48,14 @@ struct State {
     stamp: Vec<Option<SystemTime>>,
     /// Proposals being validated, by the job doing it.
     validating: Vec<(String, String)>,
+    refresh: Refresh,
+}
+
+/// Which refresh requests the client supports.
+#[derive(Debug, Clone, Copy, Default)]
+struct Refresh {
+    code_lens: bool,
+    inlay_hint: bool,
 }
 
 pub struct Backend {
@@ -66,6 +74,7 @@ impl Backend {
             view: StoreView::default(),
             stamp: Vec::new(),
             validating: Vec::new(),
+            refresh: Refresh::default(),
         };
         Backend { jobs: Jobs::new(client.clone()), client, state: Arc::new(Mutex::new(state)) }
     }
@@ -112,8 +121,21 @@ impl Backend {
             self.client.show_message(MessageType::WARNING, format!("self-harness store: {error}")).await;
         }
         self.publish_all().await;
-        let _ = self.client.code_lens_refresh().await;
-        let _ = self.client.inlay_hint_refresh().await;
+        // Asked of the client only when it said it can, and not awaited here: a handler
+        // must not wait for the client.
+        let (lenses, hints) = {
+            let state = self.state();
+            (state.refresh.code_lens, state.refresh.inlay_hint)
+        };
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            if lenses {
+                let _ = client.code_lens_refresh().await;
+            }
+            if hints {
+                let _ = client.inlay_hint_refresh().await;
+            }
+        });
         self.client.send_notification::<StateChanged>(()).await;
     }
 
@@ -276,6 +298,13 @@ impl Backend {
         }))
     }
 
+    /// A message that could not be read (see `transport`): said to the client, then ignored.
+    pub async fn invalid_message(&self, params: Value) {
+        let why = params["error"].as_str().unwrap_or("unknown");
+        tracing::warn!("ignored a message that could not be read: {why}");
+        self.client.log_message(MessageType::ERROR, format!("self-harness lsp ignored a message: {why}")).await;
+    }
+
     /// `window/workDoneProgress/cancel`: the progress's cancel button.
     pub async fn progress_cancel(&self, params: WorkDoneProgressCancelParams) {
         self.jobs.cancel_token(&params.token);
@@ -351,9 +380,15 @@ impl LanguageServer for Backend {
         let root = root.or_else(|| params.root_uri.as_ref().and_then(|u| u.to_file_path().map(|p| p.into_owned())));
         let settings = params.initialization_options.as_ref().map(Settings::from_value).transpose();
         let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress).unwrap_or(false);
+        let workspace = params.capabilities.workspace.as_ref();
+        let refresh = Refresh {
+            code_lens: workspace.and_then(|w| w.code_lens.as_ref()).and_then(|c| c.refresh_support).unwrap_or(false),
+            inlay_hint: workspace.and_then(|w| w.inlay_hint.as_ref()).and_then(|c| c.refresh_support).unwrap_or(false),
+        };
         self.jobs.set_progress_supported(progress);
         {
             let mut state = self.state();
+            state.refresh = refresh;
             if let Some(root) = root {
                 state.project = root;
             }

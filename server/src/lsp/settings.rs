@@ -43,7 +43,8 @@ impl Settings {
         if inner.is_null() {
             return Ok(Settings::default());
         }
-        serde_json::from_value(inner.clone()).map_err(|e| format!("selfHarness settings: {e}"))
+        serde_path_to_error::deserialize(inner.clone())
+            .map_err(|e| format!("selfHarness settings: `{}`: {}", e.path(), e.inner()))
     }
 
     pub fn harness_dir(&self, project: &Path) -> PathBuf {
@@ -99,6 +100,6 @@ mod tests {
         assert_eq!(Settings::from_value(&json!({"parallel": 2, "unknown": 1})).unwrap().parallel(), 2);
         assert_eq!(Settings::from_value(&json!(null)).unwrap(), Settings::default());
         let error = Settings::from_value(&json!({"repeats": "many"})).unwrap_err();
-        assert!(error.contains("selfHarness settings") && error.contains("invalid type"), "{error}");
+        assert!(error.contains("selfHarness settings: `repeats`: invalid type"), "{error}");
     }
 }

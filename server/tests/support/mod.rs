@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod corpus;
+pub mod lsp_client;
 pub mod scripted_model;
 pub mod vim_project;
 
