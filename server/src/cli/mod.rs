@@ -172,6 +172,9 @@ pub fn main() -> ExitCode {
             }
         }
     });
+    // Do not wait for blocking threads: `lsp` leaves one reading stdin, which a client may
+    // keep open after `exit`.
+    runtime.shutdown_background();
     ExitCode::from(code)
 }
 

@@ -16,7 +16,7 @@ use tower_lsp::{Client, LanguageServer};
 use super::actions::{self, DocumentText, ProposedText};
 use super::documents::Documents;
 use super::harness_files::{self, Kind};
-use super::jobs::Jobs;
+use super::jobs::{JobHandle, Jobs};
 use super::settings::Settings;
 use super::stages::{self, Candidate, Project};
 use super::store_view::StoreView;
@@ -157,16 +157,38 @@ impl Backend {
         }
     }
 
+    /// Another handle on the same server, for work that outlives a request.
+    fn handle(&self) -> Backend {
+        Backend { client: self.client.clone(), state: self.state.clone(), jobs: self.jobs.clone() }
+    }
+
+    /// Starts `work` as a job; when it ends, the store is reloaded and shown before the job
+    /// is reported ended, so a client that sees the end sees its results.
+    fn spawn<F>(&self, kind: &str, title: &str, work: impl FnOnce(JobHandle) -> F) -> String
+    where
+        F: std::future::Future<Output = std::result::Result<String, String>> + Send + 'static,
+    {
+        let backend = self.handle();
+        self.jobs.spawn(kind, title, move |job| {
+            let work = work(job);
+            async move {
+                let outcome = work.await;
+                backend.refresh_store(true).await;
+                outcome
+            }
+        })
+    }
+
     fn execute(&self, command: &str, argument: Value) -> Result<Value> {
         let project = self.project();
         let text = |key: &str| argument.get(key).and_then(Value::as_str).map(str::to_string);
         let id = match command {
-            "selfHarness.eval" => self.jobs.spawn("eval", "Evaluate the harness", |job| stages::eval(project, job)),
-            "selfHarness.mine" => self.jobs.spawn("mine", "Mine weaknesses", |job| stages::mine(project, job)),
+            "selfHarness.eval" => self.spawn("eval", "Evaluate the harness", |job| stages::eval(project, job)),
+            "selfHarness.mine" => self.spawn("mine", "Mine weaknesses", |job| stages::mine(project, job)),
             "selfHarness.propose" => {
                 let weakness = text("weakness").ok_or_else(|| Error::invalid_params("name a \"weakness\""))?;
                 let title = format!("Propose fixes for {weakness}");
-                self.jobs.spawn("propose", &title, |job| stages::propose(project, weakness, job))
+                self.spawn("propose", &title, |job| stages::propose(project, weakness, job))
             }
             "selfHarness.validate" => {
                 let (what, title) = match text("proposal") {
@@ -175,7 +197,7 @@ impl Backend {
                 };
                 let proposal = text("proposal");
                 let state = self.state.clone();
-                let id = self.jobs.spawn("validate", &title, move |job| {
+                let id = self.spawn("validate", &title, move |job| {
                     let job_id = job.id().to_string();
                     async move {
                         let outcome = stages::validate(project, what, job).await;
@@ -194,7 +216,7 @@ impl Backend {
                 }
                 let iterations = argument.get("iterations").and_then(Value::as_u64).unwrap_or(2).min(100) as u32;
                 let title = format!("Auto-apply: {iterations} iteration(s)");
-                self.jobs.spawn("loop", &title, |job| stages::auto_apply(project, iterations, job))
+                self.spawn("loop", &title, |job| stages::auto_apply(project, iterations, job))
             }
             "selfHarness.autoApply.stop" => {
                 let stopped = self.jobs.running("loop").is_some_and(|id| self.jobs.cancel(&id));

@@ -311,12 +311,20 @@ fn snapshot_with(store: &Store, working: &Path, overlays: &[(PathBuf, String)]) 
 
 /// The harness folder as last committed to git, kept as a parent snapshot.
 fn committed(store: &Store, working: &Path) -> Result<Harness, String> {
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(working)
-        .args(["archive", "--format=tar", "HEAD:./"])
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+    let git = |dir: &Path, args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))
+    };
+    let line = |output: std::process::Output| String::from_utf8_lossy(&output.stdout).trim().to_string();
+    // `git archive` run inside a subfolder archives only that subfolder of the tree it is
+    // given, so it runs at the top with the folder's own tree.
+    let top = line(git(working, &["rev-parse", "--show-toplevel"])?);
+    let prefix = line(git(working, &["rev-parse", "--show-prefix"])?);
+    let output = git(Path::new(&top), &["archive", "--format=tar", &format!("HEAD:{prefix}")])?;
     if !output.status.success() {
         return Err(format!(
             "{} has no committed version to compare with ({}); commit it, or validate a proposal",

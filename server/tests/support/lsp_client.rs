@@ -169,6 +169,12 @@ impl LspClient {
         }
     }
 
+    /// Forgets what was received with this method, so that the next wait sees only new ones.
+    pub fn forget(&mut self, method: &str) {
+        self.received();
+        self.seen.retain(|m| m["method"] != method);
+    }
+
     /// The diagnostics published for `uri` once `matches` holds for them.
     pub async fn diagnostics(&mut self, uri: &str, matches: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let message = self
