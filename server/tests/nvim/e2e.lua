@@ -1,0 +1,143 @@
+-- Driven by tests/nvim.rs: a real, headless Neovim with editors/nvim as its only plugin.
+-- Each step waits for what a person would see and records it; the Rust test reads the
+-- record (SH_OUT, JSON) and asserts on it. Run: nvim --headless --clean -l e2e.lua
+local env = vim.env
+vim.opt.runtimepath:append(env.SH_RTP)
+local out = {}
+
+local function record(step, ok, detail)
+  table.insert(out, { step = step, ok = ok, detail = detail })
+end
+
+local function finish()
+  local file = assert(io.open(env.SH_OUT, 'w'))
+  file:write(vim.json.encode(out))
+  file:close()
+  vim.cmd('qall!')
+end
+
+local function wait(step, ms, condition, detail)
+  local ok = vim.wait(ms, condition, 50)
+  record(step, ok, detail and detail() or nil)
+  if not ok then
+    finish()
+  end
+  return ok
+end
+
+local progress = {}
+vim.api.nvim_create_autocmd('LspProgress', {
+  callback = function(args)
+    local value = args.data.params.value
+    table.insert(progress, { kind = value.kind, message = value.message, title = value.title })
+  end,
+})
+
+require('self_harness').setup({
+  cmd = { env.SH_BIN, 'lsp' },
+  -- The harness lives in its own repository, outside the project that holds the store.
+  root_dir = vim.fn.getcwd(),
+  settings = {
+    harness = env.SH_HARNESS,
+    tasks = env.SH_TASKS,
+    repeats = 2,
+    parallel = 2,
+    model = { baseUrl = env.SH_MODEL_URL },
+  },
+})
+
+-- 1. Open harness.toml: the server attaches.
+vim.cmd.edit(env.SH_HARNESS .. '/harness.toml')
+local manifest = vim.api.nvim_get_current_buf()
+wait('attached', 20000, function()
+  return #vim.lsp.get_clients({ bufnr = manifest, name = 'self_harness' }) > 0
+end)
+
+local function diagnostics(buf, predicate)
+  return vim.tbl_filter(predicate, vim.diagnostic.get(buf))
+end
+
+-- 2. A weakness from the prepared store, on the line of the system prompt.
+local weakness
+wait('weakness diagnostic', 20000, function()
+  weakness = diagnostics(manifest, function(d) return d.code == 'interactive-program' end)[1]
+  return weakness ~= nil
+end, function()
+  return weakness and { line = weakness.lnum, message = weakness.message, severity = weakness.severity } or nil
+end)
+
+-- 3. A bad edit: a syntax error appears, and goes when the edit is undone.
+local name_line = vim.fn.search('^name', 'n') - 1
+local original = vim.api.nvim_buf_get_lines(manifest, name_line, name_line + 1, false)[1]
+vim.api.nvim_buf_set_lines(manifest, name_line, name_line + 1, false, { 'name = "minimal' })
+local syntax
+wait('syntax diagnostic', 20000, function()
+  syntax = diagnostics(manifest, function(d) return d.severity == vim.diagnostic.severity.ERROR end)[1]
+  return syntax ~= nil
+end, function()
+  return syntax and { line = syntax.lnum, message = syntax.message } or nil
+end)
+vim.api.nvim_buf_set_lines(manifest, name_line, name_line + 1, false, { original })
+wait('syntax diagnostic cleared', 20000, function()
+  return #diagnostics(manifest, function(d) return d.severity == vim.diagnostic.severity.ERROR end) == 0
+end)
+
+-- 4. Pick the proposal's code action on the weakness line: the system prompt changes.
+vim.api.nvim_win_set_cursor(0, { weakness.lnum + 1, 0 })
+vim.lsp.buf.code_action({
+  filter = function(action)
+    return action.title:find('^Apply proposal') ~= nil
+  end,
+  apply = true,
+})
+local system = vim.fn.bufadd(env.SH_HARNESS .. '/system.md')
+wait('buffer changed', 20000, function()
+  if not vim.api.nvim_buf_is_loaded(system) then
+    return false
+  end
+  local text = table.concat(vim.api.nvim_buf_get_lines(system, 0, -1, false), '\n')
+  return text:find(env.SH_FIX, 1, true) ~= nil
+end, function()
+  return { modified = vim.api.nvim_buf_is_loaded(system) and vim.bo[system].modified }
+end)
+
+-- 5. Applying it started its validation: progress arrives.
+wait('validation progress', 120000, function()
+  for _, p in ipairs(progress) do
+    if p.kind == 'report' and p.message and p.message:find('^validate') then
+      return true
+    end
+  end
+  return false
+end, function()
+  return progress
+end)
+
+-- 6. It ends, and the edit gets its mark: a code lens on the edited line.
+local jobs = require('self_harness.jobs')
+wait('validation ended', 300000, function()
+  for _, job in ipairs(jobs.jobs) do
+    if job.kind == 'validate' and job.state ~= 'running' then
+      return true
+    end
+  end
+  return false
+end, function()
+  return jobs.jobs
+end)
+local lens
+wait('accepted mark', 20000, function()
+  vim.lsp.codelens.refresh({ bufnr = system })
+  vim.wait(200)
+  for _, l in ipairs(vim.lsp.codelens.get(system)) do
+    if l.command and l.command.title:find('accepted') then
+      lens = l
+      return true
+    end
+  end
+  return false
+end, function()
+  return lens and { line = lens.range.start.line, title = lens.command.title, status = jobs.status() } or nil
+end)
+
+finish()
