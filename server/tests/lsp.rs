@@ -425,7 +425,7 @@ async fn stale_cancelled_unopened_and_garbage_requests_get_answers_not_panics() 
     assert!(resolve.unwrap_err()["message"].as_str().unwrap().contains("no longer in the store"));
     client.send_raw("{ this is not json").await;
     let logged = client.wait_for("window/logMessage", Duration::from_secs(10), |_| true).await;
-    assert!(logged["params"]["message"].as_str().unwrap().contains("not JSON"), "{logged}");
+    assert!(logged["params"]["message"].as_str().unwrap().contains("not a JSON-RPC message"), "{logged}");
     client.notify("selfHarness/unknownNotification", json!([1, 2])).await;
     client.notify("workspace/didChangeConfiguration", json!({"settings": {"selfHarness": {"repeats": "many"}}})).await;
     let message = client.wait_for("window/showMessage", Duration::from_secs(10), |_| true).await;

@@ -21,9 +21,9 @@ pub fn sanitized(input: impl AsyncRead + Unpin + Send + 'static) -> impl AsyncRe
         loop {
             let body = match read_frame(&mut reader).await {
                 Frame::End => break,
-                Frame::Body(body) if serde_json::from_slice::<serde_json::Value>(&body).is_ok() => body,
+                Frame::Body(body) if is_message(&body) => body,
                 Frame::Body(body) => invalid(&format!(
-                    "not JSON: {}",
+                    "not a JSON-RPC message: {}",
                     String::from_utf8_lossy(&body[..body.len().min(80)]).replace(['\r', '\n'], " ")
                 )),
                 Frame::Bad(why) => invalid(&why),
@@ -36,6 +36,12 @@ pub fn sanitized(input: impl AsyncRead + Unpin + Send + 'static) -> impl AsyncRe
         let _ = clean.shutdown().await;
     });
     out
+}
+
+/// A JSON-RPC request, notification or response, as tower-lsp will decode it.
+fn is_message(body: &[u8]) -> bool {
+    serde_json::from_slice::<tower_lsp::jsonrpc::Request>(body).is_ok()
+        || serde_json::from_slice::<tower_lsp::jsonrpc::Response>(body).is_ok()
 }
 
 fn invalid(why: &str) -> Vec<u8> {
