@@ -1,0 +1,26 @@
+// What a command was invoked on: the same command comes from a code action
+// (`{"proposal": id}`), from a side bar item (a TreeNode with id `proposal:<id>`), from
+// another command (a plain id) or from the palette (nothing, so the user picks). Pure.
+
+export type Target = 'proposal' | 'weakness' | 'job';
+
+export function targetId(argument: unknown, target: Target): string | undefined {
+  if (typeof argument === 'string' && argument !== '') {
+    return argument;
+  }
+  if (argument && typeof argument === 'object') {
+    const record = argument as Record<string, unknown>;
+    const direct = record[target];
+    if (typeof direct === 'string' && direct !== '') {
+      return direct;
+    }
+    const id = record.id;
+    const prefix = `${target}:`;
+    if (typeof id === 'string' && id.startsWith(prefix)) {
+      // `weakness:<id>:evidence:<n>` names the weakness too.
+      const rest = id.slice(prefix.length);
+      return target === 'weakness' ? rest.split(':evidence:')[0] : rest;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,66 @@
+// The `selfHarness.*` settings as the server's settings object (docs/lsp.md, "Settings"):
+// the same object goes in `initializationOptions` and in `workspace/didChangeConfiguration`.
+// Unset or empty settings are left out, so the server falls back to self-harness.toml and
+// the OPENAI_* environment. The API key is never among them (see secrets.ts).
+
+/** Reads one setting under `selfHarness.` (e.g. `model.baseUrl`). */
+export type SettingReader = (key: string) => unknown;
+
+export interface ServerSettings {
+  harness?: string;
+  tasks?: string;
+  model?: { baseUrl?: string; model?: string };
+  repeats?: number;
+  parallel?: number;
+  seed?: number;
+  policy?: string;
+  episodeTimeoutSecs?: number;
+  budgetTokens?: number;
+  budgetUsd?: number;
+}
+
+/** Settings that change what the server process is, not what it acts on: a restart applies them. */
+export const RESTART_SETTINGS = ['selfHarness.serverPath'];
+
+function text(read: SettingReader, key: string): string | undefined {
+  const value = read(key);
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+function whole(read: SettingReader, key: string, min: number): number | undefined {
+  const value = read(key);
+  return typeof value === 'number' && Number.isInteger(value) && value >= min ? value : undefined;
+}
+
+export function serverSettings(read: SettingReader): ServerSettings {
+  const settings: ServerSettings = {};
+  const put = <K extends keyof ServerSettings>(key: K, value: ServerSettings[K] | undefined) => {
+    if (value !== undefined) {
+      settings[key] = value;
+    }
+  };
+  put('harness', text(read, 'harness'));
+  put('tasks', text(read, 'tasks'));
+  const model: { baseUrl?: string; model?: string } = {};
+  const baseUrl = text(read, 'model.baseUrl');
+  const name = text(read, 'model.model');
+  if (baseUrl) {
+    model.baseUrl = baseUrl;
+  }
+  if (name) {
+    model.model = name;
+  }
+  if (baseUrl || name) {
+    settings.model = model;
+  }
+  put('repeats', whole(read, 'repeats', 1));
+  put('parallel', whole(read, 'parallel', 1));
+  put('seed', whole(read, 'seed', 0));
+  const policy = text(read, 'policy');
+  put('policy', policy === 'paired' || policy === 'paper' ? policy : undefined);
+  put('episodeTimeoutSecs', whole(read, 'episodeTimeoutSecs', 1));
+  put('budgetTokens', whole(read, 'budgetTokens', 0));
+  const usd = read('budgetUsd');
+  put('budgetUsd', typeof usd === 'number' && Number.isFinite(usd) && usd >= 0 ? usd : undefined);
+  return settings;
+}
