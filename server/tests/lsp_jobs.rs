@@ -124,6 +124,17 @@ async fn mine_propose_apply_validate_and_mark_from_the_editor() {
     client.shutdown().await;
     let status = tokio::time::timeout(Duration::from_secs(20), client.child.as_mut().unwrap().wait()).await;
     assert!(status.expect("the server exits after `exit`").unwrap().success());
+
+    // The edit is saved (as VS Code saves the files a code action changed) and the editor
+    // comes back another day: the mark still stands, since the decision keeps its own copy
+    // of the parent rather than pointing at the working folder, which now has the edit.
+    std::fs::write(&system, &edited).unwrap();
+    let mut client = start(&cwd, &tasks, &harness, &model).await;
+    let system_uri = client.open(&system, &edited).await;
+    let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": system_uri}})).await.unwrap();
+    assert_eq!(lenses[0]["range"]["start"]["line"], edited.lines().count() - 1, "after saving: {lenses:#}");
+    assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✓ accepted · +4/4"), "{lenses:#}");
+    client.shutdown().await;
 }
 
 #[tokio::test]

@@ -208,7 +208,12 @@ pub async fn validate(project: Project, what: Candidate, job: JobHandle) -> Resu
         Candidate::Proposal(id) => {
             let proposals = ctx.store.proposals()?;
             let p = proposals.iter().find(|p| p.id == id).ok_or_else(|| format!("no proposal {id} in the store"))?;
-            (load(&p.dir)?, ctx.store.proposal_parent(p)?, Some(id))
+            // Against the kept copy of the parent, never the working folder: the decision
+            // names its parent's folder, from which the marks are worked out later, and the
+            // working folder gets the edit (saved by the editor, perhaps mid-validation).
+            let parent = ctx.store.proposal_parent(p)?;
+            let kept = ctx.store.snapshot(&parent).map_err(|e| format!("cannot keep a copy of the harness: {e}"))?;
+            (load(&p.dir)?, load(&kept)?, Some(id))
         }
         Candidate::Working(overlays) => {
             let candidate = snapshot_with(&ctx.store, &working, &overlays)?;
