@@ -85,7 +85,8 @@ export class ServerConnection implements vscode.Disposable {
     if (!client) {
       throw new Error('the Self-Harness language server is not running');
     }
-    return client.sendRequest<R>(method, params);
+    // No params at all (not `[null]`) for requests that take none, such as selfHarness/state.
+    return params === undefined ? client.sendRequest<R>(method) : client.sendRequest<R>(method, params);
   }
 
   /** Runs a server command (`workspace/executeCommand`) with one argument object. */
@@ -107,10 +108,11 @@ export class ServerConnection implements vscode.Disposable {
     });
     if (!resolved.ok) {
       this.output.appendLine(resolved.message);
-      const choice = await vscode.window.showErrorMessage(resolved.message, 'Open Settings');
-      if (choice) {
-        await vscode.commands.executeCommand('workbench.action.openSettings', 'selfHarness.serverPath');
-      }
+      void vscode.window.showErrorMessage(resolved.message, 'Open Settings').then((choice) => {
+        if (choice) {
+          void vscode.commands.executeCommand('workbench.action.openSettings', 'selfHarness.serverPath');
+        }
+      });
       return;
     }
     this.output.appendLine(`Starting ${resolved.command} lsp (${resolved.source})`);

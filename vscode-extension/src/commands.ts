@@ -8,10 +8,11 @@ import * as fs from 'node:fs/promises';
 import * as vscode from 'vscode';
 
 import type { ServerConnection } from './client';
+import type { CodeActionGuard } from './codeActions';
 import { targetId } from './commandArgs';
 import { turnLine } from './evidence';
 import type { ProposalPreview } from './preview';
-import { PREVIEW_COMMAND, ServerCommand, type ReportResult } from './protocol';
+import { PREVIEW_COMMAND, ServerCommand, VALIDATE_APPLIED, type ReportResult } from './protocol';
 import type { ReportView } from './report';
 import type { ApiKey } from './secrets';
 import type { SideBarModel } from './sideBar';
@@ -23,6 +24,7 @@ export interface Parts {
   preview: ProposalPreview;
   report: ReportView;
   apiKey: ApiKey;
+  guard: CodeActionGuard;
 }
 
 async function started(what: string, result: Promise<unknown>): Promise<void> {
@@ -71,7 +73,7 @@ function wholeNumber(value: string, min: number): string | undefined {
 }
 
 export function registerCommands(parts: Parts): vscode.Disposable[] {
-  const { server, model, preview, report, apiKey } = parts;
+  const { server, model, preview, report, apiKey, guard } = parts;
   const run = (command: string, handler: (...args: unknown[]) => Promise<unknown>) =>
     vscode.commands.registerCommand(command, async (...args: unknown[]) => {
       try {
@@ -148,6 +150,12 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
       const picked = await pickProposal(parts, argument, 'Preview which proposal?', false);
       if (picked?.id) {
         await preview.show(picked.id);
+      }
+    }),
+    run(VALIDATE_APPLIED, async () => {
+      const [argument] = guard.take() ?? [];
+      if (argument && typeof argument === 'object') {
+        await started('validation', server.execute(ServerCommand.validate, argument));
       }
     }),
     run('selfHarness.acceptProposal', (uri) => preview.accept(uri instanceof vscode.Uri ? uri : undefined)),

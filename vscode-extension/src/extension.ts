@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 
 import { ServerConnection } from './client';
+import { CodeActionGuard } from './codeActions';
 import { registerCommands } from './commands';
 import { ProposalPreview } from './preview';
 import { JOBS_NOTIFICATION, STATE_CHANGED, type JobsParams } from './protocol';
@@ -21,6 +22,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const output = vscode.window.createOutputChannel('Self-Harness');
   const apiKey = new ApiKey(context.secrets);
   let model: SideBarModel | undefined;
+  const guard = new CodeActionGuard();
   const server = new ServerConnection(context, output, apiKey, {
     prepare(client) {
       client.onNotification(JOBS_NOTIFICATION, (params: JobsParams) => model?.setJobs(params?.jobs ?? []));
@@ -30,6 +32,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       model?.refreshSoon(0);
     },
     middleware: {
+      ...guard.middleware,
       window: {
         // The server asks to open the report it wrote; the report command shows it in a
         // webview instead of leaving the editor.
@@ -56,7 +59,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     report,
     new JobStatusBar(model),
     vscode.workspace.registerTextDocumentContentProvider(PROPOSAL_SCHEME, preview),
-    ...registerCommands({ server, model, preview, report, apiKey }),
+    ...registerCommands({ server, model, preview, report, apiKey, guard }),
   );
   await server.start();
 }

@@ -21,6 +21,9 @@ export const ServerCommand = {
 /** The client command the server's "Preview proposal" code action runs. */
 export const PREVIEW_COMMAND = 'selfHarness.previewProposal';
 
+/** The client command a resolved "Apply proposal" runs instead of the server's validate (codeActions.ts). */
+export const VALIDATE_APPLIED = 'selfHarness.validateAppliedProposal';
+
 export type JobState = 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface Job {

@@ -3,13 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
-import { PREVIEW_COMMAND, ServerCommand } from '../src/protocol';
+import { PREVIEW_COMMAND, ServerCommand, VALIDATE_APPLIED } from '../src/protocol';
 import { SECTIONS } from '../src/stateTree';
 
 const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const contributed: string[] = manifest.contributes.commands.map((c: { command: string }) => c.command);
 const source = readFileSync(new URL('../src/commands.ts', import.meta.url), 'utf8');
-const registered = [...source.matchAll(/run\('([^']+)'/g)].map((m) => m[1]).concat(PREVIEW_COMMAND);
+const constants: Record<string, string> = { PREVIEW_COMMAND, VALIDATE_APPLIED };
+const registered = [...source.matchAll(/run\((?:'([^']+)'|([A-Z_]+)),/g)].map((m) => m[1] ?? constants[m[2]]);
 
 describe('package.json', () => {
   it('contributes exactly the commands the extension registers', () => {
