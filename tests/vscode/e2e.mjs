@@ -1,0 +1,270 @@
+// Driven by server/tests/vscode.rs: the Self-Harness extension in code-server, in Debian's
+// chromium through playwright-core. Each step waits for what a person would see, records
+// it and takes a screenshot; the Rust test reads the record (SH_OUT, JSON) and asserts on
+// it. Two scenarios (SH_SCENARIO): `preview` opens the proposal's diff from the quick-fix
+// menu and accepts it there; `quick-fix` picks "Apply proposal" in the menu directly.
+// Environment: SH_URL (code-server with the project folder), SH_HARNESS (the harness
+// folder), SH_FIX (the text the proposal adds), SH_PROPOSAL (its id), SH_CHROMIUM,
+// SH_ARTIFACTS (screenshots), SH_OUT.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = process.env;
+const record = [];
+let browser;
+let page;
+
+function finish(code) {
+  writeFileSync(env.SH_OUT, JSON.stringify(record, null, 2));
+  const close = browser ? browser.close().catch(() => undefined) : Promise.resolve();
+  return close.then(() => process.exit(code));
+}
+
+/** Polls `probe` until it returns a truthy value; fails after `ms` naming `what`. */
+async function until(what, ms, probe) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await probe();
+      if (last) {
+        return last;
+      }
+    } catch (error) {
+      last = String(error);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`waited ${ms / 1000} s for ${what}; last seen: ${JSON.stringify(last)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Runs one step: its detail goes in the record, a screenshot beside it; a failure ends the run. */
+async function step(name, body) {
+  const started = Date.now();
+  let ok = true;
+  let detail;
+  try {
+    detail = await body();
+  } catch (error) {
+    ok = false;
+    detail = { error: String(error?.stack ?? error) };
+  }
+  const file = `${String(record.length + 1).padStart(2, '0')}-${name.replaceAll(' ', '-')}.png`;
+  await page?.screenshot({ path: join(env.SH_ARTIFACTS, file) }).catch(() => undefined);
+  record.push({ step: name, ok, detail, seconds: (Date.now() - started) / 1000 });
+  if (!ok) {
+    // The page as it was, to find out why.
+    const html = await page?.content().catch(() => '');
+    writeFileSync(join(env.SH_ARTIFACTS, 'failure.html'), html ?? '');
+    await finish(1);
+  }
+  return detail;
+}
+
+/** Text as a person reads it: the editor renders spaces as no-break spaces. */
+const words = (text) => (text ?? '').replace(/\u00a0/g, ' ').replace(/\s+/g, ' ').trim();
+const text = async (selector) => words(await page.locator(selector).first().innerText({ timeout: 1000 }));
+const status = () => text('[id$="selfHarness.status"]');
+/** The label of the editor tab in front (its text is split into name and extension). */
+const activeTab = async () => (await page.locator('.tab.active').first().getAttribute('aria-label', { timeout: 1000 })) ?? '';
+
+try {
+  browser = await chromium.launch({
+    executablePath: env.SH_CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  page = await (await browser.newContext({ viewport: { width: 1366, height: 820 } })).newPage();
+} catch (error) {
+  record.push({ step: 'browser', ok: false, detail: { error: String(error) } });
+  await finish(1);
+}
+
+// 1. The workbench loads and the extension is active (its status bar item shows).
+await step('workbench', async () => {
+  await until('code-server to answer', 60000, () => page.goto(env.SH_URL).then(() => true));
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+  await page.locator('[id$="selfHarness.status"]').waitFor({ timeout: 60000 });
+  return { status: await status() };
+});
+
+/** Opens `file` with Go to File (absolute paths work, also outside the workspace). */
+async function openFile(file) {
+  const name = file.split('/').pop();
+  await page.keyboard.press('Control+P');
+  await page.locator('.quick-input-widget input').waitFor({ timeout: 10000 });
+  await page.keyboard.type(file);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first();
+  await row.waitFor({ timeout: 10000 });
+  // The list may still be settling under the first click: pick until the tab opens.
+  const tab = await until(`the ${name} tab`, 20000, async () => {
+    const active = (await page.locator('.tab.active').count()) ? await activeTab() : '';
+    if (active.includes(name)) {
+      return active;
+    }
+    if (await row.isVisible()) {
+      await row.click();
+    }
+    await page.waitForTimeout(1000);
+    return false;
+  });
+  await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor({ timeout: 10000 });
+  return tab;
+}
+
+// 2. Open harness.toml (outside the project, in its own repository).
+await step('harness file open', async () => {
+  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } });
+  return { tab: await openFile(join(env.SH_HARNESS, 'harness.toml')) };
+});
+
+// 3. The weakness from the prepared store: a warning squiggle on the line of the system
+//    prompt, whose hover says what it is.
+await step('weakness squiggle', async () => {
+  const squiggle = page.locator('.editor-instance .monaco-editor .squiggly-warning').first();
+  await squiggle.waitFor({ state: 'attached', timeout: 30000 });
+  const box = await until('the squiggle to be laid out', 10000, () => squiggle.boundingBox());
+  const x = box.x + Math.min(box.width / 2, 60);
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  const hover = await until('the hover of the squiggle', 15000, async () => {
+    const shown = await text('.monaco-hover:visible');
+    return shown.includes('failed traces') && shown;
+  });
+  // The line: the number in the gutter level with the squiggle.
+  const numbers = page.locator('.editor-instance .monaco-editor .margin-view-overlays .line-numbers');
+  let line;
+  for (const number of await numbers.all()) {
+    const b = await number.boundingBox();
+    if (b && y >= b.y && y < b.y + b.height) {
+      line = Number(words(await number.innerText()));
+    }
+  }
+  // Put the cursor there, for the quick-fix menu.
+  await page.mouse.click(x, y);
+  return { line, hover };
+});
+
+// 4. The quick-fix menu on that line lists the proposal's actions. First the light bulb, as
+//    a person sees it: the editor's own request for the line's actions has then finished
+//    and cannot replace the menu's while it is open.
+await step('quick-fix menu', async () => {
+  // The mouse leaves the squiggle, so that its hover goes and stays gone.
+  await page.mouse.move(900, 700);
+  await page.keyboard.press('Escape');
+  await page.locator('.monaco-hover:visible').waitFor({ state: 'hidden', timeout: 10000 });
+  await page.locator('.editor-instance .monaco-editor .codicon-gutter-lightbulb').first().waitFor({ timeout: 15000 });
+  const rows = page.locator('.action-widget .monaco-list-row');
+  await until('the quick-fix menu', 15000, async () => {
+    if (await rows.first().isVisible()) {
+      return true;
+    }
+    await page.keyboard.press('Control+.');
+    await page.waitForTimeout(1000);
+    return false;
+  });
+  const actions = await until('the proposal actions', 10000, async () => {
+    const all = (await rows.allInnerTexts()).map(words).filter(Boolean);
+    return all.some((a) => a.startsWith('Preview proposal')) && all;
+  });
+  return { actions };
+});
+
+const editorText = () => text('.editor-instance .monaco-editor .view-lines');
+
+if (env.SH_SCENARIO === 'quick-fix') {
+  // 5. "Apply proposal" in the menu: the server's edit lands in system.md (unsaved, as
+  //    any code action leaves a file) and its validation starts.
+  await step('applied from the quick fix', async () => {
+    await page.locator('.action-widget .monaco-list-row', { hasText: `Apply proposal ${env.SH_PROPOSAL}` }).click();
+    const tab = await openFile(join(env.SH_HARNESS, 'system.md'));
+    const shown = await until('the proposal in system.md', 15000, async () => {
+      const now = await editorText();
+      return now.includes(words(env.SH_FIX)) && now;
+    });
+    const dirty = (await page.locator('.tab.active.dirty').count()) > 0;
+    return { tab, dirty, text: shown };
+  });
+} else {
+  // 5. "Preview proposal": the diff of the harness file and the proposed text.
+  await step('diff preview', async () => {
+    await page.locator('.action-widget .monaco-list-row', { hasText: `Preview proposal ${env.SH_PROPOSAL}` }).click();
+    await page.locator('.editor-instance .monaco-diff-editor').waitFor({ timeout: 15000 });
+    const modified = await until('the proposed text in the diff', 15000, async () => {
+      const shown = await text('.monaco-diff-editor .editor.modified .view-lines');
+      return shown.includes(words(env.SH_FIX)) && shown;
+    });
+    const original = await text('.monaco-diff-editor .editor.original .view-lines');
+    return { title: await activeTab(), original, modified };
+  });
+
+  // 6. Accept in the editor title: the file gets the proposal, is saved, and opens.
+  await step('applied', async () => {
+    await page.locator('.editor-actions .action-label[aria-label^="Accept proposal"]').first().click();
+    const tab = await until('system.md in front, saved, with the proposal', 15000, async () => {
+      if (await page.locator('.editor-instance .monaco-diff-editor').count()) {
+        return false;
+      }
+      const active = await activeTab();
+      return active.includes('system.md') && (await editorText()).includes(words(env.SH_FIX)) && active;
+    });
+    const dirty = (await page.locator('.tab.active.dirty').count()) > 0;
+    return { tab, dirty };
+  });
+}
+
+// 7. Applying started the validation: its progress shows in the status bar.
+const seen = new Set();
+await step('validation progress', async () => {
+  const shown = await until('validation progress in the status bar', 180000, async () => {
+    const now = await status();
+    seen.add(now);
+    return /^validate: validate \d+\/\d+/.test(now) && now;
+  });
+  return { status: shown, seen: [...seen] };
+});
+
+// 8. It ends.
+await step('validation ended', async () => {
+  const shown = await until('the validation to end', 420000, async () => {
+    const now = await status();
+    seen.add(now);
+    return /^validate (done|failed|cancelled)/.test(now) && now;
+  });
+  return { status: shown, seen: [...seen] };
+});
+
+// 9. The accepted edit gets its mark: a code lens on the edited line of system.md.
+await step('accepted mark', async () => {
+  const title = await until('the accepted code lens', 30000, async () => {
+    const lenses = await page.locator('.editor-instance .monaco-editor .codelens-decoration').allInnerTexts();
+    return lenses.map(words).find((l) => l.includes('accepted'));
+  });
+  return { title, tab: await activeTab() };
+});
+
+// 10. The side bar shows the proposal accepted.
+await step('side bar', async () => {
+  await page.locator('.activitybar .action-label[aria-label^="Self-Harness"]').first().click();
+  const proposals = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Proposals' }) });
+  const proposal = await until('the proposal in the side bar, accepted', 20000, async () => {
+    const rows = (await proposals.locator('.monaco-list-row').allInnerTexts()).map(words);
+    return rows.find((r) => r.includes(env.SH_PROPOSAL) && r.includes('accepted'));
+  });
+  const weaknesses = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Weaknesses' }) });
+  const weakness = (await weaknesses.locator('.monaco-list-row').allInnerTexts()).map(words);
+  return { proposal, weaknesses: weakness, status: await status() };
+});
+
+await finish(0);
