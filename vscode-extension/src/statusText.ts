@@ -14,11 +14,18 @@ export function percent(rate: number): string {
   return `${Math.round(rate * 100)}%`;
 }
 
+/** Status bar room for a job's message; the tooltip has all of it. */
+export const MESSAGE_ROOM = 48;
+
+function short(text: string): string {
+  return text.length > MESSAGE_ROOM ? `${text.slice(0, MESSAGE_ROOM - 1).trimEnd()}…` : text;
+}
+
 function progress(job: Job): string {
   if (job.message) {
-    return job.message;
+    return short(job.message);
   }
-  return job.total > 0 ? `${job.done}/${job.total}` : job.title;
+  return job.total > 0 ? `${job.done}/${job.total}` : short(job.title);
 }
 
 /** The running job first (the newest when several run), else the last one that ended. */
@@ -37,7 +44,7 @@ export function statusText(jobs: readonly Job[], passRate: number | null | undef
       const more = running > 1 ? ` (+${running - 1})` : '';
       parts.push(`$(sync~spin) ${job.kind}: ${progress(job)}${more}`);
     } else {
-      parts.push(`${ENDED_ICON[job.state] ?? ''} ${job.kind} ${job.state}${job.message ? `: ${job.message}` : ''}`.trim());
+      parts.push(`${ENDED_ICON[job.state] ?? ''} ${job.kind} ${job.state}${job.message ? `: ${short(job.message)}` : ''}`.trim());
     }
     tips.push(`${job.title} — ${job.state}${job.message ? `: ${job.message}` : ''}`);
     if (job.passRate) {

@@ -38,6 +38,13 @@ describe('statusText', () => {
     expect(statusText([job({ state: 'failed', message: 'no model' })], undefined).text).toBe('$(error) validate failed: no model');
   });
 
+  it('keeps a long message short, and whole in the tooltip', () => {
+    const message = '✓ accepted · +4/4 · p=0.062: 4 pairs better, 0 worse: p = 0.0625 ≤ 0.1';
+    const status = statusText([job({ state: 'done', message })], 1);
+    expect(status.text).toBe('$(check) validate done: ✓ accepted · +4/4 · p=0.062: 4 pairs better, 0…  $(beaker) 100%');
+    expect(status.tooltip).toContain(message);
+  });
+
   it('has a resting text', () => {
     expect(statusText([], null).text).toBe('$(beaker) Self-Harness');
     expect(statusText([], 1).text).toBe('$(beaker) 100%');
