@@ -216,7 +216,8 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
         .process_group(0)
         .kill_on_drop(true);
     let code_server_process = command.spawn().expect("start code-server");
-    let _group = ProcessGroup(code_server_process.id().expect("code-server's pid"));
+    let code_server_pid = code_server_process.id().expect("code-server's pid");
+    let _group = ProcessGroup(code_server_pid);
 
     let record_path = artifacts.join("record.json");
     let started = Instant::now();
@@ -227,6 +228,8 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
         .env("SH_FIX", prepared_store::FIX)
         .env("SH_PROPOSAL", "interactive-program-1")
         .env("SH_SCENARIO", scenario)
+        .env("SH_SERVER_BIN", env!("CARGO_BIN_EXE_self-harness"))
+        .env("SH_ROOT_PID", code_server_pid.to_string())
         .env("SH_CHROMIUM", &chromium)
         .env("SH_ARTIFACTS", &artifacts)
         .env("SH_OUT", &record_path)
@@ -267,6 +270,8 @@ async fn vscode_shows_a_weakness_previews_and_accepts_a_proposal_and_marks_the_v
             "validation ended",
             "accepted mark",
             "side bar",
+            "report",
+            "server restarted",
         ],
     )
     .await
@@ -274,6 +279,12 @@ async fn vscode_shows_a_weakness_previews_and_accepts_a_proposal_and_marks_the_v
         return;
     };
     run.check_common();
+    let report = run.step("report");
+    let page = report["text"].as_str().unwrap();
+    assert!(page.contains("Validations") && page.contains("interactive-program-1"), "{report}");
+    let restart = run.step("server restarted");
+    assert!(restart["message"].as_str().unwrap().contains("restarting it (1 of 4)"), "{restart}");
+    assert_ne!(restart["killed"], restart["restarted"]);
     let diff = run.step("diff preview");
     assert!(diff["modified"].as_str().unwrap().contains(prepared_store::FIX), "{diff}");
     assert!(!diff["original"].as_str().unwrap().contains(prepared_store::FIX), "{diff}");

@@ -5,8 +5,9 @@
 // menu and accepts it there; `quick-fix` picks "Apply proposal" in the menu directly.
 // Environment: SH_URL (code-server with the project folder), SH_HARNESS (the harness
 // folder), SH_FIX (the text the proposal adds), SH_PROPOSAL (its id), SH_CHROMIUM,
-// SH_ARTIFACTS (screenshots), SH_OUT.
-import { writeFileSync } from 'node:fs';
+// SH_ARTIFACTS (screenshots), SH_OUT, and for the crash of the server SH_SERVER_BIN (its
+// binary) and SH_ROOT_PID (code-server's process, of which it is a descendant).
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -129,6 +130,8 @@ await step('harness file open', async () => {
   return { tab: await openFile(join(env.SH_HARNESS, 'harness.toml')) };
 });
 
+let squiggleAt;
+
 // 3. The weakness from the prepared store: a warning squiggle on the line of the system
 //    prompt, whose hover says what it is.
 await step('weakness squiggle', async () => {
@@ -151,8 +154,7 @@ await step('weakness squiggle', async () => {
       line = Number(words(await number.innerText()));
     }
   }
-  // Put the cursor there, for the quick-fix menu.
-  await page.mouse.click(x, y);
+  squiggleAt = { x, y };
   return { line, hover };
 });
 
@@ -160,7 +162,8 @@ await step('weakness squiggle', async () => {
 //    a person sees it: the editor's own request for the line's actions has then finished
 //    and cannot replace the menu's while it is open.
 await step('quick-fix menu', async () => {
-  // The mouse leaves the squiggle, so that its hover goes and stays gone.
+  // The cursor goes to the squiggle's line; the mouse leaves, so that the hover goes.
+  await page.mouse.click(squiggleAt.x, squiggleAt.y);
   await page.mouse.move(900, 700);
   await page.keyboard.press('Escape');
   await page.locator('.monaco-hover:visible').waitFor({ state: 'hidden', timeout: 10000 });
@@ -266,5 +269,78 @@ await step('side bar', async () => {
   const weakness = (await weaknesses.locator('.monaco-list-row').allInnerTexts()).map(words);
   return { proposal, weaknesses: weakness, status: await status() };
 });
+
+/** The parent of process `pid`, from /proc (0 when it is gone). */
+function parentOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** The language servers this code-server started: `SH_SERVER_BIN lsp`, below SH_ROOT_PID. */
+function serverPids() {
+  const root = Number(env.SH_ROOT_PID);
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      let argv;
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      } catch {
+        return false;
+      }
+      if (argv[0] !== env.SH_SERVER_BIN || argv[1] !== 'lsp') {
+        return false;
+      }
+      for (let p = parentOf(pid); p > 1; p = parentOf(p)) {
+        if (p === root) {
+          return true;
+        }
+      }
+      return false;
+    });
+}
+
+if (env.SH_SCENARIO !== 'quick-fix') {
+  // 11. The report, from the title of the Runs view: the server's page in a webview.
+  await step('report', async () => {
+    await page.locator('.pane-header', { hasText: 'Runs' }).hover();
+    await page.locator('.pane-header .action-label[aria-label^="Show the report"]').first().click();
+    const body = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator('body');
+    const shown = await until('the report in a webview', 20000, async () => {
+      const now = words(await body.innerText({ timeout: 1000 }));
+      return now.includes('Self-Harness report') && now;
+    });
+    return { tab: await activeTab(), text: shown };
+  });
+
+  // 12. The server dies: the extension says so and starts it again, which serves again.
+  await step('server restarted', async () => {
+    const before = serverPids();
+    if (before.length !== 1) {
+      throw new Error(`expected one language server below code-server, found ${JSON.stringify(before)}`);
+    }
+    process.kill(before[0], 'SIGKILL');
+    const message = await until('the restart message', 20000, async () => {
+      const toasts = words(await page.locator('.notifications-toasts').innerText({ timeout: 1000 }));
+      return toasts.includes('stopped unexpectedly') && toasts;
+    });
+    const after = await until('a new language server', 20000, () => {
+      const now = serverPids();
+      return now.length === 1 && now[0] !== before[0] && now;
+    });
+    // The new server has run no job yet: once the extension has its state, the status bar
+    // shows only the harness's pass rate.
+    const shown = await until('the state of the new server', 20000, async () => {
+      const now = await status();
+      return !now.includes('validate') && now.includes('%') && now;
+    });
+    return { message, killed: before[0], restarted: after[0], status: shown };
+  });
+}
 
 await finish(0);
