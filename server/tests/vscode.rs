@@ -134,7 +134,11 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
     let vsix = located("SELF_HARNESS_VSIX", repo.join("vscode-extension/self-harness.vsix"), "the packaged extension");
     let chromium = located("SELF_HARNESS_CHROMIUM", PathBuf::from("/usr/bin/chromium"), "chromium");
     let driver = repo.join("tests/vscode/e2e.mjs");
-    located("SELF_HARNESS_PLAYWRIGHT", repo.join("tests/vscode/node_modules/playwright-core/package.json"), "playwright-core");
+    located(
+        "SELF_HARNESS_PLAYWRIGHT",
+        repo.join("tests/vscode/node_modules/playwright-core/package.json"),
+        "playwright-core",
+    );
 
     let model = ScriptedModel::responding(vim_model).await;
     let (root, tasks, harness, project) = workspace();
@@ -208,7 +212,12 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
         .arg(&extensions)
         .arg("--config")
         .arg(root.path().join("code-server.yaml"))
-        .args(["--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override"])
+        .args([
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+        ])
         .arg(&project)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -244,7 +253,14 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
     let record: Value = serde_json::from_str(&text).unwrap();
     let steps = record.as_array().unwrap();
     for step in steps {
-        assert_eq!(step["ok"], true, "step {} failed: {:#} (screenshots in {})", step["step"], step["detail"], artifacts.display());
+        assert_eq!(
+            step["ok"],
+            true,
+            "step {} failed: {:#} (screenshots in {})",
+            step["step"],
+            step["detail"],
+            artifacts.display()
+        );
     }
     let names: Vec<&str> = steps.iter().filter_map(|s| s["step"].as_str()).collect();
     assert_eq!(names, expected);

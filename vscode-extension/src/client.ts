@@ -45,7 +45,7 @@ export interface ClientHooks {
   /** Wires the extension's handlers (notifications, middleware) onto a new client. */
   prepare(client: LanguageClient): void;
   /** Called each time the server is running (first start and every restart). */
-  running(client: LanguageClient): void;
+  running(): void;
   /** The client's middleware (e.g. where `window/showDocument` goes). */
   middleware?: LanguageClientOptions['middleware'];
 }
@@ -75,27 +75,24 @@ export class ServerConnection implements vscode.Disposable {
     );
   }
 
-  get current(): LanguageClient | undefined {
-    return this.client?.state === State.Running ? this.client : undefined;
-  }
-
-  /** A request to the running server; an error when none runs. */
-  async request<R>(method: string, params?: unknown): Promise<R> {
-    const client = this.current;
-    if (!client) {
+  /** The client of the running server; an error when none runs. */
+  private running(): LanguageClient {
+    if (this.client?.state !== State.Running) {
       throw new Error('the Self-Harness language server is not running');
     }
+    return this.client;
+  }
+
+  /** A request to the running server. */
+  async request<R>(method: string, params?: unknown): Promise<R> {
+    const client = this.running();
     // No params at all (not `[null]`) for requests that take none, such as selfHarness/state.
     return params === undefined ? client.sendRequest<R>(method) : client.sendRequest<R>(method, params);
   }
 
   /** Runs a server command (`workspace/executeCommand`) with one argument object. */
   async execute<R>(command: string, argument: object = {}): Promise<R> {
-    const client = this.current;
-    if (!client) {
-      throw new Error('the Self-Harness language server is not running');
-    }
-    return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] }) as Promise<R>;
+    return this.running().sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] }) as Promise<R>;
   }
 
   async start(): Promise<void> {
@@ -153,7 +150,7 @@ export class ServerConnection implements vscode.Disposable {
     this.hooks.prepare(client);
     client.onDidChangeState((event) => {
       if (event.newState === State.Running) {
-        this.hooks.running(client);
+        this.hooks.running();
       }
     });
     try {

@@ -1,6 +1,7 @@
 // What a command was invoked on: the same command comes from a code action
 // (`{"proposal": id}`), from a side bar item (a TreeNode with id `proposal:<id>`), from
-// another command (a plain id) or from the palette (nothing, so the user picks). Pure.
+// another command (a plain id) or from the palette (nothing, so the user picks); and what
+// the user types when asked for a count. Pure.
 
 export type Target = 'proposal' | 'weakness' | 'job';
 
@@ -23,4 +24,13 @@ export function targetId(argument: unknown, target: Target): string | undefined 
     }
   }
   return undefined;
+}
+
+/** What is wrong with a typed count (undefined when it is fine; empty means "the default"). */
+export function wholeNumberProblem(value: string, min: number): string | undefined {
+  if (value.trim() === '') {
+    return undefined;
+  }
+  const n = Number(value);
+  return Number.isInteger(n) && n >= min ? undefined : `a whole number of at least ${min}`;
 }

@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 
 import type { ServerConnection } from './client';
 import type { CodeActionGuard } from './codeActions';
-import { targetId } from './commandArgs';
+import { targetId, wholeNumberProblem } from './commandArgs';
 import { turnLine } from './evidence';
 import type { ProposalPreview } from './preview';
 import { PREVIEW_COMMAND, ServerCommand, VALIDATE_APPLIED, type ReportResult } from './protocol';
@@ -64,14 +64,6 @@ async function pickProposal(parts: Parts, argument: unknown, title: string, work
   return picked ? { id: picked.id } : undefined;
 }
 
-function wholeNumber(value: string, min: number): string | undefined {
-  if (value.trim() === '') {
-    return undefined;
-  }
-  const n = Number(value);
-  return Number.isInteger(n) && n >= min ? undefined : `a whole number of at least ${min}`;
-}
-
 export function registerCommands(parts: Parts): vscode.Disposable[] {
   const { server, model, preview, report, apiKey, guard } = parts;
   const run = (command: string, handler: (...args: unknown[]) => Promise<unknown>) =>
@@ -89,7 +81,7 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
       const trials = await vscode.window.showInputBox({
         title: 'Self-Harness: evaluate the harness',
         prompt: 'Trials per task (empty: the repeats setting)',
-        validateInput: (v) => wholeNumber(v, 1),
+        validateInput: (v) => wholeNumberProblem(v, 1),
       });
       if (trials === undefined) {
         return;
@@ -115,7 +107,7 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
         title: 'Self-Harness: auto-apply',
         prompt: 'Iterations of mine → propose → validate → apply',
         value: '2',
-        validateInput: (v) => wholeNumber(v, 1),
+        validateInput: (v) => wholeNumberProblem(v, 1),
       });
       if (iterations !== undefined) {
         const argument = iterations.trim() ? { iterations: Number(iterations) } : {};

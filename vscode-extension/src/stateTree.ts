@@ -157,6 +157,11 @@ export function ledgerLine(e: LedgerEntry): Omit<TreeNode, 'id'> {
       return { label: `Evaluated ${s('harness_version').slice(0, 12)} on ${s('split')}`, description: score(e.score), icon: 'run-all' };
     case 'weaknesses':
       return { label: `Mined ${Array.isArray(e.ids) ? e.ids.length : 0} weakness(es)`, description: list(e.titles), icon: 'search' };
+    case 'spent': {
+      const spend = (e.spend ?? {}) as { tokens?: number; cost_usd?: number };
+      const usd = typeof spend.cost_usd === 'number' && spend.cost_usd > 0 ? ` · $${spend.cost_usd.toFixed(2)}` : '';
+      return { label: `Model calls: ${s('stage')}`, description: `${spend.tokens ?? 0} tokens${usd}`, icon: 'credit-card' };
+    }
     case 'proposal':
       return { label: `Proposed ${s('id')}`, description: `for ${s('weakness')} · ${s('file')}`, tooltip: s('rationale'), icon: 'lightbulb' };
     case 'discarded':

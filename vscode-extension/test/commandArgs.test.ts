@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { targetId } from '../src/commandArgs';
+import { targetId, wholeNumberProblem } from '../src/commandArgs';
 
 describe('targetId', () => {
   it('reads the id from a code action argument, a side bar node or a plain id', () => {
@@ -15,5 +15,15 @@ describe('targetId', () => {
     expect(targetId(undefined, 'proposal')).toBeUndefined();
     expect(targetId({ id: 'weakness:w' }, 'proposal')).toBeUndefined();
     expect(targetId({ proposal: '' }, 'proposal')).toBeUndefined();
+  });
+});
+
+describe('wholeNumberProblem', () => {
+  it('accepts empty (the default) and whole numbers from the minimum', () => {
+    expect(wholeNumberProblem('', 1)).toBeUndefined();
+    expect(wholeNumberProblem(' 3 ', 1)).toBeUndefined();
+    expect(wholeNumberProblem('0', 1)).toBe('a whole number of at least 1');
+    expect(wholeNumberProblem('2.5', 1)).toBe('a whole number of at least 1');
+    expect(wholeNumberProblem('many', 1)).toBe('a whole number of at least 1');
   });
 });

@@ -88,6 +88,11 @@ describe('sectionNodes', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('what the model cost outside episodes', () => {
+    const line = ledgerLine({ type: 'spent', iteration: 1, stage: 'propose', spend: { tokens: 1200, cost_usd: 0.034 } });
+    expect(line).toMatchObject({ label: 'Model calls: propose', description: '1200 tokens · $0.03' });
+  });
+
   it('an unknown ledger line still shows its type; no state shows nothing', () => {
     expect(ledgerLine({ type: 'something_new' }).label).toBe('something_new');
     expect(sectionNodes(undefined, 'weaknesses')).toEqual([]);
