@@ -112,7 +112,8 @@ async fn run(iterations: usize) {
     let mut change = Vec::with_capacity(iterations);
     for n in 0..iterations {
         let version = n as i32 + 2;
-        let range = json!({"start": {"line": comment_line, "character": 2}, "end": {"line": comment_line, "character": 3}});
+        let range =
+            json!({"start": {"line": comment_line, "character": 2}, "end": {"line": comment_line, "character": 3}});
         let letter = if n % 2 == 0 { "N" } else { "n" };
         let started = Instant::now();
         client
@@ -127,7 +128,8 @@ async fn run(iterations: usize) {
 
     // Listing the actions of the weakness diagnostic, and resolving the proposal's edit.
     let weakness: Value = diagnostics.into_iter().find(|d| d["code"] == "interactive-program").unwrap();
-    let params = json!({"textDocument": {"uri": uri}, "range": weakness["range"], "context": {"diagnostics": [weakness]}});
+    let params =
+        json!({"textDocument": {"uri": uri}, "range": weakness["range"], "context": {"diagnostics": [weakness]}});
     let mut list = Vec::with_capacity(iterations);
     let mut resolve = Vec::with_capacity(iterations);
     let mut apply = Value::Null;
@@ -161,7 +163,11 @@ async fn run(iterations: usize) {
         ("codeAction/resolve", &mut resolve, "50 ms"),
     ] {
         samples.sort_by(f64::total_cmp);
-        println!("| {name:<34} | {:>6.2} | {:>6.2} | {target:>10} |", percentile(samples, 0.5), percentile(samples, 0.99));
+        println!(
+            "| {name:<34} | {:>6.2} | {:>6.2} | {target:>10} |",
+            percentile(samples, 0.5),
+            percentile(samples, 0.99)
+        );
     }
     println!("\nselfHarness/state over 10,000 traces: {state_ms:.0} ms; server resident memory: {rss:.1} MB (target < 100 MB)");
 }

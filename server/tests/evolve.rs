@@ -11,18 +11,30 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use self_harness::evolve::ledger::{self, Entry, Split};
+use self_harness::evolve::ledger::{self, Entry, Split, Stage};
 use serde_json::{json, Value};
 use support::vim_project::{vim_model, workspace, FIX};
 use support::ScriptedModel;
 
 fn loop_command(cwd: &Path, base_url: &str, tasks: &Path, harness: &Path) -> std::process::Command {
+    loop_command_with(cwd, base_url, tasks, harness, &["--iterations", "1"])
+}
+
+fn loop_command_with(
+    cwd: &Path,
+    base_url: &str,
+    tasks: &Path,
+    harness: &Path,
+    extra: &[&str],
+) -> std::process::Command {
     let mut command = common::bin();
     command
         .current_dir(cwd)
         .env("OPENAI_BASE_URL", base_url)
         .env("OPENAI_MODEL", "vim-lover")
-        .args(["loop", "--auto-apply", "--iterations", "1", "--repeats", "2", "--seed", "3", "--harness"])
+        .args(["loop", "--auto-apply", "--repeats", "2", "--seed", "3"])
+        .args(extra)
+        .arg("--harness")
         .arg(harness)
         .arg("--tasks")
         .arg(tasks);
@@ -110,6 +122,38 @@ async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
     let (after, counted_after) = test_rate(&entries, last);
     assert_eq!((before, after), (0, counted_after), "test split: {before}/{counted} → {after}/{counted_after}");
     assert!(counted_after > 0);
+
+    // What the model cost outside episodes is in the ledger too, per stage.
+    for stage in [Stage::Mine, Stage::Propose] {
+        let spent = entries.iter().find_map(|e| match e {
+            Entry::Spent { stage: s, spend, .. } if *s == stage => Some(spend.tokens),
+            _ => None,
+        });
+        assert!(spent.is_some_and(|t| t > 0), "{stage:?} tokens recorded: {spent:?}");
+    }
+
+    // Budgets hold across runs: a second iteration with a token budget the first run has
+    // already spent stops at once, in a new process that has spent nothing itself.
+    let (cwd2, tasks2, harness2, base) = (cwd.clone(), tasks.clone(), harness.clone(), model.base_url().to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        common::run(&mut loop_command_with(
+            &cwd2,
+            &base,
+            &tasks2,
+            &harness2,
+            &["--iterations", "2", "--budget-tokens", "1"],
+        ))
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    let after = self::entries(&cwd);
+    assert!(
+        matches!(after.last(), Some(Entry::Finish { reason, .. }) if reason.starts_with("token budget spent")),
+        "{:?}",
+        after.last()
+    );
+    assert!(!after.iter().any(|e| e.iteration() == Some(2)), "nothing of iteration 2 ran");
 
     let log = std::process::Command::new("git")
         .arg("-C")
@@ -280,4 +324,37 @@ async fn mine_propose_and_validate_step_by_step() {
     let ran: Vec<&Value> = summary["tasks"].as_array().unwrap().iter().map(|t| &t["task"]).collect();
     let test_split: Vec<&Value> = splits["sets"]["test"].as_array().unwrap().iter().collect();
     assert_eq!(ran, test_split);
+}
+
+#[tokio::test]
+async fn an_unchanged_harness_is_not_mined_twice() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
+    // No proposer: nothing is accepted, so iteration 2 starts from the same harness.
+    let output = tokio::task::spawn_blocking(move || {
+        common::run(&mut loop_command_with(&cwd2, &base, &tasks, &harness, &["--iterations", "2", "--proposer", "none"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    let entries = entries(&cwd);
+    assert_consistent(&entries);
+    let mined: Vec<(u32, &Vec<String>)> = entries
+        .iter()
+        .filter_map(|e| if let Entry::Weaknesses { iteration, ids, .. } = e { Some((*iteration, ids)) } else { None })
+        .collect();
+    assert_eq!(mined.len(), 2, "{mined:?}");
+    assert_eq!(mined[0].1, mined[1].1, "the same weaknesses");
+    let readings: Vec<u32> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Spent { stage: Stage::Mine, iteration, .. } => Some(*iteration),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(readings, [1], "the model read the traces once");
 }

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use self_harness::evolve::ledger::{append, Entry, Score, Spend, Split, TaskScore};
+use self_harness::evolve::ledger::{append, Entry, Score, Spend, Split, Stage, TaskScore};
 
 fn score(per_task: &[(&str, u32, u32)]) -> Score {
     let mut score = Score::default();
@@ -72,9 +72,16 @@ fn ledger(store: &Path) {
         evaluation(0, "v0", Split::Mine, score(&[("m", 0, 2)])),
         evaluation(0, "v0", Split::Validate, score(&[("a", 0, 2), ("b", 0, 2)])),
         evaluation(0, "v0", Split::Test, score(&[("t1", 0, 2), ("t2", 1, 2)])),
+        Entry::Spent {
+            at: "t".into(),
+            iteration: 1,
+            stage: Stage::Mine,
+            spend: Spend { tokens: 30, cost_usd: 0.0, container_seconds: 0.0 },
+        },
         Entry::Weaknesses {
             at: "t".into(),
             iteration: 1,
+            harness_version: "v0".into(),
             ids: vec!["interactive-program".into()],
             titles: vec!["Opens interactive programs".into()],
         },
@@ -156,7 +163,7 @@ fn report_numbers_plot_and_html() {
     let (lo, hi) = (report["baseline"]["ci95"][0].as_f64().unwrap(), report["baseline"]["ci95"][1].as_f64().unwrap());
     assert!((lo - 0.0456).abs() < 1e-3 && (hi - 0.6994).abs() < 1e-3, "{lo} {hi}");
     assert_eq!((report["predicted_hits"].as_u64(), report["predicted_total"].as_u64()), (Some(2), Some(4)));
-    assert_eq!(report["spend"]["tokens"], 4 * 100 + 2 * 50);
+    assert_eq!(report["spend"]["tokens"], 4 * 100 + 2 * 50 + 30, "episodes, and the model reading traces");
     let it = &report["iterations"][1];
     assert_eq!(
         (it["iteration"].as_u64(), it["proposals"].as_u64(), it["accepted"].as_u64(), it["rejected"].as_u64()),

@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use super::episodes::{score, Episode, Runner};
-use super::ledger::{self, Entry, Split};
+use super::ledger::{self, Entry, Spend, Split, Stage};
 use super::splits::Splits;
 use super::validation::{validate_candidate, Baseline, ValidateOptions, Validation};
 use crate::harness::Harness;
-use crate::llm::Client;
+use crate::llm::{Client, UsageTotals};
 use crate::propose::{self, Budget, Proposal, Proposer, RoundSpec, Weakness};
 use crate::task::Task;
 use crate::trace::Trace;
@@ -81,13 +81,11 @@ impl LoopContext<'_> {
         ledger::read(&self.ledger_path).map(|l| l.entries).map_err(LoopError::Ledger)
     }
 
-    fn spent(&self) -> (u64, f64) {
-        let totals = self.client.usage().totals();
-        (totals.prompt_tokens + totals.completion_tokens, totals.cost_usd)
-    }
-
-    fn over_budget(&self, options: &LoopOptions) -> Option<String> {
-        let (tokens, usd) = self.spent();
+    /// Why the loop must stop spending, if it must: what earlier runs recorded in the
+    /// ledger (`earlier`) plus what this process's model calls have cost so far.
+    fn over_budget(&self, options: &LoopOptions, earlier: &Spend) -> Option<String> {
+        let now = self.client.usage().totals();
+        let (tokens, usd) = (earlier.tokens + now.total_tokens(), earlier.cost_usd + now.cost_usd);
         if options.budget_tokens.is_some_and(|b| tokens >= b) {
             return Some(format!("token budget spent ({tokens} tokens)"));
         }
@@ -143,6 +141,8 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
     };
     let mut harness = load(&options.harness_dir)?;
     let entries = ctx.entries()?;
+    // Budgets hold across restarts: what earlier runs of this loop spent counts too.
+    let earlier = ledger::total_spend(&entries);
     if !entries.iter().any(|e| matches!(e, Entry::Start { .. })) {
         ctx.append(Entry::Start {
             at: now(),
@@ -171,23 +171,13 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
 
     let mut reason = format!("{} iteration(s) done", options.iterations);
     for iteration in done_iterations + 1..=options.iterations {
-        if let Some(why) = ctx.over_budget(options) {
+        if let Some(why) = ctx.over_budget(options, &earlier) {
             reason = why;
             break;
         }
         (ctx.say)(&format!("iteration {iteration}: mining"));
         let mined = ctx.evaluate(&harness, Split::Mine, iteration, options).await?;
-        let weaknesses = mine(ctx, &harness, &mined, options.seed).await;
-        let recorded = ctx.entries()?;
-        if !recorded.iter().any(|e| matches!(e, Entry::Weaknesses { iteration: i, .. } if *i == iteration)) {
-            ctx.runner.store.save_weaknesses(&weaknesses)?;
-            ctx.append(Entry::Weaknesses {
-                at: now(),
-                iteration,
-                ids: weaknesses.iter().map(|w| w.id.clone()).collect(),
-                titles: weaknesses.iter().map(|w| w.title.clone()).collect(),
-            })?;
-        }
+        let weaknesses = weaknesses(ctx, &harness, &mined, iteration, options.seed).await?;
         if weaknesses.is_empty() {
             reason = "no weakness found in the mine split's failed traces".into();
             ctx.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
@@ -226,6 +216,10 @@ pub async fn run(options: &LoopOptions, ctx: &LoopContext<'_>) -> Result<LoopEnd
             .collect();
         let mut accepted: Vec<(Proposal, f64)> = Vec::new();
         for proposal in &proposals {
+            if let Some(why) = ctx.over_budget(options, &earlier) {
+                (ctx.say)(&format!("  {why}: {} left unvalidated", proposal.id));
+                break;
+            }
             let candidate = load(&proposal.dir)?;
             let verdict =
                 validate(options, ctx, iteration, &harness, &candidate, &baseline, std::slice::from_ref(proposal))
@@ -294,6 +288,7 @@ async fn proposals(
     }
 
     let validate_tasks: Vec<String> = ctx.splits.tasks(Split::Validate).to_vec();
+    let before = ctx.client.usage().totals();
     let mut kept: Vec<Proposal> = Vec::new();
     for (w, weakness) in weaknesses.iter().take(options.weaknesses).enumerate() {
         let spec = RoundSpec {
@@ -341,6 +336,7 @@ async fn proposals(
             kept.push(proposal);
         }
     }
+    ctx.append(Entry::Spent { at: now(), iteration, stage: Stage::Propose, spend: model_spend_since(ctx, &before) })?;
     Ok(kept)
 }
 
@@ -479,12 +475,82 @@ fn git_commit(dir: &Path, message: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&head.stdout).trim().to_string())
 }
 
-/// Weaknesses from the mine split's traces: the ones recorded for this iteration when
-/// resuming (so that proposals match them), otherwise mined anew.
-async fn mine(ctx: &LoopContext<'_>, harness: &Harness, episodes: &[Episode], seed: u64) -> Vec<Weakness> {
+/// This iteration's weaknesses: the ones recorded for it when resuming, the previous
+/// iteration's when the harness did not change since (same traces, same findings), otherwise
+/// mined anew from the mine split's traces, their model cost and the result recorded.
+async fn weaknesses(
+    ctx: &LoopContext<'_>,
+    harness: &Harness,
+    episodes: &[Episode],
+    iteration: u32,
+    seed: u64,
+) -> Result<Vec<Weakness>, LoopError> {
+    let entries = ctx.entries()?;
+    let recorded = entries.iter().rev().find_map(|e| match e {
+        Entry::Weaknesses { iteration: i, harness_version, ids, .. } if *i <= iteration => {
+            Some((*i, harness_version, ids))
+        }
+        _ => None,
+    });
+    if let Some((i, version, ids)) = recorded {
+        if i == iteration || version == harness.version() {
+            let kept = read_json::<Vec<Weakness>>(&weaknesses_record(ctx, i));
+            if let Some(kept) = kept.filter(|k| k.iter().map(|w| &w.id).eq(ids.iter())) {
+                if i != iteration {
+                    record_weaknesses(ctx, harness, iteration, &kept)?;
+                }
+                return Ok(kept);
+            }
+        }
+    }
+
     let traces: Vec<(PathBuf, Trace)> =
         episodes.iter().filter_map(|e| crate::trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
-    super::mining::weaknesses(ctx.client, harness, &traces, &ctx.tasks, seed).await
+    let before = ctx.client.usage().totals();
+    let mined = super::mining::weaknesses(ctx.client, harness, &traces, &ctx.tasks, seed).await;
+    ctx.append(Entry::Spent { at: now(), iteration, stage: Stage::Mine, spend: model_spend_since(ctx, &before) })?;
+    record_weaknesses(ctx, harness, iteration, &mined)?;
+    Ok(mined)
+}
+
+/// The loop's own copy of an iteration's weaknesses (`weaknesses.json` beside it is the
+/// store's latest, which `mine` and the editor also write).
+fn weaknesses_record(ctx: &LoopContext<'_>, iteration: u32) -> PathBuf {
+    ctx.store_root.join("proposals").join(iteration.to_string()).join("weaknesses.json")
+}
+
+fn record_weaknesses(
+    ctx: &LoopContext<'_>,
+    harness: &Harness,
+    iteration: u32,
+    weaknesses: &[Weakness],
+) -> Result<(), LoopError> {
+    let path = weaknesses_record(ctx, iteration);
+    std::fs::create_dir_all(path.parent().expect("under proposals/"))?;
+    crate::util::write_atomic(&path, serde_json::to_string_pretty(weaknesses).unwrap_or_default().as_bytes())?;
+    ctx.runner.store.save_weaknesses(weaknesses)?;
+    ctx.append(Entry::Weaknesses {
+        at: now(),
+        iteration,
+        harness_version: harness.version().to_string(),
+        ids: weaknesses.iter().map(|w| w.id.clone()).collect(),
+        titles: weaknesses.iter().map(|w| w.title.clone()).collect(),
+    })?;
+    Ok(())
+}
+
+/// What the model calls made since `before` cost.
+fn model_spend_since(ctx: &LoopContext<'_>, before: &UsageTotals) -> Spend {
+    let now = ctx.client.usage().totals();
+    Spend {
+        tokens: now.total_tokens().saturating_sub(before.total_tokens()),
+        cost_usd: (now.cost_usd - before.cost_usd).max(0.0),
+        container_seconds: 0.0,
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 fn now() -> String {

@@ -55,6 +55,22 @@ pub struct Spend {
     pub container_seconds: f64,
 }
 
+/// A loop stage that calls the model outside episodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Mine,
+    Propose,
+}
+
+impl Spend {
+    pub fn add(&mut self, other: &Spend) {
+        self.tokens += other.tokens;
+        self.cost_usd += other.cost_usd;
+        self.container_seconds += other.container_seconds;
+    }
+}
+
 /// One line of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -83,7 +99,19 @@ pub enum Entry {
         spend: Spend,
     },
     /// Weaknesses mined in an iteration (details in `weaknesses.json`).
-    Weaknesses { at: String, iteration: u32, ids: Vec<String>, titles: Vec<String> },
+    Weaknesses {
+        at: String,
+        iteration: u32,
+        /// The harness version whose mine-split traces they come from (empty in ledgers
+        /// written before it was recorded).
+        #[serde(default)]
+        harness_version: String,
+        ids: Vec<String>,
+        titles: Vec<String>,
+    },
+    /// What the model cost outside episodes: reading failed traces (`mine`) or proposing
+    /// edits (`propose`).
+    Spent { at: String, iteration: u32, stage: Stage, spend: Spend },
     /// A candidate edit (details and diff in `proposals/<iteration>/<id>.json`).
     Proposal {
         at: String,
@@ -148,6 +176,7 @@ impl Entry {
             Entry::Start { .. } | Entry::Finish { .. } => None,
             Entry::Evaluation { iteration, .. }
             | Entry::Weaknesses { iteration, .. }
+            | Entry::Spent { iteration, .. }
             | Entry::Proposal { iteration, .. }
             | Entry::Discarded { iteration, .. }
             | Entry::Decision { iteration, .. }
@@ -155,6 +184,23 @@ impl Entry {
             | Entry::IterationEnd { iteration, .. } => Some(*iteration),
         }
     }
+
+    /// What this entry records as spent (episodes, or model calls of a stage).
+    pub fn spend(&self) -> Option<&Spend> {
+        match self {
+            Entry::Evaluation { spend, .. } | Entry::Decision { spend, .. } | Entry::Spent { spend, .. } => Some(spend),
+            _ => None,
+        }
+    }
+}
+
+/// Everything a ledger records as spent.
+pub fn total_spend(entries: &[Entry]) -> Spend {
+    let mut total = Spend::default();
+    for spend in entries.iter().filter_map(Entry::spend) {
+        total.add(spend);
+    }
+    total
 }
 
 /// Appends one entry, synced.

@@ -166,8 +166,16 @@ pub fn prepare(
     crate::util::copy_dir(harness.dir(), dir).map_err(|e| format!("cannot copy the harness: {e}"))?;
     crate::util::write_atomic(&dir.join(relative), edited.as_bytes()).map_err(|e| e.to_string())?;
     let candidate = Harness::load(dir).map_err(|diagnostics| {
-        let first: Vec<String> = diagnostics.iter().take(3).map(|d| d.message.clone()).collect();
-        format!("the edited harness does not load: {}", first.join("; "))
+        let mut problems: Vec<String> = Vec::new();
+        for d in diagnostics.iter().filter(|d| d.is_error()) {
+            let file = d.path.strip_prefix(dir).unwrap_or(&d.path).display();
+            let problem = format!("{file}:{}:{}: {}", d.range.start.line, d.range.start.column, d.message);
+            if !problems.contains(&problem) {
+                problems.push(problem);
+            }
+        }
+        problems.truncate(3);
+        format!("the edited harness does not load: {}", problems.join("; "))
     })?;
     Ok((candidate, unified, changed))
 }
@@ -345,7 +353,8 @@ mod tests {
 
         let broken = RawEdit { file: "system.md".into(), ..edit("", "Mind this: {{ no_such_variable }}") };
         let error = prepare(&minimal, &broken, &dir.path().join("e"), Budget::default()).unwrap_err();
-        assert!(error.contains("does not load"), "{error}");
+        assert!(error.contains("does not load: system.md:"), "the problem's place in the candidate: {error}");
+        assert!(error.contains("no_such_variable"), "{error}");
 
         let escape = RawEdit { file: "../x".into(), ..edit("", "y") };
         assert!(prepare(&minimal, &escape, &dir.path().join("f"), Budget::default()).is_err());

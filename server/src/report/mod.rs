@@ -113,9 +113,9 @@ impl Report {
             match entry {
                 Entry::Start { harness_version, .. } => version = harness_version.clone(),
                 Entry::Evaluation { harness_version, split, score, spend, iteration, .. } => {
-                    add(&mut report.spend, spend);
+                    report.spend.add(spend);
                     let r = row(&mut report, *iteration);
-                    add(&mut report.iterations[r].spend, spend);
+                    report.iterations[r].spend.add(spend);
                     match split {
                         Split::Test => {
                             let rate = Rate::of(harness_version, score);
@@ -136,6 +136,11 @@ impl Report {
                 Entry::Weaknesses { iteration, titles, .. } => {
                     let r = row(&mut report, *iteration);
                     report.iterations[r].weaknesses = titles.clone();
+                }
+                Entry::Spent { iteration, spend, .. } => {
+                    report.spend.add(spend);
+                    let r = row(&mut report, *iteration);
+                    report.iterations[r].spend.add(spend);
                 }
                 Entry::Proposal { iteration, id, changed_lines, .. } => {
                     changed.insert(id.clone(), *changed_lines);
@@ -161,13 +166,13 @@ impl Report {
                     candidate_version,
                     ..
                 } => {
-                    add(&mut report.spend, spend);
+                    report.spend.add(spend);
                     report.predicted_hits += predicted_hits;
                     report.predicted_total += predicted_total;
                     validate_rates.insert(candidate_version.clone(), candidate.rate());
                     let r = row(&mut report, *iteration);
                     let it = &mut report.iterations[r];
-                    add(&mut it.spend, spend);
+                    it.spend.add(spend);
                     it.predicted_hits += predicted_hits;
                     it.predicted_total += predicted_total;
                     it.validate_parent.get_or_insert(parent.rate());
@@ -341,10 +346,4 @@ pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[Val
          pre{{background:#f6f6f6;padding:1rem;overflow-x:auto}}section{{border-top:1px solid #ddd}}</style></head>\
          <body>{body}</body></html>\n"
     )
-}
-
-fn add(total: &mut Spend, spend: &Spend) {
-    total.tokens += spend.tokens;
-    total.cost_usd += spend.cost_usd;
-    total.container_seconds += spend.container_seconds;
 }
