@@ -197,6 +197,29 @@ async fn a_failing_completion_hook_sends_the_model_back_to_work() {
 }
 
 #[tokio::test]
+async fn under_confirm_a_command_sent_with_done_is_shown_before_done_counts() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[("completion = \"declare\"", "completion = \"confirm\"")], &[]);
+    let run = episode(
+        &harness,
+        vec![
+            action(Some("touch /app/greeting.txt"), true),
+            action(Some("echo hello > /app/greeting.txt"), true),
+            action(Some("cat /app/greeting.txt"), true),
+        ],
+    )
+    .await;
+    assert_eq!((run.result.outcome.passed, run.result.outcome.turns), (true, 2), "done counts when said again");
+    let asked = last_user_message(&run.model, 1);
+    assert!(asked.starts_with("exit code: 0\n") && asked.contains("say done again"), "{asked}");
+    assert_eq!(run.trace.turns[1].notice, None, "the second done is not questioned");
+    assert_eq!(run.trace.turns[0].notice.as_deref(), Some("done with a command: asked to confirm"));
+    assert!(run.trace.turns[0].done, "the trace keeps what the agent declared");
+}
+
+#[tokio::test]
 async fn the_turn_limit_ends_the_episode_and_the_tests_still_run() {
     if !common::docker_available() {
         return;

@@ -27,6 +27,12 @@ const RAW_OUTPUT_LIMIT: usize = 1 << 20;
 /// far shorter: its fields have length limits).
 const MAX_REPLY_TOKENS: u32 = 1024;
 
+/// Appended to a command's output under `completion = "confirm"` when the agent said done
+/// in the same reply.
+const CONFIRM_DONE: &str = "\n\nYou said the task is done in the same reply as this command, before seeing its \
+    output. Check the output above against the task. If the task is complete, say done again; \
+    otherwise run the next command.";
+
 /// Which episode to run.
 pub struct EpisodeSpec<'a> {
     pub task: &'a Task,
@@ -182,6 +188,7 @@ impl Episode<'_, '_> {
         };
         let mut messages = vec![Message::system(system), Message::user(instruction)];
         let mut parse_failures = 0;
+        let mut asked_to_confirm = false;
 
         for index in 0..policy.max_turns {
             self.turns = index + 1;
@@ -288,7 +295,14 @@ impl Episode<'_, '_> {
                 observation = "No command was run.".into();
             }
 
-            if action.done {
+            // Under `confirm`, done with a command counts once the agent has seen one output
+            // since it first said done (its next reply says done again).
+            let unconfirmed = policy.completion == Completion::Confirm && turn.command.is_some() && !asked_to_confirm;
+            asked_to_confirm = action.done && unconfirmed;
+            if asked_to_confirm {
+                turn.notice = Some("done with a command: asked to confirm".into());
+                observation.push_str(CONFIRM_DONE);
+            } else if action.done {
                 let check = match (policy.completion, harness.before_completion()) {
                     (Completion::DeclareAfterCheck, Some(hook)) => {
                         let options = ExecOptions::with_timeout(hook.timeout);

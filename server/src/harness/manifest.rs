@@ -123,6 +123,10 @@ pub enum Completion {
     /// The `before_completion` hook runs first; done is accepted only when it exits 0,
     /// otherwise its output goes back to the model and the episode continues.
     DeclareAfterCheck,
+    /// Done sent with a command is confirmed first: the command runs, its output is shown,
+    /// and the agent is asked to say done again (or to go on), so it sees what its last
+    /// command did before it stops. Done without a command, or said again, counts.
+    Confirm,
 }
 
 /// What happens when the conversation would exceed the context budget.

@@ -33,39 +33,8 @@ pub async fn propose_with_model(
     tasks: &[String],
     seed: u64,
 ) -> Result<(Vec<RawEdit>, Option<String>), ProposeError> {
-    let mut files = vec![harness.manifest().prompts.system.clone(), harness.manifest().prompts.instruction.clone()];
-    files.extend(harness.notes().iter().map(|n| n.file.clone()));
-    files.push(crate::harness::MANIFEST_FILE.to_string());
-    files.dedup();
-
-    let mut shown = String::new();
-    for file in &files {
-        let text = std::fs::read_to_string(harness.dir().join(file)).unwrap_or_default();
-        shown.push_str(&format!("--- {file} ---\n{text}\n"));
-    }
-    let evidence = weakness.evidence.iter().take(3).map(|e| format!("- {e}")).collect::<Vec<_>>().join("\n");
-    let prompt = format!(
-        "You improve the harness of a terminal agent: the files below define its prompts and policy.\n\
-         A weakness was found in its failed episodes.\n\n\
-         Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n{keep}\n\
-         Harness files:\n{shown}\n\
-         Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
-         for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
-         `replace`; an empty `search` appends `replace` to the end of the file. Keep each edit \
-         short and concrete: write the actual new text, not a placeholder. For example, to add a \
-         rule to the system prompt: {{\"file\": \"system.md\", \"search\": \"\", \"replace\": \"Use absolute \
-         paths in every command.\", ...}}. List the tasks you expect it to fix and those it might \
-         break (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
-        keep = if weakness.keep_passing.is_empty() {
-            String::new()
-        } else {
-            format!("Tasks that pass now and must keep passing: {}\n", weakness.keep_passing.join(", "))
-        },
-        title = weakness.title,
-        description = weakness.description,
-        support = weakness.support,
-        tasks = tasks.join(", "),
-    );
+    let files = editable_files(harness);
+    let prompt = prompt(harness, &files, weakness, k, tasks);
     let task_list = json!({"type": "array", "items": {"type": "string", "enum": tasks}, "maxItems": 6});
     let schema = json!({
         "type": "object",
@@ -101,4 +70,82 @@ pub async fn propose_with_model(
     let reply: Reply =
         serde_json::from_str(response.content.trim()).map_err(|e| ProposeError::Invalid(e.to_string()))?;
     Ok((reply.proposals, reply.decline.filter(|d| !d.trim().is_empty())))
+}
+
+/// The files a proposal may edit: the prompts, the notes and the manifest.
+fn editable_files(harness: &Harness) -> Vec<String> {
+    let mut files = vec![harness.manifest().prompts.system.clone(), harness.manifest().prompts.instruction.clone()];
+    files.extend(harness.notes().iter().map(|n| n.file.clone()));
+    files.push(crate::harness::MANIFEST_FILE.to_string());
+    files.dedup();
+    files
+}
+
+/// What the model is asked: the weakness with its evidence, the files as they are, the
+/// policy keys it may change, and the edit format by example.
+fn prompt(harness: &Harness, files: &[String], weakness: &Weakness, k: usize, tasks: &[String]) -> String {
+    let mut shown = String::new();
+    for file in files {
+        let text = std::fs::read_to_string(harness.dir().join(file)).unwrap_or_default();
+        shown.push_str(&format!("--- {file} ---\n{text}\n"));
+    }
+    let evidence = weakness.evidence.iter().take(3).map(|e| format!("- {e}")).collect::<Vec<_>>().join("\n");
+    // The runtime policy's knobs are edits too; the model cannot know them from the file.
+    let policy_keys = crate::harness::key_docs()
+        .iter()
+        .filter(|d| d.path.starts_with("policy.") && !d.path.starts_with("policy.output"))
+        .map(|d| {
+            let text = d.description.replace('\n', " ");
+            let first_sentence = text.split_inclusive(". ").next().unwrap_or_default().trim_end();
+            format!("- {} ({}): {first_sentence}", d.path, d.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!(
+        "You improve the harness of a terminal agent: the files below define its prompts and policy.\n\
+         A weakness was found in its failed episodes.\n\n\
+         Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n{keep}\n\
+         Harness files:\n{shown}\n\
+         Runtime policy keys of harness.toml ([policy] table):\n{policy_keys}\n\n\
+         Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
+         for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
+         `replace`; an empty `search` appends `replace` to the end of the file. Keep each edit \
+         short and concrete: write the actual new text, not a placeholder. For example, to add a \
+         rule to the system prompt: {{\"file\": \"system.md\", \"search\": \"\", \"replace\": \"Use absolute \
+         paths in every command.\", ...}}. List the tasks you expect it to fix and those it might \
+         break (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
+        keep = if weakness.keep_passing.is_empty() {
+            String::new()
+        } else {
+            format!("Tasks that pass now and must keep passing: {}\n", weakness.keep_passing.join(", "))
+        },
+        title = weakness.title,
+        description = weakness.description,
+        support = weakness.support,
+        tasks = tasks.join(", "),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prompt_shows_the_files_and_the_policy_knobs() {
+        let harness =
+            Harness::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let weakness: Weakness = serde_json::from_value(json!({
+            "id": "no-verification", "title": "Declares done without checking", "description": "d",
+            "criticality": "high", "support": "3 of 4 failed traces", "surface": "prompts.system",
+            "evidence": [], "tasks": []
+        }))
+        .unwrap();
+        let files = editable_files(&harness);
+        assert_eq!(files, ["system.md", "instruction.md", "harness.toml"]);
+        let text = prompt(&harness, &files, &weakness, 3, &["count-lines".into()]);
+        assert!(text.contains("--- harness.toml ---") && text.contains("completion = \"declare\""), "{text}");
+        let knob = text.lines().find(|l| l.starts_with("- policy.completion")).expect("the completion rule is offered");
+        assert!(knob.contains("confirm") && knob.contains("declare_after_check"), "{knob}");
+        assert!(!text.contains("policy.output.head_bytes"), "the truncation details are left out");
+    }
 }
