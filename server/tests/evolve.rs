@@ -336,7 +336,13 @@ async fn an_unchanged_harness_is_not_mined_twice() {
     let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
     // No proposer: nothing is accepted, so iteration 2 starts from the same harness.
     let output = tokio::task::spawn_blocking(move || {
-        common::run(&mut loop_command_with(&cwd2, &base, &tasks, &harness, &["--iterations", "2", "--proposer", "none"]))
+        common::run(&mut loop_command_with(
+            &cwd2,
+            &base,
+            &tasks,
+            &harness,
+            &["--iterations", "2", "--proposer", "none"],
+        ))
     })
     .await
     .unwrap();
