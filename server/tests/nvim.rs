@@ -2,13 +2,13 @@
 //! against real containers and the model whose weakness is known: open harness.toml, see
 //! the weakness from a prepared store, break and fix the syntax, pick the proposal's code
 //! action, see the buffer change, validation progress arrive, and the accepted mark.
-//! The steps run in `tests/nvim/e2e.lua`; this test prepares the project and checks the
-//! record it writes.
+//! The steps run in `tests/nvim/e2e.lua` (at the repository root, beside the VS Code
+//! driver); this test prepares the project and checks the record it writes.
 
 mod common;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -53,7 +53,7 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
     prepared_store::write(&project, "proposals.json", &vec![prepared_store::proposal(&project, &harness)]);
 
     let out = project.join("nvim-record.json");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nvim/e2e.lua");
+    let script = common::repo_root().join("tests/nvim/e2e.lua");
     let started = Instant::now();
     let mut child = tokio::process::Command::new(&nvim)
         .args(["--headless", "--clean", "-l"])

@@ -1,4 +1,4 @@
--- Driven by tests/nvim.rs: a real, headless Neovim with editors/nvim as its only plugin.
+-- Driven by server/tests/nvim.rs: a real, headless Neovim with editors/nvim as its only plugin.
 -- Each step waits for what a person would see and records it; the Rust test reads the
 -- record (SH_OUT, JSON) and asserts on it. Run: nvim --headless --clean -l e2e.lua
 local env = vim.env
