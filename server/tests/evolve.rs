@@ -364,3 +364,42 @@ async fn an_unchanged_harness_is_not_mined_twice() {
         .collect();
     assert_eq!(readings, [1], "the model read the traces once");
 }
+
+#[tokio::test]
+async fn a_candidate_already_rejected_is_not_validated_again() {
+    if !common::docker_available() {
+        return;
+    }
+    // The vim model, except that it always proposes the same edit, which does not help.
+    let model = ScriptedModel::responding(|request| {
+        if request["response_format"]["json_schema"]["name"] == "proposals" {
+            return support::Reply::json(&json!({
+                "proposals": [{"file": "system.md", "search": "", "replace": "Think about the task before you act.",
+                               "rationale": "r", "expected_fixes": [], "might_break": []}],
+                "decline": null
+            }));
+        }
+        vim_model(request)
+    })
+    .await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
+    let output = tokio::task::spawn_blocking(move || {
+        common::run(&mut loop_command_with(&cwd2, &base, &tasks, &harness, &["--iterations", "2"]))
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    let entries = entries(&cwd);
+    assert_consistent(&entries);
+    let decisions: Vec<u32> = entries
+        .iter()
+        .filter_map(|e| if let Entry::Decision { iteration, .. } = e { Some(*iteration) } else { None })
+        .collect();
+    assert_eq!(decisions, [1], "validated once");
+    let again = entries.iter().find_map(|e| match e {
+        Entry::Discarded { iteration: 2, reason, .. } => Some(reason.as_str()),
+        _ => None,
+    });
+    assert_eq!(again, Some("the same harness as a candidate rejected in iteration 1"));
+}

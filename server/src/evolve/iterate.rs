@@ -317,6 +317,12 @@ async fn proposals(
             discard(id, reason)?;
         }
         for proposal in round.proposals {
+            // The same candidate as an earlier iteration's: its decision stands.
+            if let Some((i, accepted)) = decided(&entries, harness.version(), &proposal.version) {
+                let verdict = if accepted { "accepted" } else { "rejected" };
+                discard(proposal.id, format!("the same harness as a candidate {verdict} in iteration {i}"))?;
+                continue;
+            }
             let json = serde_json::to_string_pretty(&proposal).unwrap_or_default();
             std::fs::create_dir_all(&dir)?;
             crate::util::write_atomic(&dir.join(format!("{}.json", proposal.id)), json.as_bytes())?;
@@ -338,6 +344,18 @@ async fn proposals(
     }
     ctx.append(Entry::Spent { at: now(), iteration, stage: Stage::Propose, spend: model_spend_since(ctx, &before) })?;
     Ok(kept)
+}
+
+/// The iteration and verdict of an earlier decision on `candidate` against `parent`.
+fn decided(entries: &[Entry], parent: &str, candidate: &str) -> Option<(u32, bool)> {
+    entries.iter().find_map(|e| match e {
+        Entry::Decision { iteration, parent_version, candidate_version, accepted, .. }
+            if parent_version == parent && candidate_version == candidate =>
+        {
+            Some((*iteration, *accepted))
+        }
+        _ => None,
+    })
 }
 
 /// Validates `candidate` against the parent's episodes (see [`validate_candidate`]).

@@ -72,6 +72,53 @@ pub async fn propose_with_model(
     Ok((reply.proposals, reply.decline.filter(|d| !d.trim().is_empty())))
 }
 
+/// A worked edit shown in the prompt. Small models copy whatever example they are shown,
+/// so the examples come from other weaknesses than the one asked about, and an edit that
+/// copies one is recognised ([`copies_example`]) and discarded rather than validated.
+struct Example {
+    weakness: &'static str,
+    weakness_title: &'static str,
+    file: &'static str,
+    search: &'static str,
+    replace: &'static str,
+}
+
+const EXAMPLES: &[Example] = &[
+    Example {
+        weakness: "interactive-program",
+        weakness_title: "Opens interactive programs",
+        file: "system.md",
+        search: "",
+        replace: "Never open an editor or a pager such as vim, nano or less: write files with printf or a heredoc and read them with cat.",
+    },
+    Example {
+        weakness: "ran-out-of-turns",
+        weakness_title: "Runs out of turns while still exploring",
+        file: "harness.toml",
+        search: "max_turns = 30",
+        replace: "max_turns = 40",
+    },
+    Example {
+        weakness: "repeated-command",
+        weakness_title: "Repeats the same command",
+        file: "system.md",
+        search: "",
+        replace: "When a command gives the same result twice, do not run it a third time: change the approach.",
+    },
+];
+
+/// Two examples, neither for `weakness` itself.
+fn examples_for(weakness: &Weakness) -> impl Iterator<Item = &'static Example> + '_ {
+    let mechanism = weakness.id.trim_start_matches("model-");
+    EXAMPLES.iter().filter(move |e| e.weakness != mechanism).take(2)
+}
+
+/// Whether an edit is one of the prompt's examples, copied.
+pub fn copies_example(edit: &RawEdit) -> bool {
+    let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    EXAMPLES.iter().any(|e| words(&edit.replace) == words(e.replace) && words(&edit.search) == words(e.search))
+}
+
 /// The files a proposal may edit: the prompts, the notes and the manifest.
 fn editable_files(harness: &Harness) -> Vec<String> {
     let mut files = vec![harness.manifest().prompts.system.clone(), harness.manifest().prompts.instruction.clone()];
@@ -110,10 +157,17 @@ fn prompt(harness: &Harness, files: &[String], weakness: &Weakness, k: usize, ta
          Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
          for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
          `replace`; an empty `search` appends `replace` to the end of the file. Keep each edit \
-         short and concrete: write the actual new text, not a placeholder. For example, to add a \
-         rule to the system prompt: {{\"file\": \"system.md\", \"search\": \"\", \"replace\": \"Use absolute \
-         paths in every command.\", ...}}. List the tasks you expect it to fix and those it might \
+         short and concrete: write the actual new text, not a placeholder.\n\
+         Examples for OTHER weaknesses (do not copy them; write edits for the weakness above):\n{examples}\n\
+         List the tasks you expect it to fix and those it might \
          break (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
+        examples = examples_for(weakness)
+            .map(|e| format!(
+                "- {}: {{\"file\": {:?}, \"search\": {:?}, \"replace\": {:?}, ...}}",
+                e.weakness_title, e.file, e.search, e.replace
+            ))
+            .collect::<Vec<_>>()
+            .join("\n"),
         keep = if weakness.keep_passing.is_empty() {
             String::new()
         } else {
@@ -145,7 +199,28 @@ mod tests {
         let text = prompt(&harness, &files, &weakness, 3, &["count-lines".into()]);
         assert!(text.contains("--- harness.toml ---") && text.contains("completion = \"declare\""), "{text}");
         let knob = text.lines().find(|l| l.starts_with("- policy.completion")).expect("the completion rule is offered");
+        assert!(text.contains("- Opens interactive programs: {\"file\": \"system.md\""), "{text}");
         assert!(knob.contains("confirm") && knob.contains("declare_after_check"), "{knob}");
         assert!(!text.contains("policy.output.head_bytes"), "the truncation details are left out");
+
+        // The examples are never the weakness's own, and a copied example is recognised.
+        let vim: Weakness = serde_json::from_value(json!({
+            "id": "model-interactive-program", "title": "t", "description": "d", "criticality": "high",
+            "support": "s", "surface": "prompts.system", "evidence": [], "tasks": []
+        }))
+        .unwrap();
+        assert!(examples_for(&vim).all(|e| e.weakness != "interactive-program"));
+        assert_eq!(examples_for(&vim).count(), 2);
+        let copied = |search: &str, replace: &str| RawEdit {
+            file: "system.md".into(),
+            search: search.into(),
+            replace: replace.into(),
+            rationale: String::new(),
+            expected_fixes: vec![],
+            might_break: vec![],
+        };
+        assert!(copies_example(&copied("", &EXAMPLES[0].replace.to_uppercase().replace(' ', "  "))));
+        assert!(copies_example(&copied("max_turns = 30", "max_turns = 40")));
+        assert!(!copies_example(&copied("", "Check the result with cat before you say done.")));
     }
 }

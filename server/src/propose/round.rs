@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::model::copies_example;
 use super::{ablation_edit, near_duplicate, prepare, propose_with_model, Budget, Proposal, Proposer, Weakness};
 use crate::harness::Harness;
 use crate::llm::Client;
@@ -66,6 +67,10 @@ pub async fn round(client: &Client, spec: &RoundSpec<'_>, earlier: &[Proposal]) 
     }
     for (n, edit) in edits.into_iter().enumerate() {
         let id = format!("{}-{}", spec.id_prefix, n + 1);
+        if spec.proposer == Proposer::Model && copies_example(&edit) {
+            out.discarded.push((id, "copies an example of the prompt instead of proposing".into()));
+            continue;
+        }
         if let Some(dup) = earlier.iter().chain(&out.proposals).find(|p| near_duplicate(&p.edit, &edit)) {
             out.discarded.push((id, format!("near-duplicate of {}", dup.id)));
             continue;
