@@ -21,7 +21,7 @@ use similar::TextDiff;
 use crate::harness::Harness;
 pub use crate::mine::{Evidence, Support};
 
-pub use model::{propose_with_model, ProposeError};
+pub use model::{propose_rules_with_model, propose_with_model, ProposeError};
 pub use round::{round, Round, RoundSpec};
 
 /// A mined weakness: what goes wrong, how often, where it shows and where in the harness

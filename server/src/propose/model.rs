@@ -72,6 +72,64 @@ pub async fn propose_with_model(
     Ok((reply.proposals, reply.decline.filter(|d| !d.trim().is_empty())))
 }
 
+/// The simple ask, for models that cannot produce a usable edit in the full format (small
+/// models echo its field names or copy its examples): one-sentence instructions against
+/// the weakness, each appended to the prompt file its surface points at.
+pub async fn propose_rules_with_model(
+    client: &Client,
+    harness: &Harness,
+    weakness: &Weakness,
+    k: usize,
+    seed: u64,
+) -> Result<Vec<RawEdit>, ProposeError> {
+    let evidence: Vec<String> = weakness.evidence.iter().take(3).map(|e| format!("- {}", e.detail)).collect();
+    let prompt = format!(
+        "A terminal agent keeps making this mistake: {title}.\n{description}\nWhat it did in failed episodes:\n{evidence}\n\n\
+         Write {k} different short instructions (one sentence each) to add to the agent's system prompt so \
+         that it stops making this mistake. Address the agent as \"you\".",
+        title = weakness.title,
+        description = weakness.description,
+        evidence = evidence.join("\n"),
+    );
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "instructions": {"type": "array", "minItems": 1, "maxItems": k, "items": {"type": "string", "maxLength": 240}}
+        },
+        "required": ["instructions"],
+        "additionalProperties": false
+    });
+    let request = ChatRequest::new(vec![Message::user(prompt)])
+        .json_schema("instructions", schema)
+        .temperature(0.7)
+        .seed(seed)
+        .max_tokens(600);
+    let response = client.chat(&request).await?;
+    #[derive(Deserialize)]
+    struct Instructions {
+        instructions: Vec<String>,
+    }
+    let reply: Instructions =
+        serde_json::from_str(response.content.trim()).map_err(|e| ProposeError::Invalid(e.to_string()))?;
+    let file = if weakness.surface == "prompts.instruction" {
+        harness.manifest().prompts.instruction.clone()
+    } else {
+        harness.manifest().prompts.system.clone()
+    };
+    Ok(reply
+        .instructions
+        .into_iter()
+        .map(|text| RawEdit {
+            file: file.clone(),
+            search: String::new(),
+            replace: text.trim().to_string(),
+            rationale: format!("an instruction against \"{}\" (asked for as one sentence)", weakness.title),
+            expected_fixes: Vec::new(),
+            might_break: Vec::new(),
+        })
+        .collect())
+}
+
 /// A worked edit shown in the prompt. Small models copy whatever example they are shown,
 /// so the examples come from other weaknesses than the one asked about, and an edit that
 /// copies one is recognised ([`copies_example`]) and discarded rather than validated.
@@ -113,10 +171,11 @@ fn examples_for(weakness: &Weakness) -> impl Iterator<Item = &'static Example> +
     EXAMPLES.iter().filter(move |e| e.weakness != mechanism).take(2)
 }
 
-/// Whether an edit is one of the prompt's examples, copied.
-pub fn copies_example(edit: &RawEdit) -> bool {
+/// Whether an edit copies one of the examples the prompt for `weakness` showed (wherever
+/// the copy was put).
+pub fn copies_example(weakness: &Weakness, edit: &RawEdit) -> bool {
     let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    EXAMPLES.iter().any(|e| words(&edit.replace) == words(e.replace) && words(&edit.search) == words(e.search))
+    examples_for(weakness).any(|e| words(&edit.replace).contains(&words(e.replace)))
 }
 
 /// The files a proposal may edit: the prompts, the notes and the manifest.
@@ -219,8 +278,16 @@ mod tests {
             expected_fixes: vec![],
             might_break: vec![],
         };
-        assert!(copies_example(&copied("", &EXAMPLES[0].replace.to_uppercase().replace(' ', "  "))));
-        assert!(copies_example(&copied("max_turns = 30", "max_turns = 40")));
-        assert!(!copies_example(&copied("", "Check the result with cat before you say done.")));
+        let shown: Vec<&str> = examples_for(&weakness).map(|e| e.replace).collect();
+        let loud = shown[0].to_uppercase().replace(' ', "  ");
+        assert!(copies_example(&weakness, &copied("search", &loud)), "a copy, shouted, appended");
+        assert!(copies_example(&weakness, &copied("x", &format!("search = '{}'", shown[1]))), "a copy inside");
+        assert!(!copies_example(&weakness, &copied("", "Check the result with cat before you say done.")));
+        let turns: Weakness = serde_json::from_value(json!({
+            "id": "ran-out-of-turns", "title": "t", "description": "d", "criticality": "high",
+            "support": "s", "surface": "policy.max_turns", "evidence": [], "tasks": []
+        }))
+        .unwrap();
+        assert!(!copies_example(&turns, &copied("max_turns = 30", "max_turns = 40")), "not shown for its own weakness");
     }
 }

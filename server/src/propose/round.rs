@@ -2,12 +2,17 @@
 //! server share. The proposer is asked for candidates, each is checked by [`prepare`] into
 //! its own candidate folder, and near-duplicates (of each other or of `earlier` proposals)
 //! are dropped — every edit asked for ends up either a [`Proposal`] or a discarded line
-//! with its reason.
+//! with its reason. When the model gave edits and none was usable, it is asked once more
+//! the simple way (one-sentence instructions, appended to the prompt its weakness concerns):
+//! small models manage that where the full edit format defeats them.
 
 use std::path::{Path, PathBuf};
 
 use super::model::copies_example;
-use super::{ablation_edit, near_duplicate, prepare, propose_with_model, Budget, Proposal, Proposer, Weakness};
+use super::{
+    ablation_edit, near_duplicate, prepare, propose_rules_with_model, propose_with_model, Budget, Proposal, Proposer,
+    RawEdit, Weakness,
+};
 use crate::harness::Harness;
 use crate::llm::Client;
 
@@ -65,9 +70,23 @@ pub async fn round(client: &Client, spec: &RoundSpec<'_>, earlier: &[Proposal]) 
     if edits.is_empty() {
         out.declined = declined;
     }
+    let asked = edits.len();
+    check(spec, edits, 0, earlier, &mut out);
+    // A model that gave edits, none of them usable: ask it the simple way once.
+    if spec.proposer == Proposer::Model && asked > 0 && out.proposals.is_empty() {
+        match propose_rules_with_model(client, spec.harness, spec.weakness, spec.candidates, spec.seed).await {
+            Ok(rules) => check(spec, rules, asked, earlier, &mut out),
+            Err(e) => out.discarded.push((format!("{}-rules", spec.id_prefix), format!("the simple ask failed: {e}"))),
+        }
+    }
+    out
+}
+
+/// Turns edits into proposals or discarded lines; ids continue after `numbered`.
+fn check(spec: &RoundSpec<'_>, edits: Vec<RawEdit>, numbered: usize, earlier: &[Proposal], out: &mut Round) {
     for (n, edit) in edits.into_iter().enumerate() {
-        let id = format!("{}-{}", spec.id_prefix, n + 1);
-        if spec.proposer == Proposer::Model && copies_example(&edit) {
+        let id = format!("{}-{}", spec.id_prefix, numbered + n + 1);
+        if spec.proposer == Proposer::Model && copies_example(spec.weakness, &edit) {
             out.discarded.push((id, "copies an example of the prompt instead of proposing".into()));
             continue;
         }
@@ -93,5 +112,4 @@ pub async fn round(client: &Client, spec: &RoundSpec<'_>, earlier: &[Proposal]) 
             }),
         }
     }
-    out
 }
