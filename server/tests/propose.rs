@@ -30,8 +30,10 @@ fn weak_model(request: &Value) -> Reply {
         Some("proposals") => {
             let example = request["messages"][0]["content"].as_str().unwrap_or_default();
             let copied = example.contains("Never open an editor or a pager");
-            let edit = |replace: &str| json!({"file": "system.md", "search": "search", "replace": replace,
-                "rationale": "r", "expected_fixes": [], "might_break": []});
+            let edit = |replace: &str| {
+                json!({"file": "system.md", "search": "search", "replace": replace,
+                "rationale": "r", "expected_fixes": [], "might_break": []})
+            };
             Reply::json(&json!({"proposals": [
                 edit("replace"),
                 edit(if copied { "Never open an editor or a pager such as vim, nano or less: write files with printf or a heredoc and read them with cat." } else { "replace" })

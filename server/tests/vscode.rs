@@ -143,12 +143,7 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
     let model = ScriptedModel::responding(vim_model).await;
     let (root, tasks, harness, project) = workspace();
     let harness = harness.canonicalize().unwrap();
-    let trace = project.join(".self-harness/runs/loop-x/greet/s0/trace.jsonl");
-    std::fs::create_dir_all(trace.parent().unwrap()).unwrap();
-    std::fs::write(&trace, "{\"type\":\"header\"}\n{\"type\":\"turn\",\"index\":0}\n{\"type\":\"turn\",\"index\":1}\n")
-        .unwrap();
-    prepared_store::write(&project, "weaknesses.json", &vec![prepared_store::weakness(&harness, &trace)]);
-    prepared_store::write(&project, "proposals.json", &vec![prepared_store::proposal(&project, &harness)]);
+    prepared_store::for_editor(&project, &harness);
 
     let artifacts = repo.join("target/vscode-e2e").join(scenario);
     let _ = std::fs::remove_dir_all(&artifacts);

@@ -308,7 +308,8 @@ pub fn install(candidate_dir: &Path, harness_dir: &Path) -> std::io::Result<()> 
 mod tests {
     use super::*;
 
-    fn edit(search: &str, replace: &str) -> RawEdit {
+    /// An edit of system.md (also for the proposer's tests).
+    pub(super) fn edit(search: &str, replace: &str) -> RawEdit {
         RawEdit {
             file: "system.md".into(),
             search: search.into(),

@@ -270,14 +270,7 @@ mod tests {
         .unwrap();
         assert!(examples_for(&vim).all(|e| e.weakness != "interactive-program"));
         assert_eq!(examples_for(&vim).count(), 2);
-        let copied = |search: &str, replace: &str| RawEdit {
-            file: "system.md".into(),
-            search: search.into(),
-            replace: replace.into(),
-            rationale: String::new(),
-            expected_fixes: vec![],
-            might_break: vec![],
-        };
+        let copied = crate::propose::tests::edit;
         let shown: Vec<&str> = examples_for(&weakness).map(|e| e.replace).collect();
         let loud = shown[0].to_uppercase().replace(' ', "  ");
         assert!(copies_example(&weakness, &copied("search", &loud)), "a copy, shouted, appended");

@@ -57,6 +57,18 @@ pub fn proposal(project: &Path, harness_dir: &Path) -> Proposal {
     }
 }
 
+/// The store an editor test opens: a short trace of the greeting task, the weakness that
+/// points at it and the proposal that fixes it. Returns the trace.
+pub fn for_editor(project: &Path, harness: &Path) -> std::path::PathBuf {
+    let trace = project.join(".self-harness/runs/loop-x/greet/s0/trace.jsonl");
+    std::fs::create_dir_all(trace.parent().unwrap()).unwrap();
+    std::fs::write(&trace, "{\"type\":\"header\"}\n{\"type\":\"turn\",\"index\":0}\n{\"type\":\"turn\",\"index\":1}\n")
+        .unwrap();
+    write(project, "weaknesses.json", &vec![weakness(harness, &trace)]);
+    write(project, "proposals.json", &vec![proposal(project, harness)]);
+    trace
+}
+
 /// Writes one store file atomically, as another process would.
 pub fn write(project: &Path, file: &str, value: &impl serde::Serialize) {
     let path = project.join(".self-harness").join(file);
