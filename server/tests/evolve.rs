@@ -41,6 +41,20 @@ fn loop_command_with(
     command
 }
 
+/// Runs the loop to its end in `cwd` (off the async runtime) and checks it succeeded.
+async fn run_loop(cwd: &Path, base_url: &str, tasks: &Path, harness: &Path, extra: &[&str]) {
+    let (cwd, base_url, tasks, harness) =
+        (cwd.to_path_buf(), base_url.to_string(), tasks.to_path_buf(), harness.to_path_buf());
+    let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        common::run(&mut loop_command_with(&cwd, &base_url, &tasks, &harness, &extra))
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+}
+
 fn entries(cwd: &Path) -> Vec<Entry> {
     ledger::read(&cwd.join(".self-harness/ledger.jsonl")).unwrap().entries
 }
@@ -91,12 +105,7 @@ async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
     }
     let model = ScriptedModel::responding(vim_model).await;
     let (_root, tasks, harness, cwd) = workspace();
-    let base = model.base_url().to_string();
-    let (cwd2, tasks2, harness2) = (cwd.clone(), tasks.clone(), harness.clone());
-    let output = tokio::task::spawn_blocking(move || common::run(&mut loop_command(&cwd2, &base, &tasks2, &harness2)))
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;
 
     let entries = entries(&cwd);
     assert_consistent(&entries);
@@ -134,19 +143,7 @@ async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
 
     // Budgets hold across runs: a second iteration with a token budget the first run has
     // already spent stops at once, in a new process that has spent nothing itself.
-    let (cwd2, tasks2, harness2, base) = (cwd.clone(), tasks.clone(), harness.clone(), model.base_url().to_string());
-    let output = tokio::task::spawn_blocking(move || {
-        common::run(&mut loop_command_with(
-            &cwd2,
-            &base,
-            &tasks2,
-            &harness2,
-            &["--iterations", "2", "--budget-tokens", "1"],
-        ))
-    })
-    .await
-    .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2", "--budget-tokens", "1"]).await;
     let after = self::entries(&cwd);
     assert!(
         matches!(after.last(), Some(Entry::Finish { reason, .. }) if reason.starts_with("token budget spent")),
@@ -190,11 +187,7 @@ async fn a_sigkilled_loop_resumes_to_a_consistent_ledger() {
     let partial = entries(&cwd);
     assert!(!matches!(partial.last(), Some(Entry::Finish { .. })), "killed before the end");
 
-    let (cwd2, tasks2, harness2, base) = (cwd.clone(), tasks.clone(), harness.clone(), model.base_url().to_string());
-    let output = tokio::task::spawn_blocking(move || common::run(&mut loop_command(&cwd2, &base, &tasks2, &harness2)))
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0));
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;
     let entries = entries(&cwd);
     assert_consistent(&entries);
     assert!(entries.iter().any(|e| matches!(e, Entry::Applied { .. })));
@@ -333,20 +326,8 @@ async fn an_unchanged_harness_is_not_mined_twice() {
     }
     let model = ScriptedModel::responding(vim_model).await;
     let (_root, tasks, harness, cwd) = workspace();
-    let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
     // No proposer: nothing is accepted, so iteration 2 starts from the same harness.
-    let output = tokio::task::spawn_blocking(move || {
-        common::run(&mut loop_command_with(
-            &cwd2,
-            &base,
-            &tasks,
-            &harness,
-            &["--iterations", "2", "--proposer", "none"],
-        ))
-    })
-    .await
-    .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2", "--proposer", "none"]).await;
     let entries = entries(&cwd);
     assert_consistent(&entries);
     let mined: Vec<(u32, &Vec<String>)> = entries
@@ -383,13 +364,7 @@ async fn a_candidate_already_rejected_is_not_validated_again() {
     })
     .await;
     let (_root, tasks, harness, cwd) = workspace();
-    let (cwd2, base) = (cwd.clone(), model.base_url().to_string());
-    let output = tokio::task::spawn_blocking(move || {
-        common::run(&mut loop_command_with(&cwd2, &base, &tasks, &harness, &["--iterations", "2"]))
-    })
-    .await
-    .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2"]).await;
     let entries = entries(&cwd);
     assert_consistent(&entries);
     let decisions: Vec<u32> = entries

@@ -318,9 +318,10 @@ async fn proposals(
         }
         for proposal in round.proposals {
             // The same candidate as an earlier iteration's: its decision stands.
-            if let Some((i, accepted)) = decided(&entries, harness.version(), &proposal.version) {
-                let verdict = if accepted { "accepted" } else { "rejected" };
-                discard(proposal.id, format!("the same harness as a candidate {verdict} in iteration {i}"))?;
+            if let Some(earlier) = decided(&entries, harness.version(), &proposal.version) {
+                let verdict = if earlier.accepted { "accepted" } else { "rejected" };
+                let reason = format!("the same harness as a candidate {verdict} in iteration {}", earlier.iteration);
+                discard(proposal.id, reason)?;
                 continue;
             }
             let json = serde_json::to_string_pretty(&proposal).unwrap_or_default();
@@ -346,13 +347,20 @@ async fn proposals(
     Ok(kept)
 }
 
-/// The iteration and verdict of an earlier decision on `candidate` against `parent`.
-fn decided(entries: &[Entry], parent: &str, candidate: &str) -> Option<(u32, bool)> {
+/// A decision the ledger already holds.
+struct Decided {
+    iteration: u32,
+    accepted: bool,
+    p_value: Option<f64>,
+}
+
+/// The ledger's decision on `candidate` against `parent`, if it has one.
+fn decided(entries: &[Entry], parent: &str, candidate: &str) -> Option<Decided> {
     entries.iter().find_map(|e| match e {
-        Entry::Decision { iteration, parent_version, candidate_version, accepted, .. }
+        Entry::Decision { iteration, parent_version, candidate_version, accepted, p_value, .. }
             if parent_version == parent && candidate_version == candidate =>
         {
-            Some((*iteration, *accepted))
+            Some(Decided { iteration: *iteration, accepted: *accepted, p_value: *p_value })
         }
         _ => None,
     })
@@ -371,12 +379,8 @@ async fn validate(
     baseline: &[Baseline],
     proposals: &[Proposal],
 ) -> Result<Option<f64>, LoopError> {
-    for entry in ctx.entries()? {
-        if let Entry::Decision { candidate_version, parent_version, accepted, p_value, .. } = entry {
-            if candidate_version == candidate.version() && parent_version == parent.version() {
-                return Ok(accepted.then(|| p_value.unwrap_or(0.0)));
-            }
-        }
+    if let Some(earlier) = decided(&ctx.entries()?, parent.version(), candidate.version()) {
+        return Ok(earlier.accepted.then(|| earlier.p_value.unwrap_or(0.0)));
     }
     let validate_options = ValidateOptions { policy: options.policy, max_cost_ratio: options.max_cost_ratio };
     let validation =

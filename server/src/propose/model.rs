@@ -61,15 +61,26 @@ pub async fn propose_with_model(
         "required": ["proposals", "decline"],
         "additionalProperties": false
     });
+    let reply: Reply = ask(client, prompt, "proposals", schema, seed, 2048).await?;
+    Ok((reply.proposals, reply.decline.filter(|d| !d.trim().is_empty())))
+}
+
+/// One structured-output request, its reply parsed as `T`.
+async fn ask<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    prompt: String,
+    name: &str,
+    schema: serde_json::Value,
+    seed: u64,
+    max_tokens: u32,
+) -> Result<T, ProposeError> {
     let request = ChatRequest::new(vec![Message::user(prompt)])
-        .json_schema("proposals", schema)
+        .json_schema(name, schema)
         .temperature(0.7)
         .seed(seed)
-        .max_tokens(2048);
+        .max_tokens(max_tokens);
     let response = client.chat(&request).await?;
-    let reply: Reply =
-        serde_json::from_str(response.content.trim()).map_err(|e| ProposeError::Invalid(e.to_string()))?;
-    Ok((reply.proposals, reply.decline.filter(|d| !d.trim().is_empty())))
+    serde_json::from_str(response.content.trim()).map_err(|e| ProposeError::Invalid(e.to_string()))
 }
 
 /// The simple ask, for models that cannot produce a usable edit in the full format (small
@@ -99,18 +110,11 @@ pub async fn propose_rules_with_model(
         "required": ["instructions"],
         "additionalProperties": false
     });
-    let request = ChatRequest::new(vec![Message::user(prompt)])
-        .json_schema("instructions", schema)
-        .temperature(0.7)
-        .seed(seed)
-        .max_tokens(600);
-    let response = client.chat(&request).await?;
     #[derive(Deserialize)]
     struct Instructions {
         instructions: Vec<String>,
     }
-    let reply: Instructions =
-        serde_json::from_str(response.content.trim()).map_err(|e| ProposeError::Invalid(e.to_string()))?;
+    let reply: Instructions = ask(client, prompt, "instructions", schema, seed, 600).await?;
     let file = if weakness.surface == "prompts.instruction" {
         harness.manifest().prompts.instruction.clone()
     } else {
