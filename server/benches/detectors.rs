@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Instant;
 
-use self_harness::mine::Summary;
+use self_harness::stages::mine::Summary;
 use self_harness::trace::{self, TraceWriter};
 
 fn peak_rss_mb() -> f64 {

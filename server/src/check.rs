@@ -153,14 +153,14 @@ pub async fn check_task(
                 CheckStatus::Fail
             };
         }
-        Err(EpisodeError::Verifier(e)) => {
+        Err(OracleRunError::Verifier(e)) => {
             result.status = match e {
                 VerifierError::Sandbox(_) => CheckStatus::InfraError,
                 _ => CheckStatus::VerifierError,
             };
             result.detail = e.to_string();
         }
-        Err(EpisodeError::Sandbox(e)) => {
+        Err(OracleRunError::Sandbox(e)) => {
             result.status = CheckStatus::InfraError;
             result.detail = e.to_string();
         }
@@ -168,7 +168,8 @@ pub async fn check_task(
     finish(result)
 }
 
-enum EpisodeError {
+/// Why an oracle run gave no verdict: the sandbox or the verifier broke.
+enum OracleRunError {
     Sandbox(SandboxError),
     Verifier(VerifierError),
 }
@@ -180,13 +181,13 @@ async fn run_oracle_episode(
     image: &str,
     logs: &Path,
     phase: &(dyn Fn(&str) + Sync),
-) -> Result<(verify::Verdict, bool), EpisodeError> {
+) -> Result<(verify::Verdict, bool), OracleRunError> {
     let spec = SandboxSpec::for_task(task, image);
     phase("starting");
-    let sandbox = engine.start_sandbox(&spec).await.map_err(EpisodeError::Sandbox)?;
+    let sandbox = engine.start_sandbox(&spec).await.map_err(OracleRunError::Sandbox)?;
     let outcome = async {
         phase("oracle");
-        let solved = crate::oracle::solve(&sandbox, task).await.map_err(EpisodeError::Sandbox)?;
+        let solved = crate::oracle::solve(&sandbox, task).await.map_err(OracleRunError::Sandbox)?;
         let timed_out = solved.as_ref().is_some_and(|o| o.timed_out);
         if let Some(output) = &solved {
             write_log(
@@ -202,7 +203,7 @@ async fn run_oracle_episode(
             Err(e) => format!("error: {e}\n\n{}", e.output()),
         };
         write_log(logs, "verifier.log", &log);
-        verdict.map(|v| (v, timed_out)).map_err(EpisodeError::Verifier)
+        verdict.map(|v| (v, timed_out)).map_err(OracleRunError::Verifier)
     }
     .await;
     phase("removing");

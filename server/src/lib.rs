@@ -1,27 +1,41 @@
 //! Self-Harness: a model improves its own agent harness on Terminal-Bench tasks.
 //!
-//! Data flows one way: [`task`] → [`sandbox`] → [`verify`] → [`check`]; [`harness`] defines the
-//! agent that acts in between, [`config`] and [`llm`] connect it to a model endpoint. See `ARCHITECTURE.md` at the repository
-//! root for the map.
+//! The modules are layered, and imports only run downward (`ARCHITECTURE.md` lists the
+//! layers; `tests/layers.rs` fails on an upward import):
+//!
+//! * foundations: [`util`], [`stats`], [`config`];
+//! * the world an episode runs in: [`task`] → [`sandbox`] → [`verify`] → [`oracle`] →
+//!   [`check`]; [`harness`] defines the agent, [`llm`] and [`model`] connect it to a model;
+//! * one episode: [`trace`], [`agent`];
+//! * many episodes, kept: [`store`], [`splits`], [`episodes`];
+//! * the stages mine → propose → validate: [`stages`];
+//! * the loop that sequences them and keeps the ledger: [`evolve`]; what it did: [`report`];
+//! * the front ends, side by side: [`lsp`], [`cli`].
 
-pub mod agent;
-pub mod check;
-pub mod cli;
 pub mod config;
-pub mod evolve;
+pub mod stats;
+pub mod util;
+
+pub mod check;
 pub mod harness;
 pub mod llm;
-pub mod lsp;
-pub mod mine;
 pub mod model;
 pub mod oracle;
-pub mod propose;
-pub mod report;
 pub mod sandbox;
-pub mod stats;
-pub mod store;
 pub mod task;
-pub mod trace;
-pub mod util;
-pub mod validate;
 pub mod verify;
+
+pub mod agent;
+pub mod trace;
+
+pub mod episodes;
+pub mod splits;
+pub mod store;
+
+pub mod stages;
+
+pub mod evolve;
+pub mod report;
+
+pub mod cli;
+pub mod lsp;

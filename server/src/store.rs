@@ -1,24 +1,28 @@
 //! The store: `.self-harness/` beside the project config, where runs, traces, weaknesses,
-//! proposals, validations and the ledger live. The CLI and the language server read and
-//! write it through this module only, so both see the same files.
+//! proposals, validations and the ledger live. This module is its layout (every path below
+//! is named here, so the CLI, the language server and the loop see the same files), the
+//! kept copies of harness versions, and the atomic JSON reading and writing the files
+//! share. What a file *holds* belongs to the stage that writes it: `stages::mine` owns
+//! `weaknesses.json`, `stages::propose` `proposals.json`, `stages::validate`
+//! `validations.jsonl`, `evolve::ledger` the ledger.
 //!
 //! ```text
 //! .self-harness/runs/<run>/run.json                  what `eval` ran, written when it ends
 //! .self-harness/runs/<run>/<task>/<trial>/trace.jsonl one episode (see `trace`)
-//! .self-harness/runs/loop-<version>/<task>/s<seed>/  the loop's episodes, keyed (see `evolve::episodes`)
+//! .self-harness/runs/loop-<version>/<task>/s<seed>/  the loop's episodes, keyed (see `episodes`)
 //! .self-harness/splits.json                           the seeded mine/validate/test split
 //! .self-harness/weaknesses.json                       the last mining's weaknesses
 //! .self-harness/proposals.json                        the standing proposals, per weakness
 //! .self-harness/candidates/<proposal>/                each proposal's candidate harness
+//! .self-harness/candidates/parents/<version>/         kept copies of the harness versions proposed for
 //! .self-harness/validations.jsonl                     one line per validation decision
 //! .self-harness/ledger.jsonl                          the loop's ledger
+//! .self-harness/proposals/<iteration>/                the loop's record of an iteration (weaknesses, proposals)
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use crate::evolve::validation::ValidationRecord;
 use crate::harness::Harness;
-use crate::propose::{Proposal, Weakness};
 
 /// The store folder's name.
 pub const STORE_DIR: &str = ".self-harness";
@@ -43,6 +47,10 @@ impl Store {
         &self.root
     }
 
+    pub fn splits_path(&self) -> PathBuf {
+        self.root.join("splits.json")
+    }
+
     pub fn weaknesses_path(&self) -> PathBuf {
         self.root.join("weaknesses.json")
     }
@@ -59,14 +67,24 @@ impl Store {
         self.root.join("ledger.jsonl")
     }
 
+    /// The loop's record of one iteration: its weaknesses and proposals as decided then.
+    pub fn iteration_dir(&self, iteration: u32) -> PathBuf {
+        self.root.join("proposals").join(iteration.to_string())
+    }
+
     pub fn candidates_dir(&self) -> PathBuf {
         self.root.join("candidates")
+    }
+
+    /// Where the copy of harness version `version` is kept (see [`Store::snapshot`]).
+    pub fn snapshot_dir(&self, version: &str) -> PathBuf {
+        self.candidates_dir().join("parents").join(version)
     }
 
     /// A copy of `harness` kept under its version, so that a proposal can still be
     /// validated against its parent after the working folder has been edited.
     pub fn snapshot(&self, harness: &Harness) -> std::io::Result<PathBuf> {
-        let dir = self.candidates_dir().join("parents").join(harness.version());
+        let dir = self.snapshot_dir(harness.version());
         if !dir.join(crate::harness::MANIFEST_FILE).is_file() {
             let partial = dir.with_extension("partial");
             crate::util::copy_dir(harness.dir(), &partial)?;
@@ -76,57 +94,6 @@ impl Store {
             std::fs::rename(&partial, &dir)?;
         }
         Ok(dir)
-    }
-
-    /// The harness `proposal` edits, as it was when proposed: the working folder while it is
-    /// unchanged, otherwise the snapshot.
-    pub fn proposal_parent(&self, proposal: &Proposal) -> Result<Harness, String> {
-        if let Ok(working) = Harness::load(&proposal.parent_dir) {
-            if working.version() == proposal.parent_version {
-                return Ok(working);
-            }
-        }
-        let snapshot = self.candidates_dir().join("parents").join(&proposal.parent_version);
-        Harness::load(&snapshot).map_err(|_| {
-            format!(
-                "the harness {} has changed since proposal {} was made, and no copy of version {} is kept; \
-                 propose again",
-                proposal.parent_dir.display(),
-                proposal.id,
-                proposal.parent_version
-            )
-        })
-    }
-
-    /// The last mining's weaknesses (none before the first).
-    pub fn weaknesses(&self) -> Result<Vec<Weakness>, String> {
-        read_json(&self.weaknesses_path())
-    }
-
-    pub fn save_weaknesses(&self, weaknesses: &[Weakness]) -> std::io::Result<()> {
-        write_json(&self.weaknesses_path(), &weaknesses)
-    }
-
-    /// The standing proposals (none before the first).
-    pub fn proposals(&self) -> Result<Vec<Proposal>, String> {
-        read_json(&self.proposals_path())
-    }
-
-    /// Replaces the proposals for the weaknesses in `fresh_for` by `fresh`, keeping the rest.
-    pub fn save_proposals(&self, fresh_for: &[String], fresh: &[Proposal]) -> Result<(), String> {
-        let mut all = self.proposals()?;
-        all.retain(|p| !fresh_for.contains(&p.weakness));
-        all.extend_from_slice(fresh);
-        write_json(&self.proposals_path(), &all).map_err(|e| e.to_string())
-    }
-
-    /// Every validation decision recorded so far (a torn last line is skipped).
-    pub fn validations(&self) -> Result<Vec<ValidationRecord>, String> {
-        crate::util::read_json_lines(&self.validations_path()).map(|(records, _)| records)
-    }
-
-    pub fn append_validation(&self, record: &ValidationRecord) -> std::io::Result<()> {
-        crate::util::append_json_line(&self.validations_path(), record)
     }
 
     /// A new, empty run folder named after the time and `label` (e.g. the harness version).
@@ -161,8 +128,8 @@ impl RunDir {
     }
 }
 
-/// A JSON file of the store; an empty list when it does not exist yet.
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
+/// A JSON list file of the store; an empty list when it does not exist yet.
+pub fn read_json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
     match std::fs::read_to_string(path) {
         Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
@@ -170,7 +137,8 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Stri
     }
 }
 
-fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+/// Writes a JSON file of the store atomically, making its folder if needed.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

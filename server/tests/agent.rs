@@ -13,7 +13,7 @@ use self_harness::harness::Harness;
 use self_harness::llm::Client;
 use self_harness::sandbox::Engine;
 use self_harness::task::Task;
-use self_harness::trace::{self, ErrorClass};
+use self_harness::trace::{self, EpisodeErrorKind};
 use serde_json::json;
 use support::{Reply, ScriptedModel};
 
@@ -95,7 +95,7 @@ async fn json_actions_solve_a_task_and_leave_a_complete_trace() {
     )
     .await;
     let outcome = &run.result.outcome;
-    assert_eq!((outcome.passed, outcome.error_class, outcome.turns), (true, ErrorClass::None, 2));
+    assert_eq!((outcome.passed, outcome.error_class, outcome.turns), (true, EpisodeErrorKind::None, 2));
     assert_eq!(run.trace.header.harness_version, harness.version());
     assert_eq!(run.trace.turns.len(), 2);
     let second = run.trace.turns[1].command.as_ref().unwrap();
@@ -126,7 +126,7 @@ async fn unparseable_replies_are_answered_then_end_the_episode() {
 
     // parse_retries = 2: the third unparseable reply in a row ends it.
     let run = episode(&harness, vec![Reply::text("a"), Reply::text("b"), Reply::text("c")]).await;
-    assert_eq!(run.result.outcome.error_class, ErrorClass::ParseFailure);
+    assert_eq!(run.result.outcome.error_class, EpisodeErrorKind::ParseFailure);
     assert_eq!(
         (run.trace.turns.len(), run.result.outcome.reward),
         (3, Some(0.0)),
@@ -226,7 +226,7 @@ async fn the_turn_limit_ends_the_episode_and_the_tests_still_run() {
     }
     let harness = harness_with(&tempdir(), &[("max_turns = 30", "max_turns = 2")], &[]);
     let run = episode(&harness, vec![action(Some("ls"), false), action(Some("ls"), false)]).await;
-    assert_eq!(run.result.outcome.error_class, ErrorClass::TurnLimit);
+    assert_eq!(run.result.outcome.error_class, EpisodeErrorKind::TurnLimit);
     assert_eq!(run.result.outcome.reward, Some(0.0));
     assert_eq!(run.model.remaining(), 0);
 }
@@ -240,7 +240,7 @@ async fn context_overflow_follows_the_policy_or_the_model() {
     // not sent (on_context_overflow = "fail").
     let harness = harness_with(&tempdir(), &[("context_budget_tokens = 32768", "context_budget_tokens = 1024")], &[]);
     let run = episode(&harness, vec![action(Some("seq 1 3000"), false)]).await;
-    assert_eq!(run.result.outcome.error_class, ErrorClass::ContextOverflow);
+    assert_eq!(run.result.outcome.error_class, EpisodeErrorKind::ContextOverflow);
     assert_eq!(run.model.requests().len(), 1);
     assert!(run.result.outcome.error_detail.as_deref().unwrap().contains("context budget of 1024"));
 
@@ -265,7 +265,7 @@ async fn context_overflow_follows_the_policy_or_the_model() {
     // The model's own server says the context is exceeded.
     let harness = harness_with(&tempdir(), &[], &[]);
     let run = episode(&harness, vec![Reply::llama_cpp_context_overflow()]).await;
-    assert_eq!(run.result.outcome.error_class, ErrorClass::ContextOverflow);
+    assert_eq!(run.result.outcome.error_class, EpisodeErrorKind::ContextOverflow);
 }
 
 #[tokio::test]
@@ -276,7 +276,7 @@ async fn model_failures_are_classified_and_not_counted() {
     let harness = harness_with(&tempdir(), &[], &[]);
     let run = episode(&harness, vec![Reply::error(500, "boom")]).await;
     let outcome = &run.result.outcome;
-    assert_eq!((outcome.error_class, outcome.reward), (ErrorClass::ModelError, None));
+    assert_eq!((outcome.error_class, outcome.reward), (EpisodeErrorKind::ModelError, None));
     assert!(!outcome.error_class.counts());
     assert!(outcome.error_detail.as_deref().unwrap().contains("500"), "{:?}", outcome.error_detail);
 }
@@ -293,6 +293,6 @@ async fn rate_limits_and_server_errors_are_retried_within_a_turn() {
         action(Some("echo hello > /app/greeting.txt"), true),
     ];
     let run = episode_with_retries(&harness, replies, 2).await;
-    assert_eq!((run.result.outcome.passed, run.result.outcome.error_class), (true, ErrorClass::None));
+    assert_eq!((run.result.outcome.passed, run.result.outcome.error_class), (true, EpisodeErrorKind::None));
     assert_eq!((run.trace.turns.len(), run.model.requests().len()), (1, 3), "one turn, three attempts");
 }

@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use self_harness::evolve::ledger::{self, Entry, Split, Stage};
+use self_harness::evolve::ledger::{self, Entry, Stage};
+use self_harness::splits::Split;
 use serde_json::{json, Value};
 use support::vim_project::{vim_model, workspace, FIX};
 use support::ScriptedModel;

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use self_harness::config::{ApiKey, ModelConfig, ProjectConfig};
 use self_harness::llm::{
-    ChatRequest, Client, ErrorClass, FinishReason, LlmError, Message, RetryPolicy, ToolSpec, Usage,
+    ChatRequest, Client, FinishReason, LlmError, Message, ModelErrorKind, RetryPolicy, ToolSpec, Usage,
 };
 use support::{Reply, ScriptedModel};
 
@@ -163,7 +163,7 @@ async fn bad_request_is_not_retried() {
     let error = client.chat(&hello()).await.unwrap_err();
     eprintln!("{error}");
     assert!(matches!(error, LlmError::Http { status: 400, retries: 0, .. }), "{error:?}");
-    assert_eq!(error.class(), ErrorClass::Model);
+    assert_eq!(error.kind(), ModelErrorKind::Model);
     assert!(!error.is_infrastructure());
     assert!(error.to_string().contains("invalid json_schema: unknown type"), "{error}");
     assert_eq!(model.requests().len(), 1);
@@ -246,7 +246,7 @@ async fn context_overflow_is_its_own_class() {
         let error = client.chat(&hello()).await.unwrap_err();
         eprintln!("{error}");
         assert!(error.is_context_overflow(), "{error:?}");
-        assert_eq!(error.class(), ErrorClass::ContextOverflow);
+        assert_eq!(error.kind(), ModelErrorKind::ContextOverflow);
         assert!(!error.is_infrastructure());
         assert!(error.to_string().contains("context"), "{error}");
         assert_eq!(model.requests().len(), 1);

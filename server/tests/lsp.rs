@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 use support::lsp_client::{uri, LspClient};
 use support::prepared_store;
 
-use self_harness::propose::{Proposal, Weakness};
+use self_harness::stages::mine::Weakness;
+use self_harness::stages::propose::Proposal;
 
 /// A project: a copy of the minimal harness in `harness/`, an empty store.
 struct Project {

@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use self_harness::mine::{detect_all, DetectorId, DETECTORS};
+use self_harness::stages::mine::{detect_all, DetectorId, DETECTORS};
 use support::corpus::generate;
 
 #[test]

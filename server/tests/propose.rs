@@ -7,7 +7,8 @@ use std::path::Path;
 
 use self_harness::harness::Harness;
 use self_harness::llm::Client;
-use self_harness::propose::{round, Budget, Proposer, RoundSpec, Weakness};
+use self_harness::stages::mine::Weakness;
+use self_harness::stages::propose::{round, Budget, Proposer, RoundSpec};
 use serde_json::{json, Value};
 use support::{Reply, ScriptedModel};
 

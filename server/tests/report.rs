@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use self_harness::evolve::ledger::{append, Entry, Score, Spend, Split, Stage, TaskScore};
+use self_harness::episodes::{Score, Spend, TaskScore};
+use self_harness::evolve::ledger::{append, Entry, Stage};
+use self_harness::splits::Split;
 
 fn score(per_task: &[(&str, u32, u32)]) -> Score {
     let mut score = Score::default();

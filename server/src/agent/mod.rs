@@ -18,7 +18,7 @@ use crate::llm::{ChatRequest, Client, LlmError, Message, ResponseFormat, ToolSpe
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec};
 use crate::task::Task;
-use crate::trace::{self, CommandRecord, ErrorClass, Header, Outcome, TraceWriter, Turn};
+use crate::trace::{self, CommandRecord, EpisodeErrorKind, Header, Outcome, TraceWriter, Turn};
 use crate::verify;
 
 /// Output kept from a command before the harness's own truncation.
@@ -85,12 +85,12 @@ pub async fn run_episode(
     phase("building");
     let image_spec = ImageSpec::for_task(spec.task);
     let end = match engine.ensure_image(&image_spec, &mut |_| {}).await {
-        Err(e) => End::error(ErrorClass::InfrastructureError, format!("image: {e}")),
+        Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("image: {e}")),
         Ok(image) => {
             phase("starting");
             let sandbox_spec = SandboxSpec::for_task(spec.task, &image.tag);
             match engine.start_sandbox(&sandbox_spec).await {
-                Err(e) => End::error(ErrorClass::InfrastructureError, format!("sandbox: {e}")),
+                Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("sandbox: {e}")),
                 Ok(sandbox) => {
                     let end = episode.act_and_verify(&sandbox, phase).await?;
                     phase("removing");
@@ -121,14 +121,14 @@ pub async fn run_episode(
 
 /// How an episode ended, before the outcome line is assembled.
 struct End {
-    class: ErrorClass,
+    class: EpisodeErrorKind,
     detail: Option<String>,
     reward: Option<f64>,
     tests: Vec<verify::TestResult>,
 }
 
 impl End {
-    fn error(class: ErrorClass, detail: String) -> End {
+    fn error(class: EpisodeErrorKind, detail: String) -> End {
         End { class, detail: Some(detail), reward: None, tests: Vec::new() }
     }
 }
@@ -136,7 +136,7 @@ impl End {
 /// Why the agent stopped acting (the tests run afterwards in every case but a broken
 /// sandbox or model).
 struct Stop {
-    class: ErrorClass,
+    class: EpisodeErrorKind,
     detail: Option<String>,
 }
 
@@ -153,7 +153,7 @@ impl Episode<'_, '_> {
     async fn act_and_verify(&mut self, sandbox: &Sandbox, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<End> {
         phase("agent");
         let stop = self.act(sandbox, phase).await?;
-        if matches!(stop.class, ErrorClass::InfrastructureError | ErrorClass::ModelError) {
+        if matches!(stop.class, EpisodeErrorKind::InfrastructureError | EpisodeErrorKind::ModelError) {
             return Ok(End { class: stop.class, detail: stop.detail, reward: None, tests: Vec::new() });
         }
         phase("verifying");
@@ -161,7 +161,7 @@ impl Episode<'_, '_> {
             Ok(verdict) => {
                 End { class: stop.class, detail: stop.detail, reward: Some(verdict.reward), tests: verdict.tests }
             }
-            Err(e) => End::error(ErrorClass::InfrastructureError, format!("verifier: {e}")),
+            Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("verifier: {e}")),
         })
     }
 
@@ -173,17 +173,17 @@ impl Episode<'_, '_> {
         let shell = sandbox.shell("agent");
 
         if let Err(detail) = install_harness(sandbox, harness).await {
-            return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(detail) });
+            return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(detail) });
         }
         let workdir = match shell.run("pwd", Duration::from_secs(30), 4096).await {
             Ok(out) => out.output.trim().to_string(),
-            Err(e) => return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(e.to_string()) }),
+            Err(e) => return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(e.to_string()) }),
         };
         let context = PromptContext { instruction: task.instruction.clone(), task_name: task.name.clone(), workdir };
         let (system, instruction) = match (harness.render_system(&context), harness.render_instruction(&context)) {
             (Ok(s), Ok(i)) => (s, i),
             (Err(e), _) | (_, Err(e)) => {
-                return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(format!("harness: {e}")) })
+                return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(format!("harness: {e}")) })
             }
         };
         let mut messages = vec![Message::system(system), Message::user(instruction)];
@@ -195,7 +195,7 @@ impl Episode<'_, '_> {
             phase(&format!("agent turn {}", index + 1));
             let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
                 return Ok(Stop {
-                    class: ErrorClass::AgentTimeout,
+                    class: EpisodeErrorKind::AgentTimeout,
                     detail: Some(format!("agent timeout of {:?}", self.spec.agent_time())),
                 });
             };
@@ -203,7 +203,7 @@ impl Episode<'_, '_> {
             if let Err(overflow) = context::fit(&mut messages, policy) {
                 turn.notice = Some(overflow.clone());
                 self.writer.turn(&turn)?;
-                return Ok(Stop { class: ErrorClass::ContextOverflow, detail: Some(overflow) });
+                return Ok(Stop { class: EpisodeErrorKind::ContextOverflow, detail: Some(overflow) });
             }
 
             let request = self.request(&messages, index);
@@ -211,14 +211,14 @@ impl Episode<'_, '_> {
             let response = match tokio::time::timeout(remaining, self.spec.client.chat(&request)).await {
                 Err(_) => {
                     return Ok(Stop {
-                        class: ErrorClass::AgentTimeout,
+                        class: EpisodeErrorKind::AgentTimeout,
                         detail: Some("agent timeout while the model was answering".into()),
                     })
                 }
                 Ok(Err(e)) => {
                     turn.notice = Some(e.to_string());
                     self.writer.turn(&turn)?;
-                    return Ok(Stop { class: llm_error_class(&e), detail: Some(e.to_string()) });
+                    return Ok(Stop { class: episode_error_kind(&e), detail: Some(e.to_string()) });
                 }
                 Ok(Ok(response)) => response,
             };
@@ -247,7 +247,7 @@ impl Episode<'_, '_> {
                     self.writer.turn(&turn)?;
                     if parse_failures > policy.parse_retries {
                         return Ok(Stop {
-                            class: ErrorClass::ParseFailure,
+                            class: EpisodeErrorKind::ParseFailure,
                             detail: Some(format!("{parse_failures} unparseable replies in a row: {message}")),
                         });
                     }
@@ -267,7 +267,7 @@ impl Episode<'_, '_> {
                     Ok(out) => out,
                     Err(e) => {
                         self.writer.turn(&turn)?;
-                        return Ok(Stop { class: ErrorClass::InfrastructureError, detail: Some(e.to_string()) });
+                        return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(e.to_string()) });
                     }
                 };
                 let shown = policy.output.truncate(&out.output);
@@ -311,7 +311,7 @@ impl Episode<'_, '_> {
                             Err(e) => {
                                 self.writer.turn(&turn)?;
                                 return Ok(Stop {
-                                    class: ErrorClass::InfrastructureError,
+                                    class: EpisodeErrorKind::InfrastructureError,
                                     detail: Some(e.to_string()),
                                 });
                             }
@@ -339,7 +339,7 @@ impl Episode<'_, '_> {
                     }
                     _ => {
                         self.writer.turn(&turn)?;
-                        return Ok(Stop { class: ErrorClass::None, detail: None });
+                        return Ok(Stop { class: EpisodeErrorKind::None, detail: None });
                     }
                 }
             }
@@ -347,7 +347,7 @@ impl Episode<'_, '_> {
             messages.push(Message::assistant(reply));
             messages.push(Message::user(observation));
         }
-        Ok(Stop { class: ErrorClass::TurnLimit, detail: Some(format!("used all {} turns", policy.max_turns)) })
+        Ok(Stop { class: EpisodeErrorKind::TurnLimit, detail: Some(format!("used all {} turns", policy.max_turns)) })
     }
 
     fn request(&self, messages: &[Message], turn: u32) -> ChatRequest {
@@ -441,11 +441,11 @@ fn action_from_tool_calls(response: &crate::llm::ChatResponse) -> Result<Action,
     Ok(action)
 }
 
-fn llm_error_class(error: &LlmError) -> ErrorClass {
+fn episode_error_kind(error: &LlmError) -> EpisodeErrorKind {
     if error.is_context_overflow() {
-        ErrorClass::ContextOverflow
+        EpisodeErrorKind::ContextOverflow
     } else {
-        ErrorClass::ModelError
+        EpisodeErrorKind::ModelError
     }
 }
 

@@ -10,9 +10,9 @@ use serde::Serialize;
 
 use super::{engine, exit, ui, CliError, CliResult};
 use crate::agent::{self, EpisodeSpec};
-use crate::evolve::ledger::Split;
 use crate::llm::{ChatRequest, Client, Message};
 use crate::sandbox::image::ImageSpec;
+use crate::splits::Split;
 use crate::stats::wilson_95;
 use crate::store::Store;
 use crate::trace::Outcome;

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{engine, exit, ui, CliError, CliResult};
-use crate::evolve::episodes::{Episode, Runner};
-use crate::evolve::iterate::{self, LoopContext, LoopOptions};
-use crate::propose::{Budget, Proposer};
+use super::{exit, ui, CliError, CliResult, StageSetup};
+use crate::episodes::Episode;
+use crate::evolve::{self, LoopOptions};
+use crate::splits::Split;
+use crate::stages::propose::{Budget, ProposeOptions, Proposer};
 use crate::store::Store;
 
 #[derive(Args)]
@@ -32,7 +33,7 @@ pub struct LoopArgs {
     #[arg(long)]
     auto_apply: bool,
     /// Iterations of mine → propose → validate.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = LoopOptions::DEFAULT_ITERATIONS)]
     iterations: u32,
     #[command(flatten)]
     judge: super::PolicyArgs,
@@ -40,13 +41,13 @@ pub struct LoopArgs {
     #[arg(long, value_enum, default_value_t = Proposer::Model)]
     proposer: Proposer,
     /// Candidates asked for per weakness.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = ProposeOptions::default().candidates)]
     candidates: usize,
     /// Weaknesses addressed per iteration.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = LoopOptions::DEFAULT_WEAKNESSES)]
     weaknesses: usize,
     /// Most lines an edit may change.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = Budget::default().max_changed_lines)]
     max_changed_lines: u32,
     /// Stop when the model has used this many tokens.
     #[arg(long)]
@@ -60,31 +61,26 @@ pub struct LoopArgs {
 
 pub async fn run(args: LoopArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
-    let suite = super::load_suite(&args.run.tasks)?;
-    let (client, model) = args.agent.client()?;
-    let engine = engine().await?;
-    let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
-    std::fs::create_dir_all(store.root()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-
-    let splits = super::splits_for(&store, &suite, args.run.seed)?;
+    let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
+    let (splits, model) = (&setup.splits, &setup.model);
     let harness_dir = args.harness.canonicalize().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
 
     // A budget estimate before spending anything.
     let per_version: u32 = splits.sets.values().map(|s| s.len() as u32).sum::<u32>() * args.run.repeats;
     let candidates = args.weaknesses * args.candidates;
-    let validate = splits.tasks(crate::evolve::ledger::Split::Validate).len() as u32 * args.run.repeats;
+    let validate = splits.tasks(Split::Validate).len() as u32 * args.run.repeats;
     let episodes = per_version
         + args.iterations * (candidates as u32 * validate + validate)
-        + splits.tasks(crate::evolve::ledger::Split::Test).len() as u32 * args.run.repeats;
+        + splits.tasks(Split::Test).len() as u32 * args.run.repeats;
     let turns = harness.policy().max_turns;
     ui::info(&format!(
         "harness {} ({}), model {model}; splits mine {} / validate {} / test {}; at most about {episodes} episodes \
          (≤ {turns} model calls each){}",
         harness.name(),
         harness.version(),
-        splits.tasks(crate::evolve::ledger::Split::Mine).len(),
-        splits.tasks(crate::evolve::ledger::Split::Validate).len(),
-        splits.tasks(crate::evolve::ledger::Split::Test).len(),
+        splits.tasks(Split::Mine).len(),
+        splits.tasks(Split::Validate).len(),
+        splits.tasks(Split::Test).len(),
         match (args.budget_tokens, args.budget_usd) {
             (None, None) => String::new(),
             (t, d) => format!(
@@ -121,35 +117,20 @@ pub async fn run(args: LoopArgs) -> CliResult {
         harness_dir,
         iterations: args.iterations,
         auto_apply: args.auto_apply,
-        repeats: args.run.repeats,
-        seed: args.run.seed,
-        policy: args.judge.options().policy,
-        proposer: args.proposer,
-        per_weakness: args.candidates,
         weaknesses: args.weaknesses,
-        budget: Budget { max_changed_lines: args.max_changed_lines },
+        propose: ProposeOptions {
+            candidates: args.candidates,
+            proposer: args.proposer,
+            budget: Budget { max_changed_lines: args.max_changed_lines },
+            seed: args.run.seed,
+            iteration: 0,
+        },
+        validate: args.judge.options(),
         budget_tokens: args.budget_tokens,
         budget_usd: args.budget_usd,
-        max_cost_ratio: args.judge.options().max_cost_ratio,
     };
-    let context = LoopContext {
-        runner: Runner {
-            engine,
-            client: &client,
-            model,
-            store: store.clone(),
-            parallel: args.run.parallel as usize,
-            time_limit: args.agent.time_limit(),
-            on_episode: &on_episode,
-        },
-        client: &client,
-        tasks: suite.tasks,
-        splits,
-        ledger_path: store.root().join("ledger.jsonl"),
-        store_root: store.root().to_path_buf(),
-        say: &say,
-    };
-    let end = iterate::run(&options, &context).await.map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
+    let end = evolve::run(&options, &ctx).await.map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
     bar.finish_and_clear();
     println!(
         "loop finished: {} (harness version {}); `self-harness report` shows the results",

@@ -4,12 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{engine, exit, ui, CliError, CliResult};
-use crate::evolve::episodes::{Episode, Runner};
-use crate::evolve::ledger::Split;
-use crate::evolve::mining;
+use super::{exit, ui, CliError, CliResult, StageSetup};
+use crate::episodes::Episode;
+use crate::stages::mine;
 use crate::store::Store;
-use crate::trace;
 
 #[derive(Args)]
 #[command(after_help = "Episodes are shared with `loop` (same harness version, task and seed run once), so mining \
@@ -30,35 +28,18 @@ pub struct MineArgs {
 
 pub async fn run(args: MineArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
-    let suite = super::load_suite(&args.run.tasks)?;
-    let (client, model) = args.agent.client()?;
-    let engine = engine().await?;
-    let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
-    let splits = super::splits_for(&store, &suite, args.run.seed)?;
-
-    let jobs = args.run.jobs(&suite, &splits, Split::Mine);
-    let bar = ui::progress(jobs.len() as u64, "mine");
+    let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
+    let bar = ui::progress(0, "mine");
     let on_episode = |_: &Episode| bar.inc(1);
-    let runner = Runner {
-        engine,
-        client: &client,
-        model,
-        store: store.clone(),
-        parallel: args.run.parallel as usize,
-        time_limit: args.agent.time_limit(),
-        on_episode: &on_episode,
-    };
-    let episodes =
-        runner.run_all(&harness, &jobs).await.map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-    bar.set_message("reading failed traces");
-    let traces: Vec<_> =
-        episodes.iter().filter_map(|e| trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
-    let weaknesses = mining::weaknesses(&client, &harness, &traces, &suite.tasks, args.run.seed).await;
+    let say = |line: &str| bar.set_message(line.to_string());
+    let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
+    bar.set_length(ctx.jobs(crate::splits::Split::Mine).len() as u64);
+    let mine::Mining { episodes, weaknesses, .. } =
+        mine::mine(&ctx, &harness).await.map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
     bar.finish_and_clear();
 
     let json = serde_json::to_string_pretty(&weaknesses).unwrap_or_default();
-    let path = store.weaknesses_path();
-    store.save_weaknesses(&weaknesses).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+    let path = setup.store.weaknesses_path();
     if args.json {
         println!("{json}");
     } else {

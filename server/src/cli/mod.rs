@@ -236,7 +236,7 @@ struct SplitRunArgs {
     #[arg(long)]
     tasks: std::path::PathBuf,
     /// Episodes per task and harness version (paired by seed).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
+    #[arg(long, default_value_t = crate::stages::DEFAULT_REPEATS, value_parser = clap::value_parser!(u32).range(1..=20))]
     repeats: u32,
     /// Episodes run at once.
     #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -246,21 +246,50 @@ struct SplitRunArgs {
     seed: u64,
 }
 
-impl SplitRunArgs {
-    /// The (task, seed) episodes of one split: every task of it, `repeats` seeds each.
-    fn jobs<'a>(
-        &self,
-        suite: &'a crate::task::Suite,
-        splits: &crate::evolve::splits::Splits,
-        split: crate::evolve::ledger::Split,
-    ) -> Vec<(&'a crate::task::Task, u64)> {
-        let (seed, repeats) = (self.seed, self.repeats);
-        splits
-            .tasks(split)
-            .iter()
-            .filter_map(|name| suite.tasks.iter().find(|t| &t.name == name))
-            .flat_map(|task| (0..repeats).map(move |r| (task, seed + u64::from(r))))
-            .collect()
+/// What a command that runs a stage resolves first: the suite and its split (made and kept
+/// in the store the first time), the model, the Docker engine.
+struct StageSetup {
+    suite: crate::task::Suite,
+    splits: crate::splits::Splits,
+    client: crate::llm::Client,
+    model: String,
+    store: crate::store::Store,
+    engine: &'static Engine,
+}
+
+impl StageSetup {
+    async fn new(store: crate::store::Store, run: &SplitRunArgs, agent: &AgentArgs) -> Result<StageSetup, CliError> {
+        let suite = load_suite(&run.tasks)?;
+        let (client, model) = agent.client()?;
+        let engine = engine().await?;
+        let splits = splits_for(&store, &suite, run.seed)?;
+        Ok(StageSetup { suite, splits, client, model, store, engine })
+    }
+
+    /// The stages' context: episodes as `run` and `agent` say, reported to `on_episode`.
+    fn context<'a>(
+        &'a self,
+        run: &SplitRunArgs,
+        agent: &AgentArgs,
+        on_episode: &'a (dyn Fn(&crate::episodes::Episode) + Sync),
+        say: &'a (dyn Fn(&str) + Sync),
+    ) -> crate::stages::Context<'a> {
+        crate::stages::Context {
+            runner: crate::episodes::Runner {
+                engine: self.engine,
+                client: &self.client,
+                model: self.model.clone(),
+                store: self.store.clone(),
+                parallel: run.parallel as usize,
+                time_limit: agent.time_limit(),
+                on_episode,
+            },
+            tasks: &self.suite.tasks,
+            splits: &self.splits,
+            repeats: run.repeats,
+            seed: run.seed,
+            say,
+        }
     }
 }
 
@@ -274,7 +303,7 @@ struct PolicyArgs {
     #[arg(long, default_value = "sign-test", value_parser = ["sign-test", "paper"])]
     policy: String,
     /// Significance level of the sign test.
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = crate::stages::validate::Policy::DEFAULT_ALPHA)]
     alpha: f64,
     /// Reject a candidate that spends more than this many times its parent's tokens on the
     /// same episodes (e.g. 1.5), however well it does.
@@ -283,10 +312,10 @@ struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    fn options(&self) -> crate::evolve::validation::ValidateOptions {
-        use crate::validate::Policy;
+    fn options(&self) -> crate::stages::validate::ValidateOptions {
+        use crate::stages::validate::Policy;
         let policy = if self.policy == "paper" { Policy::Paper } else { Policy::PairedSignTest { alpha: self.alpha } };
-        crate::evolve::validation::ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio }
+        crate::stages::validate::ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio }
     }
 }
 
@@ -321,9 +350,8 @@ fn splits_for(
     store: &crate::store::Store,
     suite: &crate::task::Suite,
     seed: u64,
-) -> Result<crate::evolve::splits::Splits, CliError> {
-    crate::evolve::splits::load_or_make(&store.root().join("splits.json"), &suite.tasks, seed)
-        .map_err(|e| CliError::new(exit::BAD_INPUT, e))
+) -> Result<crate::splits::Splits, CliError> {
+    crate::splits::load_or_make(&store.splits_path(), &suite.tasks, seed).map_err(|e| CliError::new(exit::BAD_INPUT, e))
 }
 
 /// The model client from `self-harness.toml` (or `config`) and the environment, with the

@@ -7,9 +7,8 @@ use clap::Args;
 use serde_json::json;
 
 use super::{exit, ui, CliError, CliResult};
-use crate::evolve::ledger::Split;
-use crate::evolve::splits::Splits;
-use crate::propose::{self, Budget, Proposer, RoundSpec};
+use crate::stages::mine;
+use crate::stages::propose::{self, Budget, ProposeOptions, Proposer};
 use crate::store::Store;
 
 #[derive(Args)]
@@ -26,13 +25,13 @@ pub struct ProposeArgs {
     #[arg(long = "weakness", value_name = "ID")]
     weaknesses: Vec<String>,
     /// Candidates asked for per weakness.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    #[arg(long, default_value_t = ProposeOptions::default().candidates as u32, value_parser = clap::value_parser!(u32).range(1..=10))]
     candidates: u32,
     /// Who proposes: the model, or an ablation for comparison.
     #[arg(long, value_enum, default_value_t = Proposer::Model)]
     proposer: Proposer,
     /// Most lines an edit may change.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = Budget::default().max_changed_lines)]
     max_changed_lines: u32,
     /// Seed of the model's sampling.
     #[arg(long, default_value_t = 0)]
@@ -47,7 +46,7 @@ pub struct ProposeArgs {
 pub async fn run(args: ProposeArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
     let store = Store::at(&super::current_dir()?);
-    let mined = store.weaknesses().map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
+    let mined = mine::saved(&store).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
     if mined.is_empty() {
         return Err(CliError::new(
             exit::BAD_INPUT,
@@ -58,52 +57,26 @@ pub async fn run(args: ProposeArgs) -> CliResult {
         let known: Vec<&str> = mined.iter().map(|w| w.id.as_str()).collect();
         return Err(CliError::new(exit::BAD_INPUT, format!("no weakness {unknown:?}; mined: {}", known.join(", "))));
     }
-    let chosen: Vec<_> =
-        mined.iter().filter(|w| args.weaknesses.is_empty() || args.weaknesses.contains(&w.id)).collect();
+    let chosen: Vec<mine::Weakness> =
+        mined.into_iter().filter(|w| args.weaknesses.is_empty() || args.weaknesses.contains(&w.id)).collect();
     let (client, _) = args.agent.client()?;
-    // The proposer may name tasks it expects to fix: those it will be validated on.
-    let tasks: Vec<String> = Splits::load(&store.root().join("splits.json"))
-        .ok()
-        .flatten()
-        .map(|s| s.tasks(Split::Validate).to_vec())
-        .unwrap_or_default();
-
-    // Proposals must stay verifiable against this version after the folder is edited.
-    store
-        .snapshot(&harness)
-        .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot keep a copy of the harness: {e}")))?;
-    let bar = ui::progress(chosen.len() as u64, "propose");
-    let mut proposals = Vec::new();
-    let mut discarded = Vec::new();
-    for weakness in &chosen {
-        bar.set_message(weakness.id.clone());
-        let spec = RoundSpec {
-            harness: &harness,
-            weakness,
-            candidates: args.candidates as usize,
-            proposer: args.proposer,
-            tasks: &tasks,
-            seed: args.seed,
-            budget: Budget { max_changed_lines: args.max_changed_lines },
-            candidates_dir: &store.candidates_dir(),
-            id_prefix: weakness.id.clone(),
-            iteration: 0,
-        };
-        let round = propose::round(&client, &spec, &proposals).await;
-        if let Some(error) = round.error {
-            bar.finish_and_clear();
-            return Err(CliError::new(exit::ENVIRONMENT, error));
-        }
-        if let Some(why) = round.declined {
-            discarded.push((weakness.id.clone(), format!("declined: {why}")));
-        }
-        discarded.extend(round.discarded);
-        proposals.extend(round.proposals);
-        bar.inc(1);
-    }
+    let options = ProposeOptions {
+        candidates: args.candidates as usize,
+        proposer: args.proposer,
+        budget: Budget { max_changed_lines: args.max_changed_lines },
+        seed: args.seed,
+        iteration: 0,
+    };
+    let bar = ui::spinner("propose");
+    bar.set_message(format!("asking for edits for {} weakness(es)", chosen.len()));
+    let proposed = propose::propose(&client, &store, &harness, &chosen, &options, &|_| None)
+        .await
+        .map_err(|e| CliError::new(exit::ENVIRONMENT, e))?;
     bar.finish_and_clear();
-    let ids: Vec<String> = chosen.iter().map(|w| w.id.clone()).collect();
-    store.save_proposals(&ids, &proposals).map_err(|e| CliError::new(exit::ENVIRONMENT, e))?;
+    if let Some(error) = proposed.model_error {
+        return Err(CliError::new(exit::ENVIRONMENT, error));
+    }
+    let propose::Proposed { proposals, discarded, .. } = proposed;
 
     if args.json {
         let discarded: Vec<_> = discarded.iter().map(|(id, reason)| json!({"id": id, "reason": reason})).collect();

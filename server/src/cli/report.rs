@@ -40,8 +40,8 @@ pub async fn run(args: ReportArgs) -> CliResult {
     if let Some(file) = &args.html {
         // The store beside the ledger adds the weaknesses and every validation decision.
         let store = crate::store::Store::in_folder(&args.store);
-        let weaknesses = store.weaknesses().unwrap_or_default();
-        let validations = store.validations().unwrap_or_default();
+        let weaknesses = crate::stages::mine::saved(&store).unwrap_or_default();
+        let validations = crate::stages::validate::records(&store).unwrap_or_default();
         write(file, crate::report::page(Some(&report), &weaknesses, &validations))?;
     }
     if let Some(file) = &args.svg {

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{engine, exit, ui, CliError, CliResult};
-use crate::evolve::episodes::{Episode, Runner};
-use crate::evolve::ledger::Split;
-use crate::evolve::validation::{validate_candidate, Baseline, Progress};
+use super::{exit, ui, CliError, CliResult, StageSetup};
+use crate::episodes::Episode;
+use crate::splits::Split;
+use crate::stages::validate::{self, Candidate, Policy, Progress, ValidateError};
 use crate::store::Store;
-use crate::validate::Policy;
 
 #[derive(Args)]
 #[command(after_help = "The parent's episodes are shared with `loop` and `mine` (same harness version, task and \
@@ -43,110 +42,76 @@ pub struct ValidateArgs {
 
 pub async fn run(args: ValidateArgs) -> CliResult {
     let store = Store::at(&super::current_dir()?);
-    let (candidate, parent, working) = match (&args.proposal, &args.candidate, &args.parent) {
-        (Some(id), _, _) => {
-            let proposals = store.proposals().map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
-            let p = proposals.iter().find(|p| &p.id == id).ok_or_else(|| {
-                let known: Vec<&str> = proposals.iter().map(|p| p.id.as_str()).collect();
-                CliError::new(
-                    exit::BAD_INPUT,
-                    format!("no proposal {id:?} in the store; standing: {}", known.join(", ")),
-                )
-            })?;
-            let parent = store.proposal_parent(p).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
-            (super::load_harness(&p.dir)?, parent, p.parent_dir.clone())
-        }
-        (None, Some(candidate), Some(parent)) => {
-            (super::load_harness(candidate)?, super::load_harness(parent)?, parent.clone())
-        }
+    let candidate = match (&args.proposal, &args.candidate, &args.parent) {
+        (Some(id), _, _) => Candidate::proposal(&store, id).map_err(|e| CliError::new(exit::BAD_INPUT, e))?,
+        (None, Some(candidate), Some(parent)) => Candidate {
+            harness: super::load_harness(candidate)?,
+            parent: super::load_harness(parent)?,
+            proposal: None,
+            working: parent.clone(),
+        },
         _ => return Err(CliError::new(exit::BAD_INPUT, "name a --proposal, or a --candidate and its --parent")),
     };
-    if parent.version() == candidate.version() {
-        return Err(CliError::new(
-            exit::BAD_INPUT,
-            "the candidate is the same harness as its parent: nothing to validate",
-        ));
-    }
-    let suite = super::load_suite(&args.run.tasks)?;
-    let (client, model) = args.agent.client()?;
-    let engine = engine().await?;
-    let splits = super::splits_for(&store, &suite, args.run.seed)?;
+    candidate.ensure_changed().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+    let setup = StageSetup::new(store, &args.run, &args.agent).await?;
     let options = args.judge.options();
-
-    let jobs_of = |split| args.run.jobs(&suite, &splits, split);
-    let held_out = jobs_of(Split::Validate);
-    // The paper's two-way rule also weighs the held-in (mine) tasks.
-    let held_in = if options.policy == Policy::Paper { jobs_of(Split::Mine) } else { Vec::new() };
-    let total = 2 * (held_out.len() + held_in.len()) as u64;
-    let bar = ui::progress(total, "validate");
+    let bar = ui::progress(0, "validate");
     let on_episode = |e: &Episode| {
         bar.inc(1);
         if !ui::interactive() {
             ui::info(&format!("  {} s{} {}", e.task, e.seed, if e.outcome.passed { "pass" } else { "fail" }));
         }
     };
-    let runner = Runner {
-        engine,
-        client: &client,
-        model,
-        store: store.clone(),
-        parallel: args.run.parallel as usize,
-        time_limit: args.agent.time_limit(),
-        on_episode: &on_episode,
-    };
-    let environment = |e: std::io::Error| CliError::new(exit::ENVIRONMENT, e.to_string());
-    bar.set_message(format!("parent {}", parent.version()));
-    let mut baseline: Vec<Baseline> = Vec::new();
-    for (jobs, is_held_in) in [(&held_out, false), (&held_in, true)] {
-        let episodes = runner.run_all(&parent, jobs).await.map_err(environment)?;
-        baseline.extend(episodes.into_iter().map(|episode| Baseline { episode, held_in: is_held_in }));
-    }
-    bar.set_message(format!("candidate {}", candidate.version()));
+    let say = |line: &str| bar.set_message(line.to_string());
+    let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
+    // Parent and candidate on the validate split; the paper's two-way rule adds the mine split.
+    let sides =
+        if options.policy == Policy::Paper { vec![Split::Validate, Split::Mine] } else { vec![Split::Validate] };
+    bar.set_length(2 * sides.iter().map(|&split| ctx.jobs(split).len() as u64).sum::<u64>());
     let on_progress = |p: &Progress| {
         bar.set_message(format!(
             "candidate {}: {}/{} pairs · parent {} · candidate {} passes",
-            candidate.version(),
+            candidate.harness.version(),
             p.done,
             p.total,
             p.parent_passed,
             p.candidate_passed
         ))
     };
-    let validation = validate_candidate(&runner, &suite.tasks, &candidate, &baseline, options, &on_progress)
-        .await
-        .map_err(environment)?;
+    let record = validate::validate(&ctx, &candidate, options, &on_progress).await.map_err(|e| match e {
+        ValidateError::Unchanged => CliError::new(exit::BAD_INPUT, e.to_string()),
+        ValidateError::Io(e) => CliError::new(exit::ENVIRONMENT, e.to_string()),
+    })?;
     bar.finish_and_clear();
-    let record = validation.record(args.proposal.as_deref(), &working, &parent, &candidate, options.policy);
-    store.append_validation(&record).map_err(environment)?;
 
     if args.json {
         println!("{}", serde_json::to_string_pretty(&record).unwrap_or_default());
     } else {
         let mut table = ui::table(&["harness", "version", "passed", "of"]);
         for (name, version, score) in [
-            ("parent", &record.parent_version, &record.verdict.parent),
-            ("candidate", &record.candidate_version, &record.verdict.candidate),
+            ("parent", &record.parent_version, &record.decision.parent),
+            ("candidate", &record.candidate_version, &record.decision.candidate),
         ] {
             table.add_row(vec![name.to_string(), version.clone(), score.passed.to_string(), score.counted.to_string()]);
         }
         println!("{table}");
-        let decision = if record.verdict.accepted { "accepted" } else { "rejected" };
+        let decision = if record.decision.accepted { "accepted" } else { "rejected" };
         println!(
             "{} ({}): {}",
-            ui::status_cell(decision, record.verdict.accepted, !record.verdict.accepted),
+            ui::status_cell(decision, record.decision.accepted, !record.decision.accepted),
             record.policy,
-            record.verdict.reason
+            record.decision.reason
         );
-        if !record.verdict.improved.is_empty() || !record.verdict.regressed.is_empty() {
+        if !record.decision.improved.is_empty() || !record.decision.regressed.is_empty() {
             println!(
                 "better on: {} · worse on: {}",
-                record.verdict.improved.join(", "),
-                record.verdict.regressed.join(", ")
+                record.decision.improved.join(", "),
+                record.decision.regressed.join(", ")
             );
         }
         if record.stopped_early {
             println!("stopped early: acceptance was out of reach");
         }
     }
-    Ok(if record.verdict.accepted { exit::OK } else { exit::FAILED })
+    Ok(if record.decision.accepted { exit::OK } else { exit::FAILED })
 }

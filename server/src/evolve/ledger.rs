@@ -10,50 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Which split of the tasks an evaluation ran on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Split {
-    /// Traces for weakness mining.
-    Mine,
-    /// Paired comparisons that decide acceptance.
-    Validate,
-    /// Held out; read only by the report.
-    Test,
-}
-
-/// Passes and counted episodes of one task (infrastructure errors are not counted).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskScore {
-    pub passed: u32,
-    pub counted: u32,
-}
-
-/// A harness version's result on a set of tasks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Score {
-    pub per_task: BTreeMap<String, TaskScore>,
-    pub passed: u32,
-    pub counted: u32,
-}
-
-impl Score {
-    pub fn rate(&self) -> f64 {
-        if self.counted == 0 {
-            0.0
-        } else {
-            f64::from(self.passed) / f64::from(self.counted)
-        }
-    }
-}
-
-/// What an evaluation or a decision spent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Spend {
-    pub tokens: u64,
-    pub cost_usd: f64,
-    pub container_seconds: f64,
-}
+use crate::episodes::{Score, Spend};
+use crate::splits::Split;
 
 /// A loop stage that calls the model outside episodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,14 +19,6 @@ pub struct Spend {
 pub enum Stage {
     Mine,
     Propose,
-}
-
-impl Spend {
-    pub fn add(&mut self, other: &Spend) {
-        self.tokens += other.tokens;
-        self.cost_usd += other.cost_usd;
-        self.container_seconds += other.container_seconds;
-    }
 }
 
 /// One line of the ledger.

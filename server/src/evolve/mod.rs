@@ -1,7 +1,523 @@
-//! The self-improvement loop: splits, mine → propose → validate, auto-apply, the ledger.
-pub mod episodes;
-pub mod iterate;
+//! The self-improvement loop: it sequences the stages and keeps the ledger. A baseline on
+//! every split, then per iteration mine → propose → validate → apply; the work is done by
+//! `crate::stages`, and this module decides what runs next and records what happened
+//! ([`ledger`]).
+//!
+//! Every step first looks in the ledger (and the episode store) for its own result, so the
+//! same command after a crash or Ctrl-C continues where the last one stopped: finished
+//! episodes are reused, recorded proposals are not asked for again, recorded decisions are
+//! not re-validated, and an edit already installed is recognised by its version.
+
 pub mod ledger;
-pub mod mining;
-pub mod splits;
-pub mod validation;
+
+use std::path::{Path, PathBuf};
+
+use ledger::{Entry, Stage};
+
+use crate::episodes::{score, Episode, Spend};
+use crate::harness::Harness;
+use crate::splits::Split;
+use crate::stages::mine::{self, Weakness};
+use crate::stages::propose::{self, Budget, Proposal, ProposeOptions};
+use crate::stages::validate::{self, Candidate, ValidateOptions};
+use crate::stages::Context;
+
+/// How the loop runs.
+#[derive(Debug, Clone)]
+pub struct LoopOptions {
+    pub harness_dir: PathBuf,
+    pub iterations: u32,
+    pub auto_apply: bool,
+    /// Weaknesses addressed per iteration (the best supported first).
+    pub weaknesses: usize,
+    /// How each iteration proposes (its `iteration` is set per iteration).
+    pub propose: ProposeOptions,
+    pub validate: ValidateOptions,
+    pub budget_tokens: Option<u64>,
+    pub budget_usd: Option<f64>,
+}
+
+impl LoopOptions {
+    /// Iterations run when not told otherwise.
+    pub const DEFAULT_ITERATIONS: u32 = 2;
+    /// Weaknesses addressed per iteration when not told otherwise.
+    pub const DEFAULT_WEAKNESSES: usize = 2;
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone)]
+pub struct LoopEnd {
+    pub harness_version: String,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Ledger(String),
+    /// A store file (the standing proposals) could not be read or written.
+    #[error("{0}")]
+    Store(String),
+    #[error(transparent)]
+    Validate(#[from] validate::ValidateError),
+    #[error("the harness {path} does not load: {message}")]
+    Harness { path: PathBuf, message: String },
+}
+
+/// The ledger of the store the stages work in.
+struct Ledger<'c> {
+    path: PathBuf,
+    ctx: &'c Context<'c>,
+}
+
+impl Ledger<'_> {
+    fn append(&self, entry: Entry) -> std::io::Result<()> {
+        ledger::append(&self.path, &entry)
+    }
+
+    fn entries(&self) -> Result<Vec<Entry>, LoopError> {
+        ledger::read(&self.path).map(|l| l.entries).map_err(LoopError::Ledger)
+    }
+
+    /// Why the loop must stop spending, if it must: what earlier runs recorded in the
+    /// ledger (`earlier`) plus what this process's model calls have cost so far.
+    fn over_budget(&self, options: &LoopOptions, earlier: &Spend) -> Option<String> {
+        let now = self.ctx.client().usage().totals();
+        let (tokens, usd) = (earlier.tokens + now.total_tokens(), earlier.cost_usd + now.cost_usd);
+        if options.budget_tokens.is_some_and(|b| tokens >= b) {
+            return Some(format!("token budget spent ({tokens} tokens)"));
+        }
+        if options.budget_usd.is_some_and(|b| usd >= b) {
+            return Some(format!("USD budget spent (${usd:.4})"));
+        }
+        None
+    }
+
+    /// Runs (or reuses) `harness` on a split and records the evaluation once.
+    async fn evaluate(&self, harness: &Harness, split: Split, iteration: u32) -> Result<Vec<Episode>, LoopError> {
+        let episodes = self.ctx.run_split(harness, split).await?;
+        let recorded = self.entries()?.iter().any(|e| {
+            matches!(e, Entry::Evaluation { harness_version, split: s, .. } if harness_version == harness.version() && *s == split)
+        });
+        if !recorded {
+            let (score, spend) = score(&episodes);
+            (self.ctx.say)(&format!("{} on {split:?}: {}/{} passed", harness.version(), score.passed, score.counted));
+            self.append(Entry::Evaluation {
+                at: now(),
+                iteration,
+                harness_version: harness.version().to_string(),
+                split,
+                run: crate::episodes::Runner::run_name(harness.version()),
+                score,
+                spend,
+            })?;
+        }
+        Ok(episodes)
+    }
+}
+
+/// Runs the loop to its end.
+pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, LoopError> {
+    let ledger = Ledger { path: ctx.store().ledger_path(), ctx };
+    let mut harness = load(&options.harness_dir)?;
+    let entries = ledger.entries()?;
+    // Budgets hold across restarts: what earlier runs of this loop spent counts too.
+    let earlier = ledger::total_spend(&entries);
+    if !entries.iter().any(|e| matches!(e, Entry::Start { .. })) {
+        ledger.append(Entry::Start {
+            at: now(),
+            harness_dir: options.harness_dir.clone(),
+            harness_version: harness.version().to_string(),
+            model: ctx.runner.model.clone(),
+            splits: ctx.splits.sets.clone(),
+            seed: ctx.seed,
+            repeats: ctx.repeats,
+            policy: options.validate.policy.to_string(),
+        })?;
+    }
+    let done_iterations = entries
+        .iter()
+        .filter_map(|e| if let Entry::IterationEnd { iteration, .. } = e { Some(*iteration) } else { None })
+        .max()
+        .unwrap_or(0);
+
+    // Baseline: the starting harness on every split (the test split only for the report).
+    if done_iterations == 0 {
+        (ctx.say)("baseline");
+        for split in [Split::Mine, Split::Validate, Split::Test] {
+            ledger.evaluate(&harness, split, 0).await?;
+        }
+    }
+
+    let mut reason = format!("{} iteration(s) done", options.iterations);
+    for iteration in done_iterations + 1..=options.iterations {
+        if let Some(why) = ledger.over_budget(options, &earlier) {
+            reason = why;
+            break;
+        }
+        (ctx.say)(&format!("iteration {iteration}: mining"));
+        let mined = ledger.evaluate(&harness, Split::Mine, iteration).await?;
+        let weaknesses = weaknesses(&ledger, &harness, &mined, iteration).await?;
+        if weaknesses.is_empty() {
+            reason = "no weakness found in the mine split's failed traces".into();
+            ledger.append(Entry::IterationEnd {
+                at: now(),
+                iteration,
+                harness_version: harness.version().to_string(),
+            })?;
+            break;
+        }
+
+        let addressed = &weaknesses[..weaknesses.len().min(options.weaknesses)];
+        (ctx.say)(&format!("iteration {iteration}: proposing for {} weakness(es)", addressed.len()));
+        let proposals = proposals(options, &ledger, &harness, addressed, iteration).await?;
+        if !options.auto_apply {
+            reason = format!(
+                "waiting for a person: {} proposal(s) in {}; review them, then run again with --auto-apply",
+                proposals.len(),
+                ctx.store().iteration_dir(iteration).display()
+            );
+            ledger.append(Entry::Finish {
+                at: now(),
+                harness_version: harness.version().to_string(),
+                reason: reason.clone(),
+            })?;
+            return Ok(LoopEnd { harness_version: harness.version().to_string(), reason });
+        }
+
+        (ctx.say)(&format!("iteration {iteration}: validating {} candidate(s)", proposals.len()));
+        ledger.evaluate(&harness, Split::Validate, iteration).await?;
+        // Candidates are validated against the kept copy of their parent, as the editor
+        // does, so that the decision's parent folder still holds the parent after an apply.
+        let parent = load(&ctx.store().snapshot(&harness)?)?;
+        let mut accepted: Vec<(Proposal, f64)> = Vec::new();
+        for proposal in &proposals {
+            if let Some(why) = ledger.over_budget(options, &earlier) {
+                (ctx.say)(&format!("  {why}: {} left unvalidated", proposal.id));
+                break;
+            }
+            let candidate = load(&proposal.dir)?;
+            let verdict =
+                decide(options, &ledger, iteration, &parent, candidate, std::slice::from_ref(proposal)).await?;
+            if let Some(p) = verdict {
+                accepted.push((proposal.clone(), p));
+            }
+        }
+        // Several winners: validate them combined before accepting the combination.
+        let mut winner: Option<(PathBuf, Vec<String>, String)> = None;
+        accepted.sort_by(|a, b| a.1.total_cmp(&b.1));
+        if accepted.len() > 1 {
+            let dir = ctx.store().candidates_dir().join(format!("{iteration}-combined"));
+            let all: Vec<Proposal> = accepted.iter().map(|(p, _)| p.clone()).collect();
+            if let Some(combined) = combine(&harness, &all, &dir, options.propose.budget) {
+                let version = combined.version().to_string();
+                if decide(options, &ledger, iteration, &parent, combined, &all).await?.is_some() {
+                    winner = Some((dir, all.iter().map(|p| p.id.clone()).collect(), version));
+                }
+            }
+        }
+        if winner.is_none() {
+            winner = accepted.first().map(|(p, _)| (p.dir.clone(), vec![p.id.clone()], p.version.clone()));
+        }
+        if let Some((dir, ids, version)) = winner {
+            apply(&ledger, options, iteration, &dir, &ids, &version, &weaknesses, &proposals)?;
+            harness = load(&options.harness_dir)?;
+        }
+        ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
+    }
+
+    // The report's numbers: the final harness on the held-out test split.
+    (ctx.say)("final evaluation on the test split");
+    ledger.evaluate(&harness, Split::Test, options.iterations).await?;
+    ledger.append(Entry::Finish {
+        at: now(),
+        harness_version: harness.version().to_string(),
+        reason: reason.clone(),
+    })?;
+    Ok(LoopEnd { harness_version: harness.version().to_string(), reason })
+}
+
+fn load(dir: &Path) -> Result<Harness, LoopError> {
+    Harness::load(dir).map_err(|d| LoopError::Harness {
+        path: dir.to_path_buf(),
+        message: d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "),
+    })
+}
+
+/// This iteration's weaknesses: the ones recorded for it when resuming, the previous
+/// iteration's when the harness did not change since (same traces, same findings), otherwise
+/// mined anew from the mine split's episodes, their model cost and the result recorded.
+async fn weaknesses(
+    ledger: &Ledger<'_>,
+    harness: &Harness,
+    episodes: &[Episode],
+    iteration: u32,
+) -> Result<Vec<Weakness>, LoopError> {
+    let store = ledger.ctx.store();
+    let entries = ledger.entries()?;
+    let recorded = entries.iter().rev().find_map(|e| match e {
+        Entry::Weaknesses { iteration: i, harness_version, ids, .. } if *i <= iteration => {
+            Some((*i, harness_version, ids))
+        }
+        _ => None,
+    });
+    if let Some((i, version, ids)) = recorded {
+        if i == iteration || version == harness.version() {
+            let kept = read_json::<Vec<Weakness>>(&weaknesses_record(ledger, i));
+            if let Some(kept) = kept.filter(|k| k.iter().map(|w| &w.id).eq(ids.iter())) {
+                mine::save(store, &kept)?;
+                if i != iteration {
+                    record_weaknesses(ledger, harness, iteration, &kept)?;
+                }
+                return Ok(kept);
+            }
+        }
+    }
+
+    let (mined, spend) = mine::weaknesses(ledger.ctx, harness, episodes).await?;
+    ledger.append(Entry::Spent { at: now(), iteration, stage: Stage::Mine, spend })?;
+    record_weaknesses(ledger, harness, iteration, &mined)?;
+    Ok(mined)
+}
+
+/// The loop's own copy of an iteration's weaknesses (`weaknesses.json` beside it is the
+/// store's latest, which `mine` and the editor also write).
+fn weaknesses_record(ledger: &Ledger<'_>, iteration: u32) -> PathBuf {
+    ledger.ctx.store().iteration_dir(iteration).join("weaknesses.json")
+}
+
+fn record_weaknesses(
+    ledger: &Ledger<'_>,
+    harness: &Harness,
+    iteration: u32,
+    weaknesses: &[Weakness],
+) -> Result<(), LoopError> {
+    crate::store::write_json(&weaknesses_record(ledger, iteration), &weaknesses)?;
+    ledger.append(Entry::Weaknesses {
+        at: now(),
+        iteration,
+        harness_version: harness.version().to_string(),
+        ids: weaknesses.iter().map(|w| w.id.clone()).collect(),
+        titles: weaknesses.iter().map(|w| w.title.clone()).collect(),
+    })?;
+    Ok(())
+}
+
+/// Proposals for this iteration: recorded ones when resuming, otherwise asked for (see
+/// [`propose::propose`]) and recorded; a candidate the ledger has already decided is
+/// discarded with that decision as its reason.
+async fn proposals(
+    options: &LoopOptions,
+    ledger: &Ledger<'_>,
+    harness: &Harness,
+    weaknesses: &[Weakness],
+    iteration: u32,
+) -> Result<Vec<Proposal>, LoopError> {
+    let store = ledger.ctx.store();
+    let dir = store.iteration_dir(iteration);
+    let entries = ledger.entries()?;
+    let asked = entries.iter().any(|e| matches!(e, Entry::Discarded { iteration: i, .. } | Entry::Proposal { iteration: i, .. } if *i == iteration));
+    if asked {
+        let mut found: Vec<Proposal> = Vec::new();
+        for e in &entries {
+            if let Entry::Proposal { iteration: i, id, .. } = e {
+                if *i == iteration {
+                    let text = std::fs::read_to_string(dir.join(format!("{id}.json")))?;
+                    found.push(
+                        serde_json::from_str(&text).map_err(|e| LoopError::Ledger(format!("proposal {id}: {e}")))?,
+                    );
+                }
+            }
+        }
+        // The standing proposals, where `propose` keeps them and the editor looks for them.
+        let addressed: Vec<String> = weaknesses.iter().map(|w| w.id.clone()).collect();
+        propose::save_standing(store, &addressed, &found).map_err(LoopError::Store)?;
+        return Ok(found);
+    }
+
+    let settled = |p: &Proposal| {
+        decided(&entries, harness.version(), &p.version).map(|earlier| {
+            let verdict = if earlier.accepted { "accepted" } else { "rejected" };
+            format!("the same harness as a candidate {verdict} in iteration {}", earlier.iteration)
+        })
+    };
+    let asking = ProposeOptions { iteration, ..options.propose };
+    let proposed = propose::propose(ledger.ctx.client(), store, harness, weaknesses, &asking, &settled)
+        .await
+        .map_err(LoopError::Store)?;
+    for (id, reason) in proposed.discarded {
+        ledger.append(Entry::Discarded { at: now(), iteration, id, reason })?;
+    }
+    for proposal in &proposed.proposals {
+        crate::store::write_json(&dir.join(format!("{}.json", proposal.id)), proposal)?;
+        let edit = &proposal.edit;
+        ledger.append(Entry::Proposal {
+            at: now(),
+            iteration,
+            id: proposal.id.clone(),
+            weakness: proposal.weakness.clone(),
+            source: format!("{:?}", proposal.source).to_lowercase(),
+            file: edit.file.clone(),
+            changed_lines: proposal.changed_lines,
+            rationale: edit.rationale.clone(),
+            expected_fixes: edit.expected_fixes.clone(),
+            might_break: edit.might_break.clone(),
+        })?;
+    }
+    ledger.append(Entry::Spent { at: now(), iteration, stage: Stage::Propose, spend: proposed.spend })?;
+    Ok(proposed.proposals)
+}
+
+/// A decision the ledger already holds.
+struct Decided {
+    iteration: u32,
+    accepted: bool,
+    p_value: Option<f64>,
+}
+
+/// The ledger's decision on `candidate` against `parent`, if it has one.
+fn decided(entries: &[Entry], parent: &str, candidate: &str) -> Option<Decided> {
+    entries.iter().find_map(|e| match e {
+        Entry::Decision { iteration, parent_version, candidate_version, accepted, p_value, .. }
+            if parent_version == parent && candidate_version == candidate =>
+        {
+            Some(Decided { iteration: *iteration, accepted: *accepted, p_value: *p_value })
+        }
+        _ => None,
+    })
+}
+
+/// Validates `candidate` (made of `proposals`) against `parent` with the validate stage,
+/// unless the ledger already holds its decision. Records the decision (once) and returns
+/// the p-value (or 0 for rules without one) when accepted.
+async fn decide(
+    options: &LoopOptions,
+    ledger: &Ledger<'_>,
+    iteration: u32,
+    parent: &Harness,
+    candidate: Harness,
+    proposals: &[Proposal],
+) -> Result<Option<f64>, LoopError> {
+    if let Some(earlier) = decided(&ledger.entries()?, parent.version(), candidate.version()) {
+        return Ok(earlier.accepted.then(|| earlier.p_value.unwrap_or(0.0)));
+    }
+    let candidate = Candidate {
+        harness: candidate,
+        parent: parent.clone(),
+        proposal: (proposals.len() == 1).then(|| proposals[0].id.clone()),
+        working: options.harness_dir.clone(),
+    };
+    let record = validate::validate(ledger.ctx, &candidate, options.validate, &|_| {}).await?;
+    let decision = &record.decision;
+    let predicted: Vec<&String> = proposals.iter().flat_map(|p| p.edit.expected_fixes.iter()).collect();
+    let predicted_hits = predicted.iter().filter(|t| decision.improved.contains(t)).count() as u32;
+    (ledger.ctx.say)(&format!(
+        "  {} {}: {}",
+        proposals.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join("+"),
+        if decision.accepted { "accepted" } else { "rejected" },
+        decision.reason
+    ));
+    ledger.append(Entry::Decision {
+        at: now(),
+        iteration,
+        proposals: proposals.iter().map(|p| p.id.clone()).collect(),
+        parent_version: record.parent_version.clone(),
+        candidate_version: record.candidate_version.clone(),
+        policy: record.policy.clone(),
+        accepted: decision.accepted,
+        reason: decision.reason.clone(),
+        p_value: decision.p_value,
+        parent: decision.parent.clone(),
+        candidate: decision.candidate.clone(),
+        improved: decision.improved.clone(),
+        regressed: decision.regressed.clone(),
+        predicted_hits,
+        predicted_total: predicted.len() as u32,
+        stopped_early: record.stopped_early,
+        spend: record.spend,
+    })?;
+    Ok(decision.accepted.then(|| decision.p_value.unwrap_or(0.0)))
+}
+
+/// All accepted edits applied together, if they apply cleanly and stay a valid harness.
+fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget) -> Option<Harness> {
+    let mut current = harness.clone();
+    let total = Budget { max_changed_lines: budget.max_changed_lines * proposals.len() as u32 };
+    for (n, proposal) in proposals.iter().enumerate() {
+        let step = dir.with_file_name(format!("{}-step{n}", dir.file_name()?.to_string_lossy()));
+        let (next, _, _) = propose::prepare(&current, &proposal.edit, &step, total).ok()?;
+        current = next;
+    }
+    propose::install(current.dir(), dir).ok()?;
+    Harness::load(dir).ok()
+}
+
+/// Installs the winning candidate as the next harness version and commits it when the
+/// harness folder is in a git repository.
+#[allow(clippy::too_many_arguments)]
+fn apply(
+    ledger: &Ledger<'_>,
+    options: &LoopOptions,
+    iteration: u32,
+    candidate_dir: &Path,
+    ids: &[String],
+    version: &str,
+    weaknesses: &[Weakness],
+    proposals: &[Proposal],
+) -> Result<(), LoopError> {
+    propose::install(candidate_dir, &options.harness_dir)?;
+    let titles: Vec<String> = proposals
+        .iter()
+        .filter(|p| ids.contains(&p.id))
+        .filter_map(|p| weaknesses.iter().find(|w| w.id == p.weakness))
+        .map(|w| format!("{} ({})", w.title, w.support))
+        .collect();
+    let message = format!(
+        "self-harness: {}\n\nAccepted in iteration {iteration} ({}): {}\nHarness version {version}.",
+        titles.first().cloned().unwrap_or_else(|| "accepted edit".into()),
+        options.validate.policy,
+        ids.join(", ")
+    );
+    let commit = git_commit(&options.harness_dir, &message);
+    (ledger.ctx.say)(&format!(
+        "  applied {} → version {version}{}",
+        ids.join("+"),
+        commit.as_ref().map(|c| format!(" (commit {c})")).unwrap_or_default()
+    ));
+    ledger.append(Entry::Applied {
+        at: now(),
+        iteration,
+        proposals: ids.to_vec(),
+        harness_version: version.to_string(),
+        commit,
+    })?;
+    Ok(())
+}
+
+/// Commits the harness folder if it is inside a git work tree; the short hash, or `None`.
+fn git_commit(dir: &Path, message: &str) -> Option<String> {
+    let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok();
+    let inside = git(&["rev-parse", "--is-inside-work-tree"])?;
+    // Not in a repository, or in one that ignores it (a scratch copy): no commit.
+    if !inside.status.success() || git(&["check-ignore", "-q", "."])?.status.success() {
+        return None;
+    }
+    git(&["add", "--", "."])?;
+    let committed = git(&["commit", "-q", "-m", message, "--", "."])?;
+    if !committed.status.success() {
+        tracing::warn!("git commit of the harness failed: {}", String::from_utf8_lossy(&committed.stderr));
+        return None;
+    }
+    let head = git(&["rev-parse", "--short", "HEAD"])?;
+    Some(String::from_utf8_lossy(&head.stdout).trim().to_string())
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn now() -> String {
+    crate::agent::now_rfc3339()
+}

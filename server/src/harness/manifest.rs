@@ -1,6 +1,6 @@
 //! The `harness.toml` manifest as Rust types: the one place where every key, its type,
 //! its default, its allowed range and its documentation are defined. The JSON Schema
-//! (`harnesses/harness.schema.json`), the validator's unknown-key and type checks, and the
+//! (`harnesses/harness.schema.json`), the linter's unknown-key and type checks, and the
 //! editor's hover docs ([`key_docs`]) are all derived from these types, so they cannot
 //! disagree.
 

@@ -1,17 +1,17 @@
 //! A harness is a folder that entirely defines the agent's behaviour: `harness.toml` (the
 //! [`Manifest`]: runtime policy and the files it names) plus Markdown prompt templates,
 //! notes, tool scripts and hooks. Everything the self-improvement loop may edit is a plain
-//! file here, so an edit is a diff a person can read. This module loads and validates a
+//! file here, so an edit is a diff a person can read. This module loads and checks a
 //! folder (reporting every problem at once, with positions, for the editor), hashes it into
 //! a version id, and renders its prompts. The format is documented in
 //! `harnesses/README.md`; its JSON Schema is `harnesses/harness.schema.json`.
 
 mod action;
 mod diagnostic;
+mod lint;
 mod locate;
 mod manifest;
 mod template;
-mod validate;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -287,7 +287,7 @@ struct Checked {
 }
 
 fn check(manifest_path: &Path, text: &str, with_files: bool) -> Checked {
-    let (manifest, mut diagnostics) = validate::check_text(manifest_path, text);
+    let (manifest, mut diagnostics) = lint::check_text(manifest_path, text);
     let mut files = BTreeMap::new();
     let Some(manifest) = manifest else { return Checked { manifest: None, diagnostics, files } };
     if !with_files || diagnostics.iter().any(|d| d.code == "path-outside") {
@@ -297,9 +297,9 @@ fn check(manifest_path: &Path, text: &str, with_files: bool) -> Checked {
     let root = toml::de::DeTable::parse_recoverable(text).0;
     let templates = [manifest.prompts.system.as_str(), manifest.prompts.instruction.as_str()];
     let notes: Vec<&str> = manifest.notes.iter().map(|n| n.file.as_str()).collect();
-    for (segments, file) in validate::referenced_files(&manifest) {
+    for (segments, file) in lint::referenced_files(&manifest) {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let range = validate::span_of(root.get_ref(), &segments).map_or_else(Range::file_start, |s| Range::of(text, s));
+        let range = lint::span_of(root.get_ref(), &segments).map_or_else(Range::file_start, |s| Range::of(text, s));
         let key = segments
             .iter()
             .map(|s| if s.parse::<usize>().is_ok() { "[]" } else { s })

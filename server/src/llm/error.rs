@@ -5,10 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
-/// What kind of failure an [`LlmError`] is, as a trace records it.
+/// What kind of failure an [`LlmError`] is: the infrastructure's, the context's or the
+/// request's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
+pub enum ModelErrorKind {
     /// The endpoint, the network, the configuration or the account: not the agent's doing.
     Infrastructure,
     /// The conversation no longer fits the model's context window.
@@ -85,19 +86,19 @@ fn retry_note(retries: u32) -> String {
 }
 
 impl LlmError {
-    /// How a trace records this failure.
-    pub fn class(&self) -> ErrorClass {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ModelErrorKind {
         match self {
-            LlmError::ContextOverflow { .. } => ErrorClass::ContextOverflow,
-            LlmError::Http { status, .. } if (400..500).contains(status) => ErrorClass::Model,
-            _ => ErrorClass::Infrastructure,
+            LlmError::ContextOverflow { .. } => ModelErrorKind::ContextOverflow,
+            LlmError::Http { status, .. } if (400..500).contains(status) => ModelErrorKind::Model,
+            _ => ModelErrorKind::Infrastructure,
         }
     }
 
     /// True when the failure is the endpoint's, the network's, the configuration's or the
     /// account's: an episode that ends this way is not counted as the agent's failure.
     pub fn is_infrastructure(&self) -> bool {
-        self.class() == ErrorClass::Infrastructure
+        self.kind() == ModelErrorKind::Infrastructure
     }
 
     pub fn is_context_overflow(&self) -> bool {
@@ -142,7 +143,7 @@ mod tests {
         let overflow = LlmError::ContextOverflow { url: "u".into(), excerpt: "x".into() };
         assert!(overflow.is_context_overflow() && !overflow.is_infrastructure());
         let bad_request = LlmError::Http { url: "u".into(), status: 400, excerpt: "x".into(), retries: 0 };
-        assert_eq!(bad_request.class(), ErrorClass::Model);
+        assert_eq!(bad_request.kind(), ModelErrorKind::Model);
         let server = LlmError::Http { url: "u".into(), status: 503, excerpt: "x".into(), retries: 2 };
         assert!(server.is_infrastructure());
         assert!(server.to_string().contains("after 2 retries"), "{server}");

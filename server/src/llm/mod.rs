@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
-pub use error::{ErrorClass, LlmError};
+pub use error::{LlmError, ModelErrorKind};
 pub use types::{
     ChatRequest, ChatResponse, FinishReason, Message, ResponseFormat, Role, TokenUsage, ToolCall, ToolSpec,
 };

@@ -18,7 +18,7 @@ use tower_lsp::ls_types::{
 
 use super::marks::revert_edits;
 use super::store_view::StoreView;
-use crate::propose::{apply_edit, Proposal};
+use crate::stages::propose::{apply_edit, Proposal};
 
 /// Command names, as in docs/lsp.md.
 pub mod commands {
@@ -89,7 +89,7 @@ pub fn list(view: &StoreView, diagnostics: &[Diagnostic]) -> Vec<CodeActionOrCom
 /// " (accepted)" / " (rejected)" when the proposal has been decided.
 fn state_of(view: &StoreView, proposal: &Proposal) -> &'static str {
     match view.decision_of(&proposal.id) {
-        Some(d) if d.record.verdict.accepted => " (accepted)",
+        Some(d) if d.record.decision.accepted => " (accepted)",
         Some(_) => " (rejected)",
         None => "",
     }
@@ -160,7 +160,7 @@ pub fn resolve(
                 ChangeAnnotation {
                     label: "Revert a rejected edit".into(),
                     needs_confirmation: Some(false),
-                    description: Some(decided.record.verdict.reason.clone()),
+                    description: Some(decided.record.decision.reason.clone()),
                 },
             ));
             Ok(action)

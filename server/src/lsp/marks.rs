@@ -14,7 +14,7 @@ use tower_lsp::ls_types::{
 
 use super::store_view::{find_lines, Decided, StoreView};
 use super::weaknesses::{line_range, SOURCE};
-use crate::evolve::validation::ValidationRecord;
+use crate::stages::validate::ValidationRecord;
 
 /// One validated edit found in a document.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,9 +39,9 @@ pub fn marks(view: &StoreView, harness_dir: &Path, file: &str, text: &str) -> Ve
             found.push(Mark {
                 line,
                 lines,
-                accepted: decided.record.verdict.accepted,
+                accepted: decided.record.decision.accepted,
                 label: label(&decided.record),
-                reason: decided.record.verdict.reason.clone(),
+                reason: decided.record.decision.reason.clone(),
                 candidate_version: decided.record.candidate_version.clone(),
             });
         }
@@ -51,7 +51,7 @@ pub fn marks(view: &StoreView, harness_dir: &Path, file: &str, text: &str) -> Ve
 
 /// "✓ accepted · +3/16 · p=0.031" or "✗ rejected · +0/16 · p=1.000".
 pub fn label(record: &ValidationRecord) -> String {
-    let word = if record.verdict.accepted { "✓ accepted" } else { "✗ rejected" };
+    let word = if record.decision.accepted { "✓ accepted" } else { "✗ rejected" };
     format!("{word} · {}", record.evidence())
 }
 
@@ -123,7 +123,7 @@ pub fn revert_edits(decided: &Decided, file: &str, text: &str) -> Vec<TextEdit> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evolve::ledger::{Score, Spend};
+    use crate::episodes::{Score, Spend};
     use crate::lsp::store_view::diff_hunks;
 
     fn decided(accepted: bool, old: &str, new: &str) -> Decided {
@@ -136,7 +136,7 @@ mod tests {
             candidate_dir: "/c".into(),
             candidate_version: "cand".into(),
             policy: "paired".into(),
-            verdict: crate::validate::Verdict {
+            decision: crate::stages::validate::Decision {
                 accepted,
                 reason: "4 pairs better, 0 worse".into(),
                 p_value: Some(0.0625),

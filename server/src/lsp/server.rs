@@ -18,7 +18,7 @@ use super::documents::Documents;
 use super::harness_files::{self, Kind};
 use super::jobs::{JobHandle, Jobs};
 use super::settings::Settings;
-use super::stages::{self, Candidate, Project};
+use super::stages::{self, Project, Target};
 use super::store_view::StoreView;
 use super::{marks, weaknesses};
 use crate::harness::MANIFEST_FILE;
@@ -192,8 +192,8 @@ impl Backend {
             }
             "selfHarness.validate" => {
                 let (what, title) = match text("proposal") {
-                    Some(id) => (Candidate::Proposal(id.clone()), format!("Validate {id}")),
-                    None => (Candidate::Working(self.overlays(&project.harness_dir())), "Validate the edit".into()),
+                    Some(id) => (Target::Proposal(id.clone()), format!("Validate {id}")),
+                    None => (Target::Working(self.overlays(&project.harness_dir())), "Validate the edit".into()),
                 };
                 let proposal = text("proposal");
                 let state = self.state.clone();
@@ -214,7 +214,9 @@ impl Backend {
                 if let Some(running) = self.jobs.running("loop") {
                     return Ok(json!({"job": running}));
                 }
-                let iterations = argument.get("iterations").and_then(Value::as_u64).unwrap_or(2).min(100) as u32;
+                let iterations = argument.get("iterations").and_then(Value::as_u64);
+                let iterations =
+                    iterations.map_or(crate::evolve::LoopOptions::DEFAULT_ITERATIONS, |n| n.min(100) as u32);
                 let title = format!("Auto-apply: {iterations} iteration(s)");
                 self.spawn("loop", &title, |job| stages::auto_apply(project, iterations, job))
             }
@@ -249,8 +251,8 @@ impl Backend {
         let store = project.store();
         let ledger = crate::evolve::ledger::read(&store.ledger_path())?;
         let report = crate::report::Report::from_ledger(&ledger.entries);
-        let weaknesses = store.weaknesses()?;
-        let validations = store.validations()?;
+        let weaknesses = crate::stages::mine::saved(&store)?;
+        let validations = crate::stages::validate::records(&store)?;
         let page = crate::report::page(report.as_ref(), &weaknesses, &validations);
         let path = store.root().join("report.html");
         std::fs::create_dir_all(store.root()).map_err(|e| e.to_string())?;
@@ -290,7 +292,7 @@ impl Backend {
                     "validating"
                 } else {
                     match view.decision_of(&p.id) {
-                        Some(d) if d.record.verdict.accepted => "accepted",
+                        Some(d) if d.record.decision.accepted => "accepted",
                         Some(_) => "rejected",
                         None => "proposed",
                     }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, ProjectConfig};
+use crate::stages::propose::{Budget, ProposeOptions, Proposer};
+use crate::stages::validate::{Policy, ValidateOptions};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -22,6 +24,18 @@ pub struct Settings {
     pub seed: Option<u64>,
     /// `paired` (default) or `paper`.
     pub policy: Option<String>,
+    /// The sign test's significance level.
+    pub alpha: Option<f64>,
+    /// Reject a candidate that spends more than this many times its parent's tokens.
+    pub max_cost_ratio: Option<f64>,
+    /// Candidates asked for per weakness.
+    pub candidates: Option<usize>,
+    /// Most lines an edit may change.
+    pub max_changed_lines: Option<u32>,
+    /// Who proposes: the model, or an ablation.
+    pub proposer: Option<Proposer>,
+    /// Weaknesses the loop addresses per iteration.
+    pub weaknesses: Option<usize>,
     pub episode_timeout_secs: Option<u64>,
     pub budget_tokens: Option<u64>,
     pub budget_usd: Option<f64>,
@@ -56,7 +70,7 @@ impl Settings {
     }
 
     pub fn repeats(&self) -> u32 {
-        self.repeats.unwrap_or(2).clamp(1, 20)
+        self.repeats.unwrap_or(crate::stages::DEFAULT_REPEATS).clamp(1, 20)
     }
 
     pub fn parallel(&self) -> usize {
@@ -67,10 +81,24 @@ impl Settings {
         self.seed.unwrap_or(0)
     }
 
-    pub fn policy(&self) -> crate::validate::Policy {
-        match self.policy.as_deref() {
-            Some("paper") => crate::validate::Policy::Paper,
-            _ => crate::validate::Policy::default(),
+    /// How a candidate is judged; what is not set is the CLI's default.
+    pub fn validate_options(&self) -> ValidateOptions {
+        let policy = match self.policy.as_deref() {
+            Some("paper") => Policy::Paper,
+            _ => Policy::PairedSignTest { alpha: self.alpha.unwrap_or(Policy::DEFAULT_ALPHA) },
+        };
+        ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio }
+    }
+
+    /// How proposals are asked for; what is not set is the CLI's default.
+    pub fn propose_options(&self) -> ProposeOptions {
+        let defaults = ProposeOptions::default();
+        ProposeOptions {
+            candidates: self.candidates.unwrap_or(defaults.candidates).clamp(1, 10),
+            proposer: self.proposer.unwrap_or(defaults.proposer),
+            budget: self.max_changed_lines.map_or(defaults.budget, |max_changed_lines| Budget { max_changed_lines }),
+            seed: self.seed(),
+            iteration: 0,
         }
     }
 
@@ -101,5 +129,23 @@ mod tests {
         assert_eq!(Settings::from_value(&json!(null)).unwrap(), Settings::default());
         let error = Settings::from_value(&json!({"repeats": "many"})).unwrap_err();
         assert!(error.contains("selfHarness settings: `repeats`: invalid type"), "{error}");
+    }
+
+    #[test]
+    fn the_options_are_the_clis_with_the_settings_on_top() {
+        let unset = Settings::default();
+        let (validate, propose) = (unset.validate_options(), unset.propose_options());
+        assert_eq!((validate.policy, validate.max_cost_ratio), (Policy::default(), None));
+        assert_eq!((propose.candidates, propose.budget.max_changed_lines), (3, 12));
+        let set = Settings::from_value(&json!({"alpha": 0.05, "maxCostRatio": 1.5, "candidates": 40,
+                                               "maxChangedLines": 4, "proposer": "random", "seed": 9}))
+        .unwrap();
+        let validate = set.validate_options();
+        assert_eq!((validate.policy, validate.max_cost_ratio), (Policy::PairedSignTest { alpha: 0.05 }, Some(1.5)));
+        let propose = set.propose_options();
+        assert_eq!((propose.candidates, propose.budget.max_changed_lines, propose.seed), (10, 4, 9), "clamped");
+        assert_eq!(propose.proposer, Proposer::Random);
+        let paper = Settings::from_value(&json!({"policy": "paper", "alpha": 0.5})).unwrap();
+        assert_eq!(paper.validate_options().policy, Policy::Paper);
     }
 }

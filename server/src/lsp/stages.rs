@@ -1,6 +1,8 @@
-//! The work behind the editor's commands: each function runs one stage exactly as the CLI
-//! does (same store, same episode cache, same records), reporting to a job. The language
-//! server never runs a container itself; it calls these, and these call the stages.
+//! The work behind the editor's commands: each function resolves the editor's settings into
+//! the stages' options and context, calls the stage's one entry — the same one the CLI and
+//! the loop call, so the same store, episode cache, records and options — and reports to a
+//! job. The language server never runs a container itself; it calls these, and these call
+//! the stages.
 
 use std::path::{Path, PathBuf};
 
@@ -8,14 +10,14 @@ use tokio::sync::OnceCell;
 
 use super::jobs::{JobHandle, PassRate};
 use super::settings::Settings;
-use crate::evolve::episodes::{Episode, Runner};
-use crate::evolve::ledger::Split;
-use crate::evolve::splits::{load_or_make, Splits};
-use crate::evolve::validation::{validate_candidate, Baseline, Progress, ValidateOptions};
+use crate::episodes::{Episode, Runner};
+use crate::evolve::LoopOptions;
 use crate::harness::Harness;
 use crate::llm::Client;
-use crate::propose::{Budget, Proposer, RoundSpec};
 use crate::sandbox::Engine;
+use crate::splits::{load_or_make, Split, Splits};
+use crate::stages::validate::{Candidate, Policy, Progress};
+use crate::stages::{self, Context};
 use crate::store::Store;
 use crate::task::Suite;
 
@@ -53,8 +55,8 @@ pub async fn remove_containers() {
     }
 }
 
-/// What every stage needs, resolved from the project.
-struct Context {
+/// What the commands that run episodes resolve from the project first.
+struct Resolved {
     client: Client,
     model: String,
     suite: Suite,
@@ -63,8 +65,8 @@ struct Context {
     settings: Settings,
 }
 
-impl Context {
-    fn new(project: &Project) -> Result<Context, String> {
+impl Resolved {
+    fn new(project: &Project) -> Result<Resolved, String> {
         let config = project.settings.model_config(&project.root).map_err(|e| e.to_string())?;
         let model = config.model.clone();
         let client = Client::new(config).map_err(|e| e.to_string())?;
@@ -74,30 +76,38 @@ impl Context {
             return Err(format!("some tasks do not load: {error}"));
         }
         let store = project.store();
-        let splits = load_or_make(&store.root().join("splits.json"), &suite.tasks, project.settings.seed())?;
-        Ok(Context { client, model, suite, splits, store, settings: project.settings.clone() })
+        let splits = load_or_make(&store.splits_path(), &suite.tasks, project.settings.seed())?;
+        Ok(Resolved { client, model, suite, splits, store, settings: project.settings.clone() })
     }
 
-    fn runner<'a>(&'a self, engine: &'a Engine, on_episode: &'a (dyn Fn(&Episode) + Sync)) -> Runner<'a> {
-        Runner {
-            engine,
-            client: &self.client,
-            model: self.model.clone(),
-            store: self.store.clone(),
-            parallel: self.settings.parallel(),
-            time_limit: self.settings.episode_timeout_secs.map(std::time::Duration::from_secs),
-            on_episode,
+    /// The stages' context, as the settings say.
+    fn context<'a>(
+        &'a self,
+        engine: &'a Engine,
+        on_episode: &'a (dyn Fn(&Episode) + Sync),
+        say: &'a (dyn Fn(&str) + Sync),
+    ) -> Context<'a> {
+        Context {
+            runner: Runner {
+                engine,
+                client: &self.client,
+                model: self.model.clone(),
+                store: self.store.clone(),
+                parallel: self.settings.parallel(),
+                time_limit: self.settings.episode_timeout_secs.map(std::time::Duration::from_secs),
+                on_episode,
+            },
+            tasks: &self.suite.tasks,
+            splits: &self.splits,
+            repeats: self.settings.repeats(),
+            seed: self.settings.seed(),
+            say,
         }
     }
 
-    fn jobs(&self, split: Split) -> Vec<(&crate::task::Task, u64)> {
-        let (seed, repeats) = (self.settings.seed(), self.settings.repeats());
-        self.splits
-            .tasks(split)
-            .iter()
-            .filter_map(|name| self.suite.tasks.iter().find(|t| &t.name == name))
-            .flat_map(|task| (0..repeats).map(move |r| (task, seed + u64::from(r))))
-            .collect()
+    /// How many episodes a harness has on `splits`.
+    fn episodes(&self, splits: &[Split]) -> usize {
+        splits.iter().map(|&s| self.splits.tasks(s).len()).sum::<usize>() * self.settings.repeats() as usize
     }
 }
 
@@ -122,31 +132,27 @@ fn counter(job: &JobHandle, total: usize, what: &str) -> impl Fn(&Episode) + Syn
 
 /// Runs the harness on every task (episodes shared with the loop): its pass rate.
 pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
-    let ctx = Context::new(&project)?;
+    let resolved = Resolved::new(&project)?;
     let harness = load(&project.harness_dir())?;
-    let jobs: Vec<_> = [Split::Mine, Split::Validate, Split::Test].into_iter().flat_map(|s| ctx.jobs(s)).collect();
-    let on_episode = counter(&job, jobs.len(), "eval");
-    let episodes =
-        ctx.runner(engine().await?, &on_episode).run_all(&harness, &jobs).await.map_err(|e| e.to_string())?;
-    let (score, _) = crate::evolve::episodes::score(&episodes);
+    let splits = [Split::Mine, Split::Validate, Split::Test];
+    let on_episode = counter(&job, resolved.episodes(&splits), "eval");
+    let ctx = resolved.context(engine().await?, &on_episode, &|_| {});
+    let jobs: Vec<_> = splits.into_iter().flat_map(|s| ctx.jobs(s)).collect();
+    let episodes = ctx.runner.run_all(&harness, &jobs).await.map_err(|e| e.to_string())?;
+    let (score, _) = crate::episodes::score(&episodes);
     Ok(format!("harness {}: {}/{} passed", harness.version(), score.passed, score.counted))
 }
 
 /// Mines the harness's weaknesses on the mine split into the store.
 pub async fn mine(project: Project, job: JobHandle) -> Result<String, String> {
-    let ctx = Context::new(&project)?;
+    let resolved = Resolved::new(&project)?;
     let harness = load(&project.harness_dir())?;
-    let jobs = ctx.jobs(Split::Mine);
-    let on_episode = counter(&job, jobs.len(), "mine");
-    let episodes =
-        ctx.runner(engine().await?, &on_episode).run_all(&harness, &jobs).await.map_err(|e| e.to_string())?;
-    job.report("reading failed traces".into(), jobs.len() as u64, jobs.len() as u64, None);
-    let traces: Vec<_> =
-        episodes.iter().filter_map(|e| crate::trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
-    let weaknesses =
-        crate::evolve::mining::weaknesses(&ctx.client, &harness, &traces, &ctx.suite.tasks, ctx.settings.seed()).await;
-    ctx.store.save_weaknesses(&weaknesses).map_err(|e| e.to_string())?;
-    Ok(format!("{} weakness(es) from {} episodes", weaknesses.len(), episodes.len()))
+    let total = resolved.episodes(&[Split::Mine]);
+    let on_episode = counter(&job, total, "mine");
+    let say = |line: &str| job.report(line.to_string(), total as u64, total as u64, None);
+    let ctx = resolved.context(engine().await?, &on_episode, &say);
+    let mined = stages::mine::mine(&ctx, &harness).await.map_err(|e| e.to_string())?;
+    Ok(format!("{} weakness(es) from {} episodes", mined.weaknesses.len(), mined.episodes.len()))
 }
 
 /// Proposals for one weakness into the store.
@@ -155,44 +161,30 @@ pub async fn propose(project: Project, weakness: String, job: JobHandle) -> Resu
     let client = Client::new(config).map_err(|e| e.to_string())?;
     let store = project.store();
     let harness = load(&project.harness_dir())?;
-    let found = store.weaknesses()?.into_iter().find(|w| w.id == weakness);
+    let found = stages::mine::saved(&store)?.into_iter().find(|w| w.id == weakness);
     let weakness = found.ok_or_else(|| format!("no weakness {weakness} in the store"))?;
-    store.snapshot(&harness).map_err(|e| format!("cannot keep a copy of the harness: {e}"))?;
     job.report(format!("asking the model for fixes of {}", weakness.id), 0, 1, None);
-    let tasks = Splits::load(&store.root().join("splits.json"))
-        .ok()
-        .flatten()
-        .map(|s| s.tasks(Split::Validate).to_vec())
-        .unwrap_or_default();
-    let spec = RoundSpec {
-        harness: &harness,
-        weakness: &weakness,
-        candidates: 3,
-        proposer: Proposer::Model,
-        tasks: &tasks,
-        seed: project.settings.seed(),
-        budget: Budget::default(),
-        candidates_dir: &store.candidates_dir(),
-        id_prefix: weakness.id.clone(),
-        iteration: 0,
-    };
-    let round = crate::propose::round(&client, &spec, &[]).await;
-    if let Some(error) = round.error {
+    let options = project.settings.propose_options();
+    let proposed =
+        stages::propose::propose(&client, &store, &harness, std::slice::from_ref(&weakness), &options, &|_| None)
+            .await?;
+    if let Some(error) = proposed.model_error {
         return Err(error);
     }
-    store.save_proposals(std::slice::from_ref(&weakness.id), &round.proposals)?;
-    let mut message = format!("{} proposal(s) for {}", round.proposals.len(), weakness.id);
-    if let Some(why) = round.declined {
-        message.push_str(&format!("; the model declined: {why}"));
+    let mut message = format!("{} proposal(s) for {}", proposed.proposals.len(), weakness.id);
+    let (declined, discarded): (Vec<_>, Vec<_>) =
+        proposed.discarded.iter().partition(|(_, reason)| reason.starts_with("declined: "));
+    for (_, reason) in declined {
+        message.push_str(&format!("; the model {reason}"));
     }
-    if !round.discarded.is_empty() {
-        message.push_str(&format!("; {} discarded", round.discarded.len()));
+    if !discarded.is_empty() {
+        message.push_str(&format!("; {} discarded", discarded.len()));
     }
     Ok(message)
 }
 
 /// What is validated against what.
-pub enum Candidate {
+pub enum Target {
     /// A proposal of the store: its candidate folder against its parent.
     Proposal(String),
     /// The working harness folder with the editor's unsaved texts on top (path, text),
@@ -201,43 +193,36 @@ pub enum Candidate {
 }
 
 /// Validates a candidate; the decision goes to the store (validations.jsonl).
-pub async fn validate(project: Project, what: Candidate, job: JobHandle) -> Result<String, String> {
-    let ctx = Context::new(&project)?;
+pub async fn validate(project: Project, target: Target, job: JobHandle) -> Result<String, String> {
+    let resolved = Resolved::new(&project)?;
+    let store = &resolved.store;
     let working = project.harness_dir();
-    let (candidate, parent, proposal) = match what {
-        Candidate::Proposal(id) => {
-            let proposals = ctx.store.proposals()?;
-            let p = proposals.iter().find(|p| p.id == id).ok_or_else(|| format!("no proposal {id} in the store"))?;
-            // Against the kept copy of the parent, never the working folder: the decision
-            // names its parent's folder, from which the marks are worked out later, and the
-            // working folder gets the edit (saved by the editor, perhaps mid-validation).
-            let parent = ctx.store.proposal_parent(p)?;
-            let kept = ctx.store.snapshot(&parent).map_err(|e| format!("cannot keep a copy of the harness: {e}"))?;
-            (load(&p.dir)?, load(&kept)?, Some(id))
-        }
-        Candidate::Working(overlays) => {
-            let candidate = snapshot_with(&ctx.store, &working, &overlays)?;
-            let parent = committed(&ctx.store, &working)?;
-            (candidate, parent, None)
+    let candidate = match target {
+        // Against the kept copy of the parent, never the working folder: the decision
+        // names its parent's folder, from which the marks are worked out later, and the
+        // working folder gets the edit (saved by the editor, perhaps mid-validation).
+        Target::Proposal(id) => Candidate::proposal(store, &id)?,
+        Target::Working(overlays) => Candidate {
+            harness: snapshot_with(store, &working, &overlays)?,
+            parent: committed(store, &working)?,
+            proposal: None,
+            working: working.clone(),
+        },
+    };
+    candidate.ensure_changed().map_err(|e| e.to_string())?;
+    let options = resolved.settings.validate_options();
+    let sides: &[Split] =
+        if options.policy == Policy::Paper { &[Split::Validate, Split::Mine] } else { &[Split::Validate] };
+    let total = resolved.episodes(sides);
+    // The job counts the parent's episodes, then reports the validation's own progress.
+    let parent_runs = store.root().join("runs").join(Runner::run_name(candidate.parent.version()));
+    let parent_done = counter(&job, total, "parent");
+    let on_episode = |e: &Episode| {
+        if e.trace.starts_with(&parent_runs) {
+            parent_done(e)
         }
     };
-    if candidate.version() == parent.version() {
-        return Err("the edited harness is the same as its parent: nothing to validate".into());
-    }
-    let options = ValidateOptions { policy: ctx.settings.policy(), max_cost_ratio: None };
-    let held_out = ctx.jobs(Split::Validate);
-    let held_in = if options.policy == crate::validate::Policy::Paper { ctx.jobs(Split::Mine) } else { Vec::new() };
-    let total = (held_out.len() + held_in.len()) as u64;
-    let parent_done = counter(&job, held_out.len() + held_in.len(), "parent");
-    let engine = engine().await?;
-    let runner = ctx.runner(engine, &parent_done);
-    let mut baseline = Vec::new();
-    for (jobs, held) in [(&held_out, false), (&held_in, true)] {
-        let episodes = runner.run_all(&parent, jobs).await.map_err(|e| e.to_string())?;
-        baseline.extend(episodes.into_iter().map(|episode| Baseline { episode, held_in: held }));
-    }
-    let quiet = |_: &Episode| {};
-    let runner = ctx.runner(engine, &quiet);
+    let ctx = resolved.context(engine().await?, &on_episode, &|_| {});
     let on_progress = |p: &Progress| {
         let rate = |passed: u32| if p.done == 0 { 0.0 } else { f64::from(passed) / p.done as f64 };
         job.report(
@@ -246,52 +231,35 @@ pub async fn validate(project: Project, what: Candidate, job: JobHandle) -> Resu
                 p.done, p.total, p.parent_passed, p.done, p.candidate_passed, p.done
             ),
             p.done as u64,
-            total,
+            total as u64,
             Some(PassRate { parent: rate(p.parent_passed), candidate: rate(p.candidate_passed) }),
         )
     };
-    let validation = validate_candidate(&runner, &ctx.suite.tasks, &candidate, &baseline, options, &on_progress)
-        .await
-        .map_err(|e| e.to_string())?;
-    let record = validation.record(proposal.as_deref(), &working, &parent, &candidate, options.policy);
-    ctx.store.append_validation(&record).map_err(|e| e.to_string())?;
-    Ok(format!("{}: {}", super::marks::label(&record), record.verdict.reason))
+    let record =
+        stages::validate::validate(&ctx, &candidate, options, &on_progress).await.map_err(|e| e.to_string())?;
+    Ok(format!("{}: {}", super::marks::label(&record), record.decision.reason))
 }
 
 /// The loop, unattended (auto-apply), until it ends or the job is cancelled.
 pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Result<String, String> {
-    use crate::evolve::iterate::{self, LoopContext, LoopOptions};
-    let ctx = Context::new(&project)?;
-    let harness_dir = project.harness_dir();
+    let resolved = Resolved::new(&project)?;
+    let settings = &resolved.settings;
     let options = LoopOptions {
-        harness_dir,
+        harness_dir: project.harness_dir(),
         iterations,
         auto_apply: true,
-        repeats: ctx.settings.repeats(),
-        seed: ctx.settings.seed(),
-        policy: ctx.settings.policy(),
-        proposer: Proposer::Model,
-        per_weakness: 3,
-        weaknesses: 1,
-        budget: Budget::default(),
-        budget_tokens: ctx.settings.budget_tokens,
-        budget_usd: ctx.settings.budget_usd,
-        max_cost_ratio: None,
+        weaknesses: settings.weaknesses.unwrap_or(LoopOptions::DEFAULT_WEAKNESSES),
+        propose: settings.propose_options(),
+        validate: settings.validate_options(),
+        budget_tokens: settings.budget_tokens,
+        budget_usd: settings.budget_usd,
     };
     let say = |line: &str| job.report(line.to_string(), 0, 0, None);
     let on_episode = |e: &Episode| {
         job.report(format!("{} s{}: {}", e.task, e.seed, if e.outcome.passed { "pass" } else { "fail" }), 0, 0, None)
     };
-    let context = LoopContext {
-        runner: ctx.runner(engine().await?, &on_episode),
-        client: &ctx.client,
-        tasks: ctx.suite.tasks.clone(),
-        splits: ctx.splits.clone(),
-        ledger_path: ctx.store.ledger_path(),
-        store_root: ctx.store.root().to_path_buf(),
-        say: &say,
-    };
-    let end = iterate::run(&options, &context).await.map_err(|e| e.to_string())?;
+    let ctx = resolved.context(engine().await?, &on_episode, &say);
+    let end = crate::evolve::run(&options, &ctx).await.map_err(|e| e.to_string())?;
     Ok(format!("loop finished: {} (harness {})", end.reason, end.harness_version))
 }
 

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use similar::{DiffOp, TextDiff};
 use tower_lsp::ls_types::Uri;
 
-use crate::evolve::validation::ValidationRecord;
-use crate::propose::{Proposal, Weakness};
+use crate::stages::mine::Weakness;
+use crate::stages::propose::Proposal;
+use crate::stages::validate::ValidationRecord;
 use crate::store::Store;
 
 /// One piece of evidence, as a place in a trace file.
@@ -54,15 +55,15 @@ impl StoreView {
     pub fn load(store: &Store) -> (StoreView, Vec<String>) {
         let mut view = StoreView::default();
         let mut errors = Vec::new();
-        match store.weaknesses() {
+        match crate::stages::mine::saved(store) {
             Ok(weaknesses) => view.weaknesses = weaknesses,
             Err(e) => errors.push(e),
         }
-        match store.proposals() {
+        match crate::stages::propose::standing(store) {
             Ok(proposals) => view.proposals = proposals,
             Err(e) => errors.push(e),
         }
-        match store.validations() {
+        match crate::stages::validate::records(store) {
             Ok(records) => {
                 let mut latest: Vec<ValidationRecord> = Vec::new();
                 for record in records {
@@ -127,7 +128,7 @@ impl StoreView {
 /// Passes and counted episodes of a harness version, over the episodes the loop, `mine`,
 /// `validate` and the editor ran of it.
 pub fn pass_rate(store: &Store, version: &str) -> Option<(u32, u32)> {
-    let dir = store.root().join("runs").join(crate::evolve::episodes::Runner::run_name(version));
+    let dir = store.root().join("runs").join(crate::episodes::Runner::run_name(version));
     let (mut passed, mut counted) = (0, 0);
     for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
         if entry.file_name() != crate::trace::FILE_NAME {

@@ -13,7 +13,7 @@ use tower_lsp::ls_types::{
 
 use super::store_view::StoreView;
 use crate::harness::locate_surface;
-use crate::propose::Weakness;
+use crate::stages::mine::Weakness;
 
 /// The `source` of every diagnostic this server publishes.
 pub const SOURCE: &str = "self-harness";
@@ -87,7 +87,7 @@ pub fn line_range(text: &str, line: u32) -> Range {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::propose::{Evidence, Support};
+    use crate::stages::mine::{Evidence, Support};
 
     fn weakness(harness: Option<&Path>) -> Weakness {
         Weakness {

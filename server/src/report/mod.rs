@@ -9,9 +9,11 @@ mod plot;
 
 use serde::Serialize;
 
-use crate::evolve::ledger::{Entry, Score, Spend, Split};
-use crate::evolve::validation::ValidationRecord;
-use crate::propose::Weakness;
+use crate::episodes::{Score, Spend};
+use crate::evolve::ledger::Entry;
+use crate::splits::Split;
+use crate::stages::mine::Weakness;
+use crate::stages::validate::ValidationRecord;
 use crate::stats::wilson_95;
 
 pub use plot::svg;
@@ -333,9 +335,9 @@ pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[Val
                 escape(v.proposal.as_deref().unwrap_or("edit")),
                 escape(&v.parent_version),
                 escape(&v.candidate_version),
-                if v.verdict.accepted { "accepted" } else { "rejected" },
+                if v.decision.accepted { "accepted" } else { "rejected" },
                 escape(&v.evidence()),
-                escape(&v.verdict.reason)
+                escape(&v.decision.reason)
             ));
         }
         body.push_str("</ul>");

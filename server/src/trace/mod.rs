@@ -94,7 +94,7 @@ pub struct CommandRecord {
 /// Why an episode ended without a clean verdict on the agent's work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
+pub enum EpisodeErrorKind {
     /// The episode ran to a verdict (pass or fail).
     None,
     /// The agent used up its time.
@@ -111,10 +111,10 @@ pub enum ErrorClass {
     InfrastructureError,
 }
 
-impl ErrorClass {
+impl EpisodeErrorKind {
     /// Infrastructure and model-endpoint errors are re-run, never counted.
     pub fn counts(self) -> bool {
-        !matches!(self, ErrorClass::InfrastructureError | ErrorClass::ModelError)
+        !matches!(self, EpisodeErrorKind::InfrastructureError | EpisodeErrorKind::ModelError)
     }
 }
 
@@ -125,7 +125,7 @@ pub struct Outcome {
     pub passed: bool,
     #[serde(default)]
     pub tests: Vec<TestResult>,
-    pub error_class: ErrorClass,
+    pub error_class: EpisodeErrorKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
     pub turns: u32,
@@ -262,7 +262,7 @@ mod tests {
             reward: Some(1.0),
             passed: true,
             tests: vec![],
-            error_class: ErrorClass::None,
+            error_class: EpisodeErrorKind::None,
             error_detail: None,
             turns: 1,
             tokens_in: 10,
@@ -322,10 +322,10 @@ mod tests {
 
     #[test]
     fn infrastructure_errors_do_not_count() {
-        assert!(!ErrorClass::InfrastructureError.counts());
-        assert!(!ErrorClass::ModelError.counts());
-        assert!(ErrorClass::ContextOverflow.counts());
-        let json = serde_json::to_string(&ErrorClass::AgentTimeout).unwrap();
+        assert!(!EpisodeErrorKind::InfrastructureError.counts());
+        assert!(!EpisodeErrorKind::ModelError.counts());
+        assert!(EpisodeErrorKind::ContextOverflow.counts());
+        let json = serde_json::to_string(&EpisodeErrorKind::AgentTimeout).unwrap();
         assert_eq!(json, "\"agent_timeout\"");
     }
 }

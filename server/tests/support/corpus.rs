@@ -4,8 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use self_harness::mine::DetectorId;
-use self_harness::trace::{CommandRecord, ErrorClass, Header, Outcome, Trace, Turn, SCHEMA_VERSION};
+use self_harness::stages::mine::DetectorId;
+use self_harness::trace::{CommandRecord, EpisodeErrorKind, Header, Outcome, Trace, Turn, SCHEMA_VERSION};
 
 /// A trace and the patterns planted in it.
 pub struct Labelled {
@@ -114,9 +114,9 @@ pub fn generate(rng: &mut fastrand::Rng, task: usize, p: f64, filler: usize) -> 
     let gave_up = !overflow && plant(rng, &mut planted, DetectorId::GaveUp, p);
     let unverified = !overflow && !gave_up && plant(rng, &mut planted, DetectorId::NoVerification, p);
     let error_class = if overflow {
-        ErrorClass::ContextOverflow
+        EpisodeErrorKind::ContextOverflow
     } else if gave_up {
-        ErrorClass::TurnLimit
+        EpisodeErrorKind::TurnLimit
     } else {
         let mut last = if unverified {
             command(0, "echo final > /app/out.txt", Some(0), "", 0)
@@ -126,7 +126,7 @@ pub fn generate(rng: &mut fastrand::Rng, task: usize, p: f64, filler: usize) -> 
         };
         last.done = true;
         push(&mut turns, last);
-        ErrorClass::None
+        EpisodeErrorKind::None
     };
     let passed = planted.is_empty() && rng.bool();
     let trace = Trace {

@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use self_harness::harness::Harness;
-use self_harness::propose::{self, Budget, Evidence, Proposal, Proposer, RawEdit, Support, Weakness};
+use self_harness::stages::mine::{Evidence, Support, Weakness};
+use self_harness::stages::propose::{self, Budget, Proposal, Proposer, RawEdit};
 
 pub const FIX: &str = "Never open an interactive editor such as vim: write files with printf.";
 

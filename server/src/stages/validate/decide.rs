@@ -1,4 +1,4 @@
-//! Proposal validation: does a candidate harness beat its parent on tasks it was not mined
+//! The decision rule: does a candidate harness beat its parent on tasks it was not mined
 //! from?
 //!
 //! Parent and candidate run the same validate tasks with the same seeds, so each (task,
@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::evolve::ledger::{Score, TaskScore};
+use crate::episodes::{Score, TaskScore};
+use crate::stats::sign_test_p;
 
 /// The acceptance rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -28,9 +29,14 @@ pub enum Policy {
     Paper,
 }
 
+impl Policy {
+    /// The sign test's level when not told otherwise.
+    pub const DEFAULT_ALPHA: f64 = 0.1;
+}
+
 impl Default for Policy {
     fn default() -> Self {
-        Policy::PairedSignTest { alpha: 0.1 }
+        Policy::PairedSignTest { alpha: Policy::DEFAULT_ALPHA }
     }
 }
 
@@ -53,9 +59,9 @@ pub struct Pair {
     pub candidate_passed: bool,
 }
 
-/// The verdict and its numbers.
+/// The decision and its numbers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verdict {
+pub struct Decision {
     pub accepted: bool,
     pub reason: String,
     pub p_value: Option<f64>,
@@ -123,7 +129,7 @@ impl Decider {
     }
 
     /// The decision on the pairs so far (call when all are in, or after stopping early).
-    pub fn decide(&self) -> Verdict {
+    pub fn decide(&self) -> Decision {
         let (parent, candidate) = self.scores();
         let (improved, regressed) = flips(&parent.per_task, &candidate.per_task);
         let (wins, losses) = self.wins_losses();
@@ -163,7 +169,7 @@ impl Decider {
                 }
             }
         };
-        Verdict { accepted, reason, p_value, parent, candidate, improved, regressed }
+        Decision { accepted, reason, p_value, parent, candidate, improved, regressed }
     }
 }
 
@@ -182,39 +188,12 @@ fn flips(parent: &BTreeMap<String, TaskScore>, candidate: &BTreeMap<String, Task
     (improved, regressed)
 }
 
-/// One-sided exact sign test: the probability of at least `wins` successes in
-/// `wins + losses` fair coin flips. Ties are left out, as the sign test does. No
-/// differing pairs at all gives 1.
-pub fn sign_test_p(wins: usize, losses: usize) -> f64 {
-    let n = wins + losses;
-    if n == 0 {
-        return 1.0;
-    }
-    // Sum of C(n, k) for k >= wins, over 2^n, in floating point via logs for large n.
-    let ln_choose = |n: usize, k: usize| -> f64 { ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k) };
-    let total: f64 = (wins..=n).map(|k| (ln_choose(n, k) - n as f64 * std::f64::consts::LN_2).exp()).sum();
-    total.min(1.0)
-}
-
-fn ln_factorial(n: usize) -> f64 {
-    (2..=n).map(|k| (k as f64).ln()).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pair(task: &str, parent: bool, candidate: bool) -> Pair {
         Pair { task: task.into(), held_in: false, parent_passed: parent, candidate_passed: candidate }
-    }
-
-    #[test]
-    fn sign_test_values() {
-        assert!((sign_test_p(4, 0) - 0.0625).abs() < 1e-12);
-        assert!((sign_test_p(8, 0) - 1.0 / 256.0).abs() < 1e-12);
-        assert!((sign_test_p(5, 1) - 7.0 / 64.0).abs() < 1e-12);
-        assert_eq!(sign_test_p(0, 0), 1.0);
-        assert!((sign_test_p(0, 3) - 1.0).abs() < 1e-12);
     }
 
     #[test]

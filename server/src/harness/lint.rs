@@ -1,4 +1,4 @@
-//! Validation of `harness.toml` text against the manifest's JSON Schema, with positions:
+//! Lints `harness.toml` text against the manifest's JSON Schema, with positions:
 //! the TOML is parsed with spans (recovering from syntax errors), then walked beside the
 //! schema generated from [`Manifest`](super::Manifest), so unknown keys, wrong types,
 //! out-of-range values and missing keys are all reported at once, each at its own place.

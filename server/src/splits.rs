@@ -9,8 +9,19 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::ledger::Split;
 use crate::task::Task;
+
+/// One of the three sets a suite is split into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Traces for weakness mining.
+    Mine,
+    /// Paired comparisons that decide acceptance.
+    Validate,
+    /// Held out; read only by the report.
+    Test,
+}
 
 /// The fractions of the suite for mine, validate and test.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 //! traces show the same pattern (a pattern as common in passes as in failures is no
 //! explanation of the failures).
 
-use crate::trace::{ErrorClass, Trace};
+use crate::trace::{EpisodeErrorKind, Trace};
 
 /// What a detector saw in one trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,8 +139,10 @@ pub fn detect_all(trace: &Trace) -> Vec<Finding> {
     if let Some(outcome) = &trace.outcome {
         let last = trace.turns.last().map(|t| t.index);
         match outcome.error_class {
-            ErrorClass::ContextOverflow => add(DetectorId::ContextOverflow, last, "the context budget ran out".into()),
-            ErrorClass::TurnLimit | ErrorClass::AgentTimeout => {
+            EpisodeErrorKind::ContextOverflow => {
+                add(DetectorId::ContextOverflow, last, "the context budget ran out".into())
+            }
+            EpisodeErrorKind::TurnLimit | EpisodeErrorKind::AgentTimeout => {
                 add(DetectorId::GaveUp, last, format!("ended by {:?}", outcome.error_class))
             }
             _ => {}

@@ -1,5 +1,5 @@
-//! One round of proposals for one weakness: the stage `loop`, `propose` and the language
-//! server share. The proposer is asked for candidates, each is checked by [`prepare`] into
+//! One round of proposals for one weakness (the unit [`propose`](super::propose) repeats
+//! per weakness). The proposer is asked for candidates, each is checked by [`prepare`] into
 //! its own candidate folder, and near-duplicates (of each other or of `earlier` proposals)
 //! are dropped — every edit asked for ends up either a [`Proposal`] or a discarded line
 //! with its reason. When the model gave edits and none was usable, it is asked once more
@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use super::model::copies_example;
 use super::{
     ablation_edit, near_duplicate, prepare, propose_rules_with_model, propose_with_model, Budget, Proposal, Proposer,
-    RawEdit, Weakness,
+    RawEdit,
 };
 use crate::harness::Harness;
 use crate::llm::Client;
+use crate::stages::mine::Weakness;
 
 /// What a round needs.
 pub struct RoundSpec<'a> {

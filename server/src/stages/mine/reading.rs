@@ -1,7 +1,6 @@
-//! Weakness mining for the loop: the deterministic detectors (`crate::mine`) and the model
-//! reading condensed failed traces, merged into one list of [`Weakness`]es.
+//! The model reads failed traces: the part of mining that needs judgement.
 //!
-//! The model part: each failed trace is condensed to fit a small context (the instruction,
+//! Each failed trace is condensed to fit a small context (the instruction,
 //! then per turn the command, its exit code and the start of its output, then the tests
 //! that failed) and the model returns a structured *signature*: the terminal cause, its
 //! criticality, a mechanism from a fixed list, and the turns that show it; the root cause
@@ -13,9 +12,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::harness::{locate_surface, Harness, MANIFEST_FILE};
+use super::{Evidence, Support, Weakness};
 use crate::llm::{ChatRequest, Client, Message};
-use crate::propose::{Evidence, Location, Support, Weakness};
 use crate::task::Task;
 use crate::trace::Trace;
 
@@ -49,75 +47,14 @@ struct Signature {
     turns: Vec<u32>,
 }
 
-/// Weaknesses of `harness` from the traces of one split: detector findings and model
-/// signatures, each located in the harness and given the tasks that must keep passing.
-pub async fn weaknesses(
+/// The model's reading of the failed traces among `traces`, clustered by mechanism into
+/// weaknesses (not yet located in the harness).
+pub(super) async fn weaknesses(
     client: &Client,
-    harness: &Harness,
     traces: &[(PathBuf, Trace)],
     tasks: &[Task],
     seed: u64,
 ) -> Vec<Weakness> {
-    let mut found = detector_weaknesses(traces);
-    found.extend(model_weaknesses(client, traces, tasks, seed).await);
-    let manifest_text = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
-    let keep_passing = always_passing(traces);
-    let harness_dir = harness.dir().canonicalize().unwrap_or_else(|_| harness.dir().to_path_buf());
-    for weakness in &mut found {
-        weakness.harness = Some(harness_dir.clone());
-        weakness.location = locate_surface(&manifest_text, &weakness.surface)
-            .map(|line| Location { file: MANIFEST_FILE.to_string(), line: line + 1 });
-        weakness.keep_passing = keep_passing.clone();
-    }
-    // Best supported first; the loop addresses the first few.
-    // On equal support, a detector's finding (exact evidence) before the model's reading.
-    found.sort_by(|a, b| {
-        support_count(b)
-            .cmp(&support_count(a))
-            .then(a.id.starts_with("model-").cmp(&b.id.starts_with("model-")))
-            .then(a.id.cmp(&b.id))
-    });
-    found
-}
-
-fn support_count(w: &Weakness) -> u32 {
-    w.counts.failed_with
-}
-
-/// Tasks that passed in every counted trace (and have at least one).
-fn always_passing(traces: &[(PathBuf, Trace)]) -> Vec<String> {
-    let mut by_task: BTreeMap<&str, bool> = BTreeMap::new();
-    for (_, trace) in traces {
-        let Some(outcome) = trace.outcome.as_ref().filter(|o| o.error_class.counts()) else { continue };
-        *by_task.entry(&trace.header.task).or_insert(true) &= outcome.passed;
-    }
-    by_task.into_iter().filter(|(_, always)| *always).map(|(task, _)| task.to_string()).collect()
-}
-
-fn detector_weaknesses(traces: &[(PathBuf, Trace)]) -> Vec<Weakness> {
-    crate::mine::summarize(traces)
-        .into_iter()
-        .map(|w| Weakness {
-            id: w.id.to_string(),
-            title: w.title.to_string(),
-            description: w.description.to_string(),
-            criticality: format!("{:?}", w.criticality).to_lowercase(),
-            support: format!(
-                "{} of {} failed traces (and {} of {} passing)",
-                w.support.failed_with, w.support.failed_total, w.support.passed_with, w.support.passed_total
-            ),
-            counts: w.support,
-            surface: w.surface.to_string(),
-            location: None,
-            evidence: w.evidence,
-            tasks: w.tasks,
-            keep_passing: Vec::new(),
-            harness: None,
-        })
-        .collect()
-}
-
-async fn model_weaknesses(client: &Client, traces: &[(PathBuf, Trace)], tasks: &[Task], seed: u64) -> Vec<Weakness> {
     let failed: Vec<&(PathBuf, Trace)> = traces
         .iter()
         .filter(|(_, t)| t.outcome.as_ref().is_some_and(|o| o.error_class.counts() && !o.passed))

@@ -1,17 +1,19 @@
-//! Episodes of the loop, each run at most once.
+//! Episodes of the stages, each run at most once, and what they add up to.
 //!
 //! An episode is identified by (harness version, task, seed) and lives at a path derived
 //! from that key: `.self-harness/runs/loop-<version>/<task>/s<seed>/trace.jsonl`. A finished
 //! trace there *is* the result, so a loop that crashed and restarts reuses every finished
 //! episode and re-runs only the one in flight (a `.partial` trace): nothing is lost, nothing
 //! counted twice. Episodes that end in an infrastructure or model-endpoint error are moved
-//! aside and re-run, a few times at most; they are never counted.
+//! aside and re-run, a few times at most; they are never counted. [`score`] adds episodes
+//! up into pass counts per task ([`Score`]) and what they cost ([`Spend`]).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 
-use super::ledger::{Score, Spend};
 use crate::agent::{self, EpisodeSpec};
 use crate::harness::Harness;
 use crate::llm::Client;
@@ -39,7 +41,7 @@ impl Episode {
     }
 }
 
-/// Runs episodes for the loop.
+/// Runs episodes for the stages (the loop's, the command line's and the editor's alike).
 pub struct Runner<'a> {
     pub engine: &'a Engine,
     pub client: &'a Client,
@@ -114,6 +116,47 @@ impl Runner<'_> {
                 return Ok(episode);
             }
         }
+    }
+}
+
+/// Passes and counted episodes of one task (infrastructure errors are not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskScore {
+    pub passed: u32,
+    pub counted: u32,
+}
+
+/// A harness version's result on a set of tasks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    pub per_task: BTreeMap<String, TaskScore>,
+    pub passed: u32,
+    pub counted: u32,
+}
+
+impl Score {
+    pub fn rate(&self) -> f64 {
+        if self.counted == 0 {
+            0.0
+        } else {
+            f64::from(self.passed) / f64::from(self.counted)
+        }
+    }
+}
+
+/// What episodes or model calls spent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spend {
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub container_seconds: f64,
+}
+
+impl Spend {
+    pub fn add(&mut self, other: &Spend) {
+        self.tokens += other.tokens;
+        self.cost_usd += other.cost_usd;
+        self.container_seconds += other.container_seconds;
     }
 }
 

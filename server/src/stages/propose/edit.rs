@@ -1,131 +1,14 @@
-//! Harness proposals: small, concrete edits to the harness, each tied to one weakness.
-//!
-//! A proposer returns *raw* edits (file, search text, replacement, rationale, the tasks
-//! it expects to flip and those it might break). [`prepare`] turns each into a candidate:
-//! applied to a copy of the harness, re-loaded (it must still be a valid harness), held to
-//! the edit budget (one file, at most N changed lines) and compared with the others so
-//! near-duplicates are dropped. Diffs are computed with `similar`.
-//!
-//! Proposers: the model itself (the product), and ablations for honest comparison —
-//! `generic` (a generic instruction of the same length), `random` (a random valid edit of
-//! the same size) and `none`.
+//! Edits as data: applying a raw edit to a copy of the harness and checking what comes out
+//! ([`prepare`]: re-loaded, within the edit budget, with its unified diff from `similar`),
+//! telling near-duplicates apart, the ablations' edits of the same size, and installing an
+//! accepted candidate over the harness folder.
 
-mod model;
-mod round;
+use std::path::Path;
 
-use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
 use similar::TextDiff;
 
+use super::{Budget, Proposer, RawEdit};
 use crate::harness::Harness;
-pub use crate::mine::{Evidence, Support};
-
-pub use model::{propose_rules_with_model, propose_with_model, ProposeError};
-pub use round::{round, Round, RoundSpec};
-
-/// A mined weakness: what goes wrong, how often, where it shows and where in the harness
-/// it is addressed. Written to `weaknesses.json`, the ledger, and read by the editor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Weakness {
-    pub id: String,
-    pub title: String,
-    pub description: String,
-    /// `high`, `medium` or `low`.
-    pub criticality: String,
-    /// "k of n failed traces", for people.
-    pub support: String,
-    /// The numbers behind `support`.
-    #[serde(default)]
-    pub counts: Support,
-    /// The harness key or file it concerns, e.g. `prompts.system`.
-    pub surface: String,
-    /// Where `surface` is written in the harness, when it is.
-    #[serde(default)]
-    pub location: Option<Location>,
-    /// The turns that show it.
-    pub evidence: Vec<Evidence>,
-    /// Tasks whose failed traces show it.
-    pub tasks: Vec<String>,
-    /// Tasks that passed in every counted episode: an edit must not break them.
-    #[serde(default)]
-    pub keep_passing: Vec<String>,
-    /// The harness folder it was mined from (absolute).
-    #[serde(default)]
-    pub harness: Option<PathBuf>,
-}
-
-/// A line of a harness file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Location {
-    /// Relative to the harness folder.
-    pub file: String,
-    /// 1-based.
-    pub line: u32,
-}
-
-/// Which proposer made an edit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Proposer {
-    /// The model proposes (the product).
-    Model,
-    /// Ablation: a generic instruction of the same length as the model's edit.
-    Generic,
-    /// Ablation: a random valid edit of the same size.
-    Random,
-    /// Ablation: no edits.
-    None,
-}
-
-/// An edit as proposed, before it is checked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RawEdit {
-    /// A file of the harness folder, relative to it.
-    pub file: String,
-    /// Text to replace, which must occur once (runs of whitespace count as equal); empty,
-    /// or not found at all, means "append `replace` to the file".
-    pub search: String,
-    pub replace: String,
-    pub rationale: String,
-    #[serde(default)]
-    pub expected_fixes: Vec<String>,
-    #[serde(default)]
-    pub might_break: Vec<String>,
-}
-
-/// A checked candidate, ready for validation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Proposal {
-    pub id: String,
-    pub iteration: u32,
-    pub weakness: String,
-    pub source: Proposer,
-    pub edit: RawEdit,
-    /// Unified diff of the edited file.
-    pub diff: String,
-    pub changed_lines: u32,
-    /// The candidate harness folder (a full copy with the edit).
-    pub dir: PathBuf,
-    pub version: String,
-    /// The harness it edits, as it was when proposed.
-    #[serde(default)]
-    pub parent_dir: PathBuf,
-    #[serde(default)]
-    pub parent_version: String,
-}
-
-/// The edit budget.
-#[derive(Debug, Clone, Copy)]
-pub struct Budget {
-    pub max_changed_lines: u32,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Budget { max_changed_lines: 12 }
-    }
-}
 
 /// Applies `edit` to a copy of `harness` in `dir` and checks it. The error says why the
 /// edit cannot be a candidate.
@@ -305,11 +188,11 @@ pub fn install(candidate_dir: &Path, harness_dir: &Path) -> std::io::Result<()> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// An edit of system.md (also for the proposer's tests).
-    pub(super) fn edit(search: &str, replace: &str) -> RawEdit {
+    pub(in crate::stages::propose) fn edit(search: &str, replace: &str) -> RawEdit {
         RawEdit {
             file: "system.md".into(),
             search: search.into(),

@@ -3,9 +3,10 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{RawEdit, Weakness};
+use super::RawEdit;
 use crate::harness::Harness;
 use crate::llm::{ChatRequest, Client, LlmError, Message};
+use crate::stages::mine::Weakness;
 
 /// The model could not propose.
 #[derive(Debug, thiserror::Error)]
@@ -274,7 +275,7 @@ mod tests {
         .unwrap();
         assert!(examples_for(&vim).all(|e| e.weakness != "interactive-program"));
         assert_eq!(examples_for(&vim).count(), 2);
-        let copied = crate::propose::tests::edit;
+        let copied = crate::stages::propose::edit::tests::edit;
         let shown: Vec<&str> = examples_for(&weakness).map(|e| e.replace).collect();
         let loud = shown[0].to_uppercase().replace(' ', "  ");
         assert!(copies_example(&weakness, &copied("search", &loud)), "a copy, shouted, appended");

@@ -1,16 +1,13 @@
-//! Weakness mining, deterministic part: detectors over traces, aggregated into weaknesses
-//! with their support (k of n failed traces, and how many passing traces show it too),
-//! evidence (trace and turn) and the harness surface they concern.
-
-mod detectors;
+//! The detectors' findings aggregated over many traces into weaknesses with their support
+//! (k of n failed traces, and how many passing traces show it too), evidence (trace and
+//! turn) and the harness surface they concern.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use detectors::{detect_all, detector, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS};
-
+use super::detectors::{detect_all, detector, Criticality, DetectorId};
 use crate::trace::Trace;
 
 /// Most evidence items kept per weakness.

@@ -1,0 +1,235 @@
+//! The propose stage: small, concrete edits to the harness, each tied to one weakness.
+//!
+//! A proposer returns *raw* edits (file, search text, replacement, rationale, the tasks it
+//! expects to flip and those it might break). A `round` asks it for one weakness's edits
+//! and turns each into a candidate with `edit::prepare` (applied to a copy of the harness,
+//! re-loaded, held to the edit budget) or into a discarded line with its reason;
+//! near-duplicates are dropped. Proposers: the model itself (`model`, the product), and
+//! ablations for honest comparison — `generic` (a generic instruction of the same length),
+//! `random` (a random valid edit of the same size) and `none`.
+//!
+//! [`propose`] is the stage's one entry: rounds for several weaknesses, the parent kept in
+//! the store so that its proposals stay verifiable after it is edited, and the result kept
+//! as the standing proposals (`proposals.json`), which `validate` and the editor read.
+
+mod edit;
+mod model;
+mod round;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use edit::{ablation_edit, apply_edit, install, near_duplicate, prepare};
+pub use model::{propose_rules_with_model, propose_with_model, ProposeError};
+pub use round::{round, Round, RoundSpec};
+
+use crate::episodes::Spend;
+use crate::harness::Harness;
+use crate::llm::Client;
+use crate::splits::{Split, Splits};
+use crate::stages::mine::Weakness;
+use crate::store::Store;
+
+/// Which proposer made an edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Proposer {
+    /// The model proposes (the product).
+    Model,
+    /// Ablation: a generic instruction of the same length as the model's edit.
+    Generic,
+    /// Ablation: a random valid edit of the same size.
+    Random,
+    /// Ablation: no edits.
+    None,
+}
+
+/// An edit as proposed, before it is checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawEdit {
+    /// A file of the harness folder, relative to it.
+    pub file: String,
+    /// Text to replace, which must occur once (runs of whitespace count as equal); empty,
+    /// or not found at all, means "append `replace` to the file".
+    pub search: String,
+    pub replace: String,
+    pub rationale: String,
+    #[serde(default)]
+    pub expected_fixes: Vec<String>,
+    #[serde(default)]
+    pub might_break: Vec<String>,
+}
+
+/// A checked candidate, ready for validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: String,
+    pub iteration: u32,
+    pub weakness: String,
+    pub source: Proposer,
+    pub edit: RawEdit,
+    /// Unified diff of the edited file.
+    pub diff: String,
+    pub changed_lines: u32,
+    /// The candidate harness folder (a full copy with the edit).
+    pub dir: PathBuf,
+    pub version: String,
+    /// The harness it edits, as it was when proposed.
+    #[serde(default)]
+    pub parent_dir: PathBuf,
+    #[serde(default)]
+    pub parent_version: String,
+}
+
+/// The edit budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max_changed_lines: u32,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget { max_changed_lines: 12 }
+    }
+}
+
+/// How proposals are asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct ProposeOptions {
+    /// Candidates asked of the proposer per weakness.
+    pub candidates: usize,
+    pub proposer: Proposer,
+    pub budget: Budget,
+    pub seed: u64,
+    /// The loop's iteration (0 outside the loop): part of every proposal id, and of the
+    /// seeds, so that an iteration that accepted nothing is not offered the same edits again.
+    pub iteration: u32,
+}
+
+impl Default for ProposeOptions {
+    fn default() -> Self {
+        ProposeOptions { candidates: 3, proposer: Proposer::Model, budget: Budget::default(), seed: 0, iteration: 0 }
+    }
+}
+
+/// What [`propose`] produced.
+#[derive(Debug, Default)]
+pub struct Proposed {
+    pub proposals: Vec<Proposal>,
+    /// (id, reason) of every edit that did not become a proposal, of every round the
+    /// proposer declined, and of every round the model could not be asked.
+    pub discarded: Vec<(String, String)>,
+    /// Why the model could not be asked, the first time it could not (the endpoint failed).
+    pub model_error: Option<String>,
+    /// What the model calls cost.
+    pub spend: Spend,
+}
+
+/// Proposals for each of `weaknesses`, one round after another; a near-duplicate of an
+/// earlier round's proposal is dropped, and so is one that `settled` says was decided
+/// before (its reason). The harness is kept in the store, and the proposals become the
+/// standing ones for these weaknesses.
+pub async fn propose(
+    client: &Client,
+    store: &Store,
+    harness: &Harness,
+    weaknesses: &[Weakness],
+    options: &ProposeOptions,
+    settled: &(dyn Fn(&Proposal) -> Option<String> + Sync),
+) -> Result<Proposed, String> {
+    store
+        .snapshot(harness)
+        .map_err(|e| format!("cannot keep a copy of the harness in {}: {e}", store.root().display()))?;
+    let tasks = named_tasks(store);
+    let before = client.usage().totals();
+    let mut out = Proposed::default();
+    for (w, weakness) in weaknesses.iter().enumerate() {
+        let id_prefix = match options.iteration {
+            0 => weakness.id.clone(),
+            i => format!("{i}-{}", weakness.id),
+        };
+        let spec = RoundSpec {
+            harness,
+            weakness,
+            candidates: options.candidates,
+            proposer: options.proposer,
+            tasks: &tasks,
+            seed: options.seed + u64::from(options.iteration) * 1000 + w as u64,
+            budget: options.budget,
+            candidates_dir: &store.candidates_dir(),
+            id_prefix: id_prefix.clone(),
+            iteration: options.iteration,
+        };
+        let round = round(client, &spec, &out.proposals).await;
+        if let Some(error) = round.error {
+            out.discarded.push((format!("{id_prefix}-model"), error.clone()));
+            out.model_error.get_or_insert(error);
+        }
+        if let Some(why) = round.declined {
+            out.discarded.push((id_prefix, format!("declined: {why}")));
+        }
+        out.discarded.extend(round.discarded);
+        for proposal in round.proposals {
+            match settled(&proposal) {
+                Some(reason) => out.discarded.push((proposal.id, reason)),
+                None => out.proposals.push(proposal),
+            }
+        }
+    }
+    out.spend = super::spend_since(client, &before);
+    let addressed: Vec<String> = weaknesses.iter().map(|w| w.id.clone()).collect();
+    save_standing(store, &addressed, &out.proposals)?;
+    Ok(out)
+}
+
+/// The tasks a proposer may name as expected fixes or risks: those it will be validated on
+/// (the store's validate split, once it is made).
+fn named_tasks(store: &Store) -> Vec<String> {
+    Splits::load(&store.splits_path()).ok().flatten().map(|s| s.tasks(Split::Validate).to_vec()).unwrap_or_default()
+}
+
+/// The standing proposals (none before the first).
+pub fn standing(store: &Store) -> Result<Vec<Proposal>, String> {
+    crate::store::read_json_list(&store.proposals_path())
+}
+
+/// Replaces the standing proposals for the weaknesses in `fresh_for` by `fresh`, keeping
+/// the rest.
+pub fn save_standing(store: &Store, fresh_for: &[String], fresh: &[Proposal]) -> Result<(), String> {
+    let mut all = standing(store)?;
+    all.retain(|p| !fresh_for.contains(&p.weakness));
+    all.extend_from_slice(fresh);
+    let path = store.proposals_path();
+    crate::store::write_json(&path, &all).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The standing proposal `id`, or an error that names the standing ones.
+pub fn find(store: &Store, id: &str) -> Result<Proposal, String> {
+    let proposals = standing(store)?;
+    proposals.iter().find(|p| p.id == id).cloned().ok_or_else(|| {
+        let known: Vec<&str> = proposals.iter().map(|p| p.id.as_str()).collect();
+        format!("no proposal {id:?} in the store; standing: {}", known.join(", "))
+    })
+}
+
+/// The harness `proposal` edits, as it was when proposed: its copy kept in the store
+/// (taken now from the working folder, if that is still unchanged and no copy was kept).
+/// Never the working folder itself, which may get the edit while it is being validated.
+pub fn parent_of(store: &Store, proposal: &Proposal) -> Result<Harness, String> {
+    let kept = store.snapshot_dir(&proposal.parent_version);
+    if let Ok(parent) = Harness::load(&kept) {
+        return Ok(parent);
+    }
+    let working = Harness::load(&proposal.parent_dir).ok().filter(|w| w.version() == proposal.parent_version);
+    let kept = working.and_then(|w| store.snapshot(&w).ok());
+    kept.and_then(|dir| Harness::load(dir).ok()).ok_or_else(|| {
+        format!(
+            "the harness {} has changed since proposal {} was made, and no copy of version {} is kept; \
+             propose again",
+            proposal.parent_dir.display(),
+            proposal.id,
+            proposal.parent_version
+        )
+    })
+}
