@@ -1,8 +1,8 @@
 //! The language server's jobs for real: the `self-harness lsp` binary, real containers and
 //! the model whose weakness is known (it opens vim unless told not to). From the editor:
 //! mine → the weakness appears on its line; propose → its fix is a code action; apply →
-//! validate with progress → the edit is marked accepted. And a cancelled validation stops
-//! and leaves no container behind.
+//! validate with progress → the edit is marked accepted; with the cost veto set, the same
+//! proposal is rejected. And a cancelled validation stops and leaves no container behind.
 
 mod common;
 mod support;
@@ -15,12 +15,14 @@ use support::lsp_client::LspClient;
 use support::vim_project::{vim_model, workspace, FIX};
 use support::ScriptedModel;
 
+fn settings(tasks: &Path, harness: &Path, model: &ScriptedModel) -> Value {
+    json!({"harness": harness, "tasks": tasks, "repeats": 2, "parallel": 2, "model": {"baseUrl": model.base_url()}})
+}
+
 async fn start(cwd: &Path, tasks: &Path, harness: &Path, model: &ScriptedModel) -> LspClient {
     let bin = Path::new(env!("CARGO_BIN_EXE_self-harness"));
     let mut client = LspClient::spawn(bin, cwd, &[("OPENAI_MODEL", "vim-lover")]).await;
-    let settings = json!({"harness": harness, "tasks": tasks, "repeats": 2, "parallel": 2,
-                          "model": {"baseUrl": model.base_url()}});
-    client.initialize(cwd, settings).await;
+    client.initialize(cwd, settings(tasks, harness, model)).await;
     client
 }
 
@@ -134,6 +136,17 @@ async fn mine_propose_apply_validate_and_mark_from_the_editor() {
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": system_uri}})).await.unwrap();
     assert_eq!(lenses[0]["range"]["start"]["line"], edited.lines().count() - 1, "after saving: {lenses:#}");
     assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✓ accepted · +4/4"), "{lenses:#}");
+
+    // The editor has the CLI's options, the cost veto among them: the same proposal, judged
+    // with a spending limit no candidate meets, is rejected (its episodes are reused).
+    let proposal = state["proposals"][0]["id"].as_str().unwrap().to_string();
+    let mut strict = settings(&tasks, &harness, &model);
+    strict["maxCostRatio"] = json!(0.01);
+    client.notify("workspace/didChangeConfiguration", json!({"settings": {"selfHarness": strict}})).await;
+    let job = execute(&mut client, "selfHarness.validate", json!({"proposal": proposal})).await;
+    let (state, message) = ended(&mut client, &job).await;
+    assert_eq!(state, "done", "{message}");
+    assert!(message.starts_with("✗ rejected") && message.contains("vetoed: spends"), "{message}");
     client.shutdown().await;
 }
 

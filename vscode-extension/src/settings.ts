@@ -14,6 +14,12 @@ export interface ServerSettings {
   parallel?: number;
   seed?: number;
   policy?: string;
+  alpha?: number;
+  maxCostRatio?: number;
+  candidates?: number;
+  maxChangedLines?: number;
+  proposer?: string;
+  weaknesses?: number;
   episodeTimeoutSecs?: number;
   budgetTokens?: number;
   budgetUsd?: number;
@@ -30,6 +36,12 @@ function text(read: SettingReader, key: string): string | undefined {
 function whole(read: SettingReader, key: string, min: number): number | undefined {
   const value = read(key);
   return typeof value === 'number' && Number.isInteger(value) && value >= min ? value : undefined;
+}
+
+/** A finite number above `above` (and at most `max`), or nothing. */
+function real(read: SettingReader, key: string, above: number, max = Infinity): number | undefined {
+  const value = read(key);
+  return typeof value === 'number' && Number.isFinite(value) && value > above && value <= max ? value : undefined;
 }
 
 export function serverSettings(read: SettingReader): ServerSettings {
@@ -58,6 +70,13 @@ export function serverSettings(read: SettingReader): ServerSettings {
   put('seed', whole(read, 'seed', 0));
   const policy = text(read, 'policy');
   put('policy', policy === 'paired' || policy === 'paper' ? policy : undefined);
+  put('alpha', real(read, 'alpha', 0, 1));
+  put('maxCostRatio', real(read, 'maxCostRatio', 0));
+  put('candidates', whole(read, 'candidates', 1));
+  put('maxChangedLines', whole(read, 'maxChangedLines', 1));
+  const proposer = text(read, 'proposer');
+  put('proposer', ['model', 'generic', 'random', 'none'].includes(proposer ?? '') ? proposer : undefined);
+  put('weaknesses', whole(read, 'weaknesses', 1));
   put('episodeTimeoutSecs', whole(read, 'episodeTimeoutSecs', 1));
   put('budgetTokens', whole(read, 'budgetTokens', 0));
   const usd = read('budgetUsd');

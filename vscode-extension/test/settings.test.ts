@@ -17,6 +17,12 @@ describe('serverSettings', () => {
         parallel: 3,
         seed: 0,
         policy: 'paper',
+        alpha: 0.05,
+        maxCostRatio: 1.5,
+        candidates: 4,
+        maxChangedLines: 8,
+        proposer: 'generic',
+        weaknesses: 1,
         episodeTimeoutSecs: 300,
         budgetTokens: 100000,
         budgetUsd: 1.5,
@@ -30,6 +36,12 @@ describe('serverSettings', () => {
       parallel: 3,
       seed: 0,
       policy: 'paper',
+      alpha: 0.05,
+      maxCostRatio: 1.5,
+      candidates: 4,
+      maxChangedLines: 8,
+      proposer: 'generic',
+      weaknesses: 1,
       episodeTimeoutSecs: 300,
       budgetTokens: 100000,
       budgetUsd: 1.5,
@@ -46,6 +58,12 @@ describe('serverSettings', () => {
         parallel: 0,
         seed: -1,
         policy: '',
+        alpha: 1.5,
+        maxCostRatio: 0,
+        candidates: 0,
+        maxChangedLines: 2.5,
+        proposer: 'someone',
+        weaknesses: null,
         episodeTimeoutSecs: 2.5,
         budgetTokens: null,
         budgetUsd: Number.NaN,
@@ -72,7 +90,8 @@ describe('serverSettings', () => {
       const name = key.slice('selfHarness.'.length);
       const schema = manifest.contributes.configuration.properties[key];
       const types = [schema.type].flat();
-      const sample = schema.enum ? schema.enum[schema.enum.length - 1] : types.includes('string') ? 'x' : 3;
+      const number = Math.min(3, schema.maximum ?? 3);
+      const sample = schema.enum ? schema.enum[schema.enum.length - 1] : types.includes('string') ? 'x' : number;
       const mapped = serverSettings(reader({ [name]: sample })) as Record<string, unknown>;
       expect(JSON.stringify(mapped), `${key} reaches the server`).not.toBe('{}');
     }
