@@ -1,0 +1,186 @@
+//! The layering invariant, checked: every module may use only the modules on the lines
+//! below its own in the `## Layers` list of `ARCHITECTURE.md`, so the list there is the
+//! rule and cannot drift from the code. Every `crate::…` and `super::…` path in `src/`
+//! (outside comments) is resolved to the listed module it names; one that points up, or
+//! sideways to a peer on the same line, is reported with its file and line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The listed modules and the layer of each (0 is the bottom).
+struct Layers {
+    level: BTreeMap<String, usize>,
+}
+
+impl Layers {
+    /// The `text` block after `## Layers`: one layer per line, top first.
+    fn parse(architecture: &str) -> Layers {
+        let section = architecture.split("\n## Layers").nth(1).expect("ARCHITECTURE.md has a `## Layers` section");
+        let block = section.split("```text\n").nth(1).expect("the Layers section has a ```text block");
+        let lines: Vec<&str> = block.split("\n```").next().unwrap().lines().filter(|l| !l.trim().is_empty()).collect();
+        let mut level = BTreeMap::new();
+        for (i, line) in lines.iter().enumerate() {
+            for module in line.split_whitespace() {
+                assert!(level.insert(module.to_string(), lines.len() - 1 - i).is_none(), "{module} is listed twice");
+            }
+        }
+        Layers { level }
+    }
+
+    /// The listed module that `path` (segments after `crate`) lies in: the longest listed prefix.
+    fn owner(&self, path: &[String]) -> Option<&str> {
+        (1..=path.len())
+            .rev()
+            .map(|n| path[..n].join("::"))
+            .find_map(|p| self.level.get_key_value(&p).map(|(k, _)| k.as_str()))
+    }
+}
+
+/// The module path of a source file: `stages/mine/reading.rs` → `stages::mine::reading`,
+/// `stages/mod.rs` → `stages`.
+fn module_of(relative: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let file = parts.pop().unwrap();
+    if file != "mod.rs" {
+        parts.push(file.trim_end_matches(".rs").to_string());
+    }
+    parts
+}
+
+/// The `crate::`/`super::` paths of one line, resolved to absolute module paths (a
+/// `{…}` group counts as the module it is in).
+fn paths_in(line: &str, module: &[String]) -> Result<Vec<Vec<String>>, String> {
+    let mut found = Vec::new();
+    let code = line.split("//").next().unwrap_or_default();
+    for (start, _) in code.match_indices("crate::").chain(code.match_indices("super::")) {
+        // Only whole path starts: not `self_harness_crate::` or `xsuper::`.
+        if code[..start].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':') {
+            continue;
+        }
+        let rest: String =
+            code[start..].chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':' || *c == '{').collect();
+        let path = rest.split("::{").next().unwrap_or_default();
+        let mut segments = path.split("::").filter(|s| !s.is_empty()).peekable();
+        let mut resolved: Vec<String> = module.to_vec();
+        if segments.peek() == Some(&"crate") {
+            resolved.clear();
+            segments.next();
+        } else {
+            while segments.peek() == Some(&"super") {
+                segments.next();
+                if resolved.pop().is_none() {
+                    return Err(format!("`{rest}` leaves the crate"));
+                }
+            }
+        }
+        resolved.extend(segments.map(str::to_string));
+        if resolved.is_empty() {
+            return Err(format!("`{rest}…`: name one module per path from the crate root"));
+        }
+        found.push(resolved);
+    }
+    Ok(found)
+}
+
+/// Every upward or sideways use in the sources under `src`, as "file:line: …".
+fn violations(layers: &Layers, src: &Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for entry in walk(src) {
+        let relative = entry.strip_prefix(src).unwrap();
+        if relative == Path::new("lib.rs") || relative == Path::new("main.rs") {
+            continue;
+        }
+        let mut module = module_of(relative);
+        let Some(own) = layers.owner(&module) else {
+            problems.push(format!(
+                "{}: module {} is in no layer of ARCHITECTURE.md",
+                relative.display(),
+                module.join("::")
+            ));
+            continue;
+        };
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") {
+                continue;
+            }
+            // The inline test module runs to the end of its file, as rustfmt leaves it.
+            if line.starts_with("mod tests {") || line.starts_with("pub(super) mod tests {") {
+                module.push("tests".into());
+            }
+            let place = format!("{}:{}", relative.display(), n + 1);
+            match paths_in(line, &module) {
+                Err(e) => problems.push(format!("{place}: {e}")),
+                Ok(paths) => {
+                    for path in paths {
+                        let Some(used) = layers.owner(&path) else { continue };
+                        let (a, b) = (layers.level[own], layers.level[used]);
+                        if used != own && b >= a {
+                            let how = if a == b { "a peer on the same layer" } else { "a higher layer" };
+                            problems.push(format!("{place}: {own} uses {used}, {how} (`{}`)", path.join("::")));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+#[test]
+fn imports_only_run_down_the_layers_of_architecture_md() {
+    let layers = Layers::parse(&std::fs::read_to_string(root().join("../ARCHITECTURE.md")).unwrap());
+    let problems = violations(&layers, &root().join("src"));
+    assert!(problems.is_empty(), "imports against the layers of ARCHITECTURE.md:\n{}", problems.join("\n"));
+    // Every module of the crate has its line.
+    let lib = std::fs::read_to_string(root().join("src/lib.rs")).unwrap();
+    for module in lib.lines().filter_map(|l| l.strip_prefix("pub mod ")) {
+        assert!(layers.owner(&[module.trim_end_matches(';').to_string()]).is_some(), "{module} has no layer");
+    }
+}
+
+#[test]
+fn an_upward_or_sideways_import_is_reported_with_its_place() {
+    let layers =
+        Layers::parse("# A\n\n## Layers\n\n```text\ncli\nstages::validate\nstages::mine\nstages\nstore trace\n```\n");
+    let src = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| {
+        let path = src.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("store.rs", "use crate::trace::Trace;\n// crate::cli in a comment is fine\nuse crate::stages::Context;\n");
+    write("stages/mod.rs", "pub mod mine;\nuse crate::store::Store;\n");
+    write("stages/mine/reading.rs", "use super::Weakness;\nuse super::super::validate::Decision;\n");
+    write("stages/validate/mod.rs", "use crate::stages::mine::Weakness;\nuse super::Context;\n");
+    write("cli/mod.rs", "use crate::{store, cli};\n");
+    let problems = violations(&layers, src.path());
+    assert_eq!(
+        problems,
+        [
+            "cli/mod.rs:1: `crate::{store…`: name one module per path from the crate root",
+            "stages/mine/reading.rs:2: stages::mine uses stages::validate, a higher layer \
+             (`stages::validate::Decision`)",
+            "store.rs:1: store uses trace, a peer on the same layer (`trace::Trace`)",
+            "store.rs:3: store uses stages, a higher layer (`stages::Context`)",
+        ]
+    );
+}
