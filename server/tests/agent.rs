@@ -269,16 +269,23 @@ async fn context_overflow_follows_the_policy_or_the_model() {
 }
 
 #[tokio::test]
-async fn model_failures_are_classified_and_not_counted() {
+async fn model_failures_are_classified_and_only_the_endpoints_are_not_counted() {
     if !common::docker_available() {
         return;
     }
     let harness = harness_with(&tempdir(), &[], &[]);
+    // The endpoint failing (a 5xx after retries) is infrastructure: no verdict, not counted.
     let run = episode(&harness, vec![Reply::error(500, "boom")]).await;
     let outcome = &run.result.outcome;
-    assert_eq!((outcome.error_class, outcome.reward), (EpisodeErrorKind::ModelError, None));
+    assert_eq!((outcome.error_class, outcome.reward), (EpisodeErrorKind::InfrastructureError, None));
     assert!(!outcome.error_class.counts());
     assert!(outcome.error_detail.as_deref().unwrap().contains("500"), "{:?}", outcome.error_detail);
+    // A request the harness built and the server refused (a 4xx) is the harness's failure:
+    // counted, and the tests still judge the sandbox.
+    let run = episode(&harness, vec![Reply::error(400, "bad request")]).await;
+    let outcome = &run.result.outcome;
+    assert_eq!((outcome.error_class, outcome.reward, outcome.passed), (EpisodeErrorKind::ModelError, Some(0.0), false));
+    assert!(outcome.error_class.counts());
 }
 
 #[tokio::test]

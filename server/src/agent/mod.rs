@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::harness::{Action, ActionFormat, Completion, Harness, PromptContext};
-use crate::llm::{ChatRequest, Client, LlmError, Message, ResponseFormat, ToolSpec};
+use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec};
 use crate::task::Task;
@@ -153,7 +153,7 @@ impl Episode<'_, '_> {
     async fn act_and_verify(&mut self, sandbox: &Sandbox, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<End> {
         phase("agent");
         let stop = self.act(sandbox, phase).await?;
-        if matches!(stop.class, EpisodeErrorKind::InfrastructureError | EpisodeErrorKind::ModelError) {
+        if stop.class == EpisodeErrorKind::InfrastructureError {
             return Ok(End { class: stop.class, detail: stop.detail, reward: None, tests: Vec::new() });
         }
         phase("verifying");
@@ -441,11 +441,14 @@ fn action_from_tool_calls(response: &crate::llm::ChatResponse) -> Result<Action,
     Ok(action)
 }
 
+/// How an episode that a failed model call ended is counted: the infrastructure's failures
+/// are re-run and never counted; the rest are the harness's (its conversation overflowed,
+/// was refused, or took too long to answer), and the task's tests still judge the work.
 fn episode_error_kind(error: &LlmError) -> EpisodeErrorKind {
-    if error.is_context_overflow() {
-        EpisodeErrorKind::ContextOverflow
-    } else {
-        EpisodeErrorKind::ModelError
+    match error.kind() {
+        ModelErrorKind::Infrastructure => EpisodeErrorKind::InfrastructureError,
+        ModelErrorKind::ContextOverflow => EpisodeErrorKind::ContextOverflow,
+        ModelErrorKind::Model | ModelErrorKind::Timeout => EpisodeErrorKind::ModelError,
     }
 }
 

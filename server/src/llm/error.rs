@@ -1,7 +1,7 @@
-//! Every way a model call can fail, each with a message that says what to do, and the
-//! classification the agent records in a trace: an infrastructure error (the endpoint, the
-//! network, the account) is never counted as the agent's failure, a context overflow is its
-//! own class, and the rest are model errors.
+//! Every way a model call can fail, each with a message that says what to do, and its
+//! [`ModelErrorKind`]: an infrastructure error (the endpoint, the network, the account) is
+//! never counted as the agent's failure; a context overflow, a refused request (a 4xx) and
+//! a model that did not answer in time are the harness's doing, and count.
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,9 @@ pub enum ModelErrorKind {
     ContextOverflow,
     /// The server refused this request for another reason (an HTTP 4xx).
     Model,
+    /// The model did not finish answering within the request timeout: what it answers is
+    /// the conversation the harness built.
+    Timeout,
 }
 
 /// A failed model call.
@@ -91,6 +94,7 @@ impl LlmError {
         match self {
             LlmError::ContextOverflow { .. } => ModelErrorKind::ContextOverflow,
             LlmError::Http { status, .. } if (400..500).contains(status) => ModelErrorKind::Model,
+            LlmError::Timeout { .. } => ModelErrorKind::Timeout,
             _ => ModelErrorKind::Infrastructure,
         }
     }

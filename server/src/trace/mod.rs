@@ -105,16 +105,18 @@ pub enum EpisodeErrorKind {
     ContextOverflow,
     /// The model's replies could not be parsed, retries exhausted.
     ParseFailure,
-    /// The model endpoint failed (after retries): not the harness's fault, re-run.
+    /// The model refused a request the harness built (an HTTP 4xx) or did not answer it in
+    /// time: the harness's failure, counted (the tests still judge the work done).
     ModelError,
-    /// Docker, the verifier or the host failed: never counted as the agent's failure.
+    /// Docker, the verifier, the host or the model endpoint (unreachable, a 5xx or 429
+    /// after retries, the account) failed: re-run, never counted as the agent's failure.
     InfrastructureError,
 }
 
 impl EpisodeErrorKind {
-    /// Infrastructure and model-endpoint errors are re-run, never counted.
+    /// Only infrastructure errors are re-run and left out; every other end is the harness's.
     pub fn counts(self) -> bool {
-        !matches!(self, EpisodeErrorKind::InfrastructureError | EpisodeErrorKind::ModelError)
+        self != EpisodeErrorKind::InfrastructureError
     }
 }
 
@@ -321,9 +323,9 @@ mod tests {
     }
 
     #[test]
-    fn infrastructure_errors_do_not_count() {
+    fn only_infrastructure_errors_do_not_count() {
         assert!(!EpisodeErrorKind::InfrastructureError.counts());
-        assert!(!EpisodeErrorKind::ModelError.counts());
+        assert!(EpisodeErrorKind::ModelError.counts(), "a refused or timed-out request is the harness's");
         assert!(EpisodeErrorKind::ContextOverflow.counts());
         let json = serde_json::to_string(&EpisodeErrorKind::AgentTimeout).unwrap();
         assert_eq!(json, "\"agent_timeout\"");
