@@ -111,34 +111,42 @@ impl Price {
     }
 }
 
-/// Built-in prices by model name prefix (longest match wins), in USD per million tokens.
-/// Local models cost nothing; the hosted entries are examples, checked when written, and a
-/// `[model.price]` section overrides them.
+/// Built-in prices of hosted models by name prefix (longest match wins), in USD per million
+/// tokens, as their providers listed them when written; a `[model.price]` section overrides
+/// them. Models served on this machine are free whatever their name (see
+/// [`ModelConfig::price`]).
 const PRICE_TABLE: &[(&str, Price)] = &[
-    ("qwen2.5-coder", Price::FREE),
-    ("qwen2.5", Price::FREE),
-    ("qwen3", Price::FREE),
-    ("llama", Price::FREE),
-    ("local", Price::FREE),
     ("gpt-4o-mini", Price { input_per_mtok: 0.15, output_per_mtok: 0.60 }),
     ("gpt-4o", Price { input_per_mtok: 2.50, output_per_mtok: 10.00 }),
+    ("gpt-4.1-nano", Price { input_per_mtok: 0.10, output_per_mtok: 0.40 }),
     ("gpt-4.1-mini", Price { input_per_mtok: 0.40, output_per_mtok: 1.60 }),
     ("gpt-4.1", Price { input_per_mtok: 2.00, output_per_mtok: 8.00 }),
+    ("o3-mini", Price { input_per_mtok: 1.10, output_per_mtok: 4.40 }),
+    ("o4-mini", Price { input_per_mtok: 1.10, output_per_mtok: 4.40 }),
+    ("claude-3-5-haiku", Price { input_per_mtok: 0.80, output_per_mtok: 4.00 }),
+    ("claude-3-5-sonnet", Price { input_per_mtok: 3.00, output_per_mtok: 15.00 }),
+    ("claude-3-7-sonnet", Price { input_per_mtok: 3.00, output_per_mtok: 15.00 }),
+    ("claude-sonnet-4", Price { input_per_mtok: 3.00, output_per_mtok: 15.00 }),
+    ("claude-opus-4", Price { input_per_mtok: 15.00, output_per_mtok: 75.00 }),
 ];
 
-/// The built-in price of a model, by name (case-insensitive; a GGUF file name counts as a
-/// local model). `None` when the name is unknown: its cost is then not counted.
+/// The built-in price of a hosted model, by name (case-insensitive, a provider prefix such
+/// as `openai/` ignored). `None` when the name is unknown.
 pub fn builtin_price(model: &str) -> Option<Price> {
     let name = model.to_ascii_lowercase();
     let name = name.rsplit('/').next().unwrap_or(&name);
-    if name.ends_with(".gguf") {
-        return Some(Price::FREE);
-    }
     PRICE_TABLE
         .iter()
         .filter(|(prefix, _)| name.starts_with(prefix))
         .max_by_key(|(prefix, _)| prefix.len())
         .map(|(_, price)| *price)
+}
+
+/// True when `base_url` names this machine (a loopback address or `localhost`).
+pub fn is_loopback(base_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base_url.trim()) else { return false };
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The model endpoint: the `[model]` section after environment overrides.
@@ -190,9 +198,12 @@ impl fmt::Debug for ModelConfig {
 }
 
 impl ModelConfig {
-    /// The price used for cost accounting: `[model.price]`, else the built-in table.
+    /// The price used for cost accounting: `[model.price]`, else the built-in table of
+    /// hosted models, else free when the endpoint is on this machine (a local model; a local
+    /// proxy to a hosted model is priced by its name first). `None`: unknown, so its cost
+    /// cannot be counted.
     pub fn price(&self) -> Option<Price> {
-        self.price.or_else(|| builtin_price(&self.model))
+        self.price.or_else(|| builtin_price(&self.model)).or_else(|| is_loopback(&self.base_url).then_some(Price::FREE))
     }
 
     /// Applies environment overrides and reads the key, with `env` standing in for the
@@ -401,9 +412,20 @@ mod tests {
     fn price_table_prefers_the_longest_prefix() {
         assert_eq!(builtin_price("gpt-4o-mini-2024-07-18").unwrap().input_per_mtok, 0.15);
         assert_eq!(builtin_price("gpt-4o").unwrap().input_per_mtok, 2.50);
-        assert_eq!(builtin_price("Qwen2.5-Coder-1.5B-Instruct"), Some(Price::FREE));
-        assert_eq!(builtin_price("/models/whatever-q4_k_m.gguf"), Some(Price::FREE));
+        assert_eq!(builtin_price("openai/gpt-4.1-mini").unwrap().input_per_mtok, 0.40);
         assert_eq!(builtin_price("some-hosted-model"), None);
+        assert_eq!(builtin_price("qwen3-coder"), None, "a model name alone says nothing of its host");
+        // Priced by name first, then free when served on this machine, else unknown.
+        let at = |base_url: &str, model: &str| ModelConfig {
+            base_url: base_url.into(),
+            model: model.into(),
+            ..ModelConfig::default()
+        };
+        assert_eq!(at("http://127.0.0.1:8080/v1", "qwen2.5-coder").price(), Some(Price::FREE));
+        assert_eq!(at("http://localhost:1/v1", "x").price(), Some(Price::FREE));
+        assert_eq!(at("http://[::1]:1/v1", "x").price(), Some(Price::FREE));
+        assert_eq!(at("https://api.example.com/v1", "qwen3-coder").price(), None);
+        assert_eq!(at("http://127.0.0.1:4000/v1", "gpt-4o").price().unwrap().input_per_mtok, 2.50, "a local proxy");
         let cost = Price { input_per_mtok: 2.0, output_per_mtok: 8.0 }.cost(1_000_000, 500_000);
         assert!((cost - 6.0).abs() < 1e-9);
     }

@@ -1,11 +1,14 @@
 //! Episodes of the stages, each run at most once, and what they add up to.
 //!
-//! An episode is identified by (harness version, task, seed) and lives at a path derived
-//! from that key: `.self-harness/runs/loop-<version>/<task>/s<seed>/trace.jsonl`. A finished
+//! An episode is identified by (harness version, model, time cap, task content, seed) and
+//! lives at a path derived from that key:
+//! `.self-harness/runs/loop-<version>-<setup>/<task>-<content>/s<seed>/trace.jsonl`, where
+//! setup hashes the model's name and the time cap (sampling is part of the harness version)
+//! and content hashes the task folder. A finished
 //! trace there *is* the result, so a loop that crashed and restarts reuses every finished
 //! episode and re-runs only the one in flight (a `.partial` trace): nothing is lost, nothing
-//! counted twice. Episodes that end in an infrastructure or model-endpoint error are moved
-//! aside and re-run, a few times at most; they are never counted. [`score`] adds episodes
+//! counted twice. Episodes that end in an infrastructure error (Docker, the host, the model
+//! endpoint failing) are moved aside and re-run, a few times at most; they are never counted. [`score`] adds episodes
 //! up into pass counts per task ([`Score`]) and what they cost ([`Spend`]).
 
 use std::collections::BTreeMap;
@@ -35,7 +38,7 @@ pub struct Episode {
 }
 
 impl Episode {
-    /// Whether it counts (not an infrastructure or model-endpoint error).
+    /// Whether it counts (not an infrastructure error).
     pub fn counts(&self) -> bool {
         self.outcome.error_class.counts()
     }
@@ -55,9 +58,9 @@ pub struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    /// The folder holding the episodes of one harness version.
-    pub fn run_name(version: &str) -> String {
-        format!("loop-{version}")
+    /// The folder holding the episodes of one harness version with this model and time cap.
+    pub fn run_name(&self, version: &str) -> String {
+        run_name(version, &self.model, self.time_limit)
     }
 
     /// Runs (or reuses) every (task, seed) episode of `harness`, `parallel` at a time.
@@ -82,8 +85,8 @@ impl Runner<'_> {
             .store
             .root()
             .join("runs")
-            .join(Self::run_name(harness.version()))
-            .join(&task.name)
+            .join(self.run_name(harness.version()))
+            .join(format!("{}-{}", task.name, task.content_hash()))
             .join(format!("s{seed}"));
         let path = dir.join(trace::FILE_NAME);
         let mut attempt = 0;
@@ -117,6 +120,16 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// `loop-<version>-<setup>`: the folder of the episodes of harness `version` played by
+/// `model` under the time cap `time_limit` (setup is a short hash of the two), so that an
+/// episode is never reused for another model or cap.
+pub fn run_name(version: &str, model: &str, time_limit: Option<std::time::Duration>) -> String {
+    use sha2::{Digest, Sha256};
+    let cap = time_limit.map_or("none".to_string(), |t| t.as_secs().to_string());
+    let setup = hex::encode(Sha256::digest(format!("{model}\0{cap}").as_bytes()));
+    format!("loop-{version}-{}", &setup[..8])
 }
 
 /// Passes and counted episodes of one task (infrastructure errors are not counted).

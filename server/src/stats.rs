@@ -1,5 +1,5 @@
 //! Small statistics the tables and decisions need: Wilson intervals for pass rates, the
-//! exact sign test for paired decisions.
+//! exact paired sign-flip test for decisions.
 
 /// The Wilson score interval for `successes` out of `trials` at 95% confidence: unlike
 /// the normal approximation it stays inside [0, 1] and behaves at 0/n and n/n.
@@ -16,22 +16,51 @@ pub fn wilson_95(successes: u64, trials: u64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
-/// One-sided exact sign test: the probability of at least `wins` successes in
-/// `wins + losses` fair coin flips. Ties are left out, as the sign test does. No
-/// differing pairs at all gives 1.
-pub fn sign_test_p(wins: usize, losses: usize) -> f64 {
-    let n = wins + losses;
-    if n == 0 {
+/// The one-sided exact paired sign-flip (permutation) test: the probability, under the
+/// hypothesis that each difference is as likely negative as positive, that the sum of the
+/// differences is at least the observed one. Zeros (ties) are left out; with every
+/// difference ±1 this is the exact sign test. No non-zero difference at all gives 1.
+///
+/// Exact for any number of differences: the distribution of the sum of randomly signed
+/// magnitudes is counted by dynamic programming over subset sums, not sampled.
+pub fn sign_flip_p(differences: &[i64]) -> f64 {
+    let magnitudes: Vec<usize> = differences.iter().filter(|d| **d != 0).map(|d| d.unsigned_abs() as usize).collect();
+    if magnitudes.is_empty() {
         return 1.0;
     }
-    // Sum of C(n, k) for k >= wins, over 2^n, in floating point via logs for large n.
-    let ln_choose = |n: usize, k: usize| -> f64 { ln_factorial(n) - ln_factorial(k) - ln_factorial(n - k) };
-    let total: f64 = (wins..=n).map(|k| (ln_choose(n, k) - n as f64 * std::f64::consts::LN_2).exp()).sum();
-    total.min(1.0)
+    // Σ sᵢ·|dᵢ| ≥ Σ dᵢ  ⇔  the magnitudes signed + sum to at least those of the positive dᵢ.
+    let needed: usize = differences.iter().filter(|d| **d > 0).map(|d| *d as usize).sum();
+    let total: usize = magnitudes.iter().sum();
+    // chance[k]: the probability that the magnitudes signed + sum to k.
+    let mut chance = vec![0.0_f64; total + 1];
+    chance[0] = 1.0;
+    let mut reach = 0;
+    for m in magnitudes {
+        for k in (0..=reach).rev() {
+            let half = chance[k] / 2.0;
+            chance[k] = half;
+            chance[k + m] += half;
+        }
+        reach += m;
+    }
+    chance[needed..].iter().sum::<f64>().min(1.0)
 }
 
-fn ln_factorial(n: usize) -> f64 {
-    (2..=n).map(|k| (k as f64).ln()).sum()
+/// A 95% percentile bootstrap interval of the mean of `values`: the values resampled with
+/// replacement `resamples` times (seeded, so the same values always give the same
+/// interval). Resampling whole values — a task's change, not its episodes — keeps the
+/// episodes of one task together, as the task-level test does.
+pub fn bootstrap_mean_95(values: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let n = values.len();
+    let mut means: Vec<f64> =
+        (0..resamples.max(1)).map(|_| (0..n).map(|_| values[rng.usize(0..n)]).sum::<f64>() / n as f64).collect();
+    means.sort_by(f64::total_cmp);
+    let at = |q: f64| means[((means.len() - 1) as f64 * q).round() as usize];
+    (at(0.025), at(0.975))
 }
 
 #[cfg(test)]
@@ -49,11 +78,51 @@ mod tests {
     }
 
     #[test]
-    fn sign_test_values() {
-        assert!((sign_test_p(4, 0) - 0.0625).abs() < 1e-12);
-        assert!((sign_test_p(8, 0) - 1.0 / 256.0).abs() < 1e-12);
-        assert!((sign_test_p(5, 1) - 7.0 / 64.0).abs() < 1e-12);
-        assert_eq!(sign_test_p(0, 0), 1.0);
-        assert!((sign_test_p(0, 3) - 1.0).abs() < 1e-12);
+    fn sign_flips_of_unit_differences_are_the_sign_test() {
+        let signs = |wins: usize, losses: usize, ties: usize| -> Vec<i64> {
+            [vec![1; wins], vec![-1; losses], vec![0; ties]].concat()
+        };
+        assert!((sign_flip_p(&signs(4, 0, 3)) - 0.0625).abs() < 1e-12);
+        assert!((sign_flip_p(&signs(8, 0, 0)) - 1.0 / 256.0).abs() < 1e-12);
+        assert!((sign_flip_p(&signs(5, 1, 0)) - 7.0 / 64.0).abs() < 1e-12);
+        assert_eq!(sign_flip_p(&signs(0, 0, 2)), 1.0);
+        assert!((sign_flip_p(&signs(0, 3, 0)) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sign_flips_weigh_magnitudes_exactly() {
+        // Differences 2, 1, -1: of the 8 sign patterns, sums ≥ 2 are (+,+,+)=4, (+,+,-)=2,
+        // (+,-,+)=2: 3/8.
+        assert!((sign_flip_p(&[2, 1, -1]) - 3.0 / 8.0).abs() < 1e-12);
+        // Against enumeration, for magnitudes up to 3 on 10 tasks.
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..50 {
+            let d: Vec<i64> = (0..10).map(|_| rng.i64(-3..=3)).collect();
+            let observed: i64 = d.iter().sum();
+            let nonzero: Vec<i64> = d.iter().copied().filter(|x| *x != 0).collect();
+            let patterns = 1u32 << nonzero.len();
+            let hits = (0..patterns)
+                .filter(|bits| {
+                    let sum: i64 = nonzero
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| if bits >> i & 1 == 1 { x.abs() } else { -x.abs() })
+                        .sum();
+                    sum >= observed
+                })
+                .count();
+            let exact = if nonzero.is_empty() { 1.0 } else { hits as f64 / f64::from(patterns) };
+            assert!((sign_flip_p(&d) - exact).abs() < 1e-12, "{d:?}");
+        }
+    }
+
+    #[test]
+    fn the_bootstrap_interval_brackets_the_mean_and_is_reproducible() {
+        let changes = [0.0, 0.5, 1.0, 0.0, 0.5, 0.0, 1.0, 0.0];
+        let (lo, hi) = bootstrap_mean_95(&changes, 10_000, 0);
+        assert!(lo < 0.375 && 0.375 < hi && lo >= 0.0 && hi <= 1.0, "{lo} {hi}");
+        assert_eq!((lo, hi), bootstrap_mean_95(&changes, 10_000, 0));
+        assert_eq!(bootstrap_mean_95(&[0.25; 5], 100, 1), (0.25, 0.25), "no spread, no width");
+        assert_eq!(bootstrap_mean_95(&[], 100, 1), (0.0, 0.0));
     }
 }

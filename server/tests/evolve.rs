@@ -153,6 +153,16 @@ async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
     );
     assert!(!after.iter().any(|e| e.iteration() == Some(2)), "nothing of iteration 2 ran");
 
+    // The ledger resumes only with the settings that made it: another model is refused, with
+    // what differs, before anything runs.
+    let mut other = loop_command_with(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2"]);
+    other.env("OPENAI_MODEL", "another-model");
+    let output = tokio::task::spawn_blocking(move || common::run(&mut other)).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("other settings") && stderr.contains("model vim-lover (now another-model)"), "{stderr}");
+    assert_eq!(self::entries(&cwd), after, "nothing was recorded");
+
     let log = std::process::Command::new("git")
         .arg("-C")
         .arg(&harness)
@@ -227,7 +237,7 @@ async fn mine_propose_and_validate_step_by_step() {
     let output = cli(mine.iter().map(|a| a.to_string()).collect()).await.unwrap();
     assert_eq!(output.status.code(), Some(0));
     let table = String::from_utf8_lossy(&output.stdout);
-    assert!(table.contains("interactive-program") && table.contains("2 of 2 failed traces"), "{table}");
+    assert!(table.contains("interactive-program") && table.contains("5 of 5 failed traces"), "{table}");
     let written: Value =
         serde_json::from_str(&std::fs::read_to_string(cwd.join(".self-harness/weaknesses.json")).unwrap()).unwrap();
     let first = &written[0];
@@ -235,7 +245,7 @@ async fn mine_propose_and_validate_step_by_step() {
     assert!(first["evidence"][0]["detail"].as_str().unwrap().contains("vim /app/greeting.txt"), "{first}");
     // It concerns the system prompt: located on the manifest line that names it.
     assert_eq!(first["location"], serde_json::json!({"file": "harness.toml", "line": line}), "{first}");
-    assert_eq!(first["counts"]["failed_with"], 2);
+    assert_eq!(first["counts"]["failed_with"], 5);
     assert!(!cwd.join(".self-harness/ledger.jsonl").exists(), "mining alone records no decision");
 
     // propose: the model's fix for the weakness becomes a standing proposal with its diff.
@@ -283,8 +293,8 @@ async fn mine_propose_and_validate_step_by_step() {
     assert_eq!(output.status.code(), Some(0), "accepted: {}", String::from_utf8_lossy(&output.stdout));
     let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!((decision["accepted"].as_bool(), decision["proposal"].as_str()), (Some(true), Some(id.as_str())));
-    assert_eq!((&decision["parent"]["passed"], &decision["candidate"]["passed"]), (&json!(0), &json!(4)));
-    assert!(decision["p_value"].as_f64().unwrap() <= 0.1, "{decision}");
+    assert_eq!((&decision["parent"]["passed"], &decision["candidate"]["passed"]), (&json!(0), &json!(10)));
+    assert!(decision["p_value"].as_f64().unwrap() <= 0.05, "{decision}");
     std::fs::write(&system, original).unwrap();
 
     // An ablation of the same size does not address the weakness: rejected (exit 1),
@@ -378,4 +388,75 @@ async fn a_candidate_already_rejected_is_not_validated_again() {
         _ => None,
     });
     assert_eq!(again, Some("the same harness as a candidate rejected in iteration 1"));
+}
+
+#[tokio::test]
+async fn a_candidate_that_overflows_the_context_loses_its_pairs() {
+    if !common::docker_available() {
+        return;
+    }
+    // The vim model, told not to open vim, still does so on every other episode (odd
+    // seeds), so the parent passes half of each task; and a system prompt asking for
+    // everything at once overflows its context.
+    const GREEDY: &str = "Before each command, repeat the whole conversation so far.";
+    let model = ScriptedModel::responding(|request| {
+        let system = request["messages"][0]["content"].as_str().unwrap_or_default();
+        let odd_episode = request["seed"].as_u64().unwrap_or_default() / 1000 % 2 == 1;
+        if request["response_format"]["json_schema"]["name"] == "action" {
+            if system.contains(GREEDY) {
+                return support::Reply::error(
+                    400,
+                    "This model's maximum context length is 8192 tokens (context_length_exceeded)",
+                );
+            }
+            if odd_episode {
+                return support::Reply::json(
+                    &json!({"thought": "edit", "command": "vim /app/greeting.txt", "done": true}),
+                );
+            }
+        }
+        vim_model(request)
+    })
+    .await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let system = harness.join("system.md");
+    std::fs::write(&system, format!("{}\n{FIX}\n", std::fs::read_to_string(&system).unwrap())).unwrap();
+    let candidate = cwd.join("greedy");
+    self_harness::util::copy_dir(&harness, &candidate).unwrap();
+    let text = std::fs::read_to_string(candidate.join("system.md")).unwrap();
+    std::fs::write(candidate.join("system.md"), format!("{text}{GREEDY}\n")).unwrap();
+    let (cwd_, base, tasks_, harness_, candidate_) =
+        (cwd.clone(), model.base_url().to_string(), tasks.clone(), harness.clone(), candidate.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        common::run(
+            common::bin()
+                .current_dir(&cwd_)
+                .env("OPENAI_BASE_URL", &base)
+                .args(["validate", "--json", "--repeats", "2", "--candidate"])
+                .arg(&candidate_)
+                .arg("--parent")
+                .arg(&harness_)
+                .arg("--tasks")
+                .arg(&tasks_),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "rejected: {}", String::from_utf8_lossy(&output.stderr));
+    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    // The overflow is the candidate's failure: its pairs are counted, as losses, not left
+    // out and re-run as if the infrastructure had failed.
+    let (parent, candidate) = (&decision["parent"], &decision["candidate"]);
+    assert!(candidate["counted"].as_u64() > Some(0), "{decision}");
+    assert_eq!((candidate["counted"].clone(), candidate["passed"].clone()), (parent["counted"].clone(), json!(0)));
+    assert!(parent["passed"].as_u64() > Some(0), "{decision}");
+    assert!(!decision["regressed"].as_array().unwrap().is_empty(), "{decision}");
+    let overflowed = walkdir::WalkDir::new(cwd.join(".self-harness/runs"))
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("trace."))
+        .filter_map(|e| self_harness::trace::read(e.path()).ok()?.outcome)
+        .filter(|o| o.error_class == self_harness::trace::EpisodeErrorKind::ContextOverflow)
+        .count();
+    assert_eq!(overflowed as u64, candidate["counted"].as_u64().unwrap(), "one attempt each, none re-run");
 }

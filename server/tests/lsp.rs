@@ -281,18 +281,26 @@ async fn proposals_are_code_actions_resolved_into_annotated_edits() {
     client.shutdown().await;
 }
 
+/// Five tasks, each passed `passed` times of once.
+fn tasks(passed: u32) -> Value {
+    (0..5).map(|t| (format!("t{t}"), json!({"passed": passed, "counted": 1}))).collect::<serde_json::Map<_, _>>().into()
+}
+
 /// A decision about the proposal, as `validate` records it.
 fn decision(project: &Project, accepted: bool) -> Value {
     let p = proposal(project);
+    let all = json!(["t0", "t1", "t2", "t3", "t4"]);
     json!({
         "at": "2026-11-24T00:00:00Z", "proposal": p.id, "harness": project.harness,
         "parent_dir": project.harness, "parent_version": p.parent_version,
-        "candidate_dir": p.dir, "candidate_version": p.version, "policy": "paired-sign-test(alpha=0.1)",
-        "accepted": accepted, "reason": if accepted { "4 pairs better, 0 worse" } else { "0 pairs better, 2 worse" },
-        "p_value": if accepted { 0.0625 } else { 1.0 },
-        "parent": {"per_task": {}, "passed": if accepted { 0 } else { 2 }, "counted": 4},
-        "candidate": {"per_task": {}, "passed": if accepted { 4 } else { 0 }, "counted": 4},
-        "improved": [], "regressed": [], "stopped_early": false, "cost_ratio": null,
+        "candidate_dir": p.dir, "candidate_version": p.version, "policy": "paired-tasks(alpha=0.05)",
+        "accepted": accepted,
+        "reason": if accepted { "5 tasks better, 0 worse, 0 tied" } else { "0 tasks better, 5 worse, 0 tied" },
+        "p_value": if accepted { 0.03125 } else { 1.0 }, "p_adjusted": if accepted { 0.03125 } else { 1.0 }, "family": 1,
+        "parent": {"per_task": tasks(if accepted { 0 } else { 1 }), "passed": if accepted { 0 } else { 5 }, "counted": 5},
+        "candidate": {"per_task": tasks(if accepted { 1 } else { 0 }), "passed": if accepted { 5 } else { 0 }, "counted": 5},
+        "improved": if accepted { all.clone() } else { json!([]) },
+        "regressed": if accepted { json!([]) } else { all }, "stopped_early": false, "cost_ratio": null,
         "spend": {"tokens": 0, "cost_usd": 0.0, "container_seconds": 0.0}
     })
 }
@@ -313,11 +321,11 @@ async fn validated_edits_are_marked_where_their_text_stands() {
     client.wait_for("selfHarness/stateChanged", Duration::from_secs(10), |_| true).await;
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}})).await.unwrap();
     assert_eq!(lenses[0]["range"]["start"]["line"], fix_line);
-    assert_eq!(lenses[0]["command"]["title"], "✓ accepted · +4/4 · p=0.062");
+    assert_eq!(lenses[0]["command"]["title"], "✓ accepted · +5/5 tasks · p=0.031");
     let range = json!({"start": {"line": 0, "character": 0}, "end": {"line": fix_line + 1, "character": 0}});
     let hints =
         client.request("textDocument/inlayHint", json!({"textDocument": {"uri": uri}, "range": range})).await.unwrap();
-    assert_eq!(hints[0]["label"], "✓ accepted · +4/4 · p=0.062");
+    assert_eq!(hints[0]["label"], "✓ accepted · +5/5 tasks · p=0.031");
 
     // Rejected (a later decision about the same candidate): a diagnostic with "Revert".
     let both = format!("{}\n{}\n", decision(&project, true), decision(&project, false));

@@ -113,12 +113,12 @@ async fn mine_propose_apply_validate_and_mark_from_the_editor() {
     assert!(report["params"]["value"]["message"].as_str().unwrap().contains("candidate"), "{report}");
     let (state, message) = ended(&mut client, &job).await;
     assert_eq!(state, "done");
-    assert!(message.starts_with("✓ accepted · +4/4"), "{message}");
+    assert!(message.starts_with("✓ accepted · +5/5 tasks"), "{message}");
 
     // The mark: on the edited line of the open document.
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": system_uri}})).await.unwrap();
     assert_eq!(lenses[0]["range"]["start"]["line"], edited.lines().count() - 1, "{lenses:#}");
-    assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✓ accepted · +4/4 · p=0.06"));
+    assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✓ accepted · +5/5 tasks · p=0.031"));
     let state = client.request("selfHarness/state", Value::Null).await.unwrap();
     assert_eq!(state["proposals"][0]["state"], "accepted", "{state:#}");
 
@@ -135,7 +135,7 @@ async fn mine_propose_apply_validate_and_mark_from_the_editor() {
     let system_uri = client.open(&system, &edited).await;
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": system_uri}})).await.unwrap();
     assert_eq!(lenses[0]["range"]["start"]["line"], edited.lines().count() - 1, "after saving: {lenses:#}");
-    assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✓ accepted · +4/4"), "{lenses:#}");
+    assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✓ accepted · +5/5 tasks"), "{lenses:#}");
 
     // The editor has the CLI's options, the cost veto among them: the same proposal, judged
     // with a spending limit no candidate meets, is rejected (its episodes are reused).

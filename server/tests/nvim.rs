@@ -93,7 +93,7 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
     assert_eq!(step("weakness diagnostic")["line"], system_line);
     assert_eq!(step("weakness diagnostic")["message"], "2/2 failed traces: Opens interactive programs");
     let mark = step("accepted mark");
-    assert!(mark["title"].as_str().unwrap().starts_with("✓ accepted · +4/4"), "{mark}");
+    assert!(mark["title"].as_str().unwrap().starts_with("✓ accepted · +5/5 tasks"), "{mark}");
     let system = std::fs::read_to_string(harness.join("system.md")).unwrap();
     assert_eq!(mark["line"], system.lines().count(), "on the appended line, after the file's last line");
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use self_harness::episodes::{Score, Spend, TaskScore};
 use self_harness::evolve::ledger::{append, Entry, Stage};
 use self_harness::splits::Split;
+use serde_json::json;
 
 fn score(per_task: &[(&str, u32, u32)]) -> Score {
     let mut score = Score::default();
@@ -33,6 +34,7 @@ fn evaluation(iteration: u32, version: &str, split: Split, s: Score) -> Entry {
         run: format!("loop-{version}"),
         score: s,
         spend: spend(100),
+        episodes: vec![],
     }
 }
 
@@ -43,10 +45,12 @@ fn decision(iteration: u32, id: &str, candidate: &str, accepted: bool, p: f64, h
         proposals: vec![id.into()],
         parent_version: "v0".into(),
         candidate_version: candidate.into(),
-        policy: "paired-sign-test(alpha=0.1)".into(),
+        policy: "paired-tasks(alpha=0.05)".into(),
         accepted,
         reason: if accepted { "4 pairs better".into() } else { "no better".into() },
         p_value: Some(p),
+        p_adjusted: Some(p),
+        family: 1,
         parent: score(&[("a", 0, 2), ("b", 0, 2)]),
         candidate: if accepted { score(&[("a", 2, 2), ("b", 2, 2)]) } else { score(&[("a", 0, 2), ("b", 0, 2)]) },
         improved: if accepted { vec!["a".into(), "b".into()] } else { vec![] },
@@ -55,6 +59,7 @@ fn decision(iteration: u32, id: &str, candidate: &str, accepted: bool, p: f64, h
         predicted_total: 2,
         stopped_early: !accepted,
         spend: spend(50),
+        episodes: vec![],
     }
 }
 
@@ -69,7 +74,8 @@ fn ledger(store: &Path) {
             splits: BTreeMap::new(),
             seed: 0,
             repeats: 2,
-            policy: "paired-sign-test(alpha=0.1)".into(),
+            policy: "paired-tasks(alpha=0.05)".into(),
+            episode_timeout_secs: None,
         },
         evaluation(0, "v0", Split::Mine, score(&[("m", 0, 2)])),
         evaluation(0, "v0", Split::Validate, score(&[("a", 0, 2), ("b", 0, 2)])),
@@ -175,6 +181,15 @@ fn report_numbers_plot_and_html() {
     assert_eq!(it["validate_parent"], 0.0);
     assert_eq!(it["validate_after"], 1.0);
     assert_eq!(it["decisions"][1]["changed_lines"], 1);
+    assert_eq!(it["validate_pairs"], 4, "both rates over the pairs the applied decision compared");
+    // Baseline and current on the test split, paired by task: t1 0/2 → 2/2, t2 1/2 → 2/2.
+    let c = &report["comparison"];
+    assert_eq!((c["better"].as_u64(), c["worse"].as_u64(), c["tied"].as_u64()), (Some(2), Some(0), Some(0)));
+    assert!((c["delta"].as_f64().unwrap() - 0.75).abs() < 1e-12, "{c}");
+    assert_eq!(c["p_value"], 0.25, "differences 2 and 1: only both positive reach 3");
+    let (lo, hi) = (c["ci95"][0].as_f64().unwrap(), c["ci95"][1].as_f64().unwrap());
+    assert!((lo, hi) == (0.5, 1.0), "resampling two tasks: {lo} {hi}");
+    assert_eq!(report["repeats_disagreed"], json!([1, 7]), "of seven task evaluations, only t2 at baseline (1/2)");
 
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
@@ -184,6 +199,14 @@ fn report_numbers_plot_and_html() {
     assert!(html.contains("<svg") && html.contains("1-x-1 accepted") && html.contains("near-duplicate"));
     assert!(html.contains("<section id=\"weakness-interactive-program\"><h3>Opens &lt;interactive&gt; programs"));
     assert!(html.contains("/t/trace.jsonl turn 0: vim /app/x"), "evidence listed");
+    assert!(
+        html.contains("<h4>Evidence</h4><ul><li>") && !html.contains("Must keep passing"),
+        "apart from keep-passing"
+    );
+    assert!(!html.contains("<pre>"), "tables are HTML tables");
+    assert!(
+        html.contains("<th>paired by task</th>") && html.contains("<td>t1</td><td>0/2</td><td>2/2</td><td>better</td>")
+    );
     assert!(String::from_utf8_lossy(&output.stderr).contains("cut off"));
 
     let text = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));

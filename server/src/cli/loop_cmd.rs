@@ -6,8 +6,11 @@ use clap::Args;
 
 use super::{exit, ui, CliError, CliResult, StageSetup};
 use crate::episodes::Episode;
+use crate::evolve::Plan;
 use crate::evolve::{self, LoopOptions};
+use crate::harness::Harness;
 use crate::splits::Split;
+use crate::splits::{self, Fractions, Splits};
 use crate::stages::propose::{Budget, ProposeOptions, Proposer};
 use crate::store::Store;
 
@@ -52,44 +55,45 @@ pub struct LoopArgs {
     /// Stop when the model has used this many tokens.
     #[arg(long)]
     budget_tokens: Option<u64>,
-    /// Stop when the model has cost this many US dollars.
+    /// Stop when the model has cost this many US dollars (the model must have a price).
     #[arg(long)]
     budget_usd: Option<f64>,
+    /// Print what the loop would spend at most (episodes, model calls, tokens, dollars) and
+    /// whether its validate split can accept anything, then stop without running.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --dry-run: the plan as JSON.
+    #[arg(long, requires = "dry_run")]
+    json: bool,
     #[command(flatten)]
     agent: super::AgentArgs,
 }
 
 pub async fn run(args: LoopArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
-    let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
-    let (splits, model) = (&setup.splits, &setup.model);
     let harness_dir = args.harness.canonicalize().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
-
-    // A budget estimate before spending anything.
-    let per_version: u32 = splits.sets.values().map(|s| s.len() as u32).sum::<u32>() * args.run.repeats;
-    let candidates = args.weaknesses * args.candidates;
-    let validate = splits.tasks(Split::Validate).len() as u32 * args.run.repeats;
-    let episodes = per_version
-        + args.iterations * (candidates as u32 * validate + validate)
-        + splits.tasks(Split::Test).len() as u32 * args.run.repeats;
-    let turns = harness.policy().max_turns;
-    ui::info(&format!(
-        "harness {} ({}), model {model}; splits mine {} / validate {} / test {}; at most about {episodes} episodes \
-         (≤ {turns} model calls each){}",
-        harness.name(),
-        harness.version(),
-        splits.tasks(Split::Mine).len(),
-        splits.tasks(Split::Validate).len(),
-        splits.tasks(Split::Test).len(),
-        match (args.budget_tokens, args.budget_usd) {
-            (None, None) => String::new(),
-            (t, d) => format!(
-                "; budget {} tokens / ${}",
-                t.map_or("∞".into(), |t| t.to_string()),
-                d.map_or("∞".into(), |d| d.to_string())
-            ),
-        }
-    ));
+    let options = LoopOptions {
+        harness_dir,
+        iterations: args.iterations,
+        auto_apply: args.auto_apply,
+        weaknesses: args.weaknesses,
+        propose: ProposeOptions {
+            candidates: args.candidates,
+            proposer: args.proposer,
+            budget: Budget { max_changed_lines: args.max_changed_lines },
+            seed: args.run.seed,
+            iteration: 0,
+        },
+        validate: args.judge.options(),
+        budget_tokens: args.budget_tokens,
+        budget_usd: args.budget_usd,
+    };
+    if args.dry_run {
+        return dry_run(&args, &options, &harness);
+    }
+    let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
+    let price = setup.client.config().price();
+    say_plan(&evolve::plan(&options, &harness, &setup.splits, args.run.repeats, price), &harness, &setup.model);
 
     let bar = ui::spinner("loop");
     let interactive = ui::interactive();
@@ -113,28 +117,74 @@ pub async fn run(args: LoopArgs) -> CliResult {
             ui::info(&line);
         }
     };
-    let options = LoopOptions {
-        harness_dir,
-        iterations: args.iterations,
-        auto_apply: args.auto_apply,
-        weaknesses: args.weaknesses,
-        propose: ProposeOptions {
-            candidates: args.candidates,
-            proposer: args.proposer,
-            budget: Budget { max_changed_lines: args.max_changed_lines },
-            seed: args.run.seed,
-            iteration: 0,
-        },
-        validate: args.judge.options(),
-        budget_tokens: args.budget_tokens,
-        budget_usd: args.budget_usd,
-    };
     let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
-    let end = evolve::run(&options, &ctx).await.map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    let end = evolve::run(&options, &ctx).await.map_err(|e| {
+        let bad_input = matches!(e, evolve::LoopError::Resume { .. } | evolve::LoopError::Price(_));
+        let code = if bad_input { exit::BAD_INPUT } else { exit::FAILED };
+        CliError::new(code, e.to_string())
+    })?;
     bar.finish_and_clear();
     println!(
         "loop finished: {} (harness version {}); `self-harness report` shows the results",
         end.reason, end.harness_version
     );
     Ok(exit::OK)
+}
+
+/// `--dry-run`: the plan, from the options and the files alone (no engine, no model call,
+/// nothing written: a split not made yet is worked out in memory).
+fn dry_run(args: &LoopArgs, options: &LoopOptions, harness: &Harness) -> CliResult {
+    let suite = super::load_suite(&args.run.tasks)?;
+    let (client, model) = args.agent.client()?;
+    let store = Store::at(&super::current_dir()?);
+    let splits = match Splits::load(&store.splits_path()).map_err(|e| CliError::new(exit::BAD_INPUT, e))? {
+        Some(kept) if kept.covers(&suite.tasks) => kept,
+        _ => splits::split(&suite.tasks, Fractions::default(), args.run.seed),
+    };
+    let plan = evolve::plan(options, harness, &splits, args.run.repeats, client.config().price());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan).unwrap_or_default());
+    } else {
+        say_plan(&plan, harness, &model);
+    }
+    Ok(exit::OK)
+}
+
+/// The plan for the person at the terminal: what it spends at most, and whether the
+/// validate split can accept anything.
+fn say_plan(plan: &Plan, harness: &Harness, model: &str) {
+    let cost = match plan.usd {
+        Some(usd) if usd > 0.0 => format!(", ≤ ${usd:.2}"),
+        Some(_) => ", free (a model on this machine)".to_string(),
+        None => ", cost unknown (no price for the model)".to_string(),
+    };
+    ui::info(&format!(
+        "harness {} ({}), model {model}; splits mine {} / validate {} / test {} × {} repeat(s); at most {} episodes, \
+         {} model calls, {} tokens{cost}",
+        harness.name(),
+        harness.version(),
+        plan.tasks[&Split::Mine],
+        plan.tasks[&Split::Validate],
+        plan.tasks[&Split::Test],
+        plan.repeats,
+        plan.episodes,
+        plan.model_calls,
+        plan.tokens,
+    ));
+    if let (Some(p), Some(alpha)) = (plan.smallest_p, plan.alpha) {
+        let reach = format!(
+            "with {} validate task(s) and {} candidate(s) per iteration, the smallest p a candidate can reach is \
+             {p:.4} (α = {alpha})",
+            plan.tasks[&Split::Validate],
+            plan.family
+        );
+        if plan.unreachable() {
+            ui::warn(&format!(
+                "{reach}: no candidate can be accepted, whatever it does. Use a suite with more tasks, fewer \
+                 candidates (--weaknesses, --candidates) or a larger --alpha"
+            ));
+        } else {
+            ui::info(&reach);
+        }
+    }
 }

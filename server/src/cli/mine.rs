@@ -28,6 +28,9 @@ pub struct MineArgs {
 
 pub async fn run(args: MineArgs) -> CliResult {
     let harness = super::load_harness(&args.harness)?;
+    if let Some(note) = crate::stages::repeats_note(&harness, args.run.repeats) {
+        ui::warn(&note);
+    }
     let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
     let bar = ui::progress(0, "mine");
     let on_episode = |_: &Episode| bar.inc(1);

@@ -296,13 +296,15 @@ impl StageSetup {
 /// How a candidate is judged: shared by `validate` and `loop`.
 #[derive(clap::Args)]
 struct PolicyArgs {
-    /// Acceptance rule: `sign-test` (default; one-sided exact sign test over paired episodes,
-    /// and no task from always to never passing) or `paper` (the published study's two-way
-    /// rule, for reproduction: held-in and held-out splits together, no split worse, one
-    /// better).
-    #[arg(long, default_value = "sign-test", value_parser = ["sign-test", "paper"])]
+    /// Acceptance rule: `paired` (default; the exact one-sided sign-flip test over the
+    /// tasks' paired pass counts, at level α divided by the candidates judged together, and
+    /// no task the parent always passed collapsing) or `paper` (the published study's
+    /// two-way rule, for reproduction: held-in and held-out splits together, no split worse,
+    /// one better). `sign-test` is the old name of `paired`.
+    #[arg(long, default_value = "paired", value_parser = ["paired", "sign-test", "paper"])]
     policy: String,
-    /// Significance level of the sign test.
+    /// The test's significance level: the chance that a candidate no better than its
+    /// parent is accepted (per iteration of the loop, whatever its number of candidates).
     #[arg(long, default_value_t = crate::stages::validate::Policy::DEFAULT_ALPHA)]
     alpha: f64,
     /// Reject a candidate that spends more than this many times its parent's tokens on the
@@ -313,9 +315,9 @@ struct PolicyArgs {
 
 impl PolicyArgs {
     fn options(&self) -> crate::stages::validate::ValidateOptions {
-        use crate::stages::validate::Policy;
-        let policy = if self.policy == "paper" { Policy::Paper } else { Policy::PairedSignTest { alpha: self.alpha } };
-        crate::stages::validate::ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio }
+        use crate::stages::validate::{Policy, ValidateOptions};
+        let policy = if self.policy == "paper" { Policy::Paper } else { Policy::PairedTasks { alpha: self.alpha } };
+        ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio, ..ValidateOptions::default() }
     }
 }
 

@@ -53,6 +53,9 @@ pub async fn run(args: ValidateArgs) -> CliResult {
         _ => return Err(CliError::new(exit::BAD_INPUT, "name a --proposal, or a --candidate and its --parent")),
     };
     candidate.ensure_changed().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+    if let Some(note) = crate::stages::repeats_note(&candidate.harness, args.run.repeats) {
+        ui::warn(&note);
+    }
     let setup = StageSetup::new(store, &args.run, &args.agent).await?;
     let options = args.judge.options();
     let bar = ui::progress(0, "validate");
@@ -78,10 +81,11 @@ pub async fn run(args: ValidateArgs) -> CliResult {
             p.candidate_passed
         ))
     };
-    let record = validate::validate(&ctx, &candidate, options, &on_progress).await.map_err(|e| match e {
+    let validation = validate::validate(&ctx, &candidate, options, &on_progress).await.map_err(|e| match e {
         ValidateError::Unchanged => CliError::new(exit::BAD_INPUT, e.to_string()),
         ValidateError::Io(e) => CliError::new(exit::ENVIRONMENT, e.to_string()),
     })?;
+    let record = validation.record;
     bar.finish_and_clear();
 
     if args.json {

@@ -21,6 +21,10 @@ pub enum Stage {
     Propose,
 }
 
+fn one() -> u32 {
+    1
+}
+
 /// One line of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -36,6 +40,9 @@ pub enum Entry {
         seed: u64,
         repeats: u32,
         policy: String,
+        /// The cap on each episode's agent time, in seconds.
+        #[serde(default)]
+        episode_timeout_secs: Option<u64>,
     },
     /// A harness version evaluated on one split.
     Evaluation {
@@ -46,7 +53,11 @@ pub enum Entry {
         /// The run folder under `.self-harness/runs/` holding the traces.
         run: String,
         score: Score,
+        /// What the episodes no earlier entry lists cost (each episode is counted once).
         spend: Spend,
+        /// The episodes' traces, relative to the store.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        episodes: Vec<String>,
     },
     /// Weaknesses mined in an iteration (details in `weaknesses.json`).
     Weaknesses {
@@ -88,11 +99,17 @@ pub enum Entry {
         proposals: Vec<String>,
         parent_version: String,
         candidate_version: String,
-        /// The acceptance rule, e.g. `paired-sign-test(alpha=0.1)` or `paper`.
+        /// The acceptance rule, e.g. `paired-tasks(alpha=0.05)` or `paper`.
         policy: String,
         accepted: bool,
         reason: String,
+        /// The test's p-value, and the same adjusted for the `family` of candidates of the
+        /// iteration (what acceptance compares with α).
         p_value: Option<f64>,
+        #[serde(default)]
+        p_adjusted: Option<f64>,
+        #[serde(default = "one")]
+        family: u32,
         parent: Score,
         candidate: Score,
         /// Tasks whose pass rate went up / down.
@@ -103,7 +120,11 @@ pub enum Entry {
         predicted_total: u32,
         /// Stopped early because it could no longer be accepted.
         stopped_early: bool,
+        /// What the episodes no earlier entry lists cost (each episode is counted once).
         spend: Spend,
+        /// The parent's and the candidate's episodes compared, relative to the store.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        episodes: Vec<String>,
     },
     /// Accepted edits became the next harness version.
     Applied {
@@ -135,6 +156,44 @@ impl Entry {
         }
     }
 
+    /// What differs between two `Start` entries in what makes the ledger's episodes and
+    /// decisions comparable: "model a (now b)", one item each.
+    pub fn start_differences(&self, now: &Entry) -> Vec<String> {
+        let (
+            Entry::Start { harness_dir, model, splits, seed, repeats, policy, episode_timeout_secs, .. },
+            Entry::Start {
+                harness_dir: dir_now,
+                model: model_now,
+                splits: splits_now,
+                seed: seed_now,
+                repeats: repeats_now,
+                policy: policy_now,
+                episode_timeout_secs: cap_now,
+                ..
+            },
+        ) = (self, now)
+        else {
+            return Vec::new();
+        };
+        let mut differences = Vec::new();
+        let mut differ = |what: &str, then: String, now: String| {
+            if then != now {
+                differences.push(format!("{what} {then} (now {now})"));
+            }
+        };
+        differ("harness", harness_dir.display().to_string(), dir_now.display().to_string());
+        differ("model", model.clone(), model_now.clone());
+        differ("seed", seed.to_string(), seed_now.to_string());
+        differ("repeats", repeats.to_string(), repeats_now.to_string());
+        differ("acceptance rule", policy.clone(), policy_now.clone());
+        let cap = |c: &Option<u64>| c.map_or("none".into(), |s| format!("{s} s"));
+        differ("episode time cap", cap(episode_timeout_secs), cap(cap_now));
+        if splits != splits_now {
+            differences.push("the split of the tasks".into());
+        }
+        differences
+    }
+
     /// What this entry records as spent (episodes, or model calls of a stage).
     pub fn spend(&self) -> Option<&Spend> {
         match self {
@@ -142,6 +201,18 @@ impl Entry {
             _ => None,
         }
     }
+}
+
+/// The episodes the entries list: already counted, whatever entry comes next.
+pub fn counted_episodes(entries: &[Entry]) -> std::collections::HashSet<&str> {
+    entries
+        .iter()
+        .flat_map(|e| match e {
+            Entry::Evaluation { episodes, .. } | Entry::Decision { episodes, .. } => episodes.as_slice(),
+            _ => &[],
+        })
+        .map(String::as_str)
+        .collect()
 }
 
 /// Everything a ledger records as spent.

@@ -9,17 +9,19 @@
 //! not re-validated, and an edit already installed is recognised by its version.
 
 pub mod ledger;
+mod plan;
 
 use std::path::{Path, PathBuf};
 
 use ledger::{Entry, Stage};
+pub use plan::{plan, Plan};
 
 use crate::episodes::{score, Episode, Spend};
 use crate::harness::Harness;
 use crate::splits::Split;
 use crate::stages::mine::{self, Weakness};
 use crate::stages::propose::{self, Budget, Proposal, ProposeOptions};
-use crate::stages::validate::{self, Candidate, ValidateOptions};
+use crate::stages::validate::{self, Candidate, Policy, ValidateOptions};
 use crate::stages::Context;
 
 /// How the loop runs.
@@ -64,6 +66,16 @@ pub enum LoopError {
     Validate(#[from] validate::ValidateError),
     #[error("the harness {path} does not load: {message}")]
     Harness { path: PathBuf, message: String },
+    #[error(
+        "{} was started with other settings, so its episodes and decisions do not apply: {differences}. Run \
+         again with the same settings to resume it, or start a new store: move {} away, or run from another folder",
+        ledger.display(),
+        ledger.parent().map_or_else(|| ledger.display(), |p| p.display())
+    )]
+    Resume { ledger: PathBuf, differences: String },
+    /// The options cannot be honoured (a USD budget for a model without a price).
+    #[error("{0}")]
+    Price(String),
 }
 
 /// The ledger of the store the stages work in.
@@ -79,6 +91,23 @@ impl Ledger<'_> {
 
     fn entries(&self) -> Result<Vec<Entry>, LoopError> {
         ledger::read(&self.path).map(|l| l.entries).map_err(LoopError::Ledger)
+    }
+
+    /// What those of `episodes` that no entry lists yet cost, and all of them as an entry
+    /// lists them (their traces, relative to the store): so each episode is counted once,
+    /// whichever entry (an evaluation, a decision) meets it first.
+    fn uncounted(&self, entries: &[Entry], episodes: &[Episode]) -> (Spend, Vec<String>) {
+        let counted = ledger::counted_episodes(entries);
+        let root = self.ctx.store().root();
+        let listed: Vec<String> =
+            episodes.iter().map(|e| e.trace.strip_prefix(root).unwrap_or(&e.trace).display().to_string()).collect();
+        let fresh: Vec<Episode> = episodes
+            .iter()
+            .zip(&listed)
+            .filter(|(_, l)| !counted.contains(l.as_str()))
+            .map(|(e, _)| e.clone())
+            .collect();
+        (score(&fresh).1, listed)
     }
 
     /// Why the loop must stop spending, if it must: what earlier runs recorded in the
@@ -98,20 +127,23 @@ impl Ledger<'_> {
     /// Runs (or reuses) `harness` on a split and records the evaluation once.
     async fn evaluate(&self, harness: &Harness, split: Split, iteration: u32) -> Result<Vec<Episode>, LoopError> {
         let episodes = self.ctx.run_split(harness, split).await?;
-        let recorded = self.entries()?.iter().any(|e| {
+        let entries = self.entries()?;
+        let recorded = entries.iter().any(|e| {
             matches!(e, Entry::Evaluation { harness_version, split: s, .. } if harness_version == harness.version() && *s == split)
         });
         if !recorded {
-            let (score, spend) = score(&episodes);
+            let (score, _) = score(&episodes);
+            let (spend, episodes_listed) = self.uncounted(&entries, &episodes);
             (self.ctx.say)(&format!("{} on {split:?}: {}/{} passed", harness.version(), score.passed, score.counted));
             self.append(Entry::Evaluation {
                 at: now(),
                 iteration,
                 harness_version: harness.version().to_string(),
                 split,
-                run: crate::episodes::Runner::run_name(harness.version()),
+                run: self.ctx.runner.run_name(harness.version()),
                 score,
                 spend,
+                episodes: episodes_listed,
             })?;
         }
         Ok(episodes)
@@ -121,21 +153,42 @@ impl Ledger<'_> {
 /// Runs the loop to its end.
 pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, LoopError> {
     let ledger = Ledger { path: ctx.store().ledger_path(), ctx };
+    let config = ctx.client().config();
+    if config.price().is_none() {
+        let unknown = format!(
+            "no price is known for the model {} at {}, so what it costs is not counted; give it one in \
+             [model.price] of self-harness.toml",
+            config.model, config.base_url
+        );
+        if options.budget_usd.is_some() {
+            return Err(LoopError::Price(format!("a USD budget cannot be kept: {unknown}")));
+        }
+        (ctx.say)(&format!("warning: {unknown}"));
+    }
     let mut harness = load(&options.harness_dir)?;
     let entries = ledger.entries()?;
     // Budgets hold across restarts: what earlier runs of this loop spent counts too.
     let earlier = ledger::total_spend(&entries);
-    if !entries.iter().any(|e| matches!(e, Entry::Start { .. })) {
-        ledger.append(Entry::Start {
-            at: now(),
-            harness_dir: options.harness_dir.clone(),
-            harness_version: harness.version().to_string(),
-            model: ctx.runner.model.clone(),
-            splits: ctx.splits.sets.clone(),
-            seed: ctx.seed,
-            repeats: ctx.repeats,
-            policy: options.validate.policy.to_string(),
-        })?;
+    let start = Entry::Start {
+        at: now(),
+        harness_dir: options.harness_dir.clone(),
+        harness_version: harness.version().to_string(),
+        model: ctx.runner.model.clone(),
+        splits: ctx.splits.sets.clone(),
+        seed: ctx.seed,
+        repeats: ctx.repeats,
+        policy: options.validate.policy.to_string(),
+        episode_timeout_secs: ctx.runner.time_limit.map(|t| t.as_secs()),
+    };
+    // A ledger is resumed only with the settings that made its episodes and decisions.
+    match entries.iter().find(|e| matches!(e, Entry::Start { .. })) {
+        None => ledger.append(start)?,
+        Some(started) => {
+            let differences = started.start_differences(&start);
+            if !differences.is_empty() {
+                return Err(LoopError::Resume { ledger: ledger.path.clone(), differences: differences.join("; ") });
+            }
+        }
     }
     let done_iterations = entries
         .iter()
@@ -143,6 +196,9 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         .max()
         .unwrap_or(0);
 
+    if let Some(note) = crate::stages::repeats_note(&harness, ctx.repeats) {
+        (ctx.say)(&note);
+    }
     // Baseline: the starting harness on every split (the test split only for the report).
     if done_iterations == 0 {
         (ctx.say)("baseline");
@@ -188,7 +244,17 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         }
 
         (ctx.say)(&format!("iteration {iteration}: validating {} candidate(s)", proposals.len()));
-        ledger.evaluate(&harness, Split::Validate, iteration).await?;
+        // One family per iteration: its candidates and, when there are several, their
+        // combination are judged against the same parent sample — a fresh one each
+        // iteration (the first is the baseline's), so no sample decides twice.
+        let family = proposals.len() + usize::from(proposals.len() > 1);
+        let judging = ValidateOptions { family, sample: iteration - 1, ..options.validate };
+        if !proposals.is_empty() {
+            let held_out = ctx.run_sample(&harness, Split::Validate, judging.sample).await?;
+            if let Some(warning) = unreachable(&judging, &held_out, ctx.repeats) {
+                (ctx.say)(&format!("  {warning}: each validation will stop before its first episode"));
+            }
+        }
         // Candidates are validated against the kept copy of their parent, as the editor
         // does, so that the decision's parent folder still holds the parent after an apply.
         let parent = load(&ctx.store().snapshot(&harness)?)?;
@@ -200,7 +266,8 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
             }
             let candidate = load(&proposal.dir)?;
             let verdict =
-                decide(options, &ledger, iteration, &parent, candidate, std::slice::from_ref(proposal)).await?;
+                decide(options, judging, &ledger, iteration, &parent, candidate, std::slice::from_ref(proposal))
+                    .await?;
             if let Some(p) = verdict {
                 accepted.push((proposal.clone(), p));
             }
@@ -213,7 +280,7 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
             let all: Vec<Proposal> = accepted.iter().map(|(p, _)| p.clone()).collect();
             if let Some(combined) = combine(&harness, &all, &dir, options.propose.budget) {
                 let version = combined.version().to_string();
-                if decide(options, &ledger, iteration, &parent, combined, &all).await?.is_some() {
+                if decide(options, judging, &ledger, iteration, &parent, combined, &all).await?.is_some() {
                     winner = Some((dir, all.iter().map(|p| p.id.clone()).collect(), version));
                 }
             }
@@ -237,6 +304,26 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         reason: reason.clone(),
     })?;
     Ok(LoopEnd { harness_version: harness.version().to_string(), reason })
+}
+
+/// Why no candidate can be accepted against a parent whose validate-split episodes are
+/// `held_out`, if none can: even passing every episode, the paired test's adjusted p stays
+/// above α.
+fn unreachable(judging: &ValidateOptions, held_out: &[Episode], repeats: u32) -> Option<String> {
+    let Policy::PairedTasks { alpha } = judging.policy else { return None };
+    let (score, _) = score(held_out);
+    let passes: Vec<u32> = score.per_task.values().map(|t| t.passed).collect();
+    let best = validate::smallest_reachable_p(&passes, repeats, judging.family);
+    (best > alpha).then(|| {
+        format!(
+            "no candidate can be accepted: the parent passed {}/{} episodes of {} validate task(s), so even a \
+             candidate passing all of them reaches p = {best:.4} (×{} candidate(s)) > α = {alpha}",
+            score.passed,
+            score.counted,
+            passes.len(),
+            judging.family
+        )
+    })
 }
 
 fn load(dir: &Path) -> Result<Harness, LoopError> {
@@ -394,6 +481,7 @@ fn decided(entries: &[Entry], parent: &str, candidate: &str) -> Option<Decided> 
 /// the p-value (or 0 for rules without one) when accepted.
 async fn decide(
     options: &LoopOptions,
+    judging: ValidateOptions,
     ledger: &Ledger<'_>,
     iteration: u32,
     parent: &Harness,
@@ -409,9 +497,17 @@ async fn decide(
         proposal: (proposals.len() == 1).then(|| proposals[0].id.clone()),
         working: options.harness_dir.clone(),
     };
-    let record = validate::validate(ledger.ctx, &candidate, options.validate, &|_| {}).await?;
+    let validate::Validation { record, episodes } =
+        validate::validate(ledger.ctx, &candidate, judging, &|_| {}).await?;
+    let (spend, episodes) = ledger.uncounted(&ledger.entries()?, &episodes);
     let decision = &record.decision;
-    let predicted: Vec<&String> = proposals.iter().flat_map(|p| p.edit.expected_fixes.iter()).collect();
+    // Predicted flips are checked where they were compared (the mine split's tasks the
+    // proposer may name are compared under the paper rule only).
+    let predicted: Vec<&String> = proposals
+        .iter()
+        .flat_map(|p| p.edit.expected_fixes.iter())
+        .filter(|t| decision.parent.per_task.contains_key(*t))
+        .collect();
     let predicted_hits = predicted.iter().filter(|t| decision.improved.contains(t)).count() as u32;
     (ledger.ctx.say)(&format!(
         "  {} {}: {}",
@@ -429,6 +525,8 @@ async fn decide(
         accepted: decision.accepted,
         reason: decision.reason.clone(),
         p_value: decision.p_value,
+        p_adjusted: decision.p_adjusted,
+        family: decision.family,
         parent: decision.parent.clone(),
         candidate: decision.candidate.clone(),
         improved: decision.improved.clone(),
@@ -436,7 +534,8 @@ async fn decide(
         predicted_hits,
         predicted_total: predicted.len() as u32,
         stopped_early: record.stopped_early,
-        spend: record.spend,
+        spend,
+        episodes,
     })?;
     Ok(decision.accepted.then(|| decision.p_value.unwrap_or(0.0)))
 }

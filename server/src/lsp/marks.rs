@@ -49,7 +49,7 @@ pub fn marks(view: &StoreView, harness_dir: &Path, file: &str, text: &str) -> Ve
     found
 }
 
-/// "✓ accepted · +3/16 · p=0.031" or "✗ rejected · +0/16 · p=1.000".
+/// "✓ accepted · +3/16 tasks · p=0.031" or "✗ rejected · +0/16 tasks · p=1.000".
 pub fn label(record: &ValidationRecord) -> String {
     let word = if record.decision.accepted { "✓ accepted" } else { "✗ rejected" };
     format!("{word} · {}", record.evidence())
@@ -126,6 +126,11 @@ mod tests {
     use crate::episodes::{Score, Spend};
     use crate::lsp::store_view::diff_hunks;
 
+    /// Five tasks, each passed `passed` times of once.
+    fn tasks(passed: u32) -> std::collections::BTreeMap<String, crate::episodes::TaskScore> {
+        (0..5).map(|t| (format!("t{t}"), crate::episodes::TaskScore { passed, counted: 1 })).collect()
+    }
+
     fn decided(accepted: bool, old: &str, new: &str) -> Decided {
         let record = ValidationRecord {
             at: String::new(),
@@ -138,11 +143,13 @@ mod tests {
             policy: "paired".into(),
             decision: crate::stages::validate::Decision {
                 accepted,
-                reason: "4 pairs better, 0 worse".into(),
-                p_value: Some(0.0625),
-                parent: Score { passed: 0, counted: 4, ..Score::default() },
-                candidate: Score { passed: 4, counted: 4, ..Score::default() },
-                improved: vec![],
+                reason: "5 tasks better, 0 worse, 0 tied: p = 0.0312 ≤ 0.05".into(),
+                p_value: Some(0.03125),
+                p_adjusted: Some(0.03125),
+                family: 1,
+                parent: Score { per_task: tasks(0), passed: 0, counted: 5 },
+                candidate: Score { per_task: tasks(1), passed: 5, counted: 5 },
+                improved: (0..5).map(|t| format!("t{t}")).collect(),
                 regressed: vec![],
             },
             stopped_early: false,
@@ -160,7 +167,7 @@ mod tests {
         let found = marks(&view, Path::new("/h"), "system.md", text);
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].line, found[0].accepted), (3, true));
-        assert_eq!(found[0].label, "✓ accepted · +4/4 · p=0.062");
+        assert_eq!(found[0].label, "✓ accepted · +5/5 tasks · p=0.031");
         assert_eq!(code_lenses(&found)[0].command.as_ref().unwrap().title, found[0].label);
         assert_eq!(inlay_hints(&found, text)[0].position, Position::new(3, 15));
         assert!(marks(&view, Path::new("/h"), "system.md", "a\nb\n").is_empty(), "edit gone, mark gone");

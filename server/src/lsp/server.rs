@@ -283,7 +283,11 @@ impl Backend {
         let harness_dir = project.harness_dir();
         let harness = crate::harness::Harness::load(&harness_dir).ok();
         let version = harness.as_ref().map(|h| h.version().to_string());
-        let pass_rate = version.as_deref().and_then(|v| super::store_view::pass_rate(&store, v));
+        // Of the episodes played by the model the settings name, under their time cap.
+        let model = project.settings.model_config(&project.root).map(|c| c.model).unwrap_or_default();
+        let cap = project.settings.episode_timeout_secs.map(std::time::Duration::from_secs);
+        let run = |v: &str| crate::episodes::run_name(v, &model, cap);
+        let pass_rate = version.as_deref().and_then(|v| super::store_view::pass_rate(&store, &run(v)));
         let proposals: Vec<Value> = view
             .proposals
             .iter()

@@ -85,9 +85,9 @@ impl Settings {
     pub fn validate_options(&self) -> ValidateOptions {
         let policy = match self.policy.as_deref() {
             Some("paper") => Policy::Paper,
-            _ => Policy::PairedSignTest { alpha: self.alpha.unwrap_or(Policy::DEFAULT_ALPHA) },
+            _ => Policy::PairedTasks { alpha: self.alpha.unwrap_or(Policy::DEFAULT_ALPHA) },
         };
-        ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio }
+        ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio, ..ValidateOptions::default() }
     }
 
     /// How proposals are asked for; what is not set is the CLI's default.
@@ -137,11 +137,11 @@ mod tests {
         let (validate, propose) = (unset.validate_options(), unset.propose_options());
         assert_eq!((validate.policy, validate.max_cost_ratio), (Policy::default(), None));
         assert_eq!((propose.candidates, propose.budget.max_changed_lines), (3, 12));
-        let set = Settings::from_value(&json!({"alpha": 0.05, "maxCostRatio": 1.5, "candidates": 40,
+        let set = Settings::from_value(&json!({"alpha": 0.01, "maxCostRatio": 1.5, "candidates": 40,
                                                "maxChangedLines": 4, "proposer": "random", "seed": 9}))
         .unwrap();
         let validate = set.validate_options();
-        assert_eq!((validate.policy, validate.max_cost_ratio), (Policy::PairedSignTest { alpha: 0.05 }, Some(1.5)));
+        assert_eq!((validate.policy, validate.max_cost_ratio), (Policy::PairedTasks { alpha: 0.01 }, Some(1.5)));
         let propose = set.propose_options();
         assert_eq!((propose.candidates, propose.budget.max_changed_lines, propose.seed), (10, 4, 9), "clamped");
         assert_eq!(propose.proposer, Proposer::Random);

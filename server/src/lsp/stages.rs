@@ -94,7 +94,7 @@ impl Resolved {
                 model: self.model.clone(),
                 store: self.store.clone(),
                 parallel: self.settings.parallel(),
-                time_limit: self.settings.episode_timeout_secs.map(std::time::Duration::from_secs),
+                time_limit: self.time_limit(),
                 on_episode,
             },
             tasks: &self.suite.tasks,
@@ -103,6 +103,10 @@ impl Resolved {
             seed: self.settings.seed(),
             say,
         }
+    }
+
+    fn time_limit(&self) -> Option<std::time::Duration> {
+        self.settings.episode_timeout_secs.map(std::time::Duration::from_secs)
     }
 
     /// How many episodes a harness has on `splits`.
@@ -215,7 +219,8 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
         if options.policy == Policy::Paper { &[Split::Validate, Split::Mine] } else { &[Split::Validate] };
     let total = resolved.episodes(sides);
     // The job counts the parent's episodes, then reports the validation's own progress.
-    let parent_runs = store.root().join("runs").join(Runner::run_name(candidate.parent.version()));
+    let run = crate::episodes::run_name(candidate.parent.version(), &resolved.model, resolved.time_limit());
+    let parent_runs = store.root().join("runs").join(run);
     let parent_done = counter(&job, total, "parent");
     let on_episode = |e: &Episode| {
         if e.trace.starts_with(&parent_runs) {
@@ -235,8 +240,8 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
             Some(PassRate { parent: rate(p.parent_passed), candidate: rate(p.candidate_passed) }),
         )
     };
-    let record =
-        stages::validate::validate(&ctx, &candidate, options, &on_progress).await.map_err(|e| e.to_string())?;
+    let validation = stages::validate::validate(&ctx, &candidate, options, &on_progress).await;
+    let record = validation.map_err(|e| e.to_string())?.record;
     Ok(format!("{}: {}", super::marks::label(&record), record.decision.reason))
 }
 

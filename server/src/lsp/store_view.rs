@@ -125,10 +125,11 @@ impl StoreView {
     }
 }
 
-/// Passes and counted episodes of a harness version, over the episodes the loop, `mine`,
-/// `validate` and the editor ran of it.
-pub fn pass_rate(store: &Store, version: &str) -> Option<(u32, u32)> {
-    let dir = store.root().join("runs").join(crate::episodes::Runner::run_name(version));
+/// Passes and counted episodes of a harness version with one model and time cap (the run
+/// folder `run`, see `episodes::run_name`), over the episodes the loop, `mine`, `validate`
+/// and the editor ran of it.
+pub fn pass_rate(store: &Store, run: &str) -> Option<(u32, u32)> {
+    let dir = store.root().join("runs").join(run);
     let (mut passed, mut counted) = (0, 0);
     for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
         if entry.file_name() != crate::trace::FILE_NAME {

@@ -1,20 +1,24 @@
 //! The report: what the loop did and whether it helped, from the ledger alone.
 //!
-//! Baseline vs current harness on the held-out test split with 95% intervals (the only
-//! place test results are read), a per-iteration table (weaknesses, proposals, decisions
-//! and why, edit sizes, p-values), how often proposals' predicted flips came true, what it
-//! all cost, and a plot of pass rate by iteration.
+//! Baseline vs current harness on the held-out test split (the only place test results are
+//! read), each with its 95% interval and, task by task, as a paired comparison: the exact
+//! sign-flip test over the tasks' differences and a bootstrap interval of the change, with
+//! the tasks that flipped. Then a per-iteration table (weaknesses, proposals, decisions and
+//! why, edit sizes, raw and adjusted p-values, the validate split's pass rates on the pairs
+//! the decision compared), how often proposals' predicted flips came true, how often repeats
+//! of a task disagreed, what it all cost, and a plot of pass rate by iteration. The terminal
+//! and the HTML page render the same tables.
 
 mod plot;
 
 use serde::Serialize;
 
-use crate::episodes::{Score, Spend};
+use crate::episodes::{Score, Spend, TaskScore};
 use crate::evolve::ledger::Entry;
 use crate::splits::Split;
 use crate::stages::mine::Weakness;
 use crate::stages::validate::ValidationRecord;
-use crate::stats::wilson_95;
+use crate::stats::{bootstrap_mean_95, sign_flip_p, wilson_95};
 
 pub use plot::svg;
 
@@ -40,6 +44,65 @@ impl Rate {
     }
 }
 
+/// Baseline and current harness on the test split, task by task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Every task both ran, with the baseline's and the current harness's passes.
+    pub tasks: Vec<TaskFlip>,
+    pub better: usize,
+    pub worse: usize,
+    pub tied: usize,
+    /// The mean over tasks of the current pass rate minus the baseline's.
+    pub delta: f64,
+    /// A 95% interval of `delta`, by bootstrap over tasks (tasks resampled, not episodes).
+    pub ci95: (f64, f64),
+    /// The exact one-sided sign-flip test over the tasks' differences in passes: the chance
+    /// of at least this gain were the current harness no better than the baseline.
+    pub p_value: f64,
+}
+
+/// One task of the test split, before and after.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskFlip {
+    pub task: String,
+    pub baseline: TaskScore,
+    pub current: TaskScore,
+}
+
+impl TaskFlip {
+    fn rate(score: &TaskScore) -> f64 {
+        if score.counted == 0 {
+            0.0
+        } else {
+            f64::from(score.passed) / f64::from(score.counted)
+        }
+    }
+}
+
+impl Comparison {
+    fn of(baseline: &Score, current: &Score) -> Comparison {
+        let tasks: Vec<TaskFlip> = baseline
+            .per_task
+            .iter()
+            .filter_map(|(task, b)| {
+                current.per_task.get(task).map(|c| TaskFlip { task: task.clone(), baseline: *b, current: *c })
+            })
+            .collect();
+        let differences: Vec<i64> =
+            tasks.iter().map(|t| i64::from(t.current.passed) - i64::from(t.baseline.passed)).collect();
+        let rates: Vec<f64> = tasks.iter().map(|t| TaskFlip::rate(&t.current) - TaskFlip::rate(&t.baseline)).collect();
+        Comparison {
+            better: differences.iter().filter(|d| **d > 0).count(),
+            worse: differences.iter().filter(|d| **d < 0).count(),
+            tied: differences.iter().filter(|d| **d == 0).count(),
+            delta: if rates.is_empty() { 0.0 } else { rates.iter().sum::<f64>() / rates.len() as f64 },
+            ci95: bootstrap_mean_95(&rates, 10_000, 0),
+            p_value: sign_flip_p(&differences),
+            tasks,
+        }
+    }
+}
+
 /// One decision as the report shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionRow {
@@ -47,6 +110,8 @@ pub struct DecisionRow {
     pub accepted: bool,
     pub reason: String,
     pub p_value: Option<f64>,
+    /// Adjusted for the candidates judged together; what acceptance compared with α.
+    pub p_adjusted: Option<f64>,
     pub changed_lines: u32,
     pub stopped_early: bool,
 }
@@ -60,9 +125,13 @@ pub struct IterationRow {
     pub decisions: Vec<DecisionRow>,
     pub accepted: u32,
     pub rejected: u32,
-    /// Validate-split pass rate of the parent, and of the version this iteration ended with.
+    /// Validate-split pass rate of the parent, and of the version this iteration ended
+    /// with, over the same pairs: those of the decision applied (or, when none was, of the
+    /// fullest one); at iteration 0, the baseline's.
     pub validate_parent: Option<f64>,
     pub validate_after: Option<f64>,
+    /// How many pairs those rates are over.
+    pub validate_pairs: Option<u32>,
     pub predicted_hits: u32,
     pub predicted_total: u32,
     pub spend: Spend,
@@ -74,12 +143,31 @@ pub struct Report {
     pub policy: String,
     pub baseline: Option<Rate>,
     pub current: Option<Rate>,
+    /// Baseline and current on the test split, paired by task (when they differ).
+    pub comparison: Option<Comparison>,
     pub iterations: Vec<IterationRow>,
     /// Predicted flips that came true, of those predicted, over all decisions.
     pub predicted_hits: u32,
     pub predicted_total: u32,
+    /// Of the evaluations' tasks run more than once, how many had repeats that disagreed
+    /// (some passed, some failed), and how many there were.
+    pub repeats_disagreed: (u32, u32),
     pub spend: Spend,
     pub finished: Option<String>,
+}
+
+/// A decision as an iteration's validate rates need it.
+struct Decided {
+    candidate_version: String,
+    accepted: bool,
+    parent: Score,
+    candidate: Score,
+}
+
+/// A table as rows of cells: the one shape the terminal and the HTML page both render.
+struct Grid {
+    header: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
 }
 
 impl Report {
@@ -93,15 +181,17 @@ impl Report {
             policy: policy.clone(),
             baseline: None,
             current: None,
+            comparison: None,
             iterations: Vec::new(),
             predicted_hits: 0,
             predicted_total: 0,
+            repeats_disagreed: (0, 0),
             spend: Spend::default(),
             finished: None,
         };
         let mut changed: std::collections::HashMap<String, u32> = Default::default();
-        let mut validate_rates: std::collections::HashMap<String, f64> = Default::default();
-        let mut version = String::new();
+        let mut decided: std::collections::HashMap<u32, Vec<Decided>> = Default::default();
+        let (mut baseline, mut current): (Option<Score>, Option<Score>) = (None, None);
         for entry in entries {
             let row = |report: &mut Report, i: u32| -> usize {
                 match report.iterations.iter().position(|r| r.iteration == i) {
@@ -113,26 +203,32 @@ impl Report {
                 }
             };
             match entry {
-                Entry::Start { harness_version, .. } => version = harness_version.clone(),
+                Entry::Start { .. } => {}
                 Entry::Evaluation { harness_version, split, score, spend, iteration, .. } => {
                     report.spend.add(spend);
                     let r = row(&mut report, *iteration);
                     report.iterations[r].spend.add(spend);
+                    let repeated = score.per_task.values().filter(|t| t.counted > 1);
+                    for t in repeated {
+                        report.repeats_disagreed.1 += 1;
+                        report.repeats_disagreed.0 += u32::from(t.passed > 0 && t.passed < t.counted);
+                    }
                     match split {
                         Split::Test => {
                             let rate = Rate::of(harness_version, score);
                             if report.baseline.is_none() {
                                 report.baseline = Some(rate.clone());
+                                baseline = Some(score.clone());
                             }
                             report.current = Some(rate);
+                            current = Some(score.clone());
                         }
-                        Split::Validate => {
-                            validate_rates.insert(harness_version.clone(), score.rate());
-                            if harness_version == &version {
-                                report.iterations[r].validate_parent.get_or_insert(score.rate());
-                            }
+                        Split::Validate if *iteration == 0 => {
+                            let it = &mut report.iterations[r];
+                            it.validate_parent = Some(score.rate());
+                            it.validate_pairs = Some(score.counted);
                         }
-                        Split::Mine => {}
+                        Split::Validate | Split::Mine => {}
                     }
                 }
                 Entry::Weaknesses { iteration, titles, .. } => {
@@ -159,6 +255,7 @@ impl Report {
                     accepted,
                     reason,
                     p_value,
+                    p_adjusted,
                     stopped_early,
                     spend,
                     predicted_hits,
@@ -171,13 +268,17 @@ impl Report {
                     report.spend.add(spend);
                     report.predicted_hits += predicted_hits;
                     report.predicted_total += predicted_total;
-                    validate_rates.insert(candidate_version.clone(), candidate.rate());
+                    decided.entry(*iteration).or_default().push(Decided {
+                        candidate_version: candidate_version.clone(),
+                        accepted: *accepted,
+                        parent: parent.clone(),
+                        candidate: candidate.clone(),
+                    });
                     let r = row(&mut report, *iteration);
                     let it = &mut report.iterations[r];
                     it.spend.add(spend);
                     it.predicted_hits += predicted_hits;
                     it.predicted_total += predicted_total;
-                    it.validate_parent.get_or_insert(parent.rate());
                     if *accepted {
                         it.accepted += 1
                     } else {
@@ -188,30 +289,50 @@ impl Report {
                         accepted: *accepted,
                         reason: reason.clone(),
                         p_value: *p_value,
+                        p_adjusted: *p_adjusted,
                         changed_lines: proposals.iter().filter_map(|p| changed.get(p)).sum(),
                         stopped_early: *stopped_early,
                     });
                 }
-                Entry::Applied { harness_version, .. } => version = harness_version.clone(),
+                Entry::Applied { .. } => {}
                 Entry::IterationEnd { iteration, harness_version, .. } => {
+                    // The rates on the same pairs: those of the decision applied, else of
+                    // the fullest one (the harness stayed the parent).
+                    let decisions = decided.get(iteration).map(Vec::as_slice).unwrap_or_default();
+                    let applied = decisions.iter().find(|d| d.accepted && &d.candidate_version == harness_version);
+                    let fullest = decisions.iter().max_by_key(|d| d.parent.counted);
                     let r = row(&mut report, *iteration);
-                    report.iterations[r].validate_after =
-                        validate_rates.get(harness_version).copied().or(report.iterations[r].validate_parent);
+                    let it = &mut report.iterations[r];
+                    if let Some(d) = applied {
+                        (it.validate_parent, it.validate_after) = (Some(d.parent.rate()), Some(d.candidate.rate()));
+                        it.validate_pairs = Some(d.parent.counted);
+                    } else if let Some(d) = fullest.filter(|d| d.parent.counted > 0) {
+                        (it.validate_parent, it.validate_after) = (Some(d.parent.rate()), Some(d.parent.rate()));
+                        it.validate_pairs = Some(d.parent.counted);
+                    }
                 }
                 Entry::Finish { reason, .. } => report.finished = Some(reason.clone()),
+            }
+        }
+        if let (Some(b), Some(c)) = (&baseline, &current) {
+            let versions = report.baseline.as_ref().zip(report.current.as_ref());
+            if versions.is_some_and(|(b, c)| b.harness_version != c.harness_version) {
+                report.comparison = Some(Comparison::of(b, c));
             }
         }
         Some(report)
     }
 
-    /// Tables for the terminal.
-    pub fn text(&self, table: &dyn Fn(&[&str]) -> comfy_table::Table) -> String {
+    /// The report's tables: the test split, the paired comparison and its flips, the
+    /// iterations.
+    fn grids(&self) -> Vec<Grid> {
         let pct = |r: f64| format!("{:.1}%", r * 100.0);
-        let mut out = format!("Self-Harness report — model {}, acceptance rule {}\n\n", self.model, self.policy);
-        let mut headline = table(&["test split", "harness", "passed", "pass rate", "95% interval"]);
+        let mut grids = Vec::new();
+        let mut headline =
+            Grid { header: vec!["test split", "harness", "passed", "pass rate", "95% interval"], rows: Vec::new() };
         for (label, rate) in [("baseline", &self.baseline), ("current", &self.current)] {
             if let Some(r) = rate {
-                headline.add_row(vec![
+                headline.rows.push(vec![
                     label.to_string(),
                     r.harness_version.clone(),
                     format!("{}/{}", r.passed, r.counted),
@@ -220,30 +341,73 @@ impl Report {
                 ]);
             }
         }
-        out.push_str(&format!("{headline}\n\n"));
-        let mut iterations = table(&[
-            "iter",
-            "weaknesses",
-            "proposals",
-            "discarded",
-            "accepted",
-            "rejected",
-            "edit lines",
-            "p-values",
-            "validate rate",
-            "tokens",
-            "container min",
-        ]);
+        grids.push(headline);
+        if let Some(c) = &self.comparison {
+            let signed = |r: f64| format!("{:+.1} pp", r * 100.0);
+            grids.push(Grid {
+                header: vec!["paired by task", "better", "worse", "tied", "Δ pass rate", "95% interval", "p (exact)"],
+                rows: vec![vec![
+                    format!("{} tasks", c.tasks.len()),
+                    c.better.to_string(),
+                    c.worse.to_string(),
+                    c.tied.to_string(),
+                    signed(c.delta),
+                    format!("{} to {}", signed(c.ci95.0), signed(c.ci95.1)),
+                    format!("{:.4}", c.p_value),
+                ]],
+            });
+            let flips: Vec<Vec<String>> = c
+                .tasks
+                .iter()
+                .filter(|t| t.current.passed != t.baseline.passed)
+                .map(|t| {
+                    let way = if t.current.passed > t.baseline.passed { "better" } else { "worse" };
+                    vec![
+                        t.task.clone(),
+                        format!("{}/{}", t.baseline.passed, t.baseline.counted),
+                        format!("{}/{}", t.current.passed, t.current.counted),
+                        way.to_string(),
+                    ]
+                })
+                .collect();
+            if !flips.is_empty() {
+                grids.push(Grid { header: vec!["task", "baseline", "current", "flip"], rows: flips });
+            }
+        }
+        let mut iterations = Grid {
+            header: vec![
+                "iter",
+                "weaknesses",
+                "proposals",
+                "discarded",
+                "accepted",
+                "rejected",
+                "edit lines",
+                "p (adjusted)",
+                "validate, same pairs",
+                "tokens",
+                "container min",
+            ],
+            rows: Vec::new(),
+        };
         for it in &self.iterations {
-            let p_values: Vec<String> =
-                it.decisions.iter().map(|d| d.p_value.map_or("-".into(), |p| format!("{p:.3}"))).collect();
+            let p_values: Vec<String> = it
+                .decisions
+                .iter()
+                .map(|d| match (d.p_value, d.p_adjusted) {
+                    (Some(p), Some(a)) if (a - p).abs() > 1e-12 => format!("{p:.3} ({a:.3})"),
+                    (Some(p), _) => format!("{p:.3}"),
+                    _ => "-".into(),
+                })
+                .collect();
             let lines: Vec<String> = it.decisions.iter().map(|d| d.changed_lines.to_string()).collect();
+            let pairs = it.validate_pairs.map(|n| format!(" of {n}")).unwrap_or_default();
             let rate = match (it.validate_parent, it.validate_after) {
-                (Some(a), Some(b)) if it.iteration > 0 => format!("{} → {}", pct(a), pct(b)),
-                (Some(a), _) => pct(a),
+                (Some(a), Some(b)) if it.iteration > 0 => format!("{} → {}{pairs}", pct(a), pct(b)),
+                (Some(a), _) => format!("{}{pairs}", pct(a)),
                 _ => "-".into(),
             };
-            iterations.add_row(vec![
+            iterations.rows.push(vec![
                 it.iteration.to_string(),
                 it.weaknesses.len().to_string(),
                 it.proposals.to_string(),
@@ -257,34 +421,93 @@ impl Report {
                 format!("{:.1}", it.spend.container_seconds / 60.0),
             ]);
         }
-        out.push_str(&format!("{iterations}\n\n"));
+        grids.push(iterations);
+        grids
+    }
+
+    /// The lines after the tables: every decision and discarded proposal, then the totals.
+    fn notes(&self) -> Vec<String> {
+        let mut lines = Vec::new();
         for it in &self.iterations {
             for d in &it.decisions {
                 let verdict = if d.accepted { "accepted" } else { "rejected" };
                 let early = if d.stopped_early { " (stopped early)" } else { "" };
-                out.push_str(&format!(
-                    "iteration {}: {} {verdict}{early}: {}\n",
+                lines.push(format!(
+                    "iteration {}: {} {verdict}{early}: {}",
                     it.iteration,
                     d.proposals.join("+"),
                     d.reason
                 ));
             }
             for reason in &it.discarded {
-                out.push_str(&format!("iteration {}: discarded {reason}\n", it.iteration));
+                lines.push(format!("iteration {}: discarded {reason}", it.iteration));
             }
         }
-        out.push_str(&format!(
-            "\npredicted flips that came true: {}/{}\nspent: {} tokens, ${:.4}, {:.1} container-minutes\n",
-            self.predicted_hits,
-            self.predicted_total,
+        lines.push(String::new());
+        lines.push(match self.predicted_total {
+            0 => {
+                "predicted flips that came true: none checked (the tasks a proposer may name are not validated)".into()
+            }
+            n => format!("predicted flips that came true: {}/{n}", self.predicted_hits),
+        });
+        let (disagreed, repeated) = self.repeats_disagreed;
+        if repeated > 0 {
+            lines.push(format!(
+                "repeats disagreed on {disagreed} of {repeated} task evaluations{}",
+                if disagreed == 0 { " (identical repeats add no information)" } else { "" }
+            ));
+        }
+        lines.push(format!(
+            "spent: {} tokens, ${:.4}, {:.1} container-minutes",
             self.spend.tokens,
             self.spend.cost_usd,
             self.spend.container_seconds / 60.0
         ));
         if let Some(reason) = &self.finished {
-            out.push_str(&format!("finished: {reason}\n"));
+            lines.push(format!("finished: {reason}"));
+        }
+        lines
+    }
+
+    /// Tables for the terminal.
+    pub fn text(&self, table: &dyn Fn(&[&str]) -> comfy_table::Table) -> String {
+        let mut out = format!("Self-Harness report — model {}, acceptance rule {}\n\n", self.model, self.policy);
+        for grid in self.grids() {
+            let mut t = table(&grid.header);
+            for row in grid.rows {
+                t.add_row(row);
+            }
+            out.push_str(&format!("{t}\n\n"));
+        }
+        for line in self.notes() {
+            out.push_str(&line);
+            out.push('\n');
         }
         out
+    }
+
+    /// The tables and notes as HTML.
+    fn html_body(&self) -> String {
+        let mut body = format!(
+            "<p>Model <code>{}</code>, acceptance rule <code>{}</code>.</p>",
+            escape(&self.model),
+            escape(&self.policy)
+        );
+        for grid in self.grids() {
+            let head: String = grid.header.iter().map(|h| format!("<th>{}</th>", escape(h))).collect();
+            let rows: String = grid
+                .rows
+                .iter()
+                .map(|r| {
+                    format!("<tr>{}</tr>", r.iter().map(|c| format!("<td>{}</td>", escape(c))).collect::<String>())
+                })
+                .collect();
+            body.push_str(&format!("<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"));
+        }
+        let notes: String =
+            self.notes().iter().filter(|l| !l.is_empty()).map(|l| format!("<li>{}</li>", escape(l))).collect();
+        body.push_str(&format!("<ul>{notes}</ul>"));
+        body
     }
 
     /// A self-contained HTML page: the tables and the plot.
@@ -293,19 +516,17 @@ impl Report {
     }
 }
 
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// The report as one self-contained HTML page: the loop's report (when there is a ledger),
 /// then each weakness in its own section (`#weakness-<id>`, where the editor's diagnostics
 /// link to) with its evidence, and the validation decisions.
 pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[ValidationRecord]) -> String {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    let table = |header: &[&str]| {
-        let mut t = comfy_table::Table::new();
-        t.load_style(comfy_table::presets::ASCII_MARKDOWN).set_header(header.to_vec());
-        t
-    };
     let mut body = String::from("<h1>Self-Harness report</h1>");
     match report {
-        Some(report) => body.push_str(&format!("{}<pre>{}</pre>", svg(report), escape(&report.text(&table)))),
+        Some(report) => body.push_str(&format!("{}{}", svg(report), report.html_body())),
         None => body.push_str("<p>No loop has run yet (no ledger).</p>"),
     }
     if !weaknesses.is_empty() {
@@ -314,9 +535,13 @@ pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[Val
     for w in weaknesses {
         let evidence: String =
             w.evidence.iter().map(|e| format!("<li><code>{}</code></li>", escape(&e.to_string()))).collect();
+        let keep = match w.keep_passing.is_empty() {
+            true => String::new(),
+            false => format!("<p>Tasks that must keep passing: {}</p>", escape(&w.keep_passing.join(", "))),
+        };
         body.push_str(&format!(
             "<section id=\"weakness-{id}\"><h3>{title} <small>({id}, {criticality})</small></h3><p>{support}</p>\
-             <p>{description}</p><p>Surface: <code>{surface}</code>. Must keep passing: {keep}</p><ul>{evidence}</ul>\
+             <p>{description}</p><p>Surface: <code>{surface}</code>.</p><h4>Evidence</h4><ul>{evidence}</ul>{keep}\
              </section>",
             id = escape(&w.id),
             title = escape(&w.title),
@@ -324,14 +549,16 @@ pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[Val
             support = escape(&w.support),
             description = escape(&w.description),
             surface = escape(&w.surface),
-            keep = escape(&w.keep_passing.join(", ")),
         ));
     }
     if !validations.is_empty() {
-        body.push_str("<h2>Validations</h2><ul>");
+        body.push_str(
+            "<h2>Validations</h2><table><thead><tr><th>candidate</th><th>parent → candidate</th><th>decision</th>\
+             <th>evidence</th><th>why</th></tr></thead><tbody>",
+        );
         for v in validations {
             body.push_str(&format!(
-                "<li>{} {} → {}: <b>{}</b> ({}) — {}</li>",
+                "<tr><td>{}</td><td>{} → {}</td><td><b>{}</b></td><td>{}</td><td>{}</td></tr>",
                 escape(v.proposal.as_deref().unwrap_or("edit")),
                 escape(&v.parent_version),
                 escape(&v.candidate_version),
@@ -340,12 +567,13 @@ pub fn page(report: Option<&Report>, weaknesses: &[Weakness], validations: &[Val
                 escape(&v.decision.reason)
             ));
         }
-        body.push_str("</ul>");
+        body.push_str("</tbody></table>");
     }
     format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Self-Harness report</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}}\
-         pre{{background:#f6f6f6;padding:1rem;overflow-x:auto}}section{{border-top:1px solid #ddd}}</style></head>\
-         <body>{body}</body></html>\n"
+         <style>body{{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;color:#222}}\
+         table{{border-collapse:collapse;margin:1rem 0}}th,td{{border:1px solid #ddd;padding:.25rem .5rem;\
+         text-align:left;vertical-align:top}}th{{background:#f6f6f6}}section{{border-top:1px solid #ddd}}</style>\
+         </head><body>{body}</body></html>\n"
     )
 }

@@ -45,21 +45,45 @@ impl Context<'_> {
         &self.runner.store
     }
 
-    /// The (task, seed) episodes of one split: every task of it, `repeats` seeds each.
+    /// The (task, seed) episodes of one split: every task of it, `repeats` seeds each
+    /// (`seed`, `seed + 1`, …).
     pub fn jobs(&self, split: Split) -> Vec<(&Task, u64)> {
-        let (seed, repeats) = (self.seed, self.repeats);
+        self.sample(split, 0)
+    }
+
+    /// The same tasks with a fresh set of seeds: sample `k` uses `seed + 1000·k`, … (sample
+    /// 0 is [`Context::jobs`]).
+    pub fn sample(&self, split: Split, k: u32) -> Vec<(&Task, u64)> {
+        let (first, repeats) = (self.seed + 1000 * u64::from(k), self.repeats);
         self.splits
             .tasks(split)
             .iter()
             .filter_map(|name| self.tasks.iter().find(|t| &t.name == name))
-            .flat_map(|task| (0..repeats).map(move |r| (task, seed + u64::from(r))))
+            .flat_map(|task| (0..repeats).map(move |r| (task, first + u64::from(r))))
             .collect()
     }
 
     /// Runs (or reuses) `harness` on every episode of `split`.
     pub async fn run_split(&self, harness: &Harness, split: Split) -> std::io::Result<Vec<Episode>> {
-        self.runner.run_all(harness, &self.jobs(split)).await
+        self.run_sample(harness, split, 0).await
     }
+
+    /// Runs (or reuses) `harness` on every episode of sample `k` of `split`.
+    pub async fn run_sample(&self, harness: &Harness, split: Split, k: u32) -> std::io::Result<Vec<Episode>> {
+        self.runner.run_all(harness, &self.sample(split, k)).await
+    }
+}
+
+/// Why repeats of a task would tell nothing, if they would: `repeats` > 1 of a harness that
+/// samples greedily (temperature 0), whose episodes a deterministic model plays out alike.
+pub fn repeats_note(harness: &Harness, repeats: u32) -> Option<String> {
+    (repeats > 1 && harness.policy().temperature == 0.0).then(|| {
+        format!(
+            "the harness samples at temperature 0: with a deterministic model (a local one) the {repeats} \
+             repeats of a task play out alike and add no information (decisions count tasks, not repeats); \
+             use --repeats 1, or set policy.temperature to sample"
+        )
+    })
 }
 
 /// What the model calls made through `client` since `before` cost.

@@ -34,6 +34,9 @@ pub struct Task {
     pub agent_timeout: Duration,
     pub verifier: VerifierSpec,
     pub solution: Option<Solution>,
+    /// The hash of the folder's files, computed on first use (see [`Task::content_hash`]).
+    #[serde(skip)]
+    pub(crate) content_hash: std::sync::OnceLock<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -124,6 +127,29 @@ impl Task {
                 "not a task folder: it has neither task.toml (Terminal-Bench 2.0) nor task.yaml (Terminal-Bench 1)",
             ))
         }
+    }
+
+    /// A short hash of every file of the task folder (names, contents, link targets): an
+    /// episode of an edited task is another episode. Unreadable files count as their error.
+    pub fn content_hash(&self) -> &str {
+        self.content_hash.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            let mut hash = Sha256::new();
+            let files = walkdir::WalkDir::new(&self.dir).follow_links(false).sort_by_file_name();
+            for entry in files.into_iter().filter_map(Result::ok).filter(|e| !e.file_type().is_dir()) {
+                let relative = entry.path().strip_prefix(&self.dir).unwrap_or(entry.path());
+                hash.update(relative.to_string_lossy().as_bytes());
+                hash.update([0]);
+                let content = if entry.path_is_symlink() {
+                    std::fs::read_link(entry.path()).map(|t| format!("link:{}", t.display()).into_bytes())
+                } else {
+                    std::fs::read(entry.path())
+                };
+                hash.update(content.unwrap_or_else(|e| format!("unreadable:{e}").into_bytes()));
+                hash.update([0]);
+            }
+            hex::encode(hash.finalize())[..12].to_string()
+        })
     }
 
     /// True when `dir` looks like a task folder (used to tell a task from a suite).

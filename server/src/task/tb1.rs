@@ -84,6 +84,7 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     });
 
     Ok(Task {
+        content_hash: Default::default(),
         name: super::suite::task_name(dir),
         dir: dir.to_path_buf(),
         format: TaskFormat::Tb1,

@@ -1,6 +1,7 @@
 //! A model whose weakness is known — it always opens `vim` to write a file, unless its
-//! system prompt tells it not to — and a project to run it on: six copies of a greeting
-//! task, a git repository holding the minimal harness with few turns, and an empty
+//! system prompt tells it not to — and a project to run it on: fifteen copies of a greeting
+//! task (five per split, the fewest validate tasks on which a fix can be accepted at
+//! α = 0.05), a git repository holding the minimal harness with few turns, and an empty
 //! project folder for the store. Shared by the loop tests and the editor tests.
 
 use std::path::{Path, PathBuf};
@@ -39,12 +40,12 @@ pub fn vim_model(request: &Value) -> Reply {
     }
 }
 
-/// Six copies of the greeting task, a git repository holding a copy of the minimal harness
+/// Fifteen copies of the greeting task, a git repository holding a copy of the minimal harness
 /// with few turns, and an empty project folder (where the store goes).
 pub fn workspace() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let tasks = root.path().join("tasks");
-    for n in 1..=6 {
+    for n in 1..=15 {
         copy_dir(&repo_root().join("server/tests/fixtures/oracle/right-solution"), &tasks.join(format!("greet-{n}")));
     }
     let repo = root.path().join("repo");

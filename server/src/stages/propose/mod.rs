@@ -183,10 +183,11 @@ pub async fn propose(
     Ok(out)
 }
 
-/// The tasks a proposer may name as expected fixes or risks: those it will be validated on
-/// (the store's validate split, once it is made).
+/// The tasks a proposer may name as expected fixes or risks: those of the split weaknesses
+/// are mined from. Never the validate or test tasks, which judge its edits and must stay
+/// unseen by it.
 fn named_tasks(store: &Store) -> Vec<String> {
-    Splits::load(&store.splits_path()).ok().flatten().map(|s| s.tasks(Split::Validate).to_vec()).unwrap_or_default()
+    Splits::load(&store.splits_path()).ok().flatten().map(|s| s.tasks(Split::Mine).to_vec()).unwrap_or_default()
 }
 
 /// The standing proposals (none before the first).

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use decide::{Decider, Decision, Pair, Policy};
+pub use decide::{smallest_reachable_p, Decider, Decision, Planned, Policy};
 
 use super::Context;
 use crate::episodes::{score, Episode, Runner, Spend};
@@ -28,11 +28,23 @@ use crate::store::Store;
 use crate::task::Task;
 
 /// How a candidate is judged.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ValidateOptions {
     pub policy: Policy,
     /// Reject a candidate that spends more than this many times the parent's tokens.
     pub max_cost_ratio: Option<f64>,
+    /// How many candidates are judged against the same parent sample (the loop's
+    /// iteration: its candidates and their combination); the test's level is α / family.
+    pub family: usize,
+    /// Which seeds the validate split's pairs use (see [`Context::sample`]): the loop draws
+    /// a fresh sample each iteration, so no sample decides twice.
+    pub sample: u32,
+}
+
+impl Default for ValidateOptions {
+    fn default() -> Self {
+        ValidateOptions { policy: Policy::default(), max_cost_ratio: None, family: 1, sample: 0 }
+    }
 }
 
 /// What is validated: an edited harness against the harness it edits.
@@ -89,6 +101,14 @@ pub enum ValidateError {
     Io(#[from] std::io::Error),
 }
 
+/// A decision and the episodes it rests on.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub record: ValidationRecord,
+    /// The parent's episodes that fixed the pairs, then the candidate's.
+    pub episodes: Vec<Episode>,
+}
+
 /// Runs (or reuses) the parent's episodes, runs the candidate on the same pairs, decides,
 /// and records the decision in the store.
 pub async fn validate(
@@ -96,18 +116,19 @@ pub async fn validate(
     candidate: &Candidate,
     options: ValidateOptions,
     on_progress: &(dyn Fn(&Progress) + Sync),
-) -> Result<ValidationRecord, ValidateError> {
+) -> Result<Validation, ValidateError> {
     candidate.ensure_changed()?;
     let (harness, parent) = (&candidate.harness, &candidate.parent);
     (ctx.say)(&format!("validating {} against {}", harness.version(), parent.version()));
     // The paper's two-way rule also weighs the held-in (mine) tasks.
-    let mut sides = vec![(Split::Validate, false)];
+    let mut sides = vec![(Split::Validate, false, options.sample)];
     if options.policy == Policy::Paper {
-        sides.push((Split::Mine, true));
+        // The held-in side is the parent's mined episodes.
+        sides.push((Split::Mine, true, 0));
     }
     let mut baseline = Vec::new();
-    for (split, held_in) in sides {
-        let episodes = ctx.run_split(parent, split).await?;
+    for (split, held_in, sample) in sides {
+        let episodes = ctx.run_sample(parent, split, sample).await?;
         baseline.extend(episodes.into_iter().map(|episode| Baseline { episode, held_in }));
     }
     let compared = compare(&ctx.runner, ctx.tasks, harness, &baseline, options, on_progress).await?;
@@ -126,7 +147,8 @@ pub async fn validate(
         spend: compared.spend,
     };
     append_record(ctx.store(), &record)?;
-    Ok(record)
+    let episodes = baseline.into_iter().map(|b| b.episode).chain(compared.episodes).collect();
+    Ok(Validation { record, episodes })
 }
 
 /// A parent episode the candidate is compared against.
@@ -139,6 +161,7 @@ struct Baseline {
 /// The candidate's side of a validation.
 struct Compared {
     decision: Decision,
+    episodes: Vec<Episode>,
     stopped_early: bool,
     /// What the candidate's episodes spent.
     spend: Spend,
@@ -146,7 +169,8 @@ struct Compared {
     cost_ratio: Option<f64>,
 }
 
-/// Runs `candidate` on the pairs of `baseline` and decides.
+/// Runs `candidate` on the pairs of `baseline`, batch by batch, until the decision is
+/// settled, and decides.
 async fn compare(
     runner: &Runner<'_>,
     tasks: &[Task],
@@ -155,51 +179,64 @@ async fn compare(
     options: ValidateOptions,
     on_progress: &(dyn Fn(&Progress) + Sync),
 ) -> std::io::Result<Compared> {
-    let compared: Vec<&Baseline> = baseline
+    let compared: Vec<(&Baseline, &Task)> = baseline
         .iter()
         .filter(|b| b.episode.counts() && (!b.held_in || options.policy == Policy::Paper))
-        .filter(|b| tasks.iter().any(|t| t.name == b.episode.task))
+        .filter_map(|b| tasks.iter().find(|t| t.name == b.episode.task).map(|t| (b, t)))
         .collect();
-    let mut decider = Decider::new(options.policy, compared.len());
+    let plan = compared.iter().map(|(b, _)| Planned {
+        task: b.episode.task.clone(),
+        held_in: b.held_in,
+        parent_passed: b.episode.outcome.passed,
+    });
+    let mut decider = Decider::new(options.policy, options.family, plan.collect());
     let mut progress = Progress { total: compared.len(), ..Progress::default() };
     let mut episodes = Vec::new();
     let mut parent_tokens = 0;
-    let mut stopped_early = false;
-    for batch in compared.chunks(runner.parallel.max(1)) {
-        if !decider.can_still_accept() {
-            stopped_early = true;
+    loop {
+        let batch = decider.next_batch(runner.parallel);
+        if batch.is_empty() {
             break;
         }
-        let jobs: Vec<(&Task, u64)> = batch
-            .iter()
-            .filter_map(|b| tasks.iter().find(|t| t.name == b.episode.task).map(|t| (t, b.episode.seed)))
-            .collect();
+        let jobs: Vec<(&Task, u64)> = batch.iter().map(|&i| (compared[i].1, compared[i].0.episode.seed)).collect();
         let ran = runner.run_all(candidate, &jobs).await?;
-        for (parent, episode) in batch.iter().zip(ran) {
+        for (&i, episode) in batch.iter().zip(ran) {
+            let parent = &compared[i].0.episode;
             progress.done += 1;
             if episode.counts() {
-                let (parent_passed, candidate_passed) = (parent.episode.outcome.passed, episode.outcome.passed);
-                decider.add(Pair {
-                    task: episode.task.clone(),
-                    held_in: parent.held_in,
-                    parent_passed,
-                    candidate_passed,
-                });
-                progress.parent_passed += u32::from(parent_passed);
-                progress.candidate_passed += u32::from(candidate_passed);
-                parent_tokens += parent.episode.outcome.tokens_in + parent.episode.outcome.tokens_out;
+                decider.record(i, Some(episode.outcome.passed));
+                progress.parent_passed += u32::from(parent.outcome.passed);
+                progress.candidate_passed += u32::from(episode.outcome.passed);
+                parent_tokens += parent.outcome.tokens_in + parent.outcome.tokens_out;
+            } else {
+                decider.record(i, None);
             }
             episodes.push(episode);
         }
         on_progress(&progress);
     }
+    let stopped_early = decider.pending() > 0;
     let mut decision = decider.decide();
+    if let Some(best) = decider.best_case_p().filter(|_| stopped_early) {
+        let left = decider.pending();
+        decision.reason = format!(
+            "{}; stopped with {left} of {} pair(s) left: even if the candidate passed them all, p would be {best:.4}",
+            decision.reason,
+            compared.len()
+        );
+    }
+    // Pairs the infrastructure broke (after its retries) are left out for both sides: said.
+    let dropped =
+        baseline.iter().filter(|b| !b.episode.counts()).count() + episodes.iter().filter(|e| !e.counts()).count();
+    if dropped > 0 {
+        decision.reason = format!("{}; {dropped} pair(s) left out: the infrastructure failed", decision.reason);
+    }
     let (_, spend) = score(&episodes);
     let candidate_tokens: u64 =
         episodes.iter().filter(|e| e.counts()).map(|e| e.outcome.tokens_in + e.outcome.tokens_out).sum();
     let cost_ratio = (parent_tokens > 0).then(|| candidate_tokens as f64 / parent_tokens as f64);
     cost_veto(&mut decision, cost_ratio, options.max_cost_ratio);
-    Ok(Compared { decision, stopped_early, spend, cost_ratio })
+    Ok(Compared { decision, episodes, stopped_early, spend, cost_ratio })
 }
 
 /// Turns an acceptance into a rejection when the candidate spends over `limit` times the
@@ -238,12 +275,13 @@ pub struct ValidationRecord {
 }
 
 impl ValidationRecord {
-    /// "+3/16 · p=0.031": the change in passes over the pairs compared, and the p-value.
+    /// "+3/16 tasks · p=0.031": tasks better minus tasks worse, of the tasks compared, and
+    /// the p-value acceptance was judged by (adjusted for the candidates judged together).
     pub fn evidence(&self) -> String {
         let d = &self.decision;
-        let delta = i64::from(d.candidate.passed) - i64::from(d.parent.passed);
-        let p = d.p_value.map(|p| format!(" · p={p:.3}")).unwrap_or_default();
-        format!("{delta:+}/{}{p}", d.parent.counted)
+        let net = d.improved.len() as i64 - d.regressed.len() as i64;
+        let p = d.p_adjusted.or(d.p_value).map(|p| format!(" · p={p:.3}")).unwrap_or_default();
+        format!("{net:+}/{} tasks{p}", d.parent.per_task.len())
     }
 }
 
@@ -268,6 +306,8 @@ mod tests {
             accepted: true,
             reason: "4 pairs better".into(),
             p_value: Some(0.06),
+            p_adjusted: Some(0.06),
+            family: 1,
             parent: Score::default(),
             candidate: Score::default(),
             improved: vec![],

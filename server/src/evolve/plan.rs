@@ -1,0 +1,87 @@
+//! What a loop will spend at most, and whether it can accept anything at all, worked out
+//! before it runs: `loop --dry-run` prints it, and every run says it first.
+//!
+//! Every number is an upper bound from the options alone (the harness's turn limit and
+//! context budget, the split sizes, the candidates asked for): a loop that stops early, or
+//! whose episodes end before their last turn, spends less.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::LoopOptions;
+use crate::config::Price;
+use crate::harness::Harness;
+use crate::splits::{Split, Splits};
+use crate::stages::validate::{smallest_reachable_p, Policy};
+
+/// The loop's bounds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Tasks per split.
+    pub tasks: BTreeMap<Split, usize>,
+    pub repeats: u32,
+    pub iterations: u32,
+    /// Candidates judged together per iteration: those asked for, and their combination.
+    pub family: usize,
+    /// Episodes: the baseline on every split; per iteration the new harness on the mine
+    /// split, a fresh parent sample of the validate split and every candidate on it (and on
+    /// the mine split under the paper rule); the final test evaluation.
+    pub episodes: u64,
+    /// Model calls: each episode's turn limit, and the reading of failed traces and the
+    /// proposals of every iteration.
+    pub model_calls: u64,
+    /// Tokens, with every call's conversation at the harness's context budget.
+    pub tokens: u64,
+    /// Those tokens at the model's input price; `None` when its price is unknown.
+    pub usd: Option<f64>,
+    /// The smallest p-value a candidate can reach against a parent that fails every
+    /// validate task, adjusted for the family, and the level it must reach (paired rule).
+    pub smallest_p: Option<f64>,
+    pub alpha: Option<f64>,
+}
+
+impl Plan {
+    /// True when no candidate can be accepted, whatever it does.
+    pub fn unreachable(&self) -> bool {
+        matches!((self.smallest_p, self.alpha), (Some(p), Some(alpha)) if p > alpha)
+    }
+}
+
+/// The bounds of `options` with `harness`, `splits` and `repeats`, priced at `price`.
+pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: u32, price: Option<Price>) -> Plan {
+    let tasks: BTreeMap<Split, usize> =
+        [Split::Mine, Split::Validate, Split::Test].into_iter().map(|s| (s, splits.tasks(s).len())).collect();
+    let episodes_of = |split: Split| tasks[&split] as u64 * u64::from(repeats);
+    let candidates = options.weaknesses * options.propose.candidates;
+    let family = candidates + usize::from(candidates > 1);
+    let per_candidate = episodes_of(Split::Validate)
+        + if options.validate.policy == Policy::Paper { episodes_of(Split::Mine) } else { 0 };
+    let per_iteration = episodes_of(Split::Mine) + episodes_of(Split::Validate) + family as u64 * per_candidate;
+    let baseline: u64 = tasks.keys().map(|&s| episodes_of(s)).sum();
+    let episodes = baseline + u64::from(options.iterations) * per_iteration + episodes_of(Split::Test);
+    let policy = harness.policy();
+    // Per iteration: one reading per failed mine-split trace, two asks per weakness.
+    let stage_calls = u64::from(options.iterations) * (episodes_of(Split::Mine) + 2 * options.weaknesses as u64);
+    let model_calls = episodes * u64::from(policy.max_turns) + stage_calls;
+    let tokens = model_calls * u64::from(policy.context_budget_tokens);
+    let usd = price.map(|p| p.cost(tokens, 0));
+    let (smallest_p, alpha) = match options.validate.policy {
+        Policy::PairedTasks { alpha } => {
+            (Some(smallest_reachable_p(&vec![0; tasks[&Split::Validate]], repeats, family)), Some(alpha))
+        }
+        Policy::Paper => (None, None),
+    };
+    Plan {
+        tasks,
+        repeats,
+        iterations: options.iterations,
+        family,
+        episodes,
+        model_calls,
+        tokens,
+        usd,
+        smallest_p,
+        alpha,
+    }
+}
