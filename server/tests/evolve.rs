@@ -460,3 +460,50 @@ async fn a_candidate_that_overflows_the_context_loses_its_pairs() {
         .count();
     assert_eq!(overflowed as u64, candidate["counted"].as_u64().unwrap(), "one attempt each, none re-run");
 }
+
+#[tokio::test]
+async fn a_split_too_small_to_accept_is_said_up_front_and_spends_nothing() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, cwd) = workspace();
+    // Six tasks: two per split, so even two flips give p = 1/4.
+    for n in 7..=15 {
+        std::fs::remove_dir_all(tasks.join(format!("greet-{n}"))).unwrap();
+    }
+    let fixed = cwd.join("fixed");
+    self_harness::util::copy_dir(&harness, &fixed).unwrap();
+    let text = std::fs::read_to_string(fixed.join("system.md")).unwrap();
+    std::fs::write(fixed.join("system.md"), format!("{text}\n{FIX}\n")).unwrap();
+    let run = |args: Vec<std::ffi::OsString>| {
+        let (cwd, base) = (cwd.clone(), model.base_url().to_string());
+        tokio::task::spawn_blocking(move || {
+            common::run(common::bin().current_dir(&cwd).env("OPENAI_BASE_URL", &base).args(&args))
+        })
+    };
+    let os = |args: &[&dyn AsRef<std::ffi::OsStr>]| args.iter().map(|a| a.as_ref().to_os_string()).collect();
+
+    let plan = run(os(&[&"loop", &"--dry-run", &"--harness", &harness, &"--tasks", &tasks])).await.unwrap();
+    assert_eq!(plan.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&plan.stderr);
+    assert!(said.contains("with 2 validate task(s)") && said.contains("no candidate can be accepted"), "{said}");
+
+    let output = run(os(&[
+        &"validate",
+        &"--json",
+        &"--candidate",
+        &fixed,
+        &"--parent",
+        &harness,
+        &"--tasks",
+        &tasks,
+    ]))
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reason = decision["reason"].as_str().unwrap();
+    assert!(reason.starts_with("no candidate can be accepted on 2 validate task(s)"), "{reason}");
+    assert!(!cwd.join(".self-harness/runs").exists(), "not one episode ran");
+}

@@ -250,9 +250,16 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         let family = proposals.len() + usize::from(proposals.len() > 1);
         let judging = ValidateOptions { family, sample: iteration - 1, ..options.validate };
         if !proposals.is_empty() {
-            let held_out = ctx.run_sample(&harness, Split::Validate, judging.sample).await?;
-            if let Some(warning) = unreachable(&judging, &held_out, ctx.repeats) {
-                (ctx.say)(&format!("  {warning}: each validation will stop before its first episode"));
+            // Out of reach whatever the parent does: said without spending its sample.
+            let tasks = ctx.splits.tasks(Split::Validate).len();
+            let mut why = unreachable(&judging, &vec![0; tasks], ctx.repeats);
+            if why.is_none() {
+                let (parent, _) = score(&ctx.run_sample(&harness, Split::Validate, judging.sample).await?);
+                let passes: Vec<u32> = parent.per_task.values().map(|t| t.passed).collect();
+                why = unreachable(&judging, &passes, ctx.repeats);
+            }
+            if let Some(why) = why {
+                (ctx.say)(&format!("  no candidate can be accepted: {why}"));
             }
         }
         // Candidates are validated against the kept copy of their parent, as the editor
@@ -306,21 +313,18 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
     Ok(LoopEnd { harness_version: harness.version().to_string(), reason })
 }
 
-/// Why no candidate can be accepted against a parent whose validate-split episodes are
-/// `held_out`, if none can: even passing every episode, the paired test's adjusted p stays
-/// above α.
-fn unreachable(judging: &ValidateOptions, held_out: &[Episode], repeats: u32) -> Option<String> {
+/// Why no candidate can be accepted against a parent with `passes` per validate task, if
+/// none can: even a candidate passing every episode would reach an adjusted p above α.
+fn unreachable(judging: &ValidateOptions, passes: &[u32], repeats: u32) -> Option<String> {
     let Policy::PairedTasks { alpha } = judging.policy else { return None };
-    let (score, _) = score(held_out);
-    let passes: Vec<u32> = score.per_task.values().map(|t| t.passed).collect();
-    let best = validate::smallest_reachable_p(&passes, repeats, judging.family);
+    let best = validate::smallest_reachable_p(passes, repeats, judging.family);
     (best > alpha).then(|| {
         format!(
-            "no candidate can be accepted: the parent passed {}/{} episodes of {} validate task(s), so even a \
-             candidate passing all of them reaches p = {best:.4} (×{} candidate(s)) > α = {alpha}",
-            score.passed,
-            score.counted,
-            passes.len(),
+            "against a parent passing {} of the {} episodes of the validate split, even a candidate passing them \
+             all reaches p = {best:.4} (×{} candidate(s)) > α = {alpha}; the validations stop before their first \
+             episode",
+            passes.iter().sum::<u32>(),
+            passes.len() as u32 * repeats,
             judging.family
         )
     })

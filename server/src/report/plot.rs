@@ -1,6 +1,6 @@
-//! The pass-rate plot, as a small hand-written SVG: validate-split pass rate of the version
-//! each iteration ended with, and the test split at baseline and at the end with their 95%
-//! intervals.
+//! The pass-rate plot, as a small hand-written SVG: the validate-split pass rate of the
+//! version each iteration ended with (on the pairs its decision compared), and the test split
+//! at baseline and at the end with their 95% intervals.
 
 use super::Report;
 

@@ -101,6 +101,28 @@ fn one() -> u32 {
     1
 }
 
+impl Decision {
+    /// The rejection of a candidate that no outcome could get accepted on `tasks` tasks:
+    /// even a parent failing every episode and a candidate passing every one would give
+    /// `best` (adjusted for `family`) > `alpha`. Nothing needs to run to know it.
+    pub fn out_of_reach(tasks: usize, family: usize, best: f64, alpha: f64) -> Decision {
+        Decision {
+            accepted: false,
+            reason: format!(
+                "no candidate can be accepted on {tasks} validate task(s): even if the parent failed and the \
+                 candidate passed every episode, p would be {best:.4} (×{family} candidate(s)) > {alpha}"
+            ),
+            p_value: None,
+            p_adjusted: Some(best),
+            family: family as u32,
+            parent: Score::default(),
+            candidate: Score::default(),
+            improved: Vec::new(),
+            regressed: Vec::new(),
+        }
+    }
+}
+
 /// Collects the candidate's outcomes for a plan of pairs and decides.
 #[derive(Debug, Clone)]
 pub struct Decider {

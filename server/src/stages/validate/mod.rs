@@ -120,6 +120,25 @@ pub async fn validate(
     candidate.ensure_changed()?;
     let (harness, parent) = (&candidate.harness, &candidate.parent);
     (ctx.say)(&format!("validating {} against {}", harness.version(), parent.version()));
+    // A split too small to ever accept is rejected before any episode is spent on it.
+    if let Policy::PairedTasks { alpha } = options.policy {
+        let named = ctx.splits.tasks(Split::Validate);
+        let tasks = named.iter().filter(|n| ctx.tasks.iter().any(|t| &t.name == *n)).count();
+        let best = smallest_reachable_p(&vec![0; tasks], ctx.repeats, options.family);
+        if best > alpha {
+            let decision = Decision::out_of_reach(tasks, options.family, best, alpha);
+            let unrun = Compared {
+                decision,
+                episodes: Vec::new(),
+                stopped_early: true,
+                spend: Spend::default(),
+                cost_ratio: None,
+            };
+            let record = record_of(candidate, options, &unrun);
+            append_record(ctx.store(), &record)?;
+            return Ok(Validation { record, episodes: Vec::new() });
+        }
+    }
     // The paper's two-way rule also weighs the held-in (mine) tasks.
     let mut sides = vec![(Split::Validate, false, options.sample)];
     if options.policy == Policy::Paper {
@@ -132,23 +151,29 @@ pub async fn validate(
         baseline.extend(episodes.into_iter().map(|episode| Baseline { episode, held_in }));
     }
     let compared = compare(&ctx.runner, ctx.tasks, harness, &baseline, options, on_progress).await?;
-    let record = ValidationRecord {
+    let record = record_of(candidate, options, &compared);
+    append_record(ctx.store(), &record)?;
+    let episodes = baseline.into_iter().map(|b| b.episode).chain(compared.episodes).collect();
+    Ok(Validation { record, episodes })
+}
+
+/// The record of the decision about `candidate`, with what its episodes spent.
+fn record_of(candidate: &Candidate, options: ValidateOptions, compared: &Compared) -> ValidationRecord {
+    let (harness, parent, working) = (&candidate.harness, &candidate.parent, &candidate.working);
+    ValidationRecord {
         at: crate::agent::now_rfc3339(),
         proposal: candidate.proposal.clone(),
-        harness: Some(candidate.working.canonicalize().unwrap_or_else(|_| candidate.working.clone())),
+        harness: Some(working.canonicalize().unwrap_or_else(|_| working.clone())),
         parent_dir: parent.dir().to_path_buf(),
         parent_version: parent.version().to_string(),
         candidate_dir: harness.dir().to_path_buf(),
         candidate_version: harness.version().to_string(),
         policy: options.policy.to_string(),
-        decision: compared.decision,
+        decision: compared.decision.clone(),
         stopped_early: compared.stopped_early,
         cost_ratio: compared.cost_ratio,
         spend: compared.spend,
-    };
-    append_record(ctx.store(), &record)?;
-    let episodes = baseline.into_iter().map(|b| b.episode).chain(compared.episodes).collect();
-    Ok(Validation { record, episodes })
+    }
 }
 
 /// A parent episode the candidate is compared against.
