@@ -489,18 +489,9 @@ async fn a_split_too_small_to_accept_is_said_up_front_and_spends_nothing() {
     let said = String::from_utf8_lossy(&plan.stderr);
     assert!(said.contains("with 2 validate task(s)") && said.contains("no candidate can be accepted"), "{said}");
 
-    let output = run(os(&[
-        &"validate",
-        &"--json",
-        &"--candidate",
-        &fixed,
-        &"--parent",
-        &harness,
-        &"--tasks",
-        &tasks,
-    ]))
-    .await
-    .unwrap();
+    let output = run(os(&[&"validate", &"--json", &"--candidate", &fixed, &"--parent", &harness, &"--tasks", &tasks]))
+        .await
+        .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
     let reason = decision["reason"].as_str().unwrap();

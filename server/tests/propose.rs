@@ -1,6 +1,9 @@
-//! One proposal round against a scripted model: what a weak model's unusable edits become,
-//! and the simple ask that follows them.
+//! Proposal rounds against a scripted model — what a weak model's unusable edits become and
+//! the simple ask that follows them, a reasoning model's reply, a misquoted search text, the
+//! remedy catalog — and against the real local model: a real weakness becomes at least one
+//! candidate that loads.
 
+mod common;
 mod support;
 
 use std::path::Path;
@@ -76,4 +79,103 @@ async fn unusable_edits_are_discarded_with_reasons_and_the_simple_ask_gives_a_pr
     assert_eq!((proposal.id.as_str(), proposal.edit.file.as_str()), ("1-no-verification-3", "system.md"));
     assert!(proposal.diff.contains(&format!("+{RULE}")), "{}", proposal.diff);
     assert_eq!(model.requests().len(), 2, "the full ask, then the simple one");
+}
+
+/// A round for the weakness above against the minimal harness, with `proposer`.
+async fn round_with(model: &ScriptedModel, proposer: Proposer) -> (self_harness::stages::propose::Round, usize) {
+    let client = Client::new(model.config()).unwrap();
+    let harness = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let weakness = weakness();
+    let spec = RoundSpec {
+        harness: &harness,
+        weakness: &weakness,
+        candidates: 2,
+        proposer,
+        tasks: &["count-lines".to_string()],
+        seed: 1,
+        budget: Budget::default(),
+        candidates_dir: dir.path(),
+        id_prefix: "no-verification".into(),
+        iteration: 0,
+    };
+    let out = round(&client, &spec, &[]).await;
+    (out, model.requests().len())
+}
+
+#[tokio::test]
+async fn a_reasoning_models_edit_is_read_past_its_thinking_and_a_misquoted_one_is_discarded() {
+    let model = ScriptedModel::responding(|_| {
+        let edits = json!({"proposals": [
+            {"file": "system.md", "search": "", "replace": RULE, "rationale": "r", "expected_fixes": [], "might_break": []},
+            {"file": "system.md", "search": "a sentence that is not in the prompt", "replace": "Something else entirely.",
+             "rationale": "r", "expected_fixes": [], "might_break": []}
+        ], "decline": null});
+        Reply::text(&format!("<think>The agent says done too early; add a rule.</think>\n{edits}"))
+    })
+    .await;
+    let (out, asked) = round_with(&model, Proposer::Model).await;
+    assert_eq!(asked, 1);
+    assert_eq!(out.proposals.len(), 1, "{out:?}");
+    assert!(out.proposals[0].diff.contains(&format!("+{RULE}")));
+    assert_eq!(out.discarded.len(), 1, "{out:?}");
+    assert!(out.discarded[0].1.contains("is not in system.md"), "never appended: {:?}", out.discarded);
+}
+
+#[tokio::test]
+async fn the_catalog_proposes_known_remedies_beside_the_models_edits_or_alone() {
+    let model = ScriptedModel::responding(weak_model).await;
+    let (alone, asked) = round_with(&model, Proposer::Catalog).await;
+    assert_eq!(asked, 0, "the catalog alone asks no model");
+    assert!(alone.proposals.len() >= 2, "{alone:?}");
+    assert!(alone.proposals.iter().all(|p| p.source == Proposer::Catalog));
+    let confirm = alone.proposals.iter().find(|p| p.edit.file == "harness.toml").expect("a policy remedy");
+    assert!(confirm.diff.contains("+completion = \"confirm\""), "{}", confirm.diff);
+
+    let model = ScriptedModel::responding(weak_model).await;
+    let (both, _) = round_with(&model, Proposer::ModelAndCatalog).await;
+    let sources: Vec<Proposer> = both.proposals.iter().map(|p| p.source).collect();
+    assert!(sources.contains(&Proposer::Model) && sources.contains(&Proposer::Catalog), "{sources:?}");
+}
+
+#[tokio::test]
+async fn the_real_local_model_turns_a_weakness_into_a_loadable_candidate() {
+    let url = match std::env::var("SELF_HARNESS_MODEL_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => url,
+        None => match tokio::task::spawn_blocking(common::local_model_url).await.unwrap() {
+            Some(url) => url,
+            None => return,
+        },
+    };
+    let mut config = self_harness::config::ModelConfig {
+        base_url: url,
+        timeout: std::time::Duration::from_secs(600),
+        ..Default::default()
+    };
+    config.apply_env(&|name| std::env::var(name).ok()).unwrap();
+    let client = Client::new(config).unwrap();
+    let harness = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let weakness = weakness();
+    let spec = RoundSpec {
+        harness: &harness,
+        weakness: &weakness,
+        candidates: 2,
+        proposer: Proposer::Model,
+        tasks: &["count-lines".to_string()],
+        seed: 1,
+        budget: Budget::default(),
+        candidates_dir: dir.path(),
+        id_prefix: "no-verification".into(),
+        iteration: 0,
+    };
+    let out = round(&client, &spec, &[]).await;
+    eprintln!("real proposer: {} proposal(s), discarded {:?}", out.proposals.len(), out.discarded);
+    assert_eq!(out.error, None);
+    assert!(!out.proposals.is_empty(), "no usable candidate: {out:?}");
+    for proposal in &out.proposals {
+        let candidate = Harness::load(&proposal.dir).unwrap_or_else(|d| panic!("{}: {d:?}", proposal.id));
+        assert_eq!(candidate.version(), proposal.version);
+        assert_ne!(candidate.version(), harness.version());
+    }
 }

@@ -190,6 +190,7 @@ fn report_numbers_plot_and_html() {
     let (lo, hi) = (c["ci95"][0].as_f64().unwrap(), c["ci95"][1].as_f64().unwrap());
     assert!((lo, hi) == (0.5, 1.0), "resampling two tasks: {lo} {hi}");
     assert_eq!(report["repeats_disagreed"], json!([1, 7]), "of seven task evaluations, only t2 at baseline (1/2)");
+    assert_eq!(report["sources"], json!({"model": {"proposed": 2, "accepted": 1}}));
 
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

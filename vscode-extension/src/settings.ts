@@ -75,7 +75,7 @@ export function serverSettings(read: SettingReader): ServerSettings {
   put('candidates', whole(read, 'candidates', 1));
   put('maxChangedLines', whole(read, 'maxChangedLines', 1));
   const proposer = text(read, 'proposer');
-  put('proposer', ['model', 'generic', 'random', 'none'].includes(proposer ?? '') ? proposer : undefined);
+  put('proposer', ['model', 'catalog', 'model+catalog', 'generic', 'random', 'none'].includes(proposer ?? '') ? proposer : undefined);
   put('weaknesses', whole(read, 'weaknesses', 1));
   put('episodeTimeoutSecs', whole(read, 'episodeTimeoutSecs', 1));
   put('budgetTokens', whole(read, 'budgetTokens', 0));

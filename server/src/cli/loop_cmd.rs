@@ -40,7 +40,8 @@ pub struct LoopArgs {
     iterations: u32,
     #[command(flatten)]
     judge: super::PolicyArgs,
-    /// Who proposes edits: the model, or an ablation for comparison.
+    /// Who proposes edits: the model, the remedy catalog of known edits for the detectors' weaknesses, both
+    /// (`model+catalog`), or an ablation for comparison.
     #[arg(long, value_enum, default_value_t = Proposer::Model)]
     proposer: Proposer,
     /// Candidates asked for per weakness.

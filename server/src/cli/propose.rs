@@ -27,7 +27,8 @@ pub struct ProposeArgs {
     /// Candidates asked for per weakness.
     #[arg(long, default_value_t = ProposeOptions::default().candidates as u32, value_parser = clap::value_parser!(u32).range(1..=10))]
     candidates: u32,
-    /// Who proposes: the model, or an ablation for comparison.
+    /// Who proposes: the model, the remedy catalog of known edits for the detectors' weaknesses, both
+    /// (`model+catalog`), or an ablation for comparison.
     #[arg(long, value_enum, default_value_t = Proposer::Model)]
     proposer: Proposer,
     /// Most lines an edit may change.

@@ -334,6 +334,7 @@ impl Client {
         let cost_usd = self.config.price().map(|p| p.cost(usage.prompt_tokens, usage.completion_tokens));
         ChatResponse {
             content: reply.content,
+            reasoning: reply.reasoning,
             tool_calls: reply.tool_calls,
             finish_reason: reply.finish_reason,
             usage,
@@ -358,8 +359,9 @@ fn estimate_usage(request: &ChatRequest, reply: &wire::Reply) -> TokenUsage {
     if let Some(format) = &request.response_format {
         prompt += serde_json::to_string(format).map_or(0, |s| s.len());
     }
-    let completion =
-        reply.content.len() + reply.tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>();
+    let completion = reply.content.len()
+        + reply.reasoning.as_ref().map_or(0, String::len)
+        + reply.tool_calls.iter().map(|c| c.name.len() + c.arguments.len()).sum::<usize>();
     TokenUsage {
         prompt_tokens: types::estimate_tokens(prompt),
         completion_tokens: types::estimate_tokens(completion),

@@ -226,8 +226,12 @@ impl TokenUsage {
 /// A reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatResponse {
-    /// The text of the reply (empty when the model only made tool calls).
+    /// The text of the reply (empty when the model only made tool calls), without the
+    /// reasoning a reasoning model put before it.
     pub content: String,
+    /// That reasoning, when the model gave any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
     pub finish_reason: FinishReason,

@@ -101,6 +101,7 @@ mod tests {
     fn response(prompt: u64, completion: u64, cost: Option<f64>, attempts: u32) -> ChatResponse {
         ChatResponse {
             content: String::new(),
+            reasoning: None,
             tool_calls: Vec::new(),
             finish_reason: FinishReason::Stop,
             usage: TokenUsage { prompt_tokens: prompt, completion_tokens: completion, estimated: false },

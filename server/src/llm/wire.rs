@@ -93,7 +93,10 @@ fn message(m: &Message) -> Value {
 /// A reply as read off the wire, before accounting.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Reply {
+    /// The answer, without the reasoning a reasoning model put before it.
     pub content: String,
+    /// That reasoning: a `reasoning_content` field, or a `<think>…</think>` block.
+    pub reasoning: Option<String>,
     pub tool_calls: Vec<ToolCall>,
     pub finish_reason: FinishReason,
     pub usage: Option<TokenUsage>,
@@ -118,6 +121,8 @@ struct WireChoice {
 #[derive(Debug, Deserialize)]
 struct WireMessage {
     content: Option<String>,
+    #[serde(default)]
+    reasoning_content: Option<String>,
     #[serde(default)]
     tool_calls: Option<Vec<WireToolCall>>,
 }
@@ -196,8 +201,11 @@ pub(crate) fn parse_response(body: &str) -> Result<Reply, String> {
             arguments: arguments_text(c.function.arguments),
         })
         .collect();
+    let (content, reasoning) =
+        split_reasoning(choice.message.content.unwrap_or_default(), choice.message.reasoning_content);
     Ok(Reply {
-        content: choice.message.content.unwrap_or_default(),
+        content,
+        reasoning,
         tool_calls,
         finish_reason: FinishReason::parse(choice.finish_reason.as_deref()),
         usage: response.usage.and_then(WireUsage::into_usage),
@@ -206,11 +214,27 @@ pub(crate) fn parse_response(body: &str) -> Result<Reply, String> {
     })
 }
 
+/// The answer and the reasoning of a reply: reasoning models (Qwen3, DeepSeek-R1 and their
+/// servers) send their thinking in a `reasoning_content` field, or inline as a
+/// `<think>…</think>` block before the answer (sometimes without the opening tag, which the
+/// chat template wrote). The answer is what follows.
+pub(crate) fn split_reasoning(content: String, reasoning: Option<String>) -> (String, Option<String>) {
+    let Some(end) = content.find("</think>") else { return (content, reasoning) };
+    let thought = content[..end].trim_start().trim_start_matches("<think>").trim().to_string();
+    let answer = content[end + "</think>".len()..].trim_start().to_string();
+    let reasoning = match reasoning {
+        Some(r) if !r.is_empty() => format!("{r}\n{thought}"),
+        _ => thought,
+    };
+    (answer, Some(reasoning).filter(|r| !r.trim().is_empty()))
+}
+
 /// Assembles a streamed reply: feed it the body's bytes as they come, then finish it.
 #[derive(Debug, Default)]
 pub(crate) struct StreamAssembler {
     pending: Vec<u8>,
     content: String,
+    reasoning: String,
     /// Tool calls by their `index` in the deltas.
     tool_calls: BTreeMap<u64, ToolCall>,
     finish_reason: Option<String>,
@@ -285,6 +309,9 @@ impl StreamAssembler {
         if let Some(text) = delta.get("content").and_then(Value::as_str) {
             self.content.push_str(text);
         }
+        if let Some(text) = delta.get("reasoning_content").and_then(Value::as_str) {
+            self.reasoning.push_str(text);
+        }
         for (position, call) in delta.get("tool_calls").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let index = call.get("index").and_then(Value::as_u64).unwrap_or(position as u64);
             let entry = self.tool_calls.entry(index).or_insert_with(|| ToolCall {
@@ -321,8 +348,11 @@ impl StreamAssembler {
                 "the stream ended before the reply was complete (no finish_reason and no [DONE])".to_string(),
             ));
         }
+        let reasoning = Some(self.reasoning).filter(|r| !r.is_empty());
+        let (content, reasoning) = split_reasoning(self.content, reasoning);
         Ok(Reply {
-            content: self.content,
+            content,
+            reasoning,
             tool_calls: self.tool_calls.into_values().collect(),
             finish_reason: FinishReason::parse(self.finish_reason.as_deref()),
             usage: self.usage,
@@ -440,5 +470,24 @@ mod tests {
         assert_eq!(excerpt("a\n  b", 10), "a b");
         assert_eq!(excerpt("abcdef", 3), "abc…");
         assert_eq!(excerpt("  ", 3), "(empty)");
+    }
+
+    #[test]
+    fn reasoning_is_set_apart_from_the_answer() {
+        let body = r#"{"choices":[{"message":{"content":"<think>the user wants JSON</think>\n{\"a\":1}"},"finish_reason":"stop"}]}"#;
+        let reply = parse_response(body).unwrap();
+        assert_eq!((reply.content.as_str(), reply.reasoning.as_deref()), ("{\"a\":1}", Some("the user wants JSON")));
+        let body = r#"{"choices":[{"message":{"content":"{}","reasoning_content":"hmm"},"finish_reason":"stop"}]}"#;
+        let reply = parse_response(body).unwrap();
+        assert_eq!((reply.content.as_str(), reply.reasoning.as_deref()), ("{}", Some("hmm")));
+        // The opening tag written by the chat template, not the model.
+        let (answer, thought) = split_reasoning("so: plan\n</think>\n\n{\"b\":2}".into(), None);
+        assert_eq!((answer.as_str(), thought.as_deref()), ("{\"b\":2}", Some("so: plan")));
+        assert_eq!(split_reasoning("plain".into(), None), ("plain".to_string(), None));
+        let mut stream = StreamAssembler::default();
+        stream.feed(b"data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"think \"}}]}\n\n").unwrap();
+        stream.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\n").unwrap();
+        let reply = stream.finish().unwrap();
+        assert_eq!((reply.content.as_str(), reply.reasoning.as_deref()), ("ok", Some("think ")));
     }
 }

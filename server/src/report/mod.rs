@@ -103,6 +103,13 @@ impl Comparison {
     }
 }
 
+/// What one proposer's candidates became.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SourceTally {
+    pub proposed: u32,
+    pub accepted: u32,
+}
+
 /// One decision as the report shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionRow {
@@ -152,6 +159,8 @@ pub struct Report {
     /// Of the evaluations' tasks run more than once, how many had repeats that disagreed
     /// (some passed, some failed), and how many there were.
     pub repeats_disagreed: (u32, u32),
+    /// Per proposer (`model`, `catalog`, an ablation): proposals validated, and accepted.
+    pub sources: std::collections::BTreeMap<String, SourceTally>,
     pub spend: Spend,
     pub finished: Option<String>,
 }
@@ -186,10 +195,12 @@ impl Report {
             predicted_hits: 0,
             predicted_total: 0,
             repeats_disagreed: (0, 0),
+            sources: Default::default(),
             spend: Spend::default(),
             finished: None,
         };
         let mut changed: std::collections::HashMap<String, u32> = Default::default();
+        let mut source_of: std::collections::HashMap<String, String> = Default::default();
         let mut decided: std::collections::HashMap<u32, Vec<Decided>> = Default::default();
         let (mut baseline, mut current): (Option<Score>, Option<Score>) = (None, None);
         for entry in entries {
@@ -240,8 +251,10 @@ impl Report {
                     let r = row(&mut report, *iteration);
                     report.iterations[r].spend.add(spend);
                 }
-                Entry::Proposal { iteration, id, changed_lines, .. } => {
+                Entry::Proposal { iteration, id, changed_lines, source, .. } => {
                     changed.insert(id.clone(), *changed_lines);
+                    source_of.insert(id.clone(), source.clone());
+                    report.sources.entry(source.clone()).or_default().proposed += 1;
                     let r = row(&mut report, *iteration);
                     report.iterations[r].proposals += 1;
                 }
@@ -268,6 +281,11 @@ impl Report {
                     report.spend.add(spend);
                     report.predicted_hits += predicted_hits;
                     report.predicted_total += predicted_total;
+                    if *accepted {
+                        for source in proposals.iter().filter_map(|p| source_of.get(p)) {
+                            report.sources.entry(source.clone()).or_default().accepted += 1;
+                        }
+                    }
                     decided.entry(*iteration).or_default().push(Decided {
                         candidate_version: candidate_version.clone(),
                         accepted: *accepted,
@@ -450,6 +468,11 @@ impl Report {
             }
             n => format!("predicted flips that came true: {}/{n}", self.predicted_hits),
         });
+        if !self.sources.is_empty() {
+            let by: Vec<String> =
+                self.sources.iter().map(|(s, t)| format!("{s} {} of {}", t.accepted, t.proposed)).collect();
+            lines.push(format!("accepted by proposer: {}", by.join(", ")));
+        }
         let (disagreed, repeated) = self.repeats_disagreed;
         if repeated > 0 {
             lines.push(format!(

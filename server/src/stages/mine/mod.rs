@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use detectors::{detect_all, detector, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS};
+pub use reading::condense;
 pub use summary::{summarize, DetectorWeakness, Evidence, Summary, Support};
 
 use super::Context;

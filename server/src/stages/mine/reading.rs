@@ -119,10 +119,15 @@ pub(super) async fn weaknesses(
         .collect()
 }
 
-/// A failed trace in a few thousand characters.
-fn condense(trace: &Trace, instruction: &str) -> String {
+/// A failed trace in a few thousand characters: the task (when its instruction is known),
+/// then per turn the command, its exit code and the start of its output, then the tests
+/// that failed. What the model reads here, and what the proposer is shown.
+pub fn condense(trace: &Trace, instruction: &str) -> String {
     let cut = |s: &str, n: usize| -> String { s.chars().take(n).collect() };
-    let mut text = format!("Task: {}\n\nTurns:\n", cut(instruction.trim(), 600));
+    let mut text = match instruction.trim() {
+        "" => format!("Task {}\n\nTurns:\n", trace.header.task),
+        known => format!("Task: {}\n\nTurns:\n", cut(known, 600)),
+    };
     for turn in &trace.turns {
         if let Some(error) = &turn.parse_error {
             text.push_str(&format!("{}: unparseable reply ({})\n", turn.index, cut(error, 80)));

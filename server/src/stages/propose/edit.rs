@@ -77,11 +77,17 @@ pub fn apply_edit(original: &str, edit: &RawEdit) -> Result<String, String> {
         return Ok(text);
     }
     match original.matches(&edit.search).count() {
-        // Small models rarely quote a file exactly. Whitespace differences are forgiven;
-        // otherwise the replacement is added at the end, where it still says what was meant.
+        // Small models rarely quote a file exactly: whitespace differences are forgiven. A
+        // search text that is not there at all is no edit of this file: appending the
+        // replacement instead would validate something nobody proposed.
         0 => match find_loosely(original, &edit.search) {
             Some(range) => Ok(format!("{}{}{}", &original[..range.start], edit.replace, &original[range.end..])),
-            None => apply_edit(original, &RawEdit { search: String::new(), ..edit.clone() }),
+            None => Err(format!(
+                "the search text {:?} is not in {}; an edit must quote the text it replaces (or have an empty \
+                 search to append)",
+                edit.search.chars().take(80).collect::<String>(),
+                edit.file
+            )),
         },
         1 => Ok(original.replacen(&edit.search, &edit.replace, 1)),
         n => Err(format!("the search text occurs {n} times; it must be unique")),
@@ -132,7 +138,7 @@ pub fn near_duplicate(a: &RawEdit, b: &RawEdit) -> bool {
 pub fn ablation_edit(kind: Proposer, harness: &Harness, size: usize, seed: u64) -> Option<RawEdit> {
     let file = harness.manifest().prompts.system.clone();
     let text = match kind {
-        Proposer::Model | Proposer::None => return None,
+        Proposer::Model | Proposer::Catalog | Proposer::ModelAndCatalog | Proposer::None => return None,
         Proposer::Generic => {
             let generic = "Work step by step, be careful and thorough, and make sure your answer is correct. ";
             generic.repeat(size / generic.len() + 1).chars().take(size.max(20)).collect::<String>()
@@ -207,7 +213,8 @@ pub(super) mod tests {
     fn edits_replace_once_or_append() {
         assert_eq!(apply_edit("a b a", &edit("b", "c")).unwrap(), "a c a");
         assert!(apply_edit("a b a", &edit("a", "c")).unwrap_err().contains("2 times"));
-        assert_eq!(apply_edit("a", &edit("z", "c")).unwrap(), "a\nc\n", "not found: appended");
+        let missing = apply_edit("a", &edit("z", "c")).unwrap_err();
+        assert!(missing.contains("the search text \"z\" is not in system.md"), "never appended: {missing}");
         assert_eq!(apply_edit("one  two\nthree", &edit("one two three", "x")).unwrap(), "x", "whitespace forgiven");
         assert_eq!(apply_edit("line", &edit("", "new")).unwrap(), "line\nnew\n");
     }

@@ -4,14 +4,16 @@
 //! expects to flip and those it might break). A `round` asks it for one weakness's edits
 //! and turns each into a candidate with `edit::prepare` (applied to a copy of the harness,
 //! re-loaded, held to the edit budget) or into a discarded line with its reason;
-//! near-duplicates are dropped. Proposers: the model itself (`model`, the product), and
-//! ablations for honest comparison — `generic` (a generic instruction of the same length),
-//! `random` (a random valid edit of the same size) and `none`.
+//! near-duplicates are dropped. Proposers: the model itself (`model`, the product), the
+//! remedy `catalog` of known edits for the detectors' weaknesses (or both), and ablations
+//! for honest comparison — `generic` (a generic instruction of the same length), `random`
+//! (a random valid edit of the same size) and `none`.
 //!
 //! [`propose`] is the stage's one entry: rounds for several weaknesses, the parent kept in
 //! the store so that its proposals stay verifiable after it is edited, and the result kept
 //! as the standing proposals (`proposals.json`), which `validate` and the editor read.
 
+mod catalog;
 mod edit;
 mod model;
 mod round;
@@ -20,6 +22,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use catalog::remedies;
 pub use edit::{ablation_edit, apply_edit, install, near_duplicate, prepare};
 pub use model::{propose_rules_with_model, propose_with_model, ProposeError};
 pub use round::{round, Round, RoundSpec};
@@ -31,12 +34,18 @@ use crate::splits::{Split, Splits};
 use crate::stages::mine::Weakness;
 use crate::store::Store;
 
-/// Which proposer made an edit.
+/// Who proposes edits (and, on a proposal, who made it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Proposer {
     /// The model proposes (the product).
     Model,
+    /// The remedy catalog: the known edits for a detector's weakness.
+    Catalog,
+    /// Both: the catalog's remedies and the model's edits, each validated.
+    #[serde(rename = "model+catalog")]
+    #[value(name = "model+catalog")]
+    ModelAndCatalog,
     /// Ablation: a generic instruction of the same length as the model's edit.
     Generic,
     /// Ablation: a random valid edit of the same size.
@@ -45,13 +54,25 @@ pub enum Proposer {
     None,
 }
 
+impl Proposer {
+    /// Whether the model is asked for edits (itself, or for the sizes of an ablation).
+    fn asks_model(self) -> bool {
+        !matches!(self, Proposer::Catalog | Proposer::None)
+    }
+
+    /// Whether the catalog's remedies are proposed.
+    fn uses_catalog(self) -> bool {
+        matches!(self, Proposer::Catalog | Proposer::ModelAndCatalog)
+    }
+}
+
 /// An edit as proposed, before it is checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawEdit {
     /// A file of the harness folder, relative to it.
     pub file: String,
-    /// Text to replace, which must occur once (runs of whitespace count as equal); empty,
-    /// or not found at all, means "append `replace` to the file".
+    /// Text to replace, which must occur once (runs of whitespace count as equal); empty
+    /// means "append `replace` to the file". Text that is not in the file discards the edit.
     pub search: String,
     pub replace: String,
     pub rationale: String,

@@ -62,7 +62,8 @@ pub async fn propose_with_model(
         "required": ["proposals", "decline"],
         "additionalProperties": false
     });
-    let reply: Reply = ask(client, prompt, "proposals", schema, seed, 2048).await?;
+    // Room for whole edits, and for the thinking of a reasoning model before them.
+    let reply: Reply = ask(client, prompt, "proposals", schema, seed, 4096).await?;
     Ok((reply.proposals, reply.decline.filter(|d| !d.trim().is_empty())))
 }
 
@@ -201,10 +202,17 @@ fn prompt(harness: &Harness, files: &[String], weakness: &Weakness, k: usize, ta
         shown.push_str(&format!("--- {file} ---\n{text}\n"));
     }
     let evidence = weakness.evidence.iter().take(3).map(|e| format!("- {e}")).collect::<Vec<_>>().join("\n");
-    // The runtime policy's knobs are edits too; the model cannot know them from the file.
+    // What a harness engineer would look at: one failing episode itself, condensed.
+    let episode = weakness
+        .evidence
+        .iter()
+        .find_map(|e| crate::trace::read(&e.trace).ok())
+        .map(|trace| format!("One of the failed episodes, condensed:\n{}\n", crate::stages::mine::condense(&trace, "")))
+        .unwrap_or_default();
+    // Every key of the manifest is an edit too; the model cannot know them from the file.
     let policy_keys = crate::harness::key_docs()
         .iter()
-        .filter(|d| d.path.starts_with("policy.") && !d.path.starts_with("policy.output"))
+        .filter(|d| !d.kind.starts_with("table"))
         .map(|d| {
             let text = d.description.replace('\n', " ");
             let first_sentence = text.split_inclusive(". ").next().unwrap_or_default().trim_end();
@@ -215,9 +223,9 @@ fn prompt(harness: &Harness, files: &[String], weakness: &Weakness, k: usize, ta
     format!(
         "You improve the harness of a terminal agent: the files below define its prompts and policy.\n\
          A weakness was found in its failed episodes.\n\n\
-         Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n{keep}\n\
+         Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n{keep}\n{episode}\
          Harness files:\n{shown}\n\
-         Runtime policy keys of harness.toml ([policy] table):\n{policy_keys}\n\n\
+         Keys of harness.toml (dotted: `policy.max_turns` is `max_turns` in the [policy] table):\n{policy_keys}\n\n\
          Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
          for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
          `replace`; an empty `search` appends `replace` to the end of the file. Keep each edit \
@@ -265,7 +273,7 @@ mod tests {
         let knob = text.lines().find(|l| l.starts_with("- policy.completion")).expect("the completion rule is offered");
         assert!(text.contains("- Opens interactive programs: {\"file\": \"system.md\""), "{text}");
         assert!(knob.contains("confirm") && knob.contains("declare_after_check"), "{knob}");
-        assert!(!text.contains("policy.output.head_bytes"), "the truncation details are left out");
+        assert!(text.contains("- policy.output.head_bytes") && text.contains("- prompts.system"), "every key");
 
         // The examples are never the weakness's own, and a copied example is recognised.
         let vim: Weakness = serde_json::from_value(json!({

@@ -2,7 +2,8 @@
 //! per weakness). The proposer is asked for candidates, each is checked by [`prepare`] into
 //! its own candidate folder, and near-duplicates (of each other or of `earlier` proposals)
 //! are dropped — every edit asked for ends up either a [`Proposal`] or a discarded line
-//! with its reason. When the model gave edits and none was usable, it is asked once more
+//! with its reason. The catalog's remedies follow the model's edits when the proposer
+//! includes them. When the model gave edits and none was usable, it is asked once more
 //! the simple way (one-sentence instructions, appended to the prompt its weakness concerns):
 //! small models manage that where the full edit format defeats them.
 
@@ -10,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use super::model::copies_example;
 use super::{
-    ablation_edit, near_duplicate, prepare, propose_rules_with_model, propose_with_model, Budget, Proposal, Proposer,
-    RawEdit,
+    ablation_edit, near_duplicate, prepare, propose_rules_with_model, propose_with_model, remedies, Budget, Proposal,
+    Proposer, RawEdit,
 };
 use crate::harness::Harness;
 use crate::llm::Client;
@@ -47,47 +48,71 @@ pub struct Round {
     pub error: Option<String>,
 }
 
-/// Runs one round. Ablation proposers replace each of the model's edits by an edit of the
-/// same size, so that the comparison is fair.
+/// Runs one round: the model's edits (ablation proposers replace each by an edit of the
+/// same size, so that the comparison is fair), then the catalog's remedies, as the
+/// proposer says.
 pub async fn round(client: &Client, spec: &RoundSpec<'_>, earlier: &[Proposal]) -> Round {
     let mut out = Round::default();
-    let (edits, declined) =
+    let mut numbered = 0;
+    if spec.proposer.asks_model() {
         match propose_with_model(client, spec.harness, spec.weakness, spec.candidates, spec.tasks, spec.seed).await {
-            Ok(asked) => asked,
-            Err(e) => {
-                out.error = Some(format!("the model could not propose: {e}"));
-                return out;
+            Err(e) => out.error = Some(format!("the model could not propose: {e}")),
+            Ok((edits, declined)) => {
+                let edits: Vec<(RawEdit, Proposer)> = edits
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(n, edit)| match spec.proposer {
+                        Proposer::Model | Proposer::ModelAndCatalog => Some((edit, Proposer::Model)),
+                        kind => ablation_edit(kind, spec.harness, edit.replace.len(), spec.seed + n as u64)
+                            .map(|e| (e, kind)),
+                    })
+                    .collect();
+                if edits.is_empty() {
+                    out.declined = declined;
+                }
+                let (asked, before) = (edits.len(), out.proposals.len());
+                check(spec, edits, numbered, earlier, &mut out);
+                numbered += asked;
+                // A model that gave edits, none of them usable: ask it the simple way once.
+                let model = matches!(spec.proposer, Proposer::Model | Proposer::ModelAndCatalog);
+                if model && asked > 0 && out.proposals.len() == before {
+                    let simple =
+                        propose_rules_with_model(client, spec.harness, spec.weakness, spec.candidates, spec.seed);
+                    match simple.await {
+                        Ok(rules) => {
+                            let rules: Vec<(RawEdit, Proposer)> =
+                                rules.into_iter().map(|e| (e, Proposer::Model)).collect();
+                            let n = rules.len();
+                            check(spec, rules, numbered, earlier, &mut out);
+                            numbered += n;
+                        }
+                        Err(e) => out
+                            .discarded
+                            .push((format!("{}-rules", spec.id_prefix), format!("the simple ask failed: {e}"))),
+                    }
+                }
             }
-        };
-    let edits: Vec<_> = edits
-        .into_iter()
-        .enumerate()
-        .filter_map(|(n, edit)| match spec.proposer {
-            Proposer::Model => Some(edit),
-            Proposer::None => None,
-            kind => ablation_edit(kind, spec.harness, edit.replace.len(), spec.seed + n as u64),
-        })
-        .collect();
-    if edits.is_empty() {
-        out.declined = declined;
-    }
-    let asked = edits.len();
-    check(spec, edits, 0, earlier, &mut out);
-    // A model that gave edits, none of them usable: ask it the simple way once.
-    if spec.proposer == Proposer::Model && asked > 0 && out.proposals.is_empty() {
-        match propose_rules_with_model(client, spec.harness, spec.weakness, spec.candidates, spec.seed).await {
-            Ok(rules) => check(spec, rules, asked, earlier, &mut out),
-            Err(e) => out.discarded.push((format!("{}-rules", spec.id_prefix), format!("the simple ask failed: {e}"))),
         }
+    }
+    if spec.proposer.uses_catalog() {
+        let remedies = remedies(spec.harness, spec.weakness).into_iter().map(|e| (e, Proposer::Catalog)).collect();
+        check(spec, remedies, numbered, earlier, &mut out);
     }
     out
 }
 
-/// Turns edits into proposals or discarded lines; ids continue after `numbered`.
-fn check(spec: &RoundSpec<'_>, edits: Vec<RawEdit>, numbered: usize, earlier: &[Proposal], out: &mut Round) {
-    for (n, edit) in edits.into_iter().enumerate() {
+/// Turns edits (each with who made it) into proposals or discarded lines; ids continue
+/// after `numbered`.
+fn check(
+    spec: &RoundSpec<'_>,
+    edits: Vec<(RawEdit, Proposer)>,
+    numbered: usize,
+    earlier: &[Proposal],
+    out: &mut Round,
+) {
+    for (n, (edit, source)) in edits.into_iter().enumerate() {
         let id = format!("{}-{}", spec.id_prefix, numbered + n + 1);
-        if spec.proposer == Proposer::Model && copies_example(spec.weakness, &edit) {
+        if source == Proposer::Model && copies_example(spec.weakness, &edit) {
             out.discarded.push((id, "copies an example of the prompt instead of proposing".into()));
             continue;
         }
@@ -102,7 +127,7 @@ fn check(spec: &RoundSpec<'_>, edits: Vec<RawEdit>, numbered: usize, earlier: &[
                 id,
                 iteration: spec.iteration,
                 weakness: spec.weakness.id.clone(),
-                source: spec.proposer,
+                source,
                 edit,
                 diff,
                 changed_lines,

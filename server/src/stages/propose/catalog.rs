@@ -1,0 +1,187 @@
+//! The remedy catalog: for each weakness a deterministic detector (or the model's reading)
+//! names, the concrete edits a harness engineer would try first — a policy key set, a rule
+//! added to the system prompt. They are candidates like any other (source `catalog`): they
+//! are checked, validated on tasks they were not mined from, and kept only if they hold up.
+//! A remedy already in the harness is not proposed again.
+
+use super::RawEdit;
+use crate::harness::{locate_surface, Harness, MANIFEST_FILE};
+use crate::stages::mine::Weakness;
+
+/// The catalog's edits for `weakness`, against `harness` as it is.
+pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
+    let manifest = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
+    let system_file = harness.manifest().prompts.system.clone();
+    let system = std::fs::read_to_string(harness.dir().join(&system_file)).unwrap_or_default();
+    let policy = harness.policy();
+    let rule = |text: &str, why: &str| -> Option<RawEdit> {
+        let present = system.split_whitespace().collect::<Vec<_>>().join(" ").contains(text);
+        (!present).then(|| edit(&system_file, "", text, why))
+    };
+    let set = |key: &str, value: String, why: &str| set_policy(&manifest, key, &value, why);
+    let mechanism = weakness.id.trim_start_matches("model-");
+    let found: Vec<Option<RawEdit>> = match mechanism {
+        "no-verification" | "declared-done-too-early" => vec![
+            set("completion", "\"confirm\"".into(), "the agent sees what its last command did before its done counts"),
+            rule(
+                "Before you say you are done, run one more command that shows the result of your work (cat the \
+                 file you wrote, list the folder, run the program or its tests) and compare it with what the task \
+                 asks.",
+                "the agent declares done without looking at what it produced",
+            ),
+        ],
+        "interactive-program" => vec![rule(
+            "Never start an interactive program (vim, nano, less, more, man, top, a bare python or bash, git \
+             commit without -m): there is no terminal. Write files with printf or a heredoc, read them with \
+             cat, and pass -m, --no-edit or --no-pager.",
+            "interactive programs hang without a terminal",
+        )],
+        "repeated-command" | "command-errors" => vec![rule(
+            "When a command fails, read its error before you run anything else, and never run the same failing \
+             command again unchanged: fix the cause or try another way.",
+            "the agent repeats failing commands instead of changing approach",
+        )],
+        "command-timeout" => vec![
+            set(
+                "command_timeout_secs",
+                (policy.command_timeout_secs * 2).min(600).to_string(),
+                "commands that need longer than the timeout are cut off",
+            )
+            .filter(|_| policy.command_timeout_secs < 600),
+            rule(
+                "Run commands that take long or never end (servers, watchers, big builds) in the background with \
+                 nohup and a log file (nohup cmd > /tmp/cmd.log 2>&1 &), then check on them.",
+                "long-running commands block the agent until the timeout",
+            ),
+        ],
+        "output-flood" => vec![rule(
+            "Keep command output short: pipe long output through head, tail, grep or wc -l instead of printing \
+             whole files or logs.",
+            "long outputs fill the conversation",
+        )],
+        "unparseable-action" | "malformed-replies" => vec![
+            set(
+                "parse_retries",
+                (policy.parse_retries + 3).min(20).to_string(),
+                "one more chance after an unparseable reply",
+            )
+            .filter(|_| policy.parse_retries < 20),
+            rule(
+                "Reply with exactly one JSON object and nothing else: no text before or after it.",
+                "replies that are not one JSON action end the episode",
+            ),
+        ],
+        "context-overflow" => vec![set(
+            "on_context_overflow",
+            "\"truncate_outputs\"".into(),
+            "a long episode shortens old outputs instead of ending",
+        )],
+        "gave-up" => vec![rule(
+            "Do not stop before the task is done. When you are stuck, look again: list the files, read the \
+             error, and try a different command.",
+            "the agent stops without finishing",
+        )],
+        "ran-out-of-turns" => vec![set(
+            "max_turns",
+            (policy.max_turns + 10).min(1000).to_string(),
+            "the agent runs out of turns while still making progress",
+        )],
+        "wrong-output-format" => vec![rule(
+            "Write outputs exactly in the format the task asks (only the number, only the lines asked for, the \
+             exact file names), and check the file with cat before you finish.",
+            "the output is right but not in the format asked for",
+        )],
+        _ => Vec::new(),
+    };
+    found.into_iter().flatten().collect()
+}
+
+fn edit(file: &str, search: &str, replace: &str, why: &str) -> RawEdit {
+    RawEdit {
+        file: file.to_string(),
+        search: search.to_string(),
+        replace: replace.to_string(),
+        rationale: format!("catalog remedy: {why}"),
+        expected_fixes: Vec::new(),
+        might_break: Vec::new(),
+    }
+}
+
+/// The edit of `harness.toml` that sets `[policy] key = value`: the key's own line when it
+/// is written, else a line after the `[policy]` header, else a new `[policy]` table. `None`
+/// when the key already has that value.
+fn set_policy(manifest: &str, key: &str, value: &str, why: &str) -> Option<RawEdit> {
+    let wanted = format!("{key} = {value}");
+    let line = locate_surface(manifest, &format!("policy.{key}")).and_then(|n| manifest.lines().nth(n as usize));
+    match line {
+        Some(line) if line.trim() == wanted => None,
+        Some(line) if line.trim_start().starts_with('[') => {
+            Some(edit(MANIFEST_FILE, line, &format!("{line}\n{wanted}"), why))
+        }
+        Some(line) => Some(edit(MANIFEST_FILE, line, &wanted, why)),
+        None => Some(edit(MANIFEST_FILE, "", &format!("\n[policy]\n{wanted}"), why)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::stages::propose::{prepare, Budget};
+
+    fn weakness(id: &str) -> Weakness {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "title": "t", "description": "d", "criticality": "high", "support": "s",
+            "surface": "prompts.system", "evidence": [], "tasks": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn every_remedy_loads_and_stays_within_the_budget() {
+        let minimal = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ids = [
+            "no-verification",
+            "interactive-program",
+            "repeated-command",
+            "command-timeout",
+            "output-flood",
+            "unparseable-action",
+            "context-overflow",
+            "gave-up",
+            "model-ran-out-of-turns",
+            "model-wrong-output-format",
+            "model-declared-done-too-early",
+        ];
+        let mut n = 0;
+        for id in ids {
+            let remedies = remedies(&minimal, &weakness(id));
+            assert!(!remedies.is_empty(), "{id} has a remedy");
+            for remedy in remedies {
+                n += 1;
+                let (candidate, diff, _) =
+                    prepare(&minimal, &remedy, &dir.path().join(n.to_string()), Budget::default())
+                        .unwrap_or_else(|e| panic!("{id}: {e}: {remedy:?}"));
+                assert_ne!(candidate.version(), minimal.version(), "{id}: {diff}");
+            }
+        }
+        let done = remedies(&minimal, &weakness("no-verification"));
+        let confirm = done.iter().find(|e| e.file == MANIFEST_FILE).unwrap();
+        assert_eq!(
+            (confirm.search.as_str(), confirm.replace.as_str()),
+            ("completion = \"declare\"", "completion = \"confirm\"")
+        );
+        assert!(remedies(&minimal, &weakness("tool-misuse")).is_empty(), "no known remedy, none made up");
+    }
+
+    #[test]
+    fn a_remedy_in_place_is_not_proposed_again_and_a_missing_key_is_added() {
+        assert_eq!(set_policy("[policy]\ncompletion = \"confirm\"\n", "completion", "\"confirm\"", "w"), None);
+        let added = set_policy("name = \"x\"\n[policy]\nmax_turns = 3\n", "completion", "\"confirm\"", "w").unwrap();
+        assert_eq!((added.search.as_str(), added.replace.as_str()), ("[policy]", "[policy]\ncompletion = \"confirm\""));
+        let table = set_policy("name = \"x\"\n", "completion", "\"confirm\"", "w").unwrap();
+        assert_eq!((table.search.as_str(), table.replace.as_str()), ("", "\n[policy]\ncompletion = \"confirm\""));
+    }
+}
