@@ -111,7 +111,7 @@ async fn a_reasoning_models_edit_is_read_past_its_thinking_and_a_misquoted_one_i
             {"file": "system.md", "search": "a sentence that is not in the prompt", "replace": "Something else entirely.",
              "rationale": "r", "expected_fixes": [], "might_break": []}
         ], "decline": null});
-        Reply::text(&format!("<think>The agent says done too early; add a rule.</think>\n{edits}"))
+        Reply::text(format!("<think>The agent says done too early; add a rule.</think>\n{edits}"))
     })
     .await;
     let (out, asked) = round_with(&model, Proposer::Model).await;
