@@ -225,13 +225,19 @@ impl ModelConfig {
     }
 }
 
-/// The whole project config. Sections other than `[model]` are tolerated (and ignored)
-/// until the stages that own them land.
+/// The whole project config. Sections other than `[model]` and `[proposer]` are tolerated
+/// (and ignored) until the stages that own them land.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectConfig {
     /// The file it was read from; `None` when there is none and defaults apply.
     pub path: Option<PathBuf>,
+    /// The model the agent acts with.
     pub model: ModelConfig,
+    /// The model that reads failed traces and proposes edits: `[proposer]`, whose keys are
+    /// those of `[model]` and default to its values (the acting model: the published setup).
+    pub proposer: ModelConfig,
+    /// `[proposer]` as written, applied over `model` once the environment is.
+    proposer_section: Option<Section>,
 }
 
 impl ProjectConfig {
@@ -247,7 +253,7 @@ impl ProjectConfig {
             Some(path) => Self::load_file_with_env(&path, env),
             None => {
                 let mut config = ProjectConfig::default();
-                config.model.apply_env(env)?;
+                config.apply_env(env)?;
                 Ok(config)
             }
         }
@@ -264,7 +270,7 @@ impl ProjectConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::new(Some(path), format!("cannot read the project config: {e}")))?;
         let mut config = Self::parse(path, &text)?;
-        config.model.apply_env(env)?;
+        config.apply_env(env)?;
         Ok(config)
     }
 
@@ -277,8 +283,32 @@ impl ProjectConfig {
                 None => ConfigError::new(Some(path), message),
             }
         })?;
-        let model = file.model.into_config(path, text)?;
-        Ok(ProjectConfig { path: Some(path.to_path_buf()), model })
+        let mut model = ModelConfig::default();
+        file.model.check(path, text)?.apply(&mut model);
+        let proposer_section = file.proposer.map(|p| p.check(path, text)).transpose()?;
+        let mut proposer = model.clone();
+        if let Some(section) = &proposer_section {
+            section.apply(&mut proposer);
+        }
+        Ok(ProjectConfig { path: Some(path.to_path_buf()), model, proposer, proposer_section })
+    }
+
+    /// The environment over the file: `OPENAI_*` for the acting model, which `[proposer]`
+    /// inherits where it sets nothing itself; each reads its key from its own variable.
+    pub fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        self.model.apply_env(env)?;
+        self.proposer = self.model.clone();
+        if let Some(section) = &self.proposer_section {
+            section.apply(&mut self.proposer);
+            self.proposer.api_key =
+                env(&self.proposer.api_key_env).filter(|v| !v.trim().is_empty()).map(|k| ApiKey::new(k.trim()));
+        }
+        Ok(())
+    }
+
+    /// True when the file has no `[proposer]`, so the proposer is the acting model.
+    pub fn proposer_is_actor(&self) -> bool {
+        self.proposer_section.is_none()
     }
 
     /// The nearest `self-harness.toml` in `start_dir` or one of its parents.
@@ -292,8 +322,10 @@ impl ProjectConfig {
 #[serde(default)]
 struct FileToml {
     model: ModelToml,
+    proposer: Option<ModelToml>,
 }
 
+/// A `[model]`-shaped section as written, with the places of its values.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct ModelToml {
@@ -307,8 +339,42 @@ struct ModelToml {
     price: Option<Price>,
 }
 
+/// A `[model]`-shaped section, checked: the values it sets.
+#[derive(Debug, Clone, Default)]
+struct Section {
+    base_url: Option<String>,
+    model: Option<String>,
+    api_key_env: Option<String>,
+    timeout: Option<Duration>,
+    max_retries: Option<u32>,
+    price: Option<Price>,
+}
+
+impl Section {
+    fn apply(&self, config: &mut ModelConfig) {
+        if let Some(url) = &self.base_url {
+            config.base_url = url.clone();
+        }
+        if let Some(model) = &self.model {
+            config.model = model.clone();
+        }
+        if let Some(name) = &self.api_key_env {
+            config.api_key_env = name.clone();
+        }
+        if let Some(timeout) = self.timeout {
+            config.timeout = timeout;
+        }
+        if let Some(retries) = self.max_retries {
+            config.max_retries = retries;
+        }
+        if self.price.is_some() {
+            config.price = self.price;
+        }
+    }
+}
+
 impl ModelToml {
-    fn into_config(self, path: &Path, text: &str) -> Result<ModelConfig, ConfigError> {
+    fn check(self, path: &Path, text: &str) -> Result<Section, ConfigError> {
         let at = |span: std::ops::Range<usize>, message: String| ConfigError::at(path, text, span.start, message);
         if let Some(key) = self.api_key {
             return Err(at(
@@ -319,16 +385,16 @@ impl ModelToml {
                 ),
             ));
         }
-        let mut config = ModelConfig::default();
+        let mut section = Section { max_retries: self.max_retries, price: self.price, ..Section::default() };
         if let Some(url) = self.base_url {
             check_base_url(url.get_ref()).map_err(|e| at(url.span(), format!("base_url: {e}")))?;
-            config.base_url = url.into_inner().trim().to_string();
+            section.base_url = Some(url.into_inner().trim().to_string());
         }
         if let Some(model) = self.model {
             if model.get_ref().trim().is_empty() {
                 return Err(at(model.span(), "model: the model name must not be empty".to_string()));
             }
-            config.model = model.into_inner().trim().to_string();
+            section.model = Some(model.into_inner().trim().to_string());
         }
         if let Some(name) = self.api_key_env {
             let valid = !name.get_ref().is_empty()
@@ -343,19 +409,15 @@ impl ModelToml {
                     ),
                 ));
             }
-            config.api_key_env = name.into_inner();
+            section.api_key_env = Some(name.into_inner());
         }
         if let Some(timeout) = self.timeout_secs {
             if *timeout.get_ref() == 0 {
                 return Err(at(timeout.span(), "timeout_secs must be at least 1".to_string()));
             }
-            config.timeout = Duration::from_secs(timeout.into_inner());
+            section.timeout = Some(Duration::from_secs(timeout.into_inner()));
         }
-        if let Some(retries) = self.max_retries {
-            config.max_retries = retries;
-        }
-        config.price = self.price;
-        Ok(config)
+        Ok(section)
     }
 }
 
@@ -428,6 +490,24 @@ mod tests {
         assert_eq!(at("http://127.0.0.1:4000/v1", "gpt-4o").price().unwrap().input_per_mtok, 2.50, "a local proxy");
         let cost = Price { input_per_mtok: 2.0, output_per_mtok: 8.0 }.cost(1_000_000, 500_000);
         assert!((cost - 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_proposer_is_the_acting_model_unless_its_section_says_otherwise() {
+        let path = Path::new("p.toml");
+        let text = "[model]\nbase_url = \"http://127.0.0.1:8080/v1\"\nmodel = \"small\"\n\n\
+                    [proposer]\nmodel = \"large\"\napi_key_env = \"PROPOSER_KEY\"\n";
+        let mut config = ProjectConfig::parse(path, text).unwrap();
+        config.apply_env(&env(&[(ENV_MODEL, "acting"), ("PROPOSER_KEY", "k2")])).unwrap();
+        assert_eq!((config.model.model.as_str(), config.proposer.model.as_str()), ("acting", "large"));
+        assert_eq!(config.proposer.base_url, "http://127.0.0.1:8080/v1", "inherited");
+        assert_eq!(config.proposer.api_key, Some(ApiKey::new("k2")), "its own key variable");
+        assert!(!config.proposer_is_actor());
+        let mut plain = ProjectConfig::parse(path, "[model]\nmodel = \"small\"\n").unwrap();
+        plain.apply_env(&env(&[(ENV_MODEL, "acting")])).unwrap();
+        assert_eq!(plain.proposer, plain.model);
+        let bad = ProjectConfig::parse(path, "[proposer]\nbase_url = \"nope\"\n").unwrap_err();
+        assert_eq!((bad.line, bad.column), (Some(2), Some(12)), "{bad}");
     }
 
     #[test]

@@ -217,6 +217,13 @@ struct AgentArgs {
     /// The project config (default: self-harness.toml found upwards from here).
     #[arg(long)]
     config: Option<std::path::PathBuf>,
+    /// The model that reads failed traces and proposes edits (overrides [proposer] of
+    /// self-harness.toml; default: the acting model).
+    #[arg(long, value_name = "MODEL")]
+    proposer_model: Option<String>,
+    /// Its endpoint, e.g. a second `model serve --port 8081` (default: the acting model's).
+    #[arg(long, value_name = "URL")]
+    proposer_base_url: Option<String>,
 }
 
 impl AgentArgs {
@@ -224,8 +231,31 @@ impl AgentArgs {
         self.episode_timeout.map(std::time::Duration::from_secs)
     }
 
+    /// The acting model's client and its name.
     fn client(&self) -> Result<(crate::llm::Client, String), CliError> {
-        model_client(self.config.as_deref(), self.model.as_deref())
+        let (acting, name, _) = self.clients()?;
+        Ok((acting, name))
+    }
+
+    /// The acting model's client, its name, and the proposer's client (which shares the
+    /// acting client's accounting, so budgets and reports see both).
+    fn clients(&self) -> Result<(crate::llm::Client, String, crate::llm::Client), CliError> {
+        let mut project = project_config(self.config.as_deref())?;
+        if let Some(model) = &self.model {
+            project.model.model = model.clone();
+            project.proposer.model = model.clone();
+        }
+        if let Some(model) = &self.proposer_model {
+            project.proposer.model = model.clone();
+        }
+        if let Some(url) = &self.proposer_base_url {
+            project.proposer.base_url = url.clone();
+        }
+        let bad = |e: crate::llm::LlmError| CliError::new(exit::BAD_INPUT, e.to_string());
+        let name = project.model.model.clone();
+        let acting = crate::llm::Client::new(project.model).map_err(bad)?;
+        let proposer = crate::llm::Client::new(project.proposer).map_err(bad)?.with_usage(acting.usage().clone());
+        Ok((acting, name, proposer))
     }
 }
 
@@ -252,6 +282,8 @@ struct StageSetup {
     suite: crate::task::Suite,
     splits: crate::splits::Splits,
     client: crate::llm::Client,
+    /// The model that reads traces and proposes.
+    improver: crate::llm::Client,
     model: String,
     store: crate::store::Store,
     engine: &'static Engine,
@@ -260,10 +292,10 @@ struct StageSetup {
 impl StageSetup {
     async fn new(store: crate::store::Store, run: &SplitRunArgs, agent: &AgentArgs) -> Result<StageSetup, CliError> {
         let suite = load_suite(&run.tasks)?;
-        let (client, model) = agent.client()?;
+        let (client, model, improver) = agent.clients()?;
         let engine = engine().await?;
         let splits = splits_for(&store, &suite, run.seed)?;
-        Ok(StageSetup { suite, splits, client, model, store, engine })
+        Ok(StageSetup { suite, splits, client, improver, model, store, engine })
     }
 
     /// The stages' context: episodes as `run` and `agent` say, reported to `on_episode`.
@@ -284,6 +316,7 @@ impl StageSetup {
                 time_limit: agent.time_limit(),
                 on_episode,
             },
+            improver: &self.improver,
             tasks: &self.suite.tasks,
             splits: &self.splits,
             repeats: run.repeats,
@@ -356,26 +389,16 @@ fn splits_for(
     crate::splits::load_or_make(&store.splits_path(), &suite.tasks, seed).map_err(|e| CliError::new(exit::BAD_INPUT, e))
 }
 
-/// The model client from `self-harness.toml` (or `config`) and the environment, with the
-/// model name overridden by `model` when given. Returns the client and the model's name.
-fn model_client(
-    config: Option<&std::path::Path>,
-    model: Option<&str>,
-) -> Result<(crate::llm::Client, String), CliError> {
+/// `self-harness.toml` (or `config`) with the environment applied.
+fn project_config(config: Option<&std::path::Path>) -> Result<crate::config::ProjectConfig, CliError> {
     let bad = |e: crate::config::ConfigError| CliError::new(exit::BAD_INPUT, e.to_string());
-    let mut project = match config {
-        Some(path) => crate::config::ProjectConfig::load_file(path).map_err(bad)?,
+    match config {
+        Some(path) => crate::config::ProjectConfig::load_file(path).map_err(bad),
         None => {
             let here = std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-            crate::config::ProjectConfig::load(&here).map_err(bad)?
+            crate::config::ProjectConfig::load(&here).map_err(bad)
         }
-    };
-    if let Some(model) = model {
-        project.model.model = model.to_string();
     }
-    let name = project.model.model.clone();
-    let client = crate::llm::Client::new(project.model).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
-    Ok((client, name))
 }
 
 static ENGINE: tokio::sync::OnceCell<Engine> = tokio::sync::OnceCell::const_new();

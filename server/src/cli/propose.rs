@@ -60,7 +60,7 @@ pub async fn run(args: ProposeArgs) -> CliResult {
     }
     let chosen: Vec<mine::Weakness> =
         mined.into_iter().filter(|w| args.weaknesses.is_empty() || args.weaknesses.contains(&w.id)).collect();
-    let (client, _) = args.agent.client()?;
+    let (_, _, client) = args.agent.clients()?;
     let options = ProposeOptions {
         candidates: args.candidates as usize,
         proposer: args.proposer,

@@ -153,17 +153,18 @@ impl Ledger<'_> {
 /// Runs the loop to its end.
 pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, LoopError> {
     let ledger = Ledger { path: ctx.store().ledger_path(), ctx };
-    let config = ctx.client().config();
-    if config.price().is_none() {
-        let unknown = format!(
-            "no price is known for the model {} at {}, so what it costs is not counted; give it one in \
-             [model.price] of self-harness.toml",
-            config.model, config.base_url
-        );
-        if options.budget_usd.is_some() {
-            return Err(LoopError::Price(format!("a USD budget cannot be kept: {unknown}")));
+    for (config, section) in [(ctx.client().config(), "model"), (ctx.improver.config(), "proposer")] {
+        if config.price().is_none() {
+            let unknown = format!(
+                "no price is known for the model {} at {}, so what it costs is not counted; give it one in \
+                 [{section}.price] of self-harness.toml",
+                config.model, config.base_url
+            );
+            if options.budget_usd.is_some() {
+                return Err(LoopError::Price(format!("a USD budget cannot be kept: {unknown}")));
+            }
+            (ctx.say)(&format!("warning: {unknown}"));
         }
-        (ctx.say)(&format!("warning: {unknown}"));
     }
     let mut harness = load(&options.harness_dir)?;
     let entries = ledger.entries()?;
@@ -435,7 +436,7 @@ async fn proposals(
         })
     };
     let asking = ProposeOptions { iteration, ..options.propose };
-    let proposed = propose::propose(ledger.ctx.client(), store, harness, weaknesses, &asking, &settled)
+    let proposed = propose::propose(ledger.ctx.improver, store, harness, weaknesses, &asking, &settled)
         .await
         .map_err(LoopError::Store)?;
     for (id, reason) in proposed.discarded {

@@ -102,6 +102,16 @@ impl Settings {
         }
     }
 
+    /// The proposer's model configuration: `[proposer]` of the project config, else the
+    /// acting model's (with these settings on top).
+    pub fn proposer_config(&self, project: &Path) -> Result<crate::config::ModelConfig, ConfigError> {
+        let loaded = ProjectConfig::load(project)?;
+        match loaded.proposer_is_actor() {
+            true => self.model_config(project),
+            false => Ok(loaded.proposer),
+        }
+    }
+
     /// The model configuration: the project's, with these settings on top.
     pub fn model_config(&self, project: &Path) -> Result<crate::config::ModelConfig, ConfigError> {
         let mut config = ProjectConfig::load(project)?.model;

@@ -58,6 +58,8 @@ pub async fn remove_containers() {
 /// What the commands that run episodes resolve from the project first.
 struct Resolved {
     client: Client,
+    /// The model that reads traces and proposes.
+    improver: Client,
     model: String,
     suite: Suite,
     splits: Splits,
@@ -70,6 +72,7 @@ impl Resolved {
         let config = project.settings.model_config(&project.root).map_err(|e| e.to_string())?;
         let model = config.model.clone();
         let client = Client::new(config).map_err(|e| e.to_string())?;
+        let improver = improver(project, &client)?;
         let tasks = project.settings.tasks_dir(&project.root);
         let suite = Suite::load(&tasks).map_err(|e| format!("{}: {e}", tasks.display()))?;
         if let Some(error) = suite.errors.first() {
@@ -77,7 +80,7 @@ impl Resolved {
         }
         let store = project.store();
         let splits = load_or_make(&store.splits_path(), &suite.tasks, project.settings.seed())?;
-        Ok(Resolved { client, model, suite, splits, store, settings: project.settings.clone() })
+        Ok(Resolved { client, improver, model, suite, splits, store, settings: project.settings.clone() })
     }
 
     /// The stages' context, as the settings say.
@@ -97,6 +100,7 @@ impl Resolved {
                 time_limit: self.time_limit(),
                 on_episode,
             },
+            improver: &self.improver,
             tasks: &self.suite.tasks,
             splits: &self.splits,
             repeats: self.settings.repeats(),
@@ -113,6 +117,12 @@ impl Resolved {
     fn episodes(&self, splits: &[Split]) -> usize {
         splits.iter().map(|&s| self.splits.tasks(s).len()).sum::<usize>() * self.settings.repeats() as usize
     }
+}
+
+/// The proposer's client, sharing `acting`'s accounting.
+fn improver(project: &Project, acting: &Client) -> Result<Client, String> {
+    let config = project.settings.proposer_config(&project.root).map_err(|e| e.to_string())?;
+    Ok(Client::new(config).map_err(|e| e.to_string())?.with_usage(acting.usage().clone()))
 }
 
 fn load(dir: &Path) -> Result<Harness, String> {
@@ -161,7 +171,7 @@ pub async fn mine(project: Project, job: JobHandle) -> Result<String, String> {
 
 /// Proposals for one weakness into the store.
 pub async fn propose(project: Project, weakness: String, job: JobHandle) -> Result<String, String> {
-    let config = project.settings.model_config(&project.root).map_err(|e| e.to_string())?;
+    let config = project.settings.proposer_config(&project.root).map_err(|e| e.to_string())?;
     let client = Client::new(config).map_err(|e| e.to_string())?;
     let store = project.store();
     let harness = load(&project.harness_dir())?;

@@ -25,7 +25,11 @@ pub const DEFAULT_REPEATS: u32 = 2;
 
 /// Where and how the stages run episodes.
 pub struct Context<'a> {
+    /// Runs episodes with the acting model.
     pub runner: Runner<'a>,
+    /// The model that reads failed traces and proposes edits (the acting model, unless
+    /// another is configured); it shares the acting client's accounting.
+    pub improver: &'a Client,
     pub tasks: &'a [Task],
     pub splits: &'a Splits,
     /// Episodes per task and harness version, with seeds `seed`, `seed + 1`, …: a parent
@@ -37,6 +41,7 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// The acting model's client.
     pub fn client(&self) -> &Client {
         self.runner.client
     }
