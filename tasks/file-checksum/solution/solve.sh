@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+sha256sum /app/release.tar.gz | cut -d' ' -f1 > /app/checksum.txt

@@ -1,0 +1,6 @@
+#!/bin/bash
+set -e
+cd /app/repo
+git commit -m "Add greeting page"
+git status --short
+git log --oneline

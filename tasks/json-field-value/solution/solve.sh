@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+python3 -c 'import json; print(json.load(open("/app/package.json"))["version"])' > /app/version.txt

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+mv "/app/inbox/quarterly report (final).txt" /app/inbox/quarterly_report_final.txt

@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+tac /app/history.txt > /app/reversed.txt

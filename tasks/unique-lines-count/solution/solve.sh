@@ -1,0 +1,3 @@
+#!/bin/bash
+set -e
+sort -u /app/visitors.log | wc -l > /app/unique.txt
