@@ -83,6 +83,20 @@ fn minimal_harness_loads_and_renders() {
 }
 
 #[test]
+fn every_shipped_harness_loads_without_a_warning_and_renders() {
+    for entry in std::fs::read_dir(repo().join("harnesses")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("harness.toml").is_file() {
+            continue;
+        }
+        let harness = Harness::load(&dir).unwrap_or_else(|d| panic!("{}: {d:#?}", dir.display()));
+        assert!(harness.warnings().is_empty(), "{}: {:#?}", dir.display(), harness.warnings());
+        let system = harness.render_system(&context()).unwrap_or_else(|e| panic!("{}: {e:?}", dir.display()));
+        assert!(system.contains("one shell command"), "{}: {system}", dir.display());
+    }
+}
+
+#[test]
 fn rendering_lists_tools_and_notes() {
     let manifest = format!(
         "{BASE}[[tools]]\nname = \"view\"\nfile = \"tools/view.sh\"\ndescription = \"Show a file\"\nusage = \"view FILE\"\n\
