@@ -25,6 +25,6 @@ if [ ! -d .self-harness/harness ]; then
 fi
 echo "==> the loop (resumes where it stopped if run again)"
 $bin loop --harness .self-harness/harness --tasks tasks/ --auto-apply \
-  --iterations 2 --repeats 1 --candidates 2 --weaknesses 1 --episode-timeout 90 --parallel 2 "$@"
+  --iterations 2 --repeats 1 --candidates 2 --weaknesses 1 --proposer model+catalog --episode-timeout 90 --parallel 2 "$@"
 $bin report --html .self-harness/report.html
 echo "==> report: .self-harness/report.html; the improved harness: .self-harness/harness"
