@@ -82,8 +82,7 @@ async fn unusable_edits_are_discarded_with_reasons_and_the_simple_ask_gives_a_pr
 }
 
 /// A round for the weakness above against the minimal harness, with `proposer`.
-async fn round_with(model: &ScriptedModel, proposer: Proposer) -> (self_harness::stages::propose::Round, usize) {
-    let client = Client::new(model.config()).unwrap();
+async fn round_of(client: &Client, proposer: Proposer) -> self_harness::stages::propose::Round {
     let harness = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let weakness = weakness();
@@ -99,7 +98,19 @@ async fn round_with(model: &ScriptedModel, proposer: Proposer) -> (self_harness:
         id_prefix: "no-verification".into(),
         iteration: 0,
     };
-    let out = round(&client, &spec, &[]).await;
+    let out = round(client, &spec, &[]).await;
+    // The candidate folders go with the temporary folder: load them while it stands.
+    for proposal in &out.proposals {
+        let loaded = Harness::load(&proposal.dir).unwrap_or_else(|d| panic!("{}: {d:?}", proposal.id));
+        assert_eq!(loaded.version(), proposal.version);
+        assert_ne!(loaded.version(), harness.version());
+    }
+    out
+}
+
+/// The same with the scripted model, and how many requests it got.
+async fn round_with(model: &ScriptedModel, proposer: Proposer) -> (self_harness::stages::propose::Round, usize) {
+    let out = round_of(&Client::new(model.config()).unwrap(), proposer).await;
     (out, model.requests().len())
 }
 
@@ -153,29 +164,8 @@ async fn the_real_local_model_turns_a_weakness_into_a_loadable_candidate() {
         ..Default::default()
     };
     config.apply_env(&|name| std::env::var(name).ok()).unwrap();
-    let client = Client::new(config).unwrap();
-    let harness = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let weakness = weakness();
-    let spec = RoundSpec {
-        harness: &harness,
-        weakness: &weakness,
-        candidates: 2,
-        proposer: Proposer::Model,
-        tasks: &["count-lines".to_string()],
-        seed: 1,
-        budget: Budget::default(),
-        candidates_dir: dir.path(),
-        id_prefix: "no-verification".into(),
-        iteration: 0,
-    };
-    let out = round(&client, &spec, &[]).await;
+    let out = round_of(&Client::new(config).unwrap(), Proposer::Model).await;
     eprintln!("real proposer: {} proposal(s), discarded {:?}", out.proposals.len(), out.discarded);
     assert_eq!(out.error, None);
-    assert!(!out.proposals.is_empty(), "no usable candidate: {out:?}");
-    for proposal in &out.proposals {
-        let candidate = Harness::load(&proposal.dir).unwrap_or_else(|d| panic!("{}: {d:?}", proposal.id));
-        assert_eq!(candidate.version(), proposal.version);
-        assert_ne!(candidate.version(), harness.version());
-    }
+    assert!(!out.proposals.is_empty(), "no usable candidate (each one loaded is checked): {out:?}");
 }
