@@ -59,9 +59,9 @@ fn tb1_task_loads_from_task_yaml() {
 fn the_starter_suite_loads_completely() {
     let suite = Suite::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../tasks")).unwrap();
     assert!(suite.errors.is_empty(), "{:?}", suite.errors);
-    assert!(suite.tasks.len() >= 12);
+    assert_eq!(suite.tasks.len(), 36, "tasks/README.md lists them all");
     let count = |level: &str| suite.tasks.iter().filter(|t| t.metadata.difficulty.as_deref() == Some(level)).count();
-    assert_eq!((count("easy"), count("medium"), count("hard")), (3, 6, 3));
+    assert_eq!((count("easy"), count("medium"), count("hard")), (27, 6, 3), "the easy tier and the twelve before it");
     assert!(suite.tasks.iter().all(|t| t.solution.is_some()), "every starter task has an oracle");
 }
 
