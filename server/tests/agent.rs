@@ -12,6 +12,7 @@ use self_harness::config::ModelConfig;
 use self_harness::harness::Harness;
 use self_harness::llm::Client;
 use self_harness::sandbox::Engine;
+use self_harness::stages::propose::{self, Budget};
 use self_harness::task::Task;
 use self_harness::trace::{self, EpisodeErrorKind};
 use serde_json::json;
@@ -194,6 +195,61 @@ async fn a_failing_completion_hook_sends_the_model_back_to_work() {
     assert!(last_user_message(&run.model, 1).contains("greeting.txt is missing"));
     assert_eq!((run.result.outcome.passed, run.result.outcome.turns), (true, 2));
     assert!(run.trace.turns[1].hook.is_none(), "a passing check is not recorded as a failure");
+}
+
+#[tokio::test]
+async fn the_catalog_hook_shows_once_what_the_episode_changed() {
+    if !common::docker_available() {
+        return;
+    }
+    // The remedy as the catalog proposes it: a created hook with the manifest lines that run it.
+    let minimal = Harness::load(common::repo_root().join("harnesses/minimal")).unwrap();
+    let weakness = serde_json::from_value(json!({
+        "id": "no-verification", "title": "t", "description": "d", "criticality": "high", "support": "s",
+        "surface": "prompts.system", "evidence": [], "tasks": []
+    }))
+    .unwrap();
+    let remedy = propose::remedies(&minimal, &weakness).into_iter().find(|e| !e.more.is_empty()).unwrap();
+    let (harness, _, _) = propose::prepare(&minimal, &remedy, &tempdir().join("h"), Budget::default()).unwrap();
+
+    let run = episode(
+        &harness,
+        vec![
+            action(Some("echo 'hello greeting.txt' > /app/greeting.txt"), true),
+            action(Some("echo hello > /app/greeting.txt"), true),
+        ],
+    )
+    .await;
+    let shown = last_user_message(&run.model, 1);
+    let listed: Vec<&str> = shown.lines().filter(|l| l.starts_with("--- ")).collect();
+    assert_eq!(listed, ["--- /app/greeting.txt"], "only what the episode changed, not the image: {shown}");
+    assert!(shown.contains("--- /app/greeting.txt\nhello greeting.txt\n"), "{shown}");
+    assert_eq!(run.trace.turns[0].notice.as_deref(), Some("completion check failed"));
+    assert_eq!((run.result.outcome.passed, run.result.outcome.turns), (true, 2), "shown once, then done counts");
+}
+
+#[tokio::test]
+async fn a_repeated_failing_command_is_pointed_out_when_the_policy_asks() {
+    if !common::docker_available() {
+        return;
+    }
+    let failing = "ls /app/missing";
+    let replies = || {
+        vec![
+            action(Some(failing), false),
+            action(Some(failing), false),
+            action(Some("echo hello > /app/greeting.txt"), true),
+        ]
+    };
+    let warned = harness_with(&tempdir(), &[("[policy]", "[policy]\nwarn_repeated_failures = true")], &[]);
+    let run = episode(&warned, replies()).await;
+    assert!(!last_user_message(&run.model, 1).contains("You ran exactly this command before"));
+    let second = last_user_message(&run.model, 2);
+    assert!(second.starts_with("exit code: 2\n") && second.contains("You ran exactly this command before"), "{second}");
+    assert_eq!(run.trace.turns[1].notice.as_deref(), Some("repeated a failing command"));
+
+    let silent = episode(&harness_with(&tempdir(), &[], &[]), replies()).await;
+    assert!(!last_user_message(&silent.model, 2).contains("You ran exactly"), "off by default");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use support::lsp_client::{uri, LspClient};
 use support::prepared_store;
 
 use self_harness::stages::mine::Weakness;
-use self_harness::stages::propose::Proposal;
+use self_harness::stages::propose::{self as propose, Proposal};
 
 /// A project: a copy of the minimal harness in `harness/`, an empty store.
 struct Project {
@@ -212,6 +212,40 @@ async fn weaknesses_are_diagnostics_on_their_line_and_follow_the_store() {
     other.harness = Some("/elsewhere".into());
     store_write(&project, "weaknesses.json", &vec![other]);
     client.diagnostics(&uri, |d| d.is_empty()).await;
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_proposal_that_creates_a_file_resolves_into_a_create_and_one_edit_per_file() {
+    let project = project();
+    let trace = trace(&project);
+    let weakness = weakness(&project, &trace);
+    let harness = self_harness::harness::Harness::load(&project.harness).unwrap();
+    let no_verification = Weakness { id: "no-verification".into(), ..weakness.clone() };
+    let hook = propose::remedies(&harness, &no_verification).into_iter().find(|e| !e.more.is_empty()).unwrap();
+    let proposal = Proposal { edit: hook, ..proposal(&project) };
+    store_write(&project, "weaknesses.json", &vec![weakness]);
+    store_write(&project, "proposals.json", &vec![proposal]);
+    let mut client = client(&project).await;
+    let (path, text) = manifest(&project);
+    let manifest_uri = client.open(&path, &text).await;
+    client.diagnostics(&manifest_uri, |d| !d.is_empty()).await;
+
+    let apply = json!({"title": "Apply", "data": {"kind": "proposal", "proposal": "interactive-program-1"}});
+    let resolved = client.request("codeAction/resolve", apply).await.unwrap();
+    let changes = resolved["edit"]["documentChanges"].as_array().unwrap();
+    let script = project.harness.join("hooks/show-changes.sh");
+    assert_eq!(changes.len(), 3, "{changes:#?}");
+    assert_eq!((changes[0]["kind"].as_str(), &changes[0]["uri"]), (Some("create"), &json!(uri(&script))));
+    assert_eq!(changes[1]["textDocument"]["uri"], manifest_uri, "both manifest changes in one edit of the open document");
+    let manifest_edits: Vec<&str> =
+        changes[1]["edits"].as_array().unwrap().iter().map(|e| e["newText"].as_str().unwrap()).collect();
+    assert_eq!(manifest_edits.len(), 2, "{manifest_edits:?}");
+    assert!(
+        manifest_edits[0].contains("declare_after_check") && manifest_edits[1].contains("[hooks.before_completion]")
+    );
+    assert_eq!(changes[2]["textDocument"]["uri"], json!(uri(&script)));
+    assert!(changes[2]["edits"][0]["newText"].as_str().unwrap().starts_with("#!/bin/bash\n"));
     client.shutdown().await;
 }
 

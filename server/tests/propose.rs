@@ -11,7 +11,7 @@ use std::path::Path;
 use self_harness::harness::Harness;
 use self_harness::llm::Client;
 use self_harness::stages::mine::Weakness;
-use self_harness::stages::propose::{round, Budget, Proposer, RoundSpec};
+use self_harness::stages::propose::{round, Budget, Proposal, Proposer, RoundSpec};
 use serde_json::{json, Value};
 use support::{Reply, ScriptedModel};
 
@@ -134,14 +134,41 @@ async fn a_reasoning_models_edit_is_read_past_its_thinking_and_a_misquoted_one_i
 }
 
 #[tokio::test]
+async fn a_created_hook_is_loaded_when_it_parses_and_discarded_when_it_does_not() {
+    let hook = |script: &str| {
+        json!({"file": "harness.toml", "search": "completion = \"declare\"",
+               "replace": "completion = \"declare_after_check\"",
+               "more": [{"file": "harness.toml", "search": "", "replace": "[hooks.before_completion]\nfile = \"hooks/check.sh\""},
+                        {"file": "hooks/check.sh", "search": "", "replace": script}],
+               "rationale": "r", "expected_fixes": ["count-lines"], "might_break": []})
+    };
+    let model = ScriptedModel::responding(move |_| {
+        Reply::json(&json!({"proposals": [
+            hook("#!/bin/bash\ngrep -qx '[0-9]*' /app/count.txt || { echo 'count.txt must hold digits only'; exit 1; }"),
+            hook("#!/bin/bash\nif grep -q x /app/count.txt; then echo x\n"),
+        ], "decline": null}))
+    })
+    .await;
+    let (out, _) = round_with(&model, Proposer::Model).await;
+    assert_eq!(out.proposals.len(), 1, "{out:?}");
+    assert_eq!(out.proposals[0].edit.files(), "harness.toml, harness.toml, hooks/check.sh");
+    assert!(out.proposals[0].diff.contains("+grep -qx"), "{}", out.proposals[0].diff);
+    let reason = &out.discarded[0].1;
+    assert!(reason.starts_with("a script does not pass its syntax check: hooks/check.sh: "), "{reason}");
+}
+
+#[tokio::test]
 async fn the_catalog_proposes_known_remedies_beside_the_models_edits_or_alone() {
     let model = ScriptedModel::responding(weak_model).await;
     let (alone, asked) = round_with(&model, Proposer::Catalog).await;
     assert_eq!(asked, 0, "the catalog alone asks no model");
     assert!(alone.proposals.len() >= 2, "{alone:?}");
     assert!(alone.proposals.iter().all(|p| p.source == Proposer::Catalog));
-    let confirm = alone.proposals.iter().find(|p| p.edit.file == "harness.toml").expect("a policy remedy");
+    let policy = |p: &&Proposal| p.edit.file == "harness.toml" && p.edit.more.is_empty();
+    let confirm = alone.proposals.iter().find(policy).expect("a policy remedy");
     assert!(confirm.diff.contains("+completion = \"confirm\""), "{}", confirm.diff);
+    let hook = alone.proposals.iter().find(|p| !p.edit.more.is_empty()).expect("a created completion hook");
+    assert!(hook.diff.contains("+++ b/hooks/show-changes.sh"), "{}", hook.diff);
 
     let model = ScriptedModel::responding(weak_model).await;
     let (both, _) = round_with(&model, Proposer::ModelAndCatalog).await;

@@ -27,6 +27,10 @@ const RAW_OUTPUT_LIMIT: usize = 1 << 20;
 /// far shorter: its fields have length limits).
 const MAX_REPLY_TOKENS: u32 = 1024;
 
+/// Appended to a command's output under `warn_repeated_failures` when it failed as before.
+const REPEATED_FAILURE: &str = "\n\nYou ran exactly this command before and it failed the same way. Running it \
+    again will not help: read the error above, then change the command or try another way.";
+
 /// Appended to a command's output under `completion = "confirm"` when the agent said done
 /// in the same reply.
 const CONFIRM_DONE: &str = "\n\nYou said the task is done in the same reply as this command, before seeing its \
@@ -189,6 +193,8 @@ impl Episode<'_, '_> {
         let mut messages = vec![Message::system(system), Message::user(instruction)];
         let mut parse_failures = 0;
         let mut asked_to_confirm = false;
+        // (command, exit code) of every command that failed, for `warn_repeated_failures`.
+        let mut failures: std::collections::HashSet<(String, Option<i64>)> = Default::default();
 
         for index in 0..policy.max_turns {
             self.turns = index + 1;
@@ -283,6 +289,14 @@ impl Episode<'_, '_> {
                         format!("{notice}\noutput so far:\n{shown}")
                     }
                 };
+                let failed = !out.success();
+                if failed
+                    && !failures.insert((command.trim().to_string(), out.exit_code))
+                    && policy.warn_repeated_failures
+                {
+                    turn.notice = Some("repeated a failing command".into());
+                    observation.push_str(REPEATED_FAILURE);
+                }
                 turn.command = Some(CommandRecord {
                     text: command.to_string(),
                     exit_code: out.exit_code,

@@ -87,7 +87,7 @@ pub async fn run(args: ProposeArgs) -> CliResult {
         let mut table = ui::table(&["proposal", "weakness", "file", "lines", "rationale"]);
         for p in &proposals {
             let lines = p.changed_lines.to_string();
-            table.add_row(vec![&p.id, &p.weakness, &p.edit.file, &lines, &p.edit.rationale]);
+            table.add_row(vec![&p.id, &p.weakness, &p.edit.files(), &lines, &p.edit.rationale]);
         }
         println!("{table}");
         for p in &proposals {

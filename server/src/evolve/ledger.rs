@@ -81,6 +81,7 @@ pub enum Entry {
         weakness: String,
         /// `model`, or an ablation: `generic`, `random`.
         source: String,
+        /// The files it changes, comma-separated.
         file: String,
         changed_lines: u32,
         rationale: String,

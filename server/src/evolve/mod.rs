@@ -451,7 +451,7 @@ async fn proposals(
             id: proposal.id.clone(),
             weakness: proposal.weakness.clone(),
             source: format!("{:?}", proposal.source).to_lowercase(),
-            file: edit.file.clone(),
+            file: edit.files(),
             changed_lines: proposal.changed_lines,
             rationale: edit.rationale.clone(),
             expected_fixes: edit.expected_fixes.clone(),

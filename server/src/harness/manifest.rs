@@ -69,6 +69,11 @@ pub struct Policy {
     /// When the agent's declaration that it is done is accepted.
     #[serde(default)]
     pub completion: Completion,
+    /// When true, a command that fails exactly as it failed before (same text, same exit
+    /// code) is followed by a notice that running it again will not help. Small models
+    /// repeat a failing command until their turns or time run out.
+    #[serde(default)]
+    pub warn_repeated_failures: bool,
     /// Most tokens the conversation sent to the model may hold (prompt + history).
     #[serde(default = "defaults::context_budget_tokens")]
     #[schemars(range(min = 256, max = 10000000))]
@@ -202,7 +207,8 @@ pub struct Hooks {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HookRef {
-    /// Script file, copied into the container as `/opt/harness/hooks/<hook name>`.
+    /// Script file, run by bash, copied into the container as `/opt/harness/hooks/<hook
+    /// name>` at the episode's start (so `find / -newer "$0"` lists what the episode changed).
     #[schemars(length(min = 1))]
     pub file: String,
     /// Seconds the hook may run; a hook that times out counts as failed.
@@ -220,6 +226,7 @@ impl Default for Policy {
             action_format: ActionFormat::default(),
             parse_retries: defaults::parse_retries(),
             completion: Completion::default(),
+            warn_repeated_failures: false,
             context_budget_tokens: defaults::context_budget_tokens(),
             on_context_overflow: ContextOverflow::default(),
             temperature: defaults::temperature(),
@@ -511,6 +518,7 @@ mod tests {
             "policy.action_format",
             "policy.parse_retries",
             "policy.completion",
+            "policy.warn_repeated_failures",
             "policy.context_budget_tokens",
             "policy.on_context_overflow",
             "policy.temperature",
@@ -529,8 +537,8 @@ mod tests {
             let doc = key_doc(path).unwrap_or_else(|| panic!("no doc for {path}: {docs:#?}"));
             assert!(!doc.description.is_empty(), "{path} has no description");
         }
-        // The 24 keys above plus the tables that hold them (policy, policy.output, prompts, …).
-        assert_eq!(docs.len(), 30, "{docs:#?}");
+        // The 25 keys above plus the tables that hold them (policy, policy.output, prompts, …).
+        assert_eq!(docs.len(), 31, "{docs:#?}");
         let max_turns = key_doc("policy.max_turns").unwrap();
         assert_eq!(max_turns.kind, "integer 1..=1000");
         assert_eq!(max_turns.default.as_deref(), Some("30"));

@@ -11,6 +11,7 @@ mod diagnostic;
 mod lint;
 mod locate;
 mod manifest;
+mod scripts;
 mod template;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ pub use manifest::{
     defaults, json_schema, json_schema_text, key_doc, key_docs, ActionFormat, Completion, ContextOverflow, HookRef,
     Hooks, KeyDoc, Manifest, NoteRef, OutputPolicy, Policy, Prompts, ToolRef,
 };
+pub use scripts::{syntax_error, Interpreter};
 pub use template::{check_template, PromptContext, TEMPLATE_VARIABLES};
 
 /// The manifest's file name inside a harness folder.
@@ -202,6 +204,35 @@ impl Harness {
     /// The before-completion hook; it runs only with `completion = "declare_after_check"`.
     pub fn before_completion(&self) -> Option<&Hook> {
         self.before_completion.as_ref()
+    }
+
+    /// The files of the folder the manifest uses: its prompts, notes, tools and hook.
+    pub fn files(&self) -> Vec<String> {
+        let prompts = [&self.manifest.prompts.system, &self.manifest.prompts.instruction].map(|f| f.clone());
+        let notes = self.notes.iter().map(|n| n.file.clone());
+        let tools = self.tools.iter().map(|t| t.file.clone());
+        prompts
+            .into_iter()
+            .chain(notes)
+            .chain(tools)
+            .chain(self.before_completion.iter().map(|h| h.file.clone()))
+            .collect()
+    }
+
+    /// Syntax errors of those of its scripts that are among `files` ("tools/x.sh: line 3:
+    /// …"): a hook is run by bash, a tool by the interpreter of its `#!` line, which must be
+    /// a shell or Python so that it can be checked.
+    pub fn script_problems(&self, files: &[&str]) -> Vec<String> {
+        let tools = self.tools.iter().map(|t| (&t.file, &t.script, Interpreter::of(&t.script)));
+        let hook = self.before_completion.iter().map(|h| (&h.file, &h.script, Some(Interpreter::Shell)));
+        tools
+            .chain(hook)
+            .filter(|(file, _, _)| files.contains(&file.as_str()))
+            .filter_map(|(file, script, interpreter)| match interpreter {
+                None => Some(format!("{file}: its #! line names neither a shell nor Python")),
+                Some(interpreter) => syntax_error(script, interpreter).map(|e| format!("{file}: {e}")),
+            })
+            .collect()
     }
 
     /// Problems that did not stop the harness from loading.

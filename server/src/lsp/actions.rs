@@ -11,9 +11,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use similar::TextDiff;
 use tower_lsp::ls_types::{
-    AnnotatedTextEdit, ChangeAnnotation, CodeAction, CodeActionKind, CodeActionOrCommand, Command, Diagnostic,
-    DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, Position, Range, TextDocumentEdit, TextEdit, Uri,
-    WorkspaceEdit,
+    AnnotatedTextEdit, ChangeAnnotation, CodeAction, CodeActionKind, CodeActionOrCommand, Command, CreateFile,
+    Diagnostic, DocumentChangeOperation, DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier, Position,
+    Range, ResourceOp, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
 use super::marks::revert_edits;
@@ -115,16 +115,44 @@ pub fn resolve(
         Some("proposal") => {
             let id = data["proposal"].as_str().unwrap_or_default();
             let proposal = view.proposal(id).ok_or_else(|| format!("proposal {id} is no longer in the store"))?;
-            let path = proposal.parent_dir.join(&proposal.edit.file);
-            let doc = document(&path).ok_or_else(|| format!("cannot read {}", path.display()))?;
-            let proposed = apply_edit(&doc.text, &proposal.edit)
-                .map_err(|e| format!("proposal {id} no longer applies to {}: {e}", path.display()))?;
             let annotation = format!("self-harness/{id}");
-            let edits = line_edits(&doc.text, &proposed);
+            let mut changes = Vec::new();
+            // One edit per file (a proposal may change a file twice), against its text now.
+            let mut files: Vec<(DocumentText, String)> = Vec::new();
+            for part in proposal.edit.parts() {
+                let path = proposal.parent_dir.join(part.relative_path()?);
+                let uri = Uri::from_file_path(&path).ok_or_else(|| format!("{} has no URI", path.display()))?;
+                let at = match files.iter().position(|(doc, _)| doc.uri == uri) {
+                    Some(at) => at,
+                    None => {
+                        let doc = match document(&path) {
+                            Some(doc) => doc,
+                            // A file the proposal creates.
+                            None if part.search.is_empty() && !path.exists() => {
+                                changes.push(DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
+                                    uri: uri.clone(),
+                                    options: None,
+                                    annotation_id: Some(annotation.clone()),
+                                })));
+                                DocumentText { uri, text: String::new(), version: None }
+                            }
+                            None => return Err(format!("cannot read {}", path.display())),
+                        };
+                        let text = doc.text.clone();
+                        files.push((doc, text));
+                        files.len() - 1
+                    }
+                };
+                files[at].1 = apply_edit(&files[at].1, &part)
+                    .map_err(|e| format!("proposal {id} no longer applies to {}: {e}", path.display()))?;
+            }
+            for (doc, proposed) in files {
+                let edits = line_edits(&doc.text, &proposed);
+                changes.push(DocumentChangeOperation::Edit(document_edit(doc, edits, &annotation)));
+            }
             let weakness = view.weakness(&proposal.weakness).map_or(proposal.weakness.as_str(), |w| w.title.as_str());
             action.edit = Some(workspace_edit(
-                doc,
-                edits,
+                changes,
                 &annotation,
                 ChangeAnnotation {
                     label: format!("Self-Harness proposal {id}"),
@@ -153,9 +181,9 @@ pub fn resolve(
             if edits.is_empty() {
                 return Err("the rejected edit is no longer in the document".into());
             }
+            let revert = DocumentChangeOperation::Edit(document_edit(doc, edits, "self-harness/revert"));
             action.edit = Some(workspace_edit(
-                doc,
-                edits,
+                vec![revert],
                 "self-harness/revert",
                 ChangeAnnotation {
                     label: "Revert a rejected edit".into(),
@@ -169,16 +197,20 @@ pub fn resolve(
     }
 }
 
-fn workspace_edit(doc: DocumentText, edits: Vec<TextEdit>, id: &str, annotation: ChangeAnnotation) -> WorkspaceEdit {
+fn document_edit(doc: DocumentText, edits: Vec<TextEdit>, id: &str) -> TextDocumentEdit {
+    TextDocumentEdit {
+        text_document: OptionalVersionedTextDocumentIdentifier { uri: doc.uri, version: doc.version },
+        edits: edits
+            .into_iter()
+            .map(|text_edit| OneOf::Right(AnnotatedTextEdit { text_edit, annotation_id: id.to_string() }))
+            .collect(),
+    }
+}
+
+fn workspace_edit(changes: Vec<DocumentChangeOperation>, id: &str, annotation: ChangeAnnotation) -> WorkspaceEdit {
     WorkspaceEdit {
         changes: None,
-        document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
-            text_document: OptionalVersionedTextDocumentIdentifier { uri: doc.uri, version: doc.version },
-            edits: edits
-                .into_iter()
-                .map(|text_edit| OneOf::Right(AnnotatedTextEdit { text_edit, annotation_id: id.to_string() }))
-                .collect(),
-        }])),
+        document_changes: Some(DocumentChanges::Operations(changes)),
         change_annotations: Some(HashMap::from([(id.to_string(), annotation)])),
     }
 }
@@ -216,14 +248,14 @@ pub fn proposed_text(
     document: &dyn Fn(&Path) -> Option<DocumentText>,
 ) -> Result<ProposedText, String> {
     let proposal = view.proposal(id).ok_or_else(|| format!("no proposal {id} in the store"))?;
-    let path = proposal.parent_dir.join(&proposal.edit.file);
+    let own = &proposal.edit.parts()[0];
+    let path = proposal.parent_dir.join(own.relative_path()?);
     let doc = document(&path).ok_or_else(|| format!("cannot read {}", path.display()))?;
-    let proposed =
-        apply_edit(&doc.text, &proposal.edit).map_err(|e| format!("proposal {id} no longer applies: {e}"))?;
+    let proposed = apply_edit(&doc.text, own).map_err(|e| format!("proposal {id} no longer applies: {e}"))?;
     let diff = TextDiff::from_lines(&doc.text, &proposed)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("a/{}", proposal.edit.file), &format!("b/{}", proposal.edit.file))
+        .header(&format!("a/{}", own.file), &format!("b/{}", own.file))
         .to_string();
     Ok(ProposedText { uri: doc.uri, original: doc.text, proposed, diff, title: proposal.edit.rationale.clone() })
 }

@@ -34,6 +34,7 @@ pub fn proposal(project: &Path, harness_dir: &Path) -> Proposal {
         file: "system.md".into(),
         search: String::new(),
         replace: FIX.into(),
+        more: Vec::new(),
         rationale: "vim needs a terminal the agent does not have".into(),
         expected_fixes: vec!["greet".into()],
         might_break: vec![],

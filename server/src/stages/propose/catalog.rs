@@ -4,7 +4,7 @@
 //! are checked, validated on tasks they were not mined from, and kept only if they hold up.
 //! A remedy already in the harness is not proposed again.
 
-use super::RawEdit;
+use super::{FileEdit, RawEdit};
 use crate::harness::{locate_surface, Harness, MANIFEST_FILE};
 use crate::stages::mine::Weakness;
 
@@ -22,6 +22,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
     let mechanism = weakness.id.trim_start_matches("model-");
     let found: Vec<Option<RawEdit>> = match mechanism {
         "no-verification" | "declared-done-too-early" => vec![
+            show_changes(harness, &manifest),
             set("completion", "\"confirm\"".into(), "the agent sees what its last command did before its done counts"),
             rule(
                 "Before you say you are done, run one more command that shows the result of your work (cat the \
@@ -36,11 +37,14 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
              cat, and pass -m, --no-edit or --no-pager.",
             "interactive programs hang without a terminal",
         )],
-        "repeated-command" | "command-errors" => vec![rule(
-            "When a command fails, read its error before you run anything else, and never run the same failing \
+        "repeated-command" | "command-errors" => vec![
+            set("warn_repeated_failures", "true".into(), "the agent is told when it repeats a command that failed"),
+            rule(
+                "When a command fails, read its error before you run anything else, and never run the same failing \
              command again unchanged: fix the cause or try another way.",
-            "the agent repeats failing commands instead of changing approach",
-        )],
+                "the agent repeats failing commands instead of changing approach",
+            ),
+        ],
         "command-timeout" => vec![
             set(
                 "command_timeout_secs",
@@ -86,14 +90,41 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
             (policy.max_turns + 10).min(1000).to_string(),
             "the agent runs out of turns while still making progress",
         )],
-        "wrong-output-format" => vec![rule(
-            "Write outputs exactly in the format the task asks (only the number, only the lines asked for, the \
+        "wrong-output-format" => vec![
+            show_changes(harness, &manifest),
+            rule(
+                "Write outputs exactly in the format the task asks (only the number, only the lines asked for, the \
              exact file names), and check the file with cat before you finish.",
-            "the output is right but not in the format asked for",
-        )],
+                "the output is right but not in the format asked for",
+            ),
+        ],
         _ => Vec::new(),
     };
     found.into_iter().flatten().collect()
+}
+
+/// The hook that shows, once, the files an episode changed before its done counts
+/// (`completion = "declare_after_check"`): the agent compares what it wrote with the task.
+const SHOW_CHANGES: &str = include_str!("remedies/show-changes.sh");
+const SHOW_CHANGES_FILE: &str = "hooks/show-changes.sh";
+
+/// The `show-changes` hook with the manifest lines that run it; `None` when the harness has
+/// a completion hook already.
+fn show_changes(harness: &Harness, manifest: &str) -> Option<RawEdit> {
+    if harness.before_completion().is_some() {
+        return None;
+    }
+    let why = "the agent sees the files it changed, beside the task, before its done counts";
+    let mut edit = set_policy(manifest, "completion", "\"declare_after_check\"", why)?;
+    edit.more = vec![
+        FileEdit {
+            file: MANIFEST_FILE.into(),
+            search: String::new(),
+            replace: format!("\n[hooks.before_completion]\nfile = \"{SHOW_CHANGES_FILE}\""),
+        },
+        FileEdit { file: SHOW_CHANGES_FILE.into(), search: String::new(), replace: SHOW_CHANGES.into() },
+    ];
+    Some(edit)
 }
 
 fn edit(file: &str, search: &str, replace: &str, why: &str) -> RawEdit {
@@ -101,6 +132,7 @@ fn edit(file: &str, search: &str, replace: &str, why: &str) -> RawEdit {
         file: file.to_string(),
         search: search.to_string(),
         replace: replace.to_string(),
+        more: Vec::new(),
         rationale: format!("catalog remedy: {why}"),
         expected_fixes: Vec::new(),
         might_break: Vec::new(),
@@ -168,7 +200,15 @@ mod tests {
             }
         }
         let done = remedies(&minimal, &weakness("no-verification"));
-        let confirm = done.iter().find(|e| e.file == MANIFEST_FILE).unwrap();
+        let hook = done.iter().find(|e| !e.more.is_empty()).expect("a completion hook");
+        assert_eq!(hook.files(), "harness.toml, harness.toml, hooks/show-changes.sh");
+        let (with_hook, diff, _) = prepare(&minimal, hook, &dir.path().join("hook"), Budget::default()).unwrap();
+        assert_eq!(with_hook.before_completion().unwrap().file, SHOW_CHANGES_FILE);
+        assert!(diff.contains("+++ b/hooks/show-changes.sh") && diff.contains("--- /dev/null"), "{diff}");
+        assert!(remedies(&with_hook, &weakness("no-verification")).iter().all(|e| e.more.is_empty()), "once");
+        let repeats = remedies(&minimal, &weakness("repeated-command"));
+        assert!(repeats.iter().any(|e| e.replace.contains("warn_repeated_failures = true")), "{repeats:?}");
+        let confirm = done.iter().find(|e| e.file == MANIFEST_FILE && e.more.is_empty()).unwrap();
         assert_eq!(
             (confirm.search.as_str(), confirm.replace.as_str()),
             ("completion = \"declare\"", "completion = \"confirm\"")

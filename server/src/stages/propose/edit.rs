@@ -7,47 +7,70 @@ use std::path::Path;
 
 use similar::TextDiff;
 
-use super::{Budget, Proposer, RawEdit};
+use super::{Budget, FileEdit, Proposer, RawEdit};
 use crate::harness::Harness;
 
-/// Applies `edit` to a copy of `harness` in `dir` and checks it. The error says why the
-/// edit cannot be a candidate.
+/// Applies `edit` to a copy of `harness` in `dir` and checks it: every file it names is
+/// inside the harness folder, the copy loads, a file it creates is one the manifest uses,
+/// its scripts pass their syntax check, and the change stays within the budget. Returns
+/// the candidate, the unified diff of every file it changes and the changed lines; the
+/// error says why the edit cannot be a candidate.
 pub fn prepare(
     harness: &Harness,
     edit: &RawEdit,
     dir: &Path,
     budget: Budget,
 ) -> Result<(Harness, String, u32), String> {
-    let relative = Path::new(&edit.file);
-    if relative.is_absolute() || relative.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(format!("{} is not a file of the harness folder", edit.file));
-    }
     // Small models sometimes echo the schema ("replace") instead of writing an edit; a
     // deletion (text found, empty replacement) is the one short edit that means something.
     let deletion = !edit.search.is_empty() && edit.replace.is_empty();
     if !deletion && edit.replace.split_whitespace().count() < 3 {
         return Err(format!("the replacement {:?} is too short to say anything", edit.replace));
     }
-    let original_path = harness.dir().join(relative);
-    let original = std::fs::read_to_string(&original_path).map_err(|e| format!("{}: {e}", edit.file))?;
-    let edited = apply_edit(&original, edit)?;
-    if edited == original {
-        return Err("the edit changes nothing".into());
+    // Each file's text after the change, in order (a file named twice gets both edits).
+    let mut files: Vec<(String, Option<String>, String)> = Vec::new();
+    for part in edit.parts() {
+        let relative = part.relative_path()?;
+        let at = match files.iter().position(|(file, _, _)| *file == part.file) {
+            Some(at) => at,
+            None => {
+                let original = match std::fs::read_to_string(harness.dir().join(relative)) {
+                    Ok(text) => Some(text),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && part.search.is_empty() => None,
+                    Err(e) => return Err(format!("{}: {e}", part.file)),
+                };
+                let text = original.clone().unwrap_or_default();
+                files.push((part.file.clone(), original, text));
+                files.len() - 1
+            }
+        };
+        files[at].2 = apply_edit(&files[at].2, &part)?;
     }
-    let diff = TextDiff::from_lines(&original, &edited);
-    // Changed lines = lines added plus lines removed.
-    let changed = diff.iter_all_changes().filter(|c| c.tag() != similar::ChangeTag::Equal).count() as u32;
+    let mut changed = 0;
+    let mut unified = String::new();
+    for (file, original, edited) in &files {
+        let before = original.as_deref().unwrap_or_default();
+        if edited == before && original.is_some() {
+            return Err(format!("the edit changes nothing in {file}"));
+        }
+        let diff = TextDiff::from_lines(before, edited);
+        // Changed lines = lines added plus lines removed.
+        changed += diff.iter_all_changes().filter(|c| c.tag() != similar::ChangeTag::Equal).count() as u32;
+        let old_name = if original.is_some() { format!("a/{file}") } else { "/dev/null".to_string() };
+        unified.push_str(&diff.unified_diff().context_radius(3).header(&old_name, &format!("b/{file}")).to_string());
+    }
     if changed > budget.max_changed_lines {
         return Err(format!("changes {changed} lines, over the budget of {}", budget.max_changed_lines));
     }
-    let unified = diff
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{}", edit.file), &format!("b/{}", edit.file))
-        .to_string();
 
     crate::util::copy_dir(harness.dir(), dir).map_err(|e| format!("cannot copy the harness: {e}"))?;
-    crate::util::write_atomic(&dir.join(relative), edited.as_bytes()).map_err(|e| e.to_string())?;
+    for (file, _, edited) in &files {
+        let path = dir.join(file);
+        let written = path.parent().map_or(Ok(()), std::fs::create_dir_all);
+        written
+            .and_then(|_| crate::util::write_atomic(&path, edited.as_bytes()))
+            .map_err(|e| format!("{file}: {e}"))?;
+    }
     let candidate = Harness::load(dir).map_err(|diagnostics| {
         let mut problems: Vec<String> = Vec::new();
         for d in diagnostics.iter().filter(|d| d.is_error()) {
@@ -60,11 +83,19 @@ pub fn prepare(
         problems.truncate(3);
         format!("the edited harness does not load: {}", problems.join("; "))
     })?;
+    let used = candidate.files();
+    if let Some((file, _, _)) = files.iter().find(|(file, original, _)| original.is_none() && !used.contains(file)) {
+        return Err(format!("it creates {file}, which harness.toml does not use (as a note, a tool or a hook)"));
+    }
+    let edited: Vec<&str> = files.iter().map(|(file, _, _)| file.as_str()).collect();
+    if let Some(problem) = candidate.script_problems(&edited).into_iter().next() {
+        return Err(format!("a script does not pass its syntax check: {problem}"));
+    }
     Ok((candidate, unified, changed))
 }
 
-/// The text after the edit.
-pub fn apply_edit(original: &str, edit: &RawEdit) -> Result<String, String> {
+/// The text after one file's part of an edit.
+pub fn apply_edit(original: &str, edit: &FileEdit) -> Result<String, String> {
     if edit.search.is_empty() {
         let mut text = original.to_string();
         if !text.is_empty() && !text.ends_with('\n') {
@@ -126,12 +157,16 @@ fn find_loosely(text: &str, search: &str) -> Option<std::ops::Range<usize>> {
     found
 }
 
-/// True when two edits say nearly the same thing to the same file.
+/// True when two edits say nearly the same thing to the same files.
 pub fn near_duplicate(a: &RawEdit, b: &RawEdit) -> bool {
     let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    a.file == b.file
-        && norm(&a.search) == norm(&b.search)
-        && strsim::normalized_levenshtein(&norm(&a.replace), &norm(&b.replace)) > 0.9
+    let (a, b) = (a.parts(), b.parts());
+    a.len() == b.len()
+        && a.iter().zip(&b).all(|(a, b)| {
+            a.file == b.file
+                && norm(&a.search) == norm(&b.search)
+                && strsim::normalized_levenshtein(&norm(&a.replace), &norm(&b.replace)) > 0.9
+        })
 }
 
 /// An ablation edit of about `size` characters appended to the system prompt.
@@ -166,6 +201,7 @@ pub fn ablation_edit(kind: Proposer, harness: &Harness, size: usize, seed: u64) 
         file,
         search: String::new(),
         replace: text.trim_end().to_string(),
+        more: Vec::new(),
         rationale: format!("{kind:?} ablation of the same size as the model's edit"),
         expected_fixes: Vec::new(),
         might_break: Vec::new(),
@@ -203,6 +239,7 @@ pub(super) mod tests {
             file: "system.md".into(),
             search: search.into(),
             replace: replace.into(),
+            more: Vec::new(),
             rationale: String::new(),
             expected_fixes: vec![],
             might_break: vec![],
@@ -211,12 +248,16 @@ pub(super) mod tests {
 
     #[test]
     fn edits_replace_once_or_append() {
-        assert_eq!(apply_edit("a b a", &edit("b", "c")).unwrap(), "a c a");
-        assert!(apply_edit("a b a", &edit("a", "c")).unwrap_err().contains("2 times"));
-        let missing = apply_edit("a", &edit("z", "c")).unwrap_err();
+        assert_eq!(apply_edit("a b a", &edit("b", "c").parts()[0]).unwrap(), "a c a");
+        assert!(apply_edit("a b a", &edit("a", "c").parts()[0]).unwrap_err().contains("2 times"));
+        let missing = apply_edit("a", &edit("z", "c").parts()[0]).unwrap_err();
         assert!(missing.contains("the search text \"z\" is not in system.md"), "never appended: {missing}");
-        assert_eq!(apply_edit("one  two\nthree", &edit("one two three", "x")).unwrap(), "x", "whitespace forgiven");
-        assert_eq!(apply_edit("line", &edit("", "new")).unwrap(), "line\nnew\n");
+        assert_eq!(
+            apply_edit("one  two\nthree", &edit("one two three", "x").parts()[0]).unwrap(),
+            "x",
+            "whitespace forgiven"
+        );
+        assert_eq!(apply_edit("line", &edit("", "new").parts()[0]).unwrap(), "line\nnew\n");
     }
 
     #[test]
@@ -249,6 +290,56 @@ pub(super) mod tests {
 
         let escape = RawEdit { file: "../x".into(), ..edit("", "y") };
         assert!(prepare(&minimal, &escape, &dir.path().join("f"), Budget::default()).is_err());
+    }
+
+    /// A tool created with the manifest lines that list it, its script as given.
+    fn tool(script: &str) -> RawEdit {
+        let listed = "[[tools]]\nname = \"check\"\nfile = \"tools/check\"\ndescription = \"Shows the output files.\"";
+        let created = FileEdit { file: "tools/check".into(), search: String::new(), replace: script.into() };
+        RawEdit { file: "harness.toml".into(), more: vec![created], ..edit("", listed) }
+    }
+
+    #[test]
+    fn an_edit_can_create_a_script_that_parses_and_is_used() {
+        let minimal = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        let (candidate, diff, changed) =
+            prepare(&minimal, &tool("#!/bin/bash\nhead -c 200 /app/*.txt\n"), &at("a"), Budget::default()).unwrap();
+        assert_eq!(candidate.tools()[0].script, b"#!/bin/bash\nhead -c 200 /app/*.txt\n");
+        assert!(diff.contains("--- /dev/null\n+++ b/tools/check\n"), "{diff}");
+        assert_eq!(changed, 4 + 2, "four manifest lines, two script lines");
+        assert!(!minimal.dir().join("tools/check").exists(), "the parent is untouched");
+
+        let python = tool("#!/usr/bin/env python3\nprint(open('/app/out.txt').read()\n");
+        let error = prepare(&minimal, &python, &at("b"), Budget::default()).unwrap_err();
+        assert!(error.starts_with("a script does not pass its syntax check: tools/check: "), "{error}");
+        let shell = tool("#!/bin/sh\nfor f in /app/*; do cat \"$f\"\n");
+        let error = prepare(&minimal, &shell, &at("c"), Budget::default()).unwrap_err();
+        assert!(error.contains("syntax error"), "{error}");
+        let perl = tool("#!/usr/bin/perl\nprint 1;\n");
+        let error = prepare(&minimal, &perl, &at("d"), Budget::default()).unwrap_err();
+        assert!(error.contains("names neither a shell nor Python"), "{error}");
+
+        let unused = RawEdit {
+            more: vec![FileEdit { file: "notes/x.md".into(), search: String::new(), replace: "A note.".into() }],
+            ..edit("", "Read the note before you start.")
+        };
+        let error = prepare(&minimal, &unused, &at("e"), Budget::default()).unwrap_err();
+        assert!(error.contains("creates notes/x.md, which harness.toml does not use"), "{error}");
+        let missing = RawEdit {
+            more: vec![FileEdit { file: "notes/x.md".into(), search: "old".into(), replace: "new text here".into() }],
+            ..edit("", "Read the note before you start.")
+        };
+        let error = prepare(&minimal, &missing, &at("f"), Budget::default()).unwrap_err();
+        assert!(error.starts_with("notes/x.md: "), "a file that is not there is only created whole: {error}");
+        let outside = RawEdit {
+            more: vec![FileEdit { file: "/etc/x".into(), search: String::new(), replace: "y".into() }],
+            ..edit("", "Read the note before you start.")
+        };
+        assert!(prepare(&minimal, &outside, &at("g"), Budget::default())
+            .unwrap_err()
+            .contains("not a file of the harness"));
     }
 
     #[test]

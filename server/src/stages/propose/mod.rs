@@ -66,20 +66,61 @@ impl Proposer {
     }
 }
 
-/// An edit as proposed, before it is checked.
+/// An edit as proposed, before it is checked: a change to one file of the harness, and
+/// the `more` files the same change needs (a new hook script beside the `harness.toml`
+/// lines that register it), all applied together or not at all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RawEdit {
     /// A file of the harness folder, relative to it.
     pub file: String,
     /// Text to replace, which must occur once (runs of whitespace count as equal); empty
-    /// means "append `replace` to the file". Text that is not in the file discards the edit.
+    /// means "append `replace` to the file" (or create it). Text that is not in the file
+    /// discards the edit.
     pub search: String,
     pub replace: String,
+    /// Further files of the same change, edited the same way; an empty `search` on a file
+    /// that does not exist creates it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<FileEdit>,
     pub rationale: String,
     #[serde(default)]
     pub expected_fixes: Vec<String>,
     #[serde(default)]
     pub might_break: Vec<String>,
+}
+
+/// One file's part of an edit: `search` replaced by `replace` in `file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEdit {
+    pub file: String,
+    pub search: String,
+    pub replace: String,
+}
+
+impl FileEdit {
+    /// Its file, relative to the harness folder; an error for a path that could leave it.
+    pub fn relative_path(&self) -> Result<&std::path::Path, String> {
+        let path = std::path::Path::new(&self.file);
+        let inside = path.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        if inside && !self.file.is_empty() {
+            Ok(path)
+        } else {
+            Err(format!("{} is not a file of the harness folder", self.file))
+        }
+    }
+}
+
+impl RawEdit {
+    /// The files it changes, its own first.
+    pub fn parts(&self) -> Vec<FileEdit> {
+        let own = FileEdit { file: self.file.clone(), search: self.search.clone(), replace: self.replace.clone() };
+        std::iter::once(own).chain(self.more.iter().cloned()).collect()
+    }
+
+    /// The files it changes, as one line.
+    pub fn files(&self) -> String {
+        self.parts().iter().map(|p| p.file.as_str()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// A checked candidate, ready for validation.
@@ -90,7 +131,7 @@ pub struct Proposal {
     pub weakness: String,
     pub source: Proposer,
     pub edit: RawEdit,
-    /// Unified diff of the edited file.
+    /// Unified diff of the edited files.
     pub diff: String,
     pub changed_lines: u32,
     /// The candidate harness folder (a full copy with the edit).

@@ -49,11 +49,25 @@ pub async fn propose_with_model(
                         "file": {"type": "string", "enum": files},
                         "search": {"type": "string", "maxLength": 300},
                         "replace": {"type": "string", "maxLength": 600},
+                        "more": {
+                            "type": "array",
+                            "maxItems": 2,
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "file": {"type": "string", "maxLength": 100},
+                                    "search": {"type": "string", "maxLength": 300},
+                                    "replace": {"type": "string", "maxLength": 1200}
+                                },
+                                "required": ["file", "search", "replace"],
+                                "additionalProperties": false
+                            }
+                        },
                         "rationale": {"type": "string", "maxLength": 300},
                         "expected_fixes": task_list,
                         "might_break": task_list
                     },
-                    "required": ["file", "search", "replace", "rationale", "expected_fixes", "might_break"],
+                    "required": ["file", "search", "replace", "more", "rationale", "expected_fixes", "might_break"],
                     "additionalProperties": false
                 }
             },
@@ -129,6 +143,7 @@ pub async fn propose_rules_with_model(
             file: file.clone(),
             search: String::new(),
             replace: text.trim().to_string(),
+            more: Vec::new(),
             rationale: format!("an instruction against \"{}\" (asked for as one sentence)", weakness.title),
             expected_fixes: Vec::new(),
             might_break: Vec::new(),
@@ -226,10 +241,15 @@ fn prompt(harness: &Harness, files: &[String], weakness: &Weakness, k: usize, ta
          Weakness: {title}\n{description}\nSupport: {support}\nEvidence:\n{evidence}\n{keep}\n{episode}\
          Harness files:\n{shown}\n\
          Keys of harness.toml (dotted: `policy.max_turns` is `max_turns` in the [policy] table):\n{policy_keys}\n\n\
-         Propose up to {k} different, minimal edits (each to ONE file) that would fix this weakness \
-         for this agent. An edit replaces `search` (exact text that occurs once in the file) by \
-         `replace`; an empty `search` appends `replace` to the end of the file. Keep each edit \
-         short and concrete: write the actual new text, not a placeholder.\n\
+         Propose up to {k} different, minimal edits that would fix this weakness for this agent. An \
+         edit replaces `search` (exact text that occurs once in the file) by `replace`; an empty \
+         `search` appends `replace` to the end of the file. Keep each edit short and concrete: write \
+         the actual new text, not a placeholder. Leave `more` empty, unless the edit needs a new \
+         file: a hook (hooks/NAME.sh, a bash script the runner executes before done counts, with \
+         `completion = \"declare_after_check\"` and a `[hooks.before_completion]` table whose `file` \
+         names it), a tool (tools/NAME, a script with a #! line, listed under `[[tools]]`) or a note \
+         (notes/NAME.md, listed under `[[notes]]`). Then `more` holds the other files of the same \
+         change, as {{\"file\", \"search\": \"\", \"replace\": the whole text}} for a new file.\n\
          Examples for OTHER weaknesses (do not copy them; write edits for the weakness above):\n{examples}\n\
          List the tasks you expect it to fix and those it might \
          break (from: {tasks}). If no edit to these files can help, set `decline` to the reason.",
