@@ -237,7 +237,10 @@ async fn a_proposal_that_creates_a_file_resolves_into_a_create_and_one_edit_per_
     let script = project.harness.join("hooks/show-changes.sh");
     assert_eq!(changes.len(), 3, "{changes:#?}");
     assert_eq!((changes[0]["kind"].as_str(), &changes[0]["uri"]), (Some("create"), &json!(uri(&script))));
-    assert_eq!(changes[1]["textDocument"]["uri"], manifest_uri, "both manifest changes in one edit of the open document");
+    assert_eq!(
+        changes[1]["textDocument"]["uri"], manifest_uri,
+        "both manifest changes in one edit of the open document"
+    );
     let manifest_edits: Vec<&str> =
         changes[1]["edits"].as_array().unwrap().iter().map(|e| e["newText"].as_str().unwrap()).collect();
     assert_eq!(manifest_edits.len(), 2, "{manifest_edits:?}");

@@ -1,7 +1,7 @@
 //! The mine stage: what goes wrong, as [`Weakness`]es of a harness, from its traces on the
 //! mine split. Two readers are merged: the deterministic `detectors` (pure functions of one
 //! trace, aggregated by `summary` with exact support and evidence) and the model's
-//! `reading` of condensed failed traces (judgement, clustered by mechanism). Each weakness
+//! `reading` of condensed failed traces (judgement in its own words, clustered by mechanism). Each weakness
 //! is located on its `harness.toml` line and carries the tasks that must keep passing.
 //!
 //! [`mine`] is the stage's one entry (run or reuse the mine split, then read it); the
@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use detectors::{detect_all, detector, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS};
-pub use reading::condense;
+pub use reading::{condense, read_failures, same_mechanism, KNOWN_MECHANISMS};
 pub use summary::{summarize, DetectorWeakness, Evidence, Summary, Support};
 
 use super::Context;
@@ -127,7 +127,7 @@ async fn read(
     seed: u64,
 ) -> Vec<Weakness> {
     let mut found: Vec<Weakness> = summarize(traces).into_iter().map(Weakness::from).collect();
-    found.extend(reading::weaknesses(client, traces, tasks, seed).await);
+    found.extend(reading::read_failures(client, traces, tasks, seed).await);
     let manifest_text = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
     let keep_passing = always_passing(traces);
     let harness_dir = harness.dir().canonicalize().unwrap_or_else(|_| harness.dir().to_path_buf());

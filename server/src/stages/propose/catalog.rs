@@ -6,7 +6,7 @@
 
 use super::{FileEdit, RawEdit};
 use crate::harness::{locate_surface, Harness, MANIFEST_FILE};
-use crate::stages::mine::Weakness;
+use crate::stages::mine::{same_mechanism, Weakness, KNOWN_MECHANISMS};
 
 /// The catalog's edits for `weakness`, against `harness` as it is.
 pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
@@ -19,8 +19,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
         (!present).then(|| edit(&system_file, "", text, why))
     };
     let set = |key: &str, value: String, why: &str| set_policy(&manifest, key, &value, why);
-    let mechanism = weakness.id.trim_start_matches("model-");
-    let found: Vec<Option<RawEdit>> = match mechanism {
+    let found: Vec<Option<RawEdit>> = match kind(weakness) {
         "no-verification" | "declared-done-too-early" => vec![
             show_changes(harness, &manifest),
             set("completion", "\"confirm\"".into(), "the agent sees what its last command did before its done counts"),
@@ -101,6 +100,15 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
         _ => Vec::new(),
     };
     found.into_iter().flatten().collect()
+}
+
+/// The remedy kind of `weakness`: a detector's id, or for a weakness the model named in its
+/// own words (`model-…`), the known mechanism that name says.
+fn kind(weakness: &Weakness) -> &str {
+    let id = weakness.id.as_str();
+    let Some(own) = id.strip_prefix("model-") else { return id };
+    let said = KNOWN_MECHANISMS.iter().find(|(_, name)| same_mechanism(name, &weakness.title));
+    said.map_or(own, |(kind, _)| kind)
 }
 
 /// The hook that shows, once, the files an episode changed before its done counts
@@ -214,6 +222,9 @@ mod tests {
             ("completion = \"declare\"", "completion = \"confirm\"")
         );
         assert!(remedies(&minimal, &weakness("tool-misuse")).is_empty(), "no known remedy, none made up");
+        let worded = Weakness { title: "Writes its output in another format than asked".into(), ..weakness("model-w") };
+        assert_eq!(kind(&worded), "wrong-output-format", "a known mechanism in the model's words");
+        assert_eq!(kind(&Weakness { title: "Forgets the header row".into(), ..worded }), "w", "an unknown one");
     }
 
     #[test]
