@@ -9,7 +9,8 @@
 //! episode and re-runs only the one in flight (a `.partial` trace): nothing is lost, nothing
 //! counted twice. Episodes that end in an infrastructure error (Docker, the host, the model
 //! endpoint failing) are moved aside and re-run, a few times at most; they are never counted. [`score`] adds episodes
-//! up into pass counts per task ([`Score`]) and what they cost ([`Spend`]).
+//! up into pass counts per task ([`Score`]) and what they cost ([`Spend`]); an
+//! [`Evaluation`] is what `eval` measured in one run, kept beside its traces.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use crate::agent::{self, EpisodeSpec};
 use crate::harness::Harness;
 use crate::llm::Client;
 use crate::sandbox::Engine;
-use crate::store::Store;
+use crate::store::{RunDir, Store};
 use crate::task::Task;
 use crate::trace::{self, Outcome};
 
@@ -191,4 +192,80 @@ pub fn score(episodes: &[Episode]) -> (Score, Spend) {
         score.passed += u32::from(e.outcome.passed);
     }
     (score, spend)
+}
+
+/// What `eval` measured in one run, kept as `runs/<run>/run.json` beside its traces: the
+/// report reads it back, so a comparison of harnesses can be regenerated from the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub run: String,
+    pub harness: String,
+    pub harness_version: String,
+    pub model: String,
+    /// The harness's sampling temperature.
+    #[serde(default)]
+    pub temperature: f64,
+    /// The split its tasks were, when it ran one.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// Trial k of every task used seed + k.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "one")]
+    pub trials: u32,
+    pub pass_rate: f64,
+    pub ci95: (f64, f64),
+    pub passed: u64,
+    pub counted: u64,
+    pub infrastructure_errors: u64,
+    pub tokens: u64,
+    pub cost_usd: f64,
+    pub wall_seconds: f64,
+    pub tasks: Vec<TaskRow>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One task of an [`Evaluation`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRow {
+    pub task: String,
+    pub passed: u32,
+    pub counted: u32,
+    pub errors: u32,
+    pub tokens: u64,
+    pub seconds: f64,
+}
+
+impl Evaluation {
+    /// Its passes per task.
+    pub fn score(&self) -> Score {
+        let per_task = self.tasks.iter().map(|r| (r.task.clone(), TaskScore { passed: r.passed, counted: r.counted }));
+        Score { per_task: per_task.collect(), passed: self.passed as u32, counted: self.counted as u32 }
+    }
+
+    /// Container time: the episodes' durations added up.
+    pub fn container_seconds(&self) -> f64 {
+        self.tasks.iter().map(|r| r.seconds).sum()
+    }
+}
+
+/// The evaluations kept in `store`, oldest first; a `run.json` that cannot be read is named
+/// in the errors and left out.
+pub fn evaluations(store: &Store) -> (Vec<Evaluation>, Vec<String>) {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(store.runs_dir())
+        .map(|dir| dir.flatten().map(|e| e.path().join(RunDir::SUMMARY)).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    paths.sort();
+    let (mut found, mut errors) = (Vec::new(), Vec::new());
+    for path in paths {
+        let read = std::fs::read_to_string(&path).map_err(|e| e.to_string());
+        match read.and_then(|text| serde_json::from_str::<Evaluation>(&text).map_err(|e| e.to_string())) {
+            Ok(evaluation) => found.push(evaluation),
+            Err(e) => errors.push(format!("{}: {e}", path.display())),
+        }
+    }
+    (found, errors)
 }

@@ -96,11 +96,16 @@ impl Store {
         Ok(dir)
     }
 
+    /// Where runs are kept: the loop's episodes and `eval`'s runs.
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
     /// A new, empty run folder named after the time and `label` (e.g. the harness version).
     pub fn new_run(&self, label: &str) -> std::io::Result<RunDir> {
         let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string().replace([':', '-'], "");
         let base = format!("{stamp}-{label}");
-        let runs = self.root.join("runs");
+        let runs = self.runs_dir();
         std::fs::create_dir_all(&runs)?;
         for n in 0.. {
             let name = if n == 0 { base.clone() } else { format!("{base}-{n}") };
@@ -122,6 +127,9 @@ pub struct RunDir {
 }
 
 impl RunDir {
+    /// The file in a run folder that says what `eval` measured.
+    pub const SUMMARY: &'static str = "run.json";
+
     /// Where the trace of `task`'s trial `trial` goes.
     pub fn episode_dir(&self, task: &str, trial: u32) -> PathBuf {
         self.path.join(task).join(trial.to_string())

@@ -56,7 +56,9 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     let (lo, hi) = (summary["ci95"][0].as_f64().unwrap(), summary["ci95"][1].as_f64().unwrap());
     assert!(lo < 0.5 && hi > 0.5);
     let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
-    assert!(run.join("run.json").is_file());
+    let kept: self_harness::episodes::Evaluation =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!((kept.trials, kept.seed, kept.temperature, kept.passed), (2, 0, 0.0, 1), "what the report reads back");
     for trial in ["0", "1"] {
         let trace = self_harness::trace::read(&run.join("right-solution").join(trial).join("trace.jsonl")).unwrap();
         assert!(trace.outcome.is_some());

@@ -1,12 +1,12 @@
-//! `self-harness report` from a prepared ledger: the numbers, the JSON, the plot, the HTML,
-//! and the empty-ledger message.
+//! `self-harness report` from a prepared ledger and `eval` summaries: the numbers, the JSON,
+//! the plot, the HTML, Markdown, and the empty-store message.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use self_harness::episodes::{Score, Spend, TaskScore};
+use self_harness::episodes::{Evaluation, Score, Spend, TaskRow, TaskScore};
 use self_harness::evolve::ledger::{append, Entry, Stage};
 use self_harness::splits::Split;
 use serde_json::json;
@@ -223,5 +223,71 @@ fn no_ledger_is_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let output = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("run `self-harness loop`"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("run `self-harness loop` or `eval`"));
+}
+
+/// An `eval` summary of `harness` whose tasks passed as given (of 3 trials each).
+fn eval_run(store: &Path, run: &str, harness: &str, passes: &[(&str, u32)]) {
+    let tasks: Vec<TaskRow> = passes
+        .iter()
+        .map(|(task, passed)| TaskRow {
+            task: task.to_string(),
+            passed: *passed,
+            counted: 3,
+            errors: 0,
+            tokens: 100,
+            seconds: 30.0,
+        })
+        .collect();
+    let passed: u64 = passes.iter().map(|(_, p)| u64::from(*p)).sum();
+    let evaluation = Evaluation {
+        run: run.into(),
+        harness: harness.into(),
+        harness_version: format!("{harness}-v"),
+        model: "m".into(),
+        temperature: 0.7,
+        split: Some("test".into()),
+        seed: 0,
+        trials: 3,
+        pass_rate: passed as f64 / (3 * passes.len()) as f64,
+        ci95: (0.0, 1.0),
+        passed,
+        counted: 3 * passes.len() as u64,
+        infrastructure_errors: 0,
+        tokens: 100 * passes.len() as u64,
+        cost_usd: 0.0,
+        wall_seconds: 120.0,
+        tasks,
+    };
+    let path = store.join("runs").join(run).join("run.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, serde_json::to_string(&evaluation).unwrap()).unwrap();
+}
+
+#[test]
+fn evaluations_in_the_store_are_compared_task_by_task_with_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = ["a", "b", "c", "d", "e", "f"];
+    eval_run(dir.path(), "1-minimal", "minimal", &tasks.map(|t| (t, 1)));
+    eval_run(dir.path(), "2-reference", "reference", &tasks.map(|t| (t, if t == "a" { 0 } else { 3 })));
+    eval_run(dir.path(), "3-other", "other", &[("a", 3)]);
+    std::fs::write(dir.path().join("runs/3-other/run.json"), "{\"run\": 1").unwrap();
+    let markdown = dir.path().join("evidence.md");
+    let output = common::run(
+        common::bin().args(["report", "--json", "--store"]).arg(dir.path()).arg("--markdown").arg(&markdown),
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("3-other/run.json"), "the unreadable one is named");
+    let report = common::json(&output);
+    let rows = report["evaluations"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0]["reference"].clone(), rows[1]["reference"].clone()), (json!(null), json!("1-minimal")));
+    let paired = &rows[1]["comparison"];
+    assert_eq!((paired["better"].as_u64(), paired["worse"].as_u64()), (Some(5), Some(1)));
+    // Differences +2 on five tasks and -1 on one, sum 9: of the 64 sign patterns of (1, 2, 2,
+    // 2, 2, 2) only all-plus (11) and the observed one (9) reach 9.
+    assert!((paired["p_value"].as_f64().unwrap() - 2.0 / 64.0).abs() < 1e-12, "{paired}");
+    let text = std::fs::read_to_string(&markdown).unwrap();
+    assert!(text.contains("| eval run | harness |"), "{text}");
+    assert!(text.contains("| 2-reference | reference reference-v | 6 × 3 (test) | 0.7 |"), "{text}");
 }

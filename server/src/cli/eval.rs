@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use clap::Args;
 use futures_util::StreamExt;
-use serde::Serialize;
 
 use super::{engine, exit, ui, CliError, CliResult};
 use crate::agent::{self, EpisodeSpec};
+use crate::episodes::{Evaluation, TaskRow};
 use crate::llm::{ChatRequest, Client, Message};
 use crate::sandbox::image::ImageSpec;
 use crate::splits::Split;
 use crate::stats::wilson_95;
-use crate::store::Store;
+use crate::store::{RunDir, Store};
 use crate::trace::Outcome;
 
 #[derive(Args)]
@@ -49,33 +49,6 @@ pub struct EvalArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
-}
-
-#[derive(Serialize)]
-struct TaskRow {
-    task: String,
-    passed: u32,
-    counted: u32,
-    errors: u32,
-    tokens: u64,
-    seconds: f64,
-}
-
-#[derive(Serialize)]
-struct Summary {
-    run: String,
-    harness: String,
-    harness_version: String,
-    model: String,
-    pass_rate: f64,
-    ci95: (f64, f64),
-    passed: u64,
-    counted: u64,
-    infrastructure_errors: u64,
-    tokens: u64,
-    cost_usd: f64,
-    wall_seconds: f64,
-    tasks: Vec<TaskRow>,
 }
 
 pub async fn run(args: EvalArgs) -> CliResult {
@@ -173,11 +146,15 @@ pub async fn run(args: EvalArgs) -> CliResult {
     }
     let passed: u64 = rows.iter().map(|r| u64::from(r.passed)).sum();
     let counted: u64 = rows.iter().map(|r| u64::from(r.counted)).sum();
-    let summary = Summary {
+    let summary = Evaluation {
         run: run.name.clone(),
         harness: harness.name().to_string(),
         harness_version: harness.version().to_string(),
         model,
+        temperature: harness.policy().temperature,
+        split: args.split.map(|s| format!("{s:?}").to_lowercase()),
+        seed: args.seed,
+        trials: args.trials,
         pass_rate: if counted == 0 { 0.0 } else { passed as f64 / counted as f64 },
         ci95: wilson_95(passed, counted),
         passed,
@@ -189,7 +166,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
         tasks: rows,
     };
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    crate::util::write_atomic(&run.path.join("run.json"), json.as_bytes())
+    crate::util::write_atomic(&run.path.join(RunDir::SUMMARY), json.as_bytes())
         .map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
     if args.json {
         println!("{json}");

@@ -16,6 +16,9 @@ pub struct ReportArgs {
     /// Also write a self-contained HTML page here.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
+    /// Also write the tables as Markdown here (how docs/evidence.md is made).
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
     /// Also write the pass-rate plot (SVG) here.
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
@@ -30,8 +33,16 @@ pub async fn run(args: ReportArgs) -> CliResult {
     if ledger.torn {
         ui::warn(&format!("{}: the last line was cut off (a crash while writing) and is skipped", path.display()));
     }
-    let report = Report::from_ledger(&ledger.entries).ok_or_else(|| {
-        CliError::new(exit::BAD_INPUT, format!("no ledger yet at {}: run `self-harness loop`", path.display()))
+    let store = crate::store::Store::in_folder(&args.store);
+    let (evaluations, unreadable) = crate::episodes::evaluations(&store);
+    for problem in unreadable {
+        ui::warn(&format!("{problem}: not an evaluation summary; left out"));
+    }
+    let report = Report::of(&ledger.entries, &evaluations).ok_or_else(|| {
+        CliError::new(
+            exit::BAD_INPUT,
+            format!("no ledger and no evaluation yet in {}: run `self-harness loop` or `eval`", args.store.display()),
+        )
     })?;
     let write = |file: &PathBuf, text: String| {
         crate::util::write_atomic(file, text.as_bytes())
@@ -39,10 +50,12 @@ pub async fn run(args: ReportArgs) -> CliResult {
     };
     if let Some(file) = &args.html {
         // The store beside the ledger adds the weaknesses and every validation decision.
-        let store = crate::store::Store::in_folder(&args.store);
         let weaknesses = crate::stages::mine::saved(&store).unwrap_or_default();
         let validations = crate::stages::validate::records(&store).unwrap_or_default();
         write(file, crate::report::page(Some(&report), &weaknesses, &validations))?;
+    }
+    if let Some(file) = &args.markdown {
+        write(file, report.markdown())?;
     }
     if let Some(file) = &args.svg {
         write(file, svg(&report))?;

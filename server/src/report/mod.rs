@@ -1,4 +1,5 @@
-//! The report: what the loop did and whether it helped, from the ledger alone.
+//! The report: what the loop did and whether it helped, from the store alone (the ledger,
+//! and the summaries `eval` keeps beside its runs).
 //!
 //! Baseline vs current harness on the held-out test split (the only place test results are
 //! read), each with its 95% interval and, task by task, as a paired comparison: the exact
@@ -6,14 +7,15 @@
 //! the tasks that flipped. Then a per-iteration table (weaknesses, proposals, decisions and
 //! why, edit sizes, raw and adjusted p-values, the validate split's pass rates on the pairs
 //! the decision compared), how often proposals' predicted flips came true, how often repeats
-//! of a task disagreed, what it all cost, and a plot of pass rate by iteration. The terminal
-//! and the HTML page render the same tables.
+//! of a task disagreed, what it all cost, and a plot of pass rate by iteration. Then every
+//! `eval` run in the store, each paired with the first run on the same tasks and seeds. The
+//! terminal, Markdown and the HTML page render the same tables.
 
 mod plot;
 
 use serde::Serialize;
 
-use crate::episodes::{Score, Spend, TaskScore};
+use crate::episodes::{Evaluation, Score, Spend, TaskScore};
 use crate::evolve::ledger::Entry;
 use crate::splits::Split;
 use crate::stages::mine::Weakness;
@@ -163,6 +165,61 @@ pub struct Report {
     pub sources: std::collections::BTreeMap<String, SourceTally>,
     pub spend: Spend,
     pub finished: Option<String>,
+    /// What `eval` measured in this store, oldest first.
+    pub evaluations: Vec<EvaluationRow>,
+}
+
+/// One `eval` run, beside the first run on the same tasks, trials and seed (its reference):
+/// paired task by task, so harnesses evaluated in one store compare exactly.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvaluationRow {
+    pub run: String,
+    pub harness: String,
+    pub rate: Rate,
+    pub model: String,
+    pub temperature: f64,
+    pub split: Option<String>,
+    pub tasks: usize,
+    pub trials: u32,
+    pub tokens: u64,
+    pub container_seconds: f64,
+    pub wall_seconds: f64,
+    /// The run it is compared with, and how.
+    pub reference: Option<String>,
+    pub comparison: Option<Comparison>,
+}
+
+impl EvaluationRow {
+    /// Rows for `evaluations` (oldest first), each compared with the first one before it
+    /// that ran the same tasks with the same trials and seed.
+    pub fn all(evaluations: &[Evaluation]) -> Vec<EvaluationRow> {
+        let same = |a: &Evaluation, b: &Evaluation| {
+            let tasks = |e: &Evaluation| e.tasks.iter().map(|t| t.task.clone()).collect::<Vec<_>>();
+            (a.trials, a.seed, tasks(a)) == (b.trials, b.seed, tasks(b))
+        };
+        evaluations
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let reference = evaluations[..i].iter().find(|r| same(r, e));
+                EvaluationRow {
+                    run: e.run.clone(),
+                    harness: e.harness.clone(),
+                    rate: Rate::of(&e.harness_version, &e.score()),
+                    model: e.model.clone(),
+                    temperature: e.temperature,
+                    split: e.split.clone(),
+                    tasks: e.tasks.len(),
+                    trials: e.trials,
+                    tokens: e.tokens,
+                    container_seconds: e.container_seconds(),
+                    wall_seconds: e.wall_seconds,
+                    reference: reference.map(|r| r.run.clone()),
+                    comparison: reference.map(|r| Comparison::of(&r.score(), &e.score())),
+                }
+            })
+            .collect()
+    }
 }
 
 /// A decision as an iteration's validate rates need it.
@@ -181,24 +238,20 @@ struct Grid {
 
 impl Report {
     /// Builds the report; `None` for an empty ledger.
+    /// The report of a store: its loop's ledger (`entries`) and its `evaluations`; `None`
+    /// when it has neither.
+    pub fn of(entries: &[Entry], evaluations: &[Evaluation]) -> Option<Report> {
+        let first = evaluations.first().map(|e| Report::empty(&e.model, "-"));
+        let mut report = Report::from_ledger(entries).or(first)?;
+        report.evaluations = EvaluationRow::all(evaluations);
+        Some(report)
+    }
+
     pub fn from_ledger(entries: &[Entry]) -> Option<Report> {
         let Some(Entry::Start { model, policy, .. }) = entries.iter().find(|e| matches!(e, Entry::Start { .. })) else {
             return None;
         };
-        let mut report = Report {
-            model: model.clone(),
-            policy: policy.clone(),
-            baseline: None,
-            current: None,
-            comparison: None,
-            iterations: Vec::new(),
-            predicted_hits: 0,
-            predicted_total: 0,
-            repeats_disagreed: (0, 0),
-            sources: Default::default(),
-            spend: Spend::default(),
-            finished: None,
-        };
+        let mut report = Report::empty(model, policy);
         let mut changed: std::collections::HashMap<String, u32> = Default::default();
         let mut source_of: std::collections::HashMap<String, String> = Default::default();
         let mut decided: std::collections::HashMap<u32, Vec<Decided>> = Default::default();
@@ -341,6 +394,24 @@ impl Report {
         Some(report)
     }
 
+    fn empty(model: &str, policy: &str) -> Report {
+        Report {
+            model: model.to_string(),
+            policy: policy.to_string(),
+            baseline: None,
+            current: None,
+            comparison: None,
+            iterations: Vec::new(),
+            predicted_hits: 0,
+            predicted_total: 0,
+            repeats_disagreed: (0, 0),
+            sources: Default::default(),
+            spend: Spend::default(),
+            finished: None,
+            evaluations: Vec::new(),
+        }
+    }
+
     /// The report's tables: the test split, the paired comparison and its flips, the
     /// iterations.
     fn grids(&self) -> Vec<Grid> {
@@ -439,7 +510,54 @@ impl Report {
                 format!("{:.1}", it.spend.container_seconds / 60.0),
             ]);
         }
-        grids.push(iterations);
+        if !self.iterations.is_empty() {
+            grids.push(iterations);
+        }
+        if !self.evaluations.is_empty() {
+            let mut evaluations = Grid {
+                header: vec![
+                    "eval run",
+                    "harness",
+                    "tasks × trials",
+                    "temperature",
+                    "pass rate (95% interval)",
+                    "Δ vs first, paired",
+                    "p (exact)",
+                    "tokens",
+                    "container min",
+                    "wall min",
+                ],
+                rows: Vec::new(),
+            };
+            for e in &self.evaluations {
+                let r = &e.rate;
+                let (delta, p) = match &e.comparison {
+                    Some(c) => (
+                        format!("{:+.1} pp ({} better, {} worse)", c.delta * 100.0, c.better, c.worse),
+                        format!("{:.4}", c.p_value),
+                    ),
+                    None => ("(first)".into(), "-".into()),
+                };
+                evaluations.rows.push(vec![
+                    e.run.clone(),
+                    format!("{} {}", e.harness, r.harness_version),
+                    format!(
+                        "{} × {}{}",
+                        e.tasks,
+                        e.trials,
+                        e.split.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
+                    ),
+                    format!("{}", e.temperature),
+                    format!("{} {}/{} ({}–{})", pct(r.rate), r.passed, r.counted, pct(r.ci95.0), pct(r.ci95.1)),
+                    delta,
+                    p,
+                    e.tokens.to_string(),
+                    format!("{:.1}", e.container_seconds / 60.0),
+                    format!("{:.1}", e.wall_seconds / 60.0),
+                ]);
+            }
+            grids.push(evaluations);
+        }
         grids
     }
 
@@ -505,6 +623,27 @@ impl Report {
         for line in self.notes() {
             out.push_str(&line);
             out.push('\n');
+        }
+        out
+    }
+
+    /// The tables and notes as Markdown (GitHub tables).
+    pub fn markdown(&self) -> String {
+        let cell = |c: &str| c.replace('|', "\\|");
+        let mut out = format!("Model `{}`, acceptance rule `{}`.\n\n", self.model, self.policy);
+        for grid in self.grids() {
+            if grid.rows.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("| {} |\n", grid.header.join(" | ")));
+            out.push_str(&format!("|{}\n", "---|".repeat(grid.header.len())));
+            for row in &grid.rows {
+                out.push_str(&format!("| {} |\n", row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")));
+            }
+            out.push('\n');
+        }
+        for line in self.notes().iter().filter(|l| !l.is_empty()) {
+            out.push_str(&format!("* {line}\n"));
         }
         out
     }
