@@ -241,7 +241,8 @@ impl Report {
     /// The report of a store: its loop's ledger (`entries`) and its `evaluations`; `None`
     /// when it has neither.
     pub fn of(entries: &[Entry], evaluations: &[Evaluation]) -> Option<Report> {
-        let first = evaluations.first().map(|e| Report::empty(&e.model, "-"));
+        // Without a ledger there is no acceptance rule: evaluations only.
+        let first = evaluations.first().map(|e| Report::empty(&e.model, ""));
         let mut report = Report::from_ledger(entries).or(first)?;
         report.evaluations = EvaluationRow::all(evaluations);
         Some(report)
@@ -564,6 +565,9 @@ impl Report {
     /// The lines after the tables: every decision and discarded proposal, then the totals.
     fn notes(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        if self.iterations.is_empty() && self.baseline.is_none() {
+            return lines; // no loop ran here: nothing to note beyond the evaluations
+        }
         for it in &self.iterations {
             for d in &it.decisions {
                 let verdict = if d.accepted { "accepted" } else { "rejected" };
@@ -630,7 +634,10 @@ impl Report {
     /// The tables and notes as Markdown (GitHub tables).
     pub fn markdown(&self) -> String {
         let cell = |c: &str| c.replace('|', "\\|");
-        let mut out = format!("Model `{}`, acceptance rule `{}`.\n\n", self.model, self.policy);
+        let mut out = match self.policy.as_str() {
+            "" => format!("Model `{}`.\n\n", self.model),
+            policy => format!("Model `{}`, acceptance rule `{policy}`.\n\n", self.model),
+        };
         for grid in self.grids() {
             if grid.rows.is_empty() {
                 continue;

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The evidence behind the README's status: does the loop improve a real local model's
+# harness on tasks it never saw? Unattended and resumable (run it again after a stop: each
+# finished stage is kept, the loop resumes where it stopped). Everything goes to
+# docs/evidence/<model>/ — its .self-harness store (ledger, validations, weaknesses,
+# proposals, each eval's run.json; traces are git-ignored) — and docs/evidence.md is
+# written from those stores by `self-harness report --markdown`, so
+#   self-harness report --store docs/evidence/1.5b/main/.self-harness --json
+# regenerates every number in it.
+#
+# Stages, in order (`bash scripts/evidence.sh STAGE…` runs only those):
+#   baselines  minimal and reference (harnesses/ at the stated temperature) on the test split
+#   loop       the loop with auto-apply from minimal, proposer model+catalog
+#   final      the loop's final harness on the test split, same seeds as the baselines
+#   ablations  the loop again with --proposer none|generic|random|catalog|model, each in
+#              its own store, and its final harness on the test split
+#   doc        docs/evidence.md
+#
+# Settings (environment): EVIDENCE_MODEL (1.5b; the 0.5b has no signal), EVIDENCE_TRIALS
+# (3), EVIDENCE_TEMPERATURE (0.7: at 0 the trials of a task are token-identical),
+# EVIDENCE_PARALLEL (2), EVIDENCE_EPISODE_TIMEOUT (120 s), EVIDENCE_ITERATIONS (1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+size=${EVIDENCE_MODEL:-1.5b}
+trials=${EVIDENCE_TRIALS:-3}
+temperature=${EVIDENCE_TEMPERATURE:-0.7}
+parallel=${EVIDENCE_PARALLEL:-2}
+timeout=${EVIDENCE_EPISODE_TIMEOUT:-120}
+iterations=${EVIDENCE_ITERATIONS:-1}
+port=8091
+out=docs/evidence/$size
+stages=("$@")
+[ ${#stages[@]} -eq 0 ] && stages=(baselines loop final ablations doc)
+
+echo "==> building self-harness (release)"
+cargo build --locked --release
+bin=$root/target/release/self-harness
+if [ "${stages[*]}" != doc ]; then
+  bash scripts/setup-docker.sh
+  "$bin" images build
+  "$bin" model serve --size "$size" --port "$port" --detach
+fi
+export OPENAI_BASE_URL=http://127.0.0.1:$port/v1
+export OPENAI_MODEL=qwen2.5-coder-$size-instruct
+
+# The harnesses as measured: the repository's, at the evidence's temperature.
+at_temperature() {
+  local from=$1 to=$2
+  if [ ! -d "$to" ]; then
+    mkdir -p "$(dirname "$to")"
+    cp -r "$from" "$to"
+    sed -i "s/^temperature = .*/temperature = $temperature/" "$to/harness.toml"
+    sed -i 's|^#:schema .*|#:schema ../../../../harnesses/harness.schema.json|' "$to/harness.toml"
+  fi
+}
+at_temperature harnesses/minimal "$out/harnesses/minimal"
+at_temperature harnesses/reference "$out/harnesses/reference"
+
+# `eval` of the harness $2 on the test split of the store $1, once (a marker $3 says it ran).
+evaluate() {
+  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3
+  if [ -e "$done" ]; then
+    echo "    $3: evaluated already"
+    return
+  fi
+  (cd "$store" && "$bin" eval --harness "$root/$harness" --tasks "$root/tasks" --split test \
+    --trials "$trials" --seed 0 --parallel "$parallel" --episode-timeout "$timeout")
+  touch "$done"
+}
+
+# The loop from minimal in the store $1 with proposer $2 (on a copy, $1/harness), to its end.
+loop_in() {
+  local store=$1 proposer=$2 done=$1/.self-harness/loop-finished
+  mkdir -p "$store"
+  [ -d "$store/harness" ] || cp -r "$out/harnesses/minimal" "$store/harness"
+  if [ -e "$done" ]; then
+    echo "    the loop with proposer $proposer: finished already"
+    return
+  fi
+  (cd "$store" && "$bin" loop --harness harness --tasks "$root/tasks" --auto-apply --seed 0 \
+    --iterations "$iterations" --repeats 1 --weaknesses 1 --candidates 2 --proposer "$proposer" \
+    --episode-timeout "$timeout" --parallel "$parallel")
+  touch "$done"
+}
+
+for stage in "${stages[@]}"; do
+  started=$(date +%s)
+  echo "==> $stage"
+  case $stage in
+    baselines)
+      mkdir -p "$out/main"
+      evaluate "$out/main" "$out/harnesses/minimal" minimal
+      evaluate "$out/main" "$out/harnesses/reference" reference
+      ;;
+    loop) loop_in "$out/main" model+catalog ;;
+    final) evaluate "$out/main" "$out/main/harness" final ;;
+    ablations)
+      for proposer in none generic random catalog model; do
+        store=$out/ablation-$proposer
+        mkdir -p "$store/.self-harness/runs"
+        # The same minimal run as the main store's, so each store pairs its final with it.
+        for run in "$out"/main/.self-harness/runs/*; do
+          if grep -qs "\"harness\": \"minimal\"" "$run/run.json" && [ ! -e "$store/.self-harness/runs/$(basename "$run")" ]; then
+            mkdir -p "$store/.self-harness/runs/$(basename "$run")" && cp "$run/run.json" "$store/.self-harness/runs/$(basename "$run")/"
+          fi
+        done
+        loop_in "$store" "$proposer"
+        evaluate "$store" "$store/harness" final
+      done
+      ;;
+    doc) ;;
+    *) echo "unknown stage $stage (baselines, loop, final, ablations, doc)" >&2; exit 2 ;;
+  esac
+  echo "    $stage: $(( ($(date +%s) - started) / 60 )) min" | tee -a "$out/stages.log"
+done
+
+echo "==> docs/evidence.md"
+{
+  echo "# Evidence: does the loop improve a real local model's harness?"
+  echo
+  echo "Written by \`bash scripts/evidence.sh\` ($(date -u +%Y-%m-%d)): the local Qwen2.5-Coder-$size"
+  echo "on this machine ($(nproc) cores), temperature $temperature, $trials trial(s) per task on the"
+  echo "test split (seed 0; trial k uses seed k), episodes capped at $timeout s, $parallel at once;"
+  echo "the loop: $iterations iteration(s), 1 repeat, 1 weakness, 2 candidates from the model."
+  echo "Each section is \`self-harness report --store <store> --markdown\`; its numbers regenerate"
+  echo "from the committed store. Stage times: \`$out/stages.log\`."
+  for store in "$out"/main "$out"/ablation-*; do
+    [ -d "$store/.self-harness" ] || continue
+    echo
+    echo "## $(basename "$store") (\`$store/.self-harness\`)"
+    echo
+    "$bin" report --store "$store/.self-harness" --markdown "$store/report.md" >/dev/null \
+      && cat "$store/report.md" || echo "(nothing measured yet)"
+  done
+} > docs/evidence.md
+echo "==> done: docs/evidence.md"
