@@ -229,6 +229,33 @@ async fn the_catalog_hook_shows_once_what_the_episode_changed() {
 }
 
 #[tokio::test]
+async fn the_after_command_hook_speaks_after_each_command() {
+    if !common::docker_available() {
+        return;
+    }
+    let hook = "#!/bin/bash\n[ \"$EXIT_CODE\" = 0 ] || echo \"hint: '$COMMAND' failed with $EXIT_CODE\"\n";
+    let harness = harness_with(
+        &tempdir(),
+        &[("[prompts]", "[hooks.after_command]\nfile = \"hint.sh\"\n\n[prompts]")],
+        &[("hint.sh", hook)],
+    );
+    let run = episode(
+        &harness,
+        vec![action(Some("ls /app/missing"), false), action(Some("echo hello > /app/greeting.txt"), true)],
+    )
+    .await;
+    let after = last_user_message(&run.model, 1);
+    assert!(
+        after.starts_with("exit code: 2\n") && after.ends_with("\n\nhint: 'ls /app/missing' failed with 2"),
+        "{after}"
+    );
+    let said = run.trace.turns[0].after_command.as_ref().expect("the hook's run is in the trace");
+    assert_eq!(said.exit_code, Some(0));
+    assert_eq!(run.trace.turns[1].after_command.as_ref().map(|c| c.output_shown.as_str()), Some(""), "silent");
+    assert!(run.result.outcome.passed);
+}
+
+#[tokio::test]
 async fn a_repeated_failing_command_is_pointed_out_when_the_policy_asks() {
     if !common::docker_available() {
         return;

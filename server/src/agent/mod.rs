@@ -305,6 +305,33 @@ impl Episode<'_, '_> {
                     output_bytes: out.output_bytes,
                     duration_ms: millis(out.duration),
                 });
+                if let Some(hook) = harness.after_command() {
+                    let mut options = ExecOptions::with_timeout(hook.timeout);
+                    let exit_code = out.exit_code.map(|c| c.to_string()).unwrap_or_default();
+                    options.env = vec![("COMMAND".into(), command.to_string()), ("EXIT_CODE".into(), exit_code)];
+                    let said = match sandbox.exec(&format!("bash {}", hook.container_path), &options).await {
+                        Ok(said) => said,
+                        Err(e) => {
+                            self.writer.turn(&turn)?;
+                            return Ok(Stop {
+                                class: EpisodeErrorKind::InfrastructureError,
+                                detail: Some(e.to_string()),
+                            });
+                        }
+                    };
+                    let shown = policy.output.truncate(&said.output);
+                    if !shown.trim().is_empty() {
+                        observation.push_str(&format!("\n\n{}", shown.trim_end()));
+                    }
+                    turn.after_command = Some(CommandRecord {
+                        text: "after_command".into(),
+                        exit_code: said.exit_code,
+                        timed_out: said.timed_out,
+                        output_shown: shown,
+                        output_bytes: said.output_bytes,
+                        duration_ms: millis(said.duration),
+                    });
+                }
             } else if !action.done {
                 observation = "No command was run.".into();
             }
@@ -385,7 +412,7 @@ async fn install_harness(sandbox: &Sandbox, harness: &Harness) -> Result<(), Str
     for tool in harness.tools() {
         sandbox.write_file(&tool.container_path(), &tool.script, 0o755).await.map_err(|e| e.to_string())?;
     }
-    if let Some(hook) = harness.before_completion() {
+    for hook in harness.hooks() {
         sandbox.write_file(&hook.container_path, &hook.script, 0o755).await.map_err(|e| e.to_string())?;
     }
     if !harness.tools().is_empty() {

@@ -363,5 +363,8 @@ pub(crate) fn referenced_files(manifest: &Manifest) -> Vec<(Vec<String>, String)
     if let Some(hook) = &manifest.hooks.before_completion {
         files.push((key(&["hooks", "before_completion", "file"]), hook.file.clone()));
     }
+    if let Some(hook) = &manifest.hooks.after_command {
+        files.push((key(&["hooks", "after_command", "file"]), hook.file.clone()));
+    }
     files
 }

@@ -201,6 +201,12 @@ pub struct Hooks {
     /// goes back to the model and the episode continues.
     #[serde(default)]
     pub before_completion: Option<HookRef>,
+    /// Script run after each of the agent's commands, with `COMMAND` and `EXIT_CODE` in its
+    /// environment (`EXIT_CODE` is empty when the command timed out). What it prints is
+    /// shown to the model after the command's output; its exit code does not matter. For
+    /// advice the moment it applies: a hint when a command fails in a known way.
+    #[serde(default)]
+    pub after_command: Option<HookRef>,
 }
 
 /// One hook script.
@@ -533,12 +539,15 @@ mod tests {
             "hooks.before_completion",
             "hooks.before_completion.file",
             "hooks.before_completion.timeout_secs",
+            "hooks.after_command",
+            "hooks.after_command.file",
+            "hooks.after_command.timeout_secs",
         ] {
             let doc = key_doc(path).unwrap_or_else(|| panic!("no doc for {path}: {docs:#?}"));
             assert!(!doc.description.is_empty(), "{path} has no description");
         }
-        // The 25 keys above plus the tables that hold them (policy, policy.output, prompts, …).
-        assert_eq!(docs.len(), 31, "{docs:#?}");
+        // The 27 keys above plus the tables that hold them (policy, policy.output, prompts, …).
+        assert_eq!(docs.len(), 34, "{docs:#?}");
         let max_turns = key_doc("policy.max_turns").unwrap();
         assert_eq!(max_turns.kind, "integer 1..=1000");
         assert_eq!(max_turns.default.as_deref(), Some("30"));

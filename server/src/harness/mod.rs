@@ -34,7 +34,7 @@ pub use template::{check_template, PromptContext, TEMPLATE_VARIABLES};
 pub const MANIFEST_FILE: &str = "harness.toml";
 /// Where tools are copied in the container (`<TOOLS_DIR>/<name>`); the runner puts it on PATH.
 pub const TOOLS_DIR: &str = "/opt/harness/tools";
-/// Where hooks are copied in the container (`<HOOKS_DIR>/before_completion`).
+/// Where hooks are copied in the container (`<HOOKS_DIR>/before_completion`, `…/after_command`).
 pub const HOOKS_DIR: &str = "/opt/harness/hooks";
 /// Hex digits of the sha256 kept in a version id.
 pub const VERSION_LEN: usize = 12;
@@ -49,6 +49,7 @@ pub struct Harness {
     notes: Vec<Note>,
     tools: Vec<Tool>,
     before_completion: Option<Hook>,
+    after_command: Option<Hook>,
     version: String,
     warnings: Vec<HarnessDiagnostic>,
 }
@@ -142,6 +143,12 @@ impl Harness {
             String::from_utf8_lossy(files.get(&normalize(file)).map_or(&[][..], Vec::as_slice)).into_owned()
         };
         let bytes_of = |file: &str| files.get(&normalize(file)).cloned().unwrap_or_default();
+        let hook = |name: &str, h: &HookRef| Hook {
+            file: h.file.clone(),
+            timeout: Duration::from_secs(h.timeout_secs.into()),
+            script: bytes_of(&h.file),
+            container_path: format!("{HOOKS_DIR}/{name}"),
+        };
         let mut hashed = files.clone();
         hashed.insert(MANIFEST_FILE.to_string(), text.clone().into_bytes());
         Ok(Harness {
@@ -164,12 +171,8 @@ impl Harness {
                     script: bytes_of(&t.file),
                 })
                 .collect(),
-            before_completion: manifest.hooks.before_completion.as_ref().map(|h| Hook {
-                file: h.file.clone(),
-                timeout: Duration::from_secs(h.timeout_secs.into()),
-                script: bytes_of(&h.file),
-                container_path: format!("{HOOKS_DIR}/before_completion"),
-            }),
+            before_completion: manifest.hooks.before_completion.as_ref().map(|h| hook("before_completion", h)),
+            after_command: manifest.hooks.after_command.as_ref().map(|h| hook("after_command", h)),
             version: version_of(&hashed),
             manifest,
             warnings: checked.diagnostics,
@@ -211,12 +214,7 @@ impl Harness {
         let prompts = [&self.manifest.prompts.system, &self.manifest.prompts.instruction].map(|f| f.clone());
         let notes = self.notes.iter().map(|n| n.file.clone());
         let tools = self.tools.iter().map(|t| t.file.clone());
-        prompts
-            .into_iter()
-            .chain(notes)
-            .chain(tools)
-            .chain(self.before_completion.iter().map(|h| h.file.clone()))
-            .collect()
+        prompts.into_iter().chain(notes).chain(tools).chain(self.hooks().map(|h| h.file.clone())).collect()
     }
 
     /// Syntax errors of those of its scripts that are among `files` ("tools/x.sh: line 3:
@@ -224,7 +222,7 @@ impl Harness {
     /// a shell or Python so that it can be checked.
     pub fn script_problems(&self, files: &[&str]) -> Vec<String> {
         let tools = self.tools.iter().map(|t| (&t.file, &t.script, Interpreter::of(&t.script)));
-        let hook = self.before_completion.iter().map(|h| (&h.file, &h.script, Some(Interpreter::Shell)));
+        let hook = self.hooks().map(|h| (&h.file, &h.script, Some(Interpreter::Shell)));
         tools
             .chain(hook)
             .filter(|(file, _, _)| files.contains(&file.as_str()))
@@ -233,6 +231,16 @@ impl Harness {
                 Some(interpreter) => syntax_error(script, interpreter).map(|e| format!("{file}: {e}")),
             })
             .collect()
+    }
+
+    /// The hook run after each command, if any.
+    pub fn after_command(&self) -> Option<&Hook> {
+        self.after_command.as_ref()
+    }
+
+    /// Its hooks, each run by bash.
+    pub fn hooks(&self) -> impl Iterator<Item = &Hook> {
+        self.before_completion.iter().chain(&self.after_command)
     }
 
     /// Problems that did not stop the harness from loading.

@@ -64,6 +64,9 @@ pub struct Turn {
     /// Output of the before-completion hook, when it ran this turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<CommandRecord>,
+    /// Output of the after-command hook, when it ran this turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_command: Option<CommandRecord>,
     /// The agent declared the task done this turn.
     #[serde(default)]
     pub done: bool,

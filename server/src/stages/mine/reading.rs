@@ -95,20 +95,22 @@ pub async fn read_failures(client: &Client, traces: &[(PathBuf, Trace)], tasks: 
 /// One cluster of readings as a weakness, named by its first reading's mechanism.
 fn weakness(members: &[&Reading], failed: usize) -> Weakness {
     let name = &members[0].mechanism;
-    let slug: String = name
-        .to_lowercase()
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join("-")
-        .chars()
-        .take(48)
-        .collect();
+    // Its words, up to about 48 characters (models do not always keep a name short).
+    let mut slug = String::new();
+    for word in name.to_lowercase().split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !slug.is_empty() && slug.len() + 1 + word.len() > 48 {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        slug.push_str(word);
+    }
     let mut title: Vec<char> = name.chars().collect();
     if let Some(first) = title.first_mut() {
         *first = first.to_ascii_uppercase();
     }
-    // The surface most of its readings name (on a tie, the first named).
+    // The surface most of its readings name (on a tie the system prompt, else the first named).
     let count = |s: &str| members.iter().filter(|m| m.surface == s).count();
     let surface = members.iter().map(|m| m.surface.as_str()).fold("prompts.system", |best, s| {
         if count(s) > count(best) {
@@ -288,5 +290,25 @@ mod tests {
         assert_eq!(groups, [vec![0, 2], vec![1, 4], vec![3], vec![5]]);
         assert!(content_words("the agent is not").is_empty(), "no content");
         assert_eq!(content_words("Writes labels"), content_words("writing label"));
+    }
+
+    #[test]
+    fn a_long_name_becomes_an_id_of_whole_words() {
+        let reading = Reading {
+            task: "t".into(),
+            mechanism: "the agent attempted to execute a command (jq) that is not installed".into(),
+            surface: "notes".into(),
+            cause: "c".into(),
+            trace: PathBuf::from("/t/trace.jsonl"),
+            turns: vec![2],
+            criticality: "high".into(),
+        };
+        let w = weakness(&[&reading], 3);
+        assert_eq!(w.id, "model-the-agent-attempted-to-execute-a-command-jq-that");
+        assert_eq!(
+            (w.title.as_str(), w.surface.as_str()),
+            ("The agent attempted to execute a command (jq) that is not installed", "notes")
+        );
+        assert_eq!(w.support, "1 of 3 failed traces (the model's reading)");
     }
 }

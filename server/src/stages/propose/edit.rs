@@ -28,10 +28,10 @@ pub fn prepare(
         return Err(format!("the replacement {:?} is too short to say anything", edit.replace));
     }
     // Each file's text after the change, in order (a file named twice gets both edits).
-    let mut files: Vec<(String, Option<String>, String)> = Vec::new();
+    let mut files: Vec<Changed> = Vec::new();
     for part in edit.parts() {
         let relative = part.relative_path()?;
-        let at = match files.iter().position(|(file, _, _)| *file == part.file) {
+        let at = match files.iter().position(|f| f.file == part.file) {
             Some(at) => at,
             None => {
                 let original = match std::fs::read_to_string(harness.dir().join(relative)) {
@@ -40,20 +40,20 @@ pub fn prepare(
                     Err(e) => return Err(format!("{}: {e}", part.file)),
                 };
                 let text = original.clone().unwrap_or_default();
-                files.push((part.file.clone(), original, text));
+                files.push(Changed { file: part.file.clone(), original, text });
                 files.len() - 1
             }
         };
-        files[at].2 = apply_edit(&files[at].2, &part)?;
+        files[at].text = apply_edit(&files[at].text, &part)?;
     }
     let mut changed = 0;
     let mut unified = String::new();
-    for (file, original, edited) in &files {
+    for Changed { file, original, text } in &files {
         let before = original.as_deref().unwrap_or_default();
-        if edited == before && original.is_some() {
+        if text == before && original.is_some() {
             return Err(format!("the edit changes nothing in {file}"));
         }
-        let diff = TextDiff::from_lines(before, edited);
+        let diff = TextDiff::from_lines(before, text);
         // Changed lines = lines added plus lines removed.
         changed += diff.iter_all_changes().filter(|c| c.tag() != similar::ChangeTag::Equal).count() as u32;
         let old_name = if original.is_some() { format!("a/{file}") } else { "/dev/null".to_string() };
@@ -64,12 +64,10 @@ pub fn prepare(
     }
 
     crate::util::copy_dir(harness.dir(), dir).map_err(|e| format!("cannot copy the harness: {e}"))?;
-    for (file, _, edited) in &files {
+    for Changed { file, text, .. } in &files {
         let path = dir.join(file);
         let written = path.parent().map_or(Ok(()), std::fs::create_dir_all);
-        written
-            .and_then(|_| crate::util::write_atomic(&path, edited.as_bytes()))
-            .map_err(|e| format!("{file}: {e}"))?;
+        written.and_then(|_| crate::util::write_atomic(&path, text.as_bytes())).map_err(|e| format!("{file}: {e}"))?;
     }
     let candidate = Harness::load(dir).map_err(|diagnostics| {
         let mut problems: Vec<String> = Vec::new();
@@ -84,14 +82,24 @@ pub fn prepare(
         format!("the edited harness does not load: {}", problems.join("; "))
     })?;
     let used = candidate.files();
-    if let Some((file, _, _)) = files.iter().find(|(file, original, _)| original.is_none() && !used.contains(file)) {
-        return Err(format!("it creates {file}, which harness.toml does not use (as a note, a tool or a hook)"));
+    if let Some(unused) = files.iter().find(|f| f.original.is_none() && !used.contains(&f.file)) {
+        return Err(format!(
+            "it creates {}, which harness.toml does not use (as a note, a tool or a hook)",
+            unused.file
+        ));
     }
-    let edited: Vec<&str> = files.iter().map(|(file, _, _)| file.as_str()).collect();
+    let edited: Vec<&str> = files.iter().map(|f| f.file.as_str()).collect();
     if let Some(problem) = candidate.script_problems(&edited).into_iter().next() {
         return Err(format!("a script does not pass its syntax check: {problem}"));
     }
     Ok((candidate, unified, changed))
+}
+
+/// One file an edit changes: its text before (`None` for a file it creates) and after.
+struct Changed {
+    file: String,
+    original: Option<String>,
+    text: String,
 }
 
 /// The text after one file's part of an edit.

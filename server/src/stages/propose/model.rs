@@ -247,7 +247,8 @@ fn prompt(harness: &Harness, files: &[String], weakness: &Weakness, k: usize, ta
          the actual new text, not a placeholder. Leave `more` empty, unless the edit needs a new \
          file: a hook (hooks/NAME.sh, a bash script the runner executes before done counts, with \
          `completion = \"declare_after_check\"` and a `[hooks.before_completion]` table whose `file` \
-         names it), a tool (tools/NAME, a script with a #! line, listed under `[[tools]]`) or a note \
+         names it; or after each command, named by `[hooks.after_command]`, with COMMAND and \
+         EXIT_CODE set, its output shown to the agent), a tool (tools/NAME, a script with a #! line, listed under `[[tools]]`) or a note \
          (notes/NAME.md, listed under `[[notes]]`). Then `more` holds the other files of the same \
          change, as {{\"file\", \"search\": \"\", \"replace\": the whole text}} for a new file.\n\
          Examples for OTHER weaknesses (do not copy them; write edits for the weakness above):\n{examples}\n\
