@@ -70,6 +70,16 @@ evaluate() {
   touch "$done"
 }
 
+# The final harness of the loop in the store $1 on the test split; when the loop accepted
+# nothing it is minimal itself, whose evaluation stands.
+final() {
+  if diff -rq "$1/harness" "$out/harnesses/minimal" >/dev/null; then
+    echo "    the loop accepted nothing: its final harness is minimal, evaluated already"
+    return
+  fi
+  evaluate "$1" "$1/harness" final
+}
+
 # The loop from minimal in the store $1 with proposer $2 (on a copy, $1/harness), to its end.
 loop_in() {
   local store=$1 proposer=$2 done=$1/.self-harness/loop-finished
@@ -95,7 +105,7 @@ for stage in "${stages[@]}"; do
       evaluate "$out/main" "$out/harnesses/reference" reference
       ;;
     loop) loop_in "$out/main" model+catalog ;;
-    final) evaluate "$out/main" "$out/main/harness" final ;;
+    final) final "$out/main" ;;
     ablations)
       for proposer in none generic random catalog model; do
         store=$out/ablation-$proposer
@@ -107,7 +117,7 @@ for stage in "${stages[@]}"; do
           fi
         done
         loop_in "$store" "$proposer"
-        evaluate "$store" "$store/harness" final
+        final "$store"
       done
       ;;
     doc) ;;
@@ -125,7 +135,9 @@ echo "==> docs/evidence.md"
   echo "test split (seed 0; trial k uses seed k), episodes capped at $timeout s, $parallel at once;"
   echo "the loop: $iterations iteration(s), 1 repeat, 1 weakness, 2 candidates from the model."
   echo "Each section is \`self-harness report --store <store> --markdown\`; its numbers regenerate"
-  echo "from the committed store. Stage times: \`$out/stages.log\`."
+  echo "from the committed store. Stage times (\`$out/stages.log\`):"
+  echo
+  grep -v ' doc: ' "$out/stages.log" | sed 's/^ */* /' || true
   for store in "$out"/main "$out"/ablation-*; do
     [ -d "$store/.self-harness" ] || continue
     echo
