@@ -1,3 +1,7 @@
+//! Every way the container engine can fail Self-Harness, with a message that names what
+//! failed and, where there is one, what to do about it. An episode that meets one while it
+//! runs ends as an infrastructure error, never as the harness's failure.
+
 use std::time::Duration;
 
 /// What can go wrong between Self-Harness and the container engine.

@@ -1,3 +1,6 @@
+//! Why a task folder could not be loaded: the file, the place in it, and what is wrong, in
+//! a form both people (Display) and `--json` (Serialize) can use.
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -1,3 +1,6 @@
+//! A folder of tasks, loaded together: every task that loads, in name order, and every
+//! folder that does not, with its error, so one broken task never hides the others.
+
 use std::path::Path;
 
 use super::{Task, TaskError};
