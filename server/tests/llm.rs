@@ -434,15 +434,7 @@ fn config_errors_name_file_line_and_column() {
 /// SELF_HARNESS_SKIP_MODEL=1).
 #[tokio::test]
 async fn real_local_model_answers_with_schema_json() {
-    let url = match std::env::var("SELF_HARNESS_MODEL_URL").ok().filter(|u| !u.is_empty()) {
-        Some(url) => url,
-        None => match tokio::task::spawn_blocking(common::local_model_url).await.unwrap() {
-            Some(url) => url,
-            None => return,
-        },
-    };
-    let mut config = ModelConfig { base_url: url, timeout: Duration::from_secs(300), ..ModelConfig::default() };
-    config.apply_env(&|name| std::env::var(name).ok()).unwrap();
+    let Some(config) = common::real_model(Duration::from_secs(300)).await else { return };
     let client = Client::new(config).unwrap();
     let schema = json!({"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"],
                         "additionalProperties": false});

@@ -118,19 +118,7 @@ async fn mechanisms_in_the_models_words_are_clustered_and_none_is_thrown_away() 
 
 #[tokio::test]
 async fn the_real_local_model_names_the_failures_in_its_own_words() {
-    let url = match std::env::var("SELF_HARNESS_MODEL_URL").ok().filter(|u| !u.is_empty()) {
-        Some(url) => url,
-        None => match tokio::task::spawn_blocking(common::local_model_url).await.unwrap() {
-            Some(url) => url,
-            None => return,
-        },
-    };
-    let mut config = self_harness::config::ModelConfig {
-        base_url: url,
-        timeout: std::time::Duration::from_secs(600),
-        ..Default::default()
-    };
-    config.apply_env(&|name| std::env::var(name).ok()).unwrap();
+    let Some(config) = common::real_model(std::time::Duration::from_secs(600)).await else { return };
     let found: Vec<Weakness> = read_failures(&Client::new(config).unwrap(), &traces(), &[], 1).await;
     for w in &found {
         eprintln!("{} ({}, {}): {}", w.id, w.surface, w.support, w.title);

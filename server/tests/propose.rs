@@ -178,19 +178,7 @@ async fn the_catalog_proposes_known_remedies_beside_the_models_edits_or_alone() 
 
 #[tokio::test]
 async fn the_real_local_model_turns_a_weakness_into_a_loadable_candidate() {
-    let url = match std::env::var("SELF_HARNESS_MODEL_URL").ok().filter(|u| !u.is_empty()) {
-        Some(url) => url,
-        None => match tokio::task::spawn_blocking(common::local_model_url).await.unwrap() {
-            Some(url) => url,
-            None => return,
-        },
-    };
-    let mut config = self_harness::config::ModelConfig {
-        base_url: url,
-        timeout: std::time::Duration::from_secs(600),
-        ..Default::default()
-    };
-    config.apply_env(&|name| std::env::var(name).ok()).unwrap();
+    let Some(config) = common::real_model(std::time::Duration::from_secs(600)).await else { return };
     let out = round_of(&Client::new(config).unwrap(), Proposer::Model).await;
     eprintln!("real proposer: {} proposal(s), discarded {:?}", out.proposals.len(), out.discarded);
     assert_eq!(out.error, None);

@@ -95,3 +95,16 @@ pub fn local_model_url() -> Option<String> {
     );
     Some(format!("http://127.0.0.1:{TEST_MODEL_PORT}/v1"))
 }
+
+/// How to reach a real local model: `SELF_HARNESS_MODEL_URL` when set, else the shared
+/// test server ([`local_model_url`]), with the `OPENAI_*` variables applied and a timeout
+/// for slow CPUs. `None` only when [`SKIP_MODEL`] is set.
+pub async fn real_model(timeout: std::time::Duration) -> Option<self_harness::config::ModelConfig> {
+    let url = match std::env::var("SELF_HARNESS_MODEL_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => url,
+        None => tokio::task::spawn_blocking(local_model_url).await.expect("the model server check")?,
+    };
+    let mut config = self_harness::config::ModelConfig { base_url: url, timeout, ..Default::default() };
+    config.apply_env(&|name| std::env::var(name).ok()).expect("the OPENAI_* variables");
+    Some(config)
+}
