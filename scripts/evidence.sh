@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The evidence behind the README's status: does the loop improve a real local model's
 # harness on tasks it never saw? Unattended and resumable (run it again after a stop: each
-# finished stage is kept, the loop resumes where it stopped). Everything goes to
-# docs/evidence/<model>/ — its .self-harness store (ledger, validations, weaknesses,
-# proposals, each eval's run.json; traces are git-ignored) — and docs/evidence.md is
-# written from those stores by `self-harness report --markdown`, so
-#   self-harness report --store docs/evidence/1.5b/main/.self-harness --json
+# finished stage is kept, the loop resumes where it stopped). The headline store (ledger,
+# validations, weaknesses, proposals, each eval's run.json; traces are git-ignored) is
+# docs/evidence itself, linked from docs/evidence/1.5b/main/.self-harness where the
+# commands run; another model's, and each ablation's, is a store of its own under
+# docs/evidence/<model>/. docs/evidence.md is written from those stores by
+# `self-harness report --markdown`, so
+#   self-harness report --store docs/evidence --json
 # regenerates every number in it.
 #
 # Stages, in order (`bash scripts/evidence.sh STAGE…` runs only those):
@@ -101,6 +103,10 @@ for stage in "${stages[@]}"; do
   case $stage in
     baselines)
       mkdir -p "$out/main"
+      # The headline model's store is docs/evidence itself; another model's stays in its folder.
+      if [ "$size" = 1.5b ] && [ ! -e "$out/main/.self-harness" ]; then
+        ln -s ../.. "$out/main/.self-harness"
+      fi
       evaluate "$out/main" "$out/harnesses/minimal" minimal
       evaluate "$out/main" "$out/harnesses/reference" reference
       ;;
@@ -141,7 +147,7 @@ echo "==> docs/evidence.md"
   for store in "$out"/main "$out"/ablation-*; do
     [ -d "$store/.self-harness" ] || continue
     echo
-    echo "## $(basename "$store") (\`$store/.self-harness\`)"
+    echo "## $(basename "$store") (\`$(realpath --relative-to=. "$store/.self-harness")\`)"
     echo
     "$bin" report --store "$store/.self-harness" --markdown "$store/report.md" >/dev/null \
       && cat "$store/report.md" || echo "(nothing measured yet)"
