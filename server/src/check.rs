@@ -9,6 +9,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::sandbox::image::ImageSpec;
+use crate::sandbox::offline::Unavailable;
 use crate::sandbox::{Engine, SandboxError, SandboxSpec};
 use crate::task::Task;
 use crate::verify::{self, TestResult, VerifierError};
@@ -41,11 +42,37 @@ pub enum CheckStatus {
     VerifierError,
     /// Docker failed underneath (not the task's fault).
     InfraError,
+    /// The build, the oracle or the tests needed a host this machine cannot reach (`host`).
+    NeedsInternet,
+    /// The task pins a package version its mirror no longer serves (`pin`): it fails
+    /// against the real image too.
+    StalePin,
 }
 
 impl CheckStatus {
     pub fn is_ok(self) -> bool {
         matches!(self, CheckStatus::Pass | CheckStatus::Built)
+    }
+
+    /// Neither ok nor a failure: the task cannot be checked from here.
+    pub fn is_unavailable(self) -> bool {
+        matches!(self, CheckStatus::NeedsInternet | CheckStatus::StalePin)
+    }
+
+    /// The word `--json` and the tables use.
+    pub fn word(self) -> &'static str {
+        match self {
+            CheckStatus::Pass => "pass",
+            CheckStatus::Built => "built",
+            CheckStatus::Fail => "fail",
+            CheckStatus::Timeout => "timeout",
+            CheckStatus::NoSolution => "no-solution",
+            CheckStatus::BuildError => "build-error",
+            CheckStatus::VerifierError => "verifier-error",
+            CheckStatus::InfraError => "infra-error",
+            CheckStatus::NeedsInternet => "needs-internet",
+            CheckStatus::StalePin => "stale-pin",
+        }
     }
 }
 
@@ -60,6 +87,12 @@ pub struct TaskCheck {
     /// Seconds for the oracle and the verifier.
     pub run_secs: f64,
     pub tests: Vec<TestResult>,
+    /// The host that could not be reached (`needs-internet`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// The `package=version` the mirror no longer serves (`stale-pin`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
     /// One line on what went wrong, if anything.
     pub detail: String,
     pub logs: PathBuf,
@@ -81,6 +114,8 @@ pub async fn check_task(
         image_cached: false,
         run_secs: 0.0,
         tests: Vec::new(),
+        host: None,
+        pin: None,
         detail: String::new(),
         logs: logs.clone(),
     };
@@ -111,6 +146,9 @@ pub async fn check_task(
                 _ => CheckStatus::InfraError,
             };
             result.detail = e.to_string();
+            if result.status == CheckStatus::BuildError {
+                mark_unavailable(&mut result, &build_log);
+            }
             return finish(result);
         }
     };
@@ -127,7 +165,8 @@ pub async fn check_task(
     }
 
     let run_started = Instant::now();
-    let outcome = run_oracle_episode(engine, task, &image.tag, &logs, phase).await;
+    let mut transcript = String::new();
+    let outcome = run_oracle_episode(engine, task, &image.tag, &logs, &mut transcript, phase).await;
     result.run_secs = run_started.elapsed().as_secs_f64();
     match outcome {
         Ok((verdict, oracle_timed_out)) => {
@@ -165,7 +204,27 @@ pub async fn check_task(
             result.detail = e.to_string();
         }
     }
+    if matches!(result.status, CheckStatus::Fail | CheckStatus::Timeout | CheckStatus::VerifierError) {
+        mark_unavailable(&mut result, &transcript);
+    }
     finish(result)
+}
+
+/// Turns a failure into `needs-internet` or `stale-pin` when `log` shows that something
+/// out of reach was needed, keeping the failure's own detail after the reason.
+fn mark_unavailable(result: &mut TaskCheck, log: &str) {
+    let Some(unavailable) = crate::sandbox::offline::unavailable(log) else { return };
+    result.detail = format!("{unavailable}; {} ({})", result.detail, result.status.word());
+    result.status = match unavailable {
+        Unavailable::Host(host) => {
+            result.host = Some(host);
+            CheckStatus::NeedsInternet
+        }
+        Unavailable::StalePin(pin) => {
+            result.pin = Some(pin);
+            CheckStatus::StalePin
+        }
+    };
 }
 
 /// Why an oracle run gave no verdict: the sandbox or the verifier broke.
@@ -180,6 +239,7 @@ async fn run_oracle_episode(
     task: &Task,
     image: &str,
     logs: &Path,
+    transcript: &mut String,
     phase: &(dyn Fn(&str) + Sync),
 ) -> Result<(verify::Verdict, bool), OracleRunError> {
     let spec = SandboxSpec::for_task(task, image);
@@ -190,6 +250,8 @@ async fn run_oracle_episode(
         let solved = crate::oracle::solve(&sandbox, task).await.map_err(OracleRunError::Sandbox)?;
         let timed_out = solved.as_ref().is_some_and(|o| o.timed_out);
         if let Some(output) = &solved {
+            transcript.push_str(&output.output);
+            transcript.push('\n');
             write_log(
                 logs,
                 "oracle.log",
@@ -202,6 +264,7 @@ async fn run_oracle_episode(
             Ok(v) => format!("reward: {}\n\n{}", v.reward, v.output),
             Err(e) => format!("error: {e}\n\n{}", e.output()),
         };
+        transcript.push_str(&log);
         write_log(logs, "verifier.log", &log);
         verdict.map(|v| (v, timed_out)).map_err(OracleRunError::Verifier)
     }

@@ -1,7 +1,7 @@
 //! `self-harness tasks check` end to end, with real containers: the oracle passes good
 //! tasks, a wrong solution gets reward 0, a hanging one is stopped at its timeout, a broken
-//! verifier is an error (not a failed task), and nothing is left behind, even on Ctrl-C or
-//! SIGKILL.
+//! verifier is an error (not a failed task), a host out of reach is `needs-internet` (not a
+//! failure), and nothing is left behind, even on Ctrl-C or SIGKILL.
 
 mod common;
 
@@ -67,6 +67,26 @@ fn oracle_outcomes_are_told_apart() {
             && unknown["detail"].as_str().unwrap().contains("STAND_INS"),
         "{unknown}"
     );
+
+    // Needs this machine cannot meet are told apart from failures, naming the host, and the
+    // uv installer's host (which the images answer for) is not one of them.
+    let clone = result(&report, "needs-internet-build");
+    assert_eq!(
+        (clone["status"].as_str(), clone["host"].as_str()),
+        (Some("needs-internet"), Some("github.com")),
+        "{clone}"
+    );
+    assert!(clone["detail"].as_str().unwrap().contains("build-error"), "the build's own error is kept: {clone}");
+    let download = result(&report, "needs-internet-tests");
+    assert_eq!(
+        (download["status"].as_str(), download["host"].as_str()),
+        (Some("needs-internet"), Some("huggingface.co")),
+        "{download}"
+    );
+    let summary = &report["summary"];
+    assert_eq!(summary["needs_internet"], 2, "{summary}");
+    assert_eq!(summary["hosts"], serde_json::json!(["github.com", "huggingface.co"]), "{summary}");
+    assert_eq!(summary["failed"], 5, "wrong, hanging, verifier-crash, build-fails, unknown-base: {summary}");
 
     // Logs for a task author to read.
     let verifier_log = std::fs::read_to_string(logs.path().join("wrong-solution/verifier.log")).unwrap();

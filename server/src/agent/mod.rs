@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use crate::harness::{Action, ActionFormat, Completion, Harness, PromptContext};
 use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
+use crate::sandbox::offline;
 use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec};
 use crate::task::Task;
 use crate::trace::{self, CommandRecord, EpisodeErrorKind, Header, Outcome, TraceWriter, Turn};
@@ -89,7 +90,9 @@ pub async fn run_episode(
     phase("building");
     let image_spec = ImageSpec::for_task(spec.task);
     let end = match engine.ensure_image(&image_spec, &mut |_| {}).await {
-        Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("image: {e}")),
+        Err(e) => {
+            End::error(EpisodeErrorKind::InfrastructureError, format!("image: {}", offline::explain(&e.to_string())))
+        }
         Ok(image) => {
             phase("starting");
             let sandbox_spec = SandboxSpec::for_task(spec.task, &image.tag);
@@ -165,7 +168,10 @@ impl Episode<'_, '_> {
             Ok(verdict) => {
                 End { class: stop.class, detail: stop.detail, reward: Some(verdict.reward), tests: verdict.tests }
             }
-            Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("verifier: {e}")),
+            Err(e) => End::error(
+                EpisodeErrorKind::InfrastructureError,
+                format!("verifier: {}", offline::explain(&format!("{e}\n{}", e.output()))),
+            ),
         })
     }
 

@@ -12,6 +12,7 @@ use crate::agent::{self, EpisodeSpec};
 use crate::episodes::{Evaluation, TaskRow};
 use crate::llm::{ChatRequest, Client, Message};
 use crate::sandbox::image::ImageSpec;
+use crate::sandbox::offline;
 use crate::splits::Split;
 use crate::stats::wilson_95;
 use crate::store::{RunDir, Store};
@@ -76,10 +77,14 @@ pub async fn run(args: EvalArgs) -> CliResult {
     for task in &suite.tasks {
         spinner.set_message(task.name.clone());
         let spec = ImageSpec::for_task(task);
-        engine
-            .ensure_image(&spec, &mut |_| {})
-            .await
-            .map_err(|e| CliError::new(exit::FAILED, format!("task {}: {e}", task.name)))?;
+        engine.ensure_image(&spec, &mut |_| {}).await.map_err(|e| {
+            let hint = if offline::unavailable(&e.to_string()).is_some() {
+                "\n  It cannot be built from this machine: leave it out (`--task` names the tasks to run)."
+            } else {
+                ""
+            };
+            CliError::new(exit::FAILED, format!("task {}: {}{hint}", task.name, offline::explain(&e.to_string())))
+        })?;
     }
     spinner.finish_and_clear();
 

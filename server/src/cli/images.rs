@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use super::{engine, exit, ui, CliError, CliResult};
 use crate::sandbox::base::{self, BuildOptions};
-use crate::sandbox::standins::STAND_INS;
+use crate::sandbox::standins::{SHARED_DIFFERENCES, STAND_INS};
 
 #[derive(Subcommand)]
 pub enum ImagesCommand {
@@ -29,8 +29,14 @@ pub enum ImagesCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show which registry images are served by which local base image.
-    StandIns,
+    /// Show, per registry image pattern, the local image that serves it, what that image
+    /// provides, whether it is built yet, and every known difference from the real image.
+    /// Python stand-ins are built the first time a task asks for them.
+    StandIns {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(command: ImagesCommand) -> CliResult {
@@ -67,12 +73,47 @@ pub async fn run(command: ImagesCommand) -> CliResult {
             }
             Ok(exit::OK)
         }
-        ImagesCommand::StandIns => {
-            let mut table = ui::table(&["registry image", "served by"]);
+        ImagesCommand::StandIns { json } => {
+            // Without an engine the table is still worth showing; only "built" is unknown.
+            let engine = crate::sandbox::Engine::connect().await.ok();
+            let mut rows = Vec::new();
             for s in STAND_INS {
-                table.add_row(vec![s.pattern, s.base.tag]);
+                let tag = s.serves.tag();
+                let built = match &engine {
+                    Some(engine) => Some(engine.has_image(&tag).await),
+                    None => None,
+                };
+                let differences: Vec<&str> = s.differences.iter().chain(SHARED_DIFFERENCES).copied().collect();
+                rows.push(serde_json::json!({
+                    "pattern": s.pattern,
+                    "served_by": tag,
+                    "provides": s.serves.describe(),
+                    "built": built,
+                    "differences": differences,
+                }));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+                return Ok(exit::OK);
+            }
+            let mut table = ui::table(&["registry image", "served by", "provides", "built", "known differences"]);
+            for (s, row) in STAND_INS.iter().zip(&rows) {
+                let built = match row["built"].as_bool() {
+                    Some(true) => "yes",
+                    Some(false) => "no",
+                    None => "?",
+                };
+                let differences: Vec<String> = s.differences.iter().map(|d| format!("• {d}")).collect();
+                table.add_row(vec![
+                    s.pattern.to_string(),
+                    s.serves.tag(),
+                    s.serves.describe(),
+                    built.into(),
+                    differences.join("\n"),
+                ]);
             }
             println!("{table}");
+            println!("Every stand-in also differs in this: {}", SHARED_DIFFERENCES.join("; "));
             Ok(exit::OK)
         }
     }

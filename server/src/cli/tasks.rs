@@ -21,7 +21,12 @@ pub enum TasksCommand {
         json: bool,
     },
     /// Build each task's image and, with --oracle, run its reference solution against its
-    /// own tests. Exits 1 if any task does not pass: this is how a task author checks a task.
+    /// own tests. Exits 1 if any task fails: this is how a task author checks a task.
+    ///
+    /// A task that cannot be checked from this machine is counted apart, not as a failure:
+    /// `needs-internet` when its build, solution or tests could not reach a host (named in
+    /// the detail and in `--json` as `host`), `stale-pin` when it pins a package version its
+    /// mirror no longer serves (it fails against the real image too).
     #[command(
         after_help = "Examples:\n  self-harness tasks check tasks/ --oracle\n  TB2_DIR=../shared/tb2 self-harness tasks check \"$TB2_DIR\" --oracle --parallel 2 --json"
     )]
@@ -107,7 +112,7 @@ async fn check(args: CheckArgs) -> CliResult {
                 let line = format!(
                     "{:<28} {:<15} reward {:<5} build {:>6.1}s  run {:>6.1}s",
                     result.task,
-                    status_word(result.status),
+                    result.status.word(),
                     result.reward.map_or("-".into(), |r| format!("{r}")),
                     result.build_secs,
                     result.run_secs
@@ -127,52 +132,85 @@ async fn check(args: CheckArgs) -> CliResult {
 
     let mut results = results;
     results.sort_by(|a, b| a.task.cmp(&b.task));
-    let failed = results.iter().filter(|r| !r.status.is_ok()).count() + suite.errors.len();
+    let summary = CheckSummary::of(&results, suite.errors.len());
 
     if args.json {
-        let value = serde_json::json!({ "results": results, "load_errors": suite.errors, "logs": args.logs });
+        let value = serde_json::json!({
+            "results": results,
+            "summary": summary,
+            "load_errors": suite.errors,
+            "logs": args.logs,
+        });
         println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
     } else {
         let mut table = ui::table(&["task", "build s", "run s", "reward", "status"]);
         for r in &results {
+            let bad = !r.status.is_ok() && !r.status.is_unavailable();
             table.add_row(vec![
                 r.task.clone(),
                 format!("{:.1}{}", r.build_secs, if r.image_cached { " (cached)" } else { "" }),
                 format!("{:.1}", r.run_secs),
                 r.reward.map_or("-".into(), |x| format!("{x}")),
-                ui::status_cell(status_word(r.status), r.status.is_ok(), !r.status.is_ok()),
+                ui::status_cell(r.status.word(), r.status.is_ok(), bad),
             ]);
         }
         println!("{table}");
         for r in results.iter().filter(|r| !r.status.is_ok()) {
-            println!(
-                "{} {}: {}\n    logs: {}",
-                status_word(r.status),
-                r.task,
-                first_lines(&r.detail, 12),
-                r.logs.display()
-            );
+            println!("{} {}: {}\n    logs: {}", r.status.word(), r.task, first_lines(&r.detail, 12), r.logs.display());
         }
-        let passed = results.len() - results.iter().filter(|r| !r.status.is_ok()).count();
-        println!(
-            "{passed}/{} tasks ok{}",
-            results.len() + suite.errors.len(),
-            if suite.errors.is_empty() { String::new() } else { format!(", {} failed to load", suite.errors.len()) }
-        );
+        println!("{}", summary.line());
     }
-    Ok(if failed == 0 { exit::OK } else { exit::FAILED })
+    Ok(if summary.failed + summary.load_errors == 0 { exit::OK } else { exit::FAILED })
 }
 
-fn status_word(status: CheckStatus) -> &'static str {
-    match status {
-        CheckStatus::Pass => "pass",
-        CheckStatus::Built => "built",
-        CheckStatus::Fail => "fail",
-        CheckStatus::Timeout => "timeout",
-        CheckStatus::NoSolution => "no-solution",
-        CheckStatus::BuildError => "build-error",
-        CheckStatus::VerifierError => "verifier-error",
-        CheckStatus::InfraError => "infra-error",
+/// The counts under the table: needs that cannot be met here are counted apart from
+/// failures, and do not fail the command.
+#[derive(serde::Serialize)]
+struct CheckSummary {
+    tasks: usize,
+    ok: usize,
+    failed: usize,
+    needs_internet: usize,
+    /// The hosts that could not be reached, each once.
+    hosts: Vec<String>,
+    stale_pin: usize,
+    load_errors: usize,
+}
+
+impl CheckSummary {
+    fn of(results: &[TaskCheck], load_errors: usize) -> CheckSummary {
+        let count = |status: CheckStatus| results.iter().filter(|r| r.status == status).count();
+        let mut hosts: Vec<String> = results.iter().filter_map(|r| r.host.clone()).collect();
+        hosts.sort();
+        hosts.dedup();
+        let ok = results.iter().filter(|r| r.status.is_ok()).count();
+        let unavailable = results.iter().filter(|r| r.status.is_unavailable()).count();
+        CheckSummary {
+            tasks: results.len() + load_errors,
+            ok,
+            failed: results.len() - ok - unavailable,
+            needs_internet: count(CheckStatus::NeedsInternet),
+            hosts,
+            stale_pin: count(CheckStatus::StalePin),
+            load_errors,
+        }
+    }
+
+    fn line(&self) -> String {
+        let mut parts = vec![format!("{}/{} tasks ok", self.ok, self.tasks)];
+        if self.failed > 0 {
+            parts.push(format!("{} failed", self.failed));
+        }
+        if self.needs_internet > 0 {
+            parts.push(format!("{} need the internet ({})", self.needs_internet, self.hosts.join(", ")));
+        }
+        if self.stale_pin > 0 {
+            parts.push(format!("{} pin a version gone from its mirror", self.stale_pin));
+        }
+        if self.load_errors > 0 {
+            parts.push(format!("{} failed to load", self.load_errors));
+        }
+        parts.join(" · ")
     }
 }
 

@@ -27,33 +27,64 @@ pub struct BaseImage {
     /// The local tag, e.g. `self-harness/base:trixie`.
     pub tag: &'static str,
     pub suite: &'static str,
+    /// The distribution, as a person names it.
+    pub release: &'static str,
+    /// The version of Debian's own `python3`.
+    pub python: &'static str,
     pub packages: &'static [&'static str],
 }
 
+/// What every base image carries: what task files and verifiers expect to find.
+const PACKAGES: &[&str] = &[
+    "ca-certificates",
+    "python3",
+    "python3-pip",
+    "python3-venv",
+    "python-is-python3",
+    "python3-pytest",
+    "tmux",
+    "git",
+    "curl",
+    "build-essential",
+    "procps",
+    "less",
+    "file",
+    "unzip",
+    "xz-utils",
+];
+
+/// Debian 13, the current stable: serves `ubuntu:*`, `debian:13*` and the `python:*`
+/// tags that are built on trixie.
 pub const TRIXIE: BaseImage = BaseImage {
     tag: "self-harness/base:trixie",
     suite: "trixie",
-    packages: &[
-        "ca-certificates",
-        "python3",
-        "python3-pip",
-        "python3-venv",
-        "python-is-python3",
-        "python3-pytest",
-        "tmux",
-        "git",
-        "curl",
-        "build-essential",
-        "procps",
-        "less",
-        "file",
-        "unzip",
-        "xz-utils",
-    ],
+    release: "Debian 13 (trixie)",
+    python: "3.13",
+    packages: PACKAGES,
+};
+
+/// Debian 12: its gcc 12 and OpenSSL 3.0 behave as the `*-bookworm` tags expect (trixie's
+/// gcc 14 rejects `gets`, its OpenSSL 3.5 prints `CN=x` where 3.0 prints `CN = x`).
+pub const BOOKWORM: BaseImage = BaseImage {
+    tag: "self-harness/base:bookworm",
+    suite: "bookworm",
+    release: "Debian 12 (bookworm)",
+    python: "3.11",
+    packages: PACKAGES,
 };
 
 /// Every base image the stand-in table refers to.
-pub const BASES: &[&BaseImage] = &[&TRIXIE];
+pub const BASES: &[&BaseImage] = &[&TRIXIE, &BOOKWORM];
+
+/// The Debian mirror for debootstrap and for the source packages of the Python stand-ins.
+pub fn debian_mirror() -> String {
+    std::env::var("SELF_HARNESS_DEBIAN_MIRROR")
+        .ok()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| DEFAULT_DEBIAN_MIRROR.to_string())
+}
+
+pub const DEFAULT_DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 
 /// The uv release installed into base images (the one Terminal-Bench 2.0 verifiers fetch).
 const UV_VERSION: &str = "0.9.5";
@@ -138,7 +169,7 @@ pub async fn build(
         }
         let mut aliases = Vec::new();
         for name in standins::literal_names(base) {
-            tag_alias(engine, base, name).await?;
+            tag_alias(engine, base.tag, name).await?;
             aliases.push(name.to_string());
         }
         reports.push(BuildReport {
@@ -151,11 +182,11 @@ pub async fn build(
     Ok(reports)
 }
 
-/// Tags `base` as `name` (e.g. `ubuntu:24.04`).
-pub async fn tag_alias(engine: &Engine, base: &BaseImage, name: &str) -> Result<(), SandboxError> {
+/// Tags the local image `source` as `name` (e.g. `ubuntu:24.04`).
+pub async fn tag_alias(engine: &Engine, source: &str, name: &str) -> Result<(), SandboxError> {
     let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
     let options = TagImageOptionsBuilder::default().repo(repo).tag(tag).build();
-    engine.docker().tag_image(base.tag, Some(options)).await?;
+    engine.docker().tag_image(source, Some(options)).await?;
     Ok(())
 }
 

@@ -12,8 +12,9 @@ use bollard::query_parameters::BuildImageOptionsBuilder;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use super::base::{BASES, BASE_LABEL};
-use super::{reaper, standins, Engine, SandboxError};
+use super::base::{self, BASE_LABEL};
+use super::standins::{self, Serves};
+use super::{python, reaper, Engine, SandboxError};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -66,7 +67,7 @@ impl Engine {
 
         let mut base_ids = Vec::new();
         for image in standins::from_images(&dockerfile) {
-            base_ids.push(self.ensure_base(&image).await?);
+            base_ids.push(self.ensure_base(&image, log).await?);
         }
 
         let (context, dockerfile_rel) = (spec.context.clone(), spec.dockerfile.clone());
@@ -85,18 +86,42 @@ impl Engine {
         }
 
         let labels = HashMap::from([(reaper::MANAGED_LABEL.to_string(), "true".to_string())]);
+        let dockerfile = spec.dockerfile.to_string_lossy();
+        self.build_image(&tag, &dockerfile, archive, &labels, spec.timeout, log).await.map_err(|e| match e {
+            SandboxError::Build { message, log_tail, .. } => {
+                SandboxError::Build { context: context_name.clone(), message, log_tail }
+            }
+            SandboxError::BuildTimeout { timeout, .. } => {
+                SandboxError::BuildTimeout { context: context_name.clone(), timeout }
+            }
+            other => other,
+        })?;
+        Ok(TaskImage { tag, cached: false, duration: started.elapsed() })
+    }
+
+    /// Builds `archive` (a tar of the build context) as `tag`, streaming the output to
+    /// `log`; a failure carries the last lines of that output.
+    pub(crate) async fn build_image(
+        &self,
+        tag: &str,
+        dockerfile: &str,
+        archive: Vec<u8>,
+        labels: &HashMap<String, String>,
+        timeout: Duration,
+        log: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<(), SandboxError> {
         let options = BuildImageOptionsBuilder::default()
-            .dockerfile(&spec.dockerfile.to_string_lossy())
-            .t(&tag)
+            .dockerfile(dockerfile)
+            .t(tag)
             .rm(true)
             .forcerm(true)
-            .labels(&labels)
+            .labels(labels)
             .build();
         let mut tail: VecDeque<String> = VecDeque::new();
         let build = async {
             let mut stream = self.docker().build_image(options, None, Some(bollard::body_full(archive.into())));
             while let Some(item) = stream.next().await {
-                let info = item.map_err(|e| (e.to_string(), true))?;
+                let info = item.map_err(|e| e.to_string())?;
                 if let Some(text) = info.stream.as_deref() {
                     for line in text.lines().filter(|l| !l.trim().is_empty()) {
                         log(line);
@@ -107,29 +132,30 @@ impl Engine {
                     }
                 }
                 if let Some(error) = info.error_detail.and_then(|d| d.message) {
-                    return Err((error, false));
+                    return Err(error);
                 }
             }
             Ok(())
         };
-        match tokio::time::timeout(spec.timeout, build).await {
-            Ok(Ok(())) => Ok(TaskImage { tag, cached: false, duration: started.elapsed() }),
-            Ok(Err((message, _))) => {
+        match tokio::time::timeout(timeout, build).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => {
                 let lines: Vec<_> = tail.into_iter().collect();
                 let log_tail = if lines.is_empty() {
                     String::new()
                 } else {
                     format!("\n  last build output:\n    {}", lines.join("\n    "))
                 };
-                Err(SandboxError::Build { context: context_name, message, log_tail })
+                Err(SandboxError::Build { context: tag.to_string(), message, log_tail })
             }
-            Err(_) => Err(SandboxError::BuildTimeout { context: context_name, timeout: spec.timeout }),
+            Err(_) => Err(SandboxError::BuildTimeout { context: tag.to_string(), timeout }),
         }
     }
 
     /// Makes `image` available locally and returns its id: an image that exists is used as
-    /// it is, except an alias of a stand-in, which is re-pointed at the current base.
-    async fn ensure_base(&self, image: &str) -> Result<String, SandboxError> {
+    /// it is, except an alias of a stand-in, which is re-pointed at the current stand-in
+    /// (a Python stand-in is built first if it is missing or out of date).
+    async fn ensure_base(&self, image: &str, log: &mut (dyn FnMut(&str) + Send)) -> Result<String, SandboxError> {
         let name = standins::normalize(image);
         let existing = self.docker().inspect_image(&name).await.ok();
         let is_alias =
@@ -141,17 +167,20 @@ impl Engine {
             // A real image of that name was loaded by hand: prefer it.
             return Ok(existing.and_then(|i| i.id).unwrap_or_default());
         }
-        let base = self
-            .docker()
-            .inspect_image(stand_in.base.tag)
-            .await
-            .map_err(|_| SandboxError::MissingBaseImage { image: name.clone(), base: stand_in.base.tag.to_string() })?;
-        let base_id = base.id.unwrap_or_default();
-        if existing.and_then(|i| i.id).as_deref() != Some(base_id.as_str()) {
-            let base_def = BASES.iter().find(|b| b.tag == stand_in.base.tag).copied().unwrap_or(stand_in.base);
-            super::base::tag_alias(self, base_def, &name).await?;
+        let (serving_tag, serving_id) =
+            match &stand_in.serves {
+                Serves::Base(base) => {
+                    let found = self.docker().inspect_image(base.tag).await.map_err(|_| {
+                        SandboxError::MissingBaseImage { image: name.clone(), base: base.tag.to_string() }
+                    })?;
+                    (base.tag.to_string(), found.id.unwrap_or_default())
+                }
+                Serves::Python(python) => (python.tag(), python::ensure(self, python, log).await?),
+            };
+        if existing.and_then(|i| i.id).as_deref() != Some(serving_id.as_str()) {
+            base::tag_alias(self, &serving_tag, &name).await?;
         }
-        Ok(base_id)
+        Ok(serving_id)
     }
 }
 

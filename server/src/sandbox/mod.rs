@@ -2,7 +2,7 @@
 //!
 //! [`Engine`] connects to the local Docker engine (through bollard, negotiating the API
 //! version, honouring `DOCKER_HOST`), builds task images ([`image`]) on top of locally
-//! built stand-ins for registry base images ([`standins`], [`base`]), and starts
+//! built stand-ins for registry base images ([`standins`], [`base`], [`python`]), and starts
 //! [`Sandbox`]es: one container per episode, with the task's limits, that can run
 //! commands with a hard timeout and exchange files. Every container is labelled with its
 //! owner and registered in [`reaper`], so that it is removed on every path: normal end,
@@ -13,6 +13,8 @@ mod container;
 mod error;
 mod exec;
 pub mod image;
+pub mod offline;
+pub mod python;
 pub mod reaper;
 mod shell;
 pub mod standins;
@@ -48,6 +50,11 @@ impl Engine {
 
     pub(crate) fn docker(&self) -> &Docker {
         &self.docker
+    }
+
+    /// Whether an image of that name or id exists locally.
+    pub async fn has_image(&self, name: &str) -> bool {
+        self.docker.inspect_image(name).await.is_ok()
     }
 
     /// The API version agreed with the engine, e.g. `1.41`.

@@ -1,40 +1,120 @@
-//! The one table that says which local image serves a registry base image.
+//! The one table that says which local image serves a registry base image, and how it
+//! differs from the real one.
 //!
 //! No registry can be reached, so `FROM ubuntu:24.04` in a task's Dockerfile must be served
-//! by an image built here (see [`super::base`]). Task files are never patched: before a
-//! task image is built, each `FROM` image it names that matches a pattern below is tagged
-//! as an alias of the matching local base image.
+//! by an image built here: a Debian root ([`super::base`]) or, for `python:*`, CPython built
+//! on one ([`super::python`]). Task files are never patched: before a task image is built,
+//! each `FROM` image it names that matches a pattern below is tagged as an alias of the
+//! image that serves it. The first matching row wins.
 
-use super::base::{BaseImage, TRIXIE};
+use super::base::{BaseImage, BOOKWORM, TRIXIE};
+use super::python::PythonImage;
 
-/// A registry image pattern (`*` matches any run of characters) and the local base
-/// image that stands in for it.
+/// A registry image pattern (`*` matches any run of characters, `?` one character), the
+/// local image that stands in for it, and what is known to differ.
 pub struct StandIn {
     pub pattern: &'static str,
-    pub base: &'static BaseImage,
+    pub serves: Serves,
+    /// Differences beyond [`SHARED_DIFFERENCES`].
+    pub differences: &'static [&'static str],
 }
 
-/// Debian trixie serves them all: it has Python 3.13, which the real Terminal-Bench
-/// verifiers ask `uvx` for, and the packages Ubuntu 24.04 task files install by name.
+/// The local image behind a stand-in.
+pub enum Serves {
+    Base(&'static BaseImage),
+    Python(PythonImage),
+}
+
+impl Serves {
+    /// The local tag.
+    pub fn tag(&self) -> String {
+        match self {
+            Serves::Base(base) => base.tag.to_string(),
+            Serves::Python(python) => python.tag(),
+        }
+    }
+
+    /// What it provides, as a person reads it.
+    pub fn describe(&self) -> String {
+        match self {
+            Serves::Base(base) => format!("{}, Debian's Python {}", base.release, base.python),
+            Serves::Python(python) => python.describe(),
+        }
+    }
+}
+
+/// What every stand-in has that the real images lack.
+pub const SHARED_DIFFERENCES: &[&str] = &[
+    "preinstalled: Debian's python3 with pytest and pip, uv 0.9.5, git, curl, tmux, build-essential, the host's CA bundle",
+];
+
+/// Tags no local image resembles: refused, rather than served by something else.
+const NOT_SERVED: &[&str] = &["*alpine*", "*windowsservercore*", "*nanoserver*", "*bullseye*", "*buster*"];
+
+const UBUNTU: &[&str] = &[
+    "a Debian 13 root, not Ubuntu: Python 3.13 (Ubuntu 24.04: 3.12), gcc 14 (13), Debian's package names and versions",
+];
+const POINT_RELEASE: &[&str] =
+    &["the current point release: a version pinned to an older point release (`dpkg-dev=1.22.21`) may be gone"];
+const OTHER_DEBIAN: &[&str] = &["a Debian 13 root, whatever release the tag names"];
+const NO_312: &[&str] =
+    &["CPython 3.13, not 3.12: no 3.12 source can be reached here (Debian carries 3.11, 3.13, 3.14)"];
+const NO_310: &[&str] =
+    &["CPython 3.11, not 3.10: no 3.10 source can be reached here (Debian carries 3.11, 3.13, 3.14)"];
+const PYTHON_BUILD: &[&str] = &["CPython built without --enable-optimizations or LTO: slower than the official build"];
+
+const fn base(pattern: &'static str, base: &'static BaseImage, differences: &'static [&'static str]) -> StandIn {
+    StandIn { pattern, serves: Serves::Base(base), differences }
+}
+
+const fn python(
+    pattern: &'static str,
+    version: &'static str,
+    base: &'static BaseImage,
+    differences: &'static [&'static str],
+) -> StandIn {
+    StandIn { pattern, serves: Serves::Python(PythonImage { version, base }), differences }
+}
+
 pub const STAND_INS: &[StandIn] = &[
-    StandIn { pattern: "ubuntu:24.04", base: &TRIXIE },
-    StandIn { pattern: "ubuntu:*", base: &TRIXIE },
-    StandIn { pattern: "python:3.13-slim-bookworm", base: &TRIXIE },
-    StandIn { pattern: "python:3.1?-slim*", base: &TRIXIE },
-    StandIn { pattern: "python:3.1?", base: &TRIXIE },
-    StandIn { pattern: "debian:trixie*", base: &TRIXIE },
-    StandIn { pattern: "debian:*", base: &TRIXIE },
+    base("ubuntu:24.04", &TRIXIE, UBUNTU),
+    base("ubuntu:*", &TRIXIE, UBUNTU),
+    base("debian:12.*", &BOOKWORM, POINT_RELEASE),
+    base("debian:12*", &BOOKWORM, &[]),
+    base("debian:bookworm*", &BOOKWORM, &[]),
+    base("debian:13.*", &TRIXIE, POINT_RELEASE),
+    base("debian:13*", &TRIXIE, &[]),
+    base("debian:trixie*", &TRIXIE, &[]),
+    base("debian:*", &TRIXIE, OTHER_DEBIAN),
+    python("python:3.11*bookworm", "3.11", &BOOKWORM, PYTHON_BUILD),
+    python("python:3.13*bookworm", "3.13", &BOOKWORM, PYTHON_BUILD),
+    python("python:3.14*bookworm", "3.14", &BOOKWORM, PYTHON_BUILD),
+    python("python:3.12*bookworm", "3.13", &BOOKWORM, NO_312),
+    python("python:3.10*bookworm", "3.11", &BOOKWORM, NO_310),
+    // Without a release in the tag, `python:*` images are built on trixie.
+    python("python:3.11*", "3.11", &TRIXIE, PYTHON_BUILD),
+    python("python:3.13*", "3.13", &TRIXIE, PYTHON_BUILD),
+    python("python:3.14*", "3.14", &TRIXIE, PYTHON_BUILD),
+    python("python:3.12*", "3.13", &TRIXIE, NO_312),
+    python("python:3.10*", "3.11", &TRIXIE, NO_310),
 ];
 
 /// The stand-in for `image`, if the table has one.
 pub fn stand_in_for(image: &str) -> Option<&'static StandIn> {
     let image = normalize(image);
+    if NOT_SERVED.iter().any(|p| wildcard_match(p, &image)) {
+        return None;
+    }
     STAND_INS.iter().find(|s| wildcard_match(s.pattern, &image))
 }
 
-/// Names with no wildcard, tagged eagerly when the base images are built.
+/// Names with no wildcard that a base image serves, tagged eagerly when it is built.
 pub fn literal_names(base: &BaseImage) -> impl Iterator<Item = &'static str> + '_ {
-    STAND_INS.iter().filter(move |s| s.base.tag == base.tag && !s.pattern.contains(['*', '?'])).map(|s| s.pattern)
+    STAND_INS
+        .iter()
+        .filter(move |s| matches!(s.serves, Serves::Base(b) if b.tag == base.tag))
+        .filter(|s| !s.pattern.contains(['*', '?']))
+        .map(|s| s.pattern)
 }
 
 /// `docker.io/library/ubuntu:24.04` and `ubuntu:24.04` are the same image; a missing tag
@@ -121,19 +201,38 @@ mod tests {
 
     #[test]
     fn table_serves_the_images_real_tasks_ask_for() {
-        for image in [
-            "ubuntu:24.04",
-            "ubuntu:22.04",
-            "python:3.13-slim-bookworm",
-            "python:3.12-slim",
-            "debian:bookworm-slim",
-            "docker.io/library/ubuntu:24.04",
+        for (image, served_by) in [
+            ("ubuntu:24.04", "self-harness/base:trixie"),
+            ("ubuntu:22.04", "self-harness/base:trixie"),
+            ("docker.io/library/ubuntu:24.04", "self-harness/base:trixie"),
+            ("debian:13.0-slim", "self-harness/base:trixie"),
+            ("debian:bookworm-slim", "self-harness/base:bookworm"),
+            ("python:3.13-slim-bookworm", "self-harness/python:3.13-bookworm"),
+            ("python:3.13.5-bookworm", "self-harness/python:3.13-bookworm"),
+            ("python:3.11-slim", "self-harness/python:3.11-trixie"),
+            ("python:3.11", "self-harness/python:3.11-trixie"),
+            ("python:3.14-slim-trixie", "self-harness/python:3.14-trixie"),
+            ("python:3.12-slim", "self-harness/python:3.13-trixie"),
         ] {
-            assert!(stand_in_for(image).is_some(), "{image} has no stand-in");
+            let stand_in = stand_in_for(image).unwrap_or_else(|| panic!("{image} has no stand-in"));
+            assert_eq!(stand_in.serves.tag(), served_by, "{image}");
         }
-        for image in ["alpine:3.20", "node:20", "python:2.7", "ghcr.io/x/ubuntu:24.04"] {
+        for image in [
+            "alpine:3.20",
+            "node:20",
+            "python:2.7",
+            "python:3.13-alpine",
+            "python:3.11-slim-bullseye",
+            "ghcr.io/x/ubuntu:24.04",
+        ] {
             assert!(stand_in_for(image).is_none(), "{image} should have no stand-in");
         }
+    }
+
+    #[test]
+    fn a_version_the_machine_cannot_provide_is_named_as_a_difference() {
+        let stand_in = stand_in_for("python:3.12-slim").unwrap();
+        assert!(stand_in.differences.iter().any(|d| d.contains("not 3.12")), "{:?}", stand_in.differences);
     }
 
     #[test]
@@ -153,6 +252,7 @@ mod tests {
     fn wildcards() {
         assert!(wildcard_match("python:3.1?-slim*", "python:3.12-slim-bookworm"));
         assert!(!wildcard_match("python:3.1?-slim*", "python:3.9-slim"));
+        assert!(wildcard_match("python:3.13*bookworm", "python:3.13-slim-bookworm"));
         assert!(wildcard_match("*", ""));
     }
 }
