@@ -13,11 +13,11 @@ mod context;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Action, ActionFormat, Completion, Harness, PromptContext};
+use crate::harness::{Action, ActionFormat, Completion, Harness, Hook, PromptContext};
 use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::offline;
-use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec};
+use crate::sandbox::{Engine, ExecOptions, ExecOutput, Sandbox, SandboxError, SandboxSpec};
 use crate::task::Task;
 use crate::trace::{self, CommandRecord, EpisodeErrorKind, Header, Outcome, TraceWriter, Turn};
 use crate::verify;
@@ -147,6 +147,13 @@ struct Stop {
     detail: Option<String>,
 }
 
+impl Stop {
+    /// The sandbox failed underneath the episode.
+    fn infrastructure(error: SandboxError) -> Stop {
+        Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(error.to_string()) }
+    }
+}
+
 struct Episode<'s, 'w> {
     spec: &'s EpisodeSpec<'s>,
     writer: &'w mut TraceWriter,
@@ -187,7 +194,7 @@ impl Episode<'_, '_> {
         }
         let workdir = match shell.run("pwd", Duration::from_secs(30), 4096).await {
             Ok(out) => out.output.trim().to_string(),
-            Err(e) => return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(e.to_string()) }),
+            Err(e) => return Ok(Stop::infrastructure(e)),
         };
         let context = PromptContext { instruction: task.instruction.clone(), task_name: task.name.clone(), workdir };
         let (system, instruction) = match (harness.render_system(&context), harness.render_instruction(&context)) {
@@ -279,7 +286,7 @@ impl Episode<'_, '_> {
                     Ok(out) => out,
                     Err(e) => {
                         self.writer.turn(&turn)?;
-                        return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(e.to_string()) });
+                        return Ok(Stop::infrastructure(e));
                     }
                 };
                 let shown = policy.output.truncate(&out.output);
@@ -303,40 +310,22 @@ impl Episode<'_, '_> {
                     turn.notice = Some("repeated a failing command".into());
                     observation.push_str(REPEATED_FAILURE);
                 }
-                turn.command = Some(CommandRecord {
-                    text: command.to_string(),
-                    exit_code: out.exit_code,
-                    timed_out: out.timed_out,
-                    output_shown: shown,
-                    output_bytes: out.output_bytes,
-                    duration_ms: millis(out.duration),
-                });
+                turn.command = Some(record(command, &out, shown));
                 if let Some(hook) = harness.after_command() {
-                    let mut options = ExecOptions::with_timeout(hook.timeout);
                     let exit_code = out.exit_code.map(|c| c.to_string()).unwrap_or_default();
-                    options.env = vec![("COMMAND".into(), command.to_string()), ("EXIT_CODE".into(), exit_code)];
-                    let said = match sandbox.exec(&format!("bash {}", hook.container_path), &options).await {
+                    let env = vec![("COMMAND".into(), command.to_string()), ("EXIT_CODE".into(), exit_code)];
+                    let said = match run_hook(sandbox, hook, env).await {
                         Ok(said) => said,
                         Err(e) => {
                             self.writer.turn(&turn)?;
-                            return Ok(Stop {
-                                class: EpisodeErrorKind::InfrastructureError,
-                                detail: Some(e.to_string()),
-                            });
+                            return Ok(Stop::infrastructure(e));
                         }
                     };
                     let shown = policy.output.truncate(&said.output);
                     if !shown.trim().is_empty() {
                         observation.push_str(&format!("\n\n{}", shown.trim_end()));
                     }
-                    turn.after_command = Some(CommandRecord {
-                        text: "after_command".into(),
-                        exit_code: said.exit_code,
-                        timed_out: said.timed_out,
-                        output_shown: shown,
-                        output_bytes: said.output_bytes,
-                        duration_ms: millis(said.duration),
-                    });
+                    turn.after_command = Some(record("after_command", &said, shown));
                 }
             } else if !action.done {
                 observation = "No command was run.".into();
@@ -351,32 +340,19 @@ impl Episode<'_, '_> {
                 observation.push_str(CONFIRM_DONE);
             } else if action.done {
                 let check = match (policy.completion, harness.before_completion()) {
-                    (Completion::DeclareAfterCheck, Some(hook)) => {
-                        let options = ExecOptions::with_timeout(hook.timeout);
-                        match sandbox.exec(&format!("bash {}", hook.container_path), &options).await {
-                            Ok(out) => Some(out),
-                            Err(e) => {
-                                self.writer.turn(&turn)?;
-                                return Ok(Stop {
-                                    class: EpisodeErrorKind::InfrastructureError,
-                                    detail: Some(e.to_string()),
-                                });
-                            }
+                    (Completion::DeclareAfterCheck, Some(hook)) => match run_hook(sandbox, hook, Vec::new()).await {
+                        Ok(out) => Some(out),
+                        Err(e) => {
+                            self.writer.turn(&turn)?;
+                            return Ok(Stop::infrastructure(e));
                         }
-                    }
+                    },
                     _ => None,
                 };
                 match check {
                     Some(out) if !out.success() => {
                         let shown = policy.output.truncate(&out.output);
-                        turn.hook = Some(CommandRecord {
-                            text: "before_completion".into(),
-                            exit_code: out.exit_code,
-                            timed_out: out.timed_out,
-                            output_shown: shown.clone(),
-                            output_bytes: out.output_bytes,
-                            duration_ms: millis(out.duration),
-                        });
+                        turn.hook = Some(record("before_completion", &out, shown.clone()));
                         let notice = format!(
                             "{}The completion check failed, so the task is not done yet:\n{shown}",
                             if observation.is_empty() { String::new() } else { format!("{observation}\n\n") }
@@ -410,6 +386,24 @@ impl Episode<'_, '_> {
             }
             ActionFormat::ToolCalls => request.tools(tool_specs(harness)),
         }
+    }
+}
+
+/// Runs one of the harness's hook scripts in the sandbox, with `env` set.
+async fn run_hook(sandbox: &Sandbox, hook: &Hook, env: Vec<(String, String)>) -> Result<ExecOutput, SandboxError> {
+    let options = ExecOptions { env, ..ExecOptions::with_timeout(hook.timeout) };
+    sandbox.exec(&format!("bash {}", hook.container_path), &options).await
+}
+
+/// What the trace keeps of a command (or hook) run: `shown` is the output as the model saw it.
+fn record(text: &str, out: &ExecOutput, shown: String) -> CommandRecord {
+    CommandRecord {
+        text: text.to_string(),
+        exit_code: out.exit_code,
+        timed_out: out.timed_out,
+        output_shown: shown,
+        output_bytes: out.output_bytes,
+        duration_ms: millis(out.duration),
     }
 }
 
