@@ -63,7 +63,8 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -
     Ok((values, torn))
 }
 
-/// Copies a folder (not its `.git`), replacing `to` if it exists.
+/// Copies a folder (not its `.git`), replacing `to` if it exists. Links are copied as
+/// links, never followed, so no file outside `from` is read.
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
     if to.exists() {
         std::fs::remove_dir_all(to)?;
@@ -77,6 +78,8 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result
         let target = to.join(relative);
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&target)?;
+        } else if entry.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &target)?;
         } else {
             std::fs::copy(entry.path(), &target)?;
         }

@@ -252,6 +252,30 @@ fn duplicate_tool_names_and_escaping_paths() {
 }
 
 #[test]
+fn a_file_that_links_outside_the_folder_is_refused_and_never_read() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("id_rsa"), "HOST SECRET").unwrap();
+    let manifest = format!("{BASE}[[tools]]\nname = \"keys\"\nfile = \"tools/keys.sh\"\ndescription = \"d\"\n");
+    let dir = folder(&manifest, PROMPTS);
+    std::fs::create_dir_all(dir.path().join("tools")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("id_rsa"), dir.path().join("tools/keys.sh")).unwrap();
+    let d = Harness::load(dir.path()).unwrap_err();
+    assert_eq!(places(&d), [("path-outside", 7, 8, 7, 23)], "{d:#?}");
+    assert!(d[0].message.contains("leads outside the harness folder"), "{d:#?}");
+
+    // A link that stays inside is fine, and copying a harness copies links as links.
+    std::fs::remove_file(dir.path().join("tools/keys.sh")).unwrap();
+    std::fs::write(dir.path().join("tools/real.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::os::unix::fs::symlink("real.sh", dir.path().join("tools/keys.sh")).unwrap();
+    Harness::load(dir.path()).unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("elsewhere")).unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    self_harness::util::copy_dir(dir.path(), &copy.path().join("h")).unwrap();
+    let copied = copy.path().join("h/elsewhere");
+    assert!(copied.symlink_metadata().unwrap().file_type().is_symlink(), "the link was followed");
+}
+
+#[test]
 fn completion_rule_and_hook_must_agree() {
     let d = errors_of(&format!("{BASE}[policy]\ncompletion = \"declare_after_check\"\n"), PROMPTS);
     assert_eq!(places(&d), [("missing-hook", 6, 14, 6, 35)], "{d:#?}");

@@ -8,9 +8,8 @@ use std::time::Duration;
 use self_harness::sandbox::base::TRIXIE;
 use self_harness::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec};
 
-async fn sandbox(allow_internet: bool) -> (Engine, Sandbox) {
-    let engine = Engine::connect().await.expect("Docker engine reachable (set SELF_HARNESS_SKIP_DOCKER=1 to skip)");
-    let spec = SandboxSpec {
+fn sandbox_spec(allow_internet: bool) -> SandboxSpec {
+    SandboxSpec {
         image: TRIXIE.tag.to_string(),
         name_hint: "sandbox-test".into(),
         cpus: Some(1.0),
@@ -18,7 +17,12 @@ async fn sandbox(allow_internet: bool) -> (Engine, Sandbox) {
         pids_limit: 256,
         allow_internet,
         lifetime: Duration::from_secs(300),
-    };
+    }
+}
+
+async fn sandbox(allow_internet: bool) -> (Engine, Sandbox) {
+    let engine = Engine::connect().await.expect("Docker engine reachable (set SELF_HARNESS_SKIP_DOCKER=1 to skip)");
+    let spec = sandbox_spec(allow_internet);
     let sandbox =
         engine.start_sandbox(&spec).await.unwrap_or_else(|e| panic!("{e}\n(run `self-harness images build` first)"));
     (engine, sandbox)
@@ -211,4 +215,50 @@ async fn a_shell_session_keeps_directory_variables_functions_and_jobs() {
     // Sessions are independent.
     assert_eq!(sandbox.shell("other").run("pwd", t, 1000).await.unwrap().output, "/\n");
     sandbox.remove().await;
+}
+
+/// A task folder written by a stranger may hold links to the host's secrets; neither an
+/// upload (tests, solutions) nor an image build (the environment folder) may follow them.
+#[tokio::test]
+async fn links_to_host_files_carry_no_host_file_into_a_container() {
+    if !common::docker_available() {
+        return;
+    }
+    let secrets = tempfile::tempdir().unwrap();
+    std::fs::write(secrets.path().join("id_rsa"), "HOST SECRET\n").unwrap();
+    let task = tempfile::tempdir().unwrap();
+    std::fs::write(task.path().join("Dockerfile"), "FROM ubuntu:24.04\nCOPY . /ctx\n").unwrap();
+    std::fs::write(task.path().join("test.sh"), "echo ok\n").unwrap();
+    std::os::unix::fs::symlink(secrets.path(), task.path().join("keys")).unwrap();
+    std::os::unix::fs::symlink(secrets.path().join("id_rsa"), task.path().join("key")).unwrap();
+
+    let (engine, sandbox) = sandbox(false).await;
+    sandbox.upload(task.path(), "/tests").await.unwrap();
+    let spec = self_harness::sandbox::image::ImageSpec {
+        name: "links-test".into(),
+        context: task.path().to_path_buf(),
+        dockerfile: "Dockerfile".into(),
+        timeout: Duration::from_secs(300),
+    };
+    let image = engine.ensure_image(&spec, &mut |_| {}).await.unwrap();
+    let built = engine
+        .start_sandbox(&SandboxSpec { image: image.tag, name_hint: "links-test".into(), ..sandbox_spec(false) })
+        .await
+        .unwrap();
+    let t = ExecOptions::with_timeout(Duration::from_secs(30));
+    for (sandbox, dir) in [(&sandbox, "/tests"), (&built, "/ctx")] {
+        let out = sandbox
+            .exec(
+                &format!(
+                    "cat {dir}/test.sh; readlink {dir}/key; cat {dir}/key {dir}/keys/id_rsa; grep -r SECRET {dir}"
+                ),
+                &t,
+            )
+            .await
+            .unwrap();
+        assert!(out.output.starts_with(&format!("echo ok\n{}/id_rsa\n", secrets.path().display())), "{}", out.output);
+        assert!(!out.output.contains("HOST SECRET"), "a host file reached the container through {dir}: {}", out.output);
+    }
+    sandbox.remove().await;
+    built.remove().await;
 }

@@ -109,12 +109,14 @@ impl Sandbox {
 
     /// Copies a host file or folder to `to` (an absolute path) in the container; a folder's
     /// contents land inside `to`. Missing parent folders are created; file modes are kept.
+    /// Symbolic links are copied as links, never followed: a task's `tests -> ~/.ssh` must
+    /// not carry host files into the container.
     pub async fn upload(&self, from: &Path, to: &str) -> Result<(), SandboxError> {
         let (from, to) = (from.to_path_buf(), to.trim_start_matches('/').to_string());
         let archive = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
             let mut builder = tar::Builder::new(Vec::new());
             builder.mode(tar::HeaderMode::Deterministic);
-            builder.follow_symlinks(true);
+            builder.follow_symlinks(false);
             append_parents(&mut builder, &to)?;
             if from.is_dir() {
                 builder.append_dir_all(&to, &from)?;

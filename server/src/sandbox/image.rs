@@ -175,7 +175,9 @@ impl Engine {
                     })?;
                     (base.tag.to_string(), found.id.unwrap_or_default())
                 }
-                Serves::Python(python) => (python.tag(), python::ensure(self, python, log).await?),
+                Serves::Python(python) => {
+                    (python.tag(), python::ensure(self, python, &base::debian_mirror(), log).await?.id)
+                }
             };
         if existing.and_then(|i| i.id).as_deref() != Some(serving_id.as_str()) {
             base::tag_alias(self, &serving_tag, &name).await?;
@@ -184,36 +186,45 @@ impl Engine {
     }
 }
 
-/// Hashes the build context and packs it as the tar the engine expects.
+/// Hashes the build context and packs it as the tar the engine expects. Symbolic links are
+/// packed as links, as Docker's own build does, never followed: a task's `environment/keys
+/// -> ~/.ssh` must not bake host files into an image the agent can read.
 fn hash_and_archive(context: &Path, dockerfile: &Path) -> std::io::Result<([u8; 32], Vec<u8>)> {
     if !context.join(dockerfile).is_file() {
         return Err(std::io::Error::other(format!("{} not found", context.join(dockerfile).display())));
     }
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(context)
-        .follow_links(true)
+    let mut entries: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(context)
+        .follow_links(false)
         .into_iter()
         .collect::<Result<Vec<_>, _>>()
         .map_err(std::io::Error::other)?
         .into_iter()
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
+        .filter(|e| e.file_type().is_file() || e.file_type().is_symlink())
         .collect();
-    files.sort();
+    entries.sort_by(|a, b| a.path().cmp(b.path()));
     let mut hasher = Sha256::new();
     let mut builder = tar::Builder::new(Vec::new());
     builder.mode(tar::HeaderMode::Deterministic);
-    builder.follow_symlinks(true);
+    builder.follow_symlinks(false);
     hasher.update(dockerfile.to_string_lossy().as_bytes());
-    for file in files {
+    for entry in entries {
+        let file = entry.path();
         let relative = file.strip_prefix(context).map_err(std::io::Error::other)?;
-        let content = std::fs::read(&file)?;
-        let executable = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file)?.permissions()) & 0o111 != 0;
         hasher.update([0]);
         hasher.update(relative.to_string_lossy().as_bytes());
-        hasher.update([0, executable as u8]);
-        hasher.update((content.len() as u64).to_le_bytes());
-        hasher.update(&content);
-        builder.append_path_with_name(&file, relative)?;
+        if entry.file_type().is_symlink() {
+            let target = std::fs::read_link(file)?;
+            hasher.update([0, 2]);
+            hasher.update(target.to_string_lossy().as_bytes());
+        } else {
+            let content = std::fs::read(file)?;
+            let executable =
+                std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(file)?.permissions()) & 0o111 != 0;
+            hasher.update([0, executable as u8]);
+            hasher.update((content.len() as u64).to_le_bytes());
+            hasher.update(&content);
+        }
+        builder.append_path_with_name(file, relative)?;
     }
     Ok((hasher.finalize().into(), builder.into_inner()?))
 }
@@ -242,6 +253,32 @@ mod tests {
         std::fs::write(dir.path().join("data.txt"), "b").unwrap();
         let (changed, _) = hash_and_archive(dir.path(), Path::new("Dockerfile")).unwrap();
         assert_ne!(first, changed);
+    }
+
+    #[test]
+    fn links_are_packed_as_links_and_never_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("id_rsa"), "HOST SECRET").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM ubuntu:24.04\nCOPY . /ctx\n").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("keys")).unwrap();
+        let (first, archive) = hash_and_archive(dir.path(), Path::new("Dockerfile")).unwrap();
+        assert!(!archive.windows(11).any(|w| w == b"HOST SECRET"), "a host file went into the context");
+        let mut entries = tar::Archive::new(archive.as_slice());
+        let link = entries
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap())
+            .find(|e| e.path().unwrap().as_os_str() == "keys")
+            .expect("the link is in the context");
+        assert_eq!(link.header().entry_type(), tar::EntryType::Symlink);
+        assert_eq!(link.link_name().unwrap().unwrap(), outside.path());
+        // Re-pointing the link changes the hash; what it points at does not.
+        std::fs::write(outside.path().join("id_rsa"), "ANOTHER").unwrap();
+        assert_eq!(hash_and_archive(dir.path(), Path::new("Dockerfile")).unwrap().0, first);
+        std::fs::remove_file(dir.path().join("keys")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("keys")).unwrap();
+        assert_ne!(hash_and_archive(dir.path(), Path::new("Dockerfile")).unwrap().0, first);
     }
 
     #[test]
