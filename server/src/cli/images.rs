@@ -6,18 +6,51 @@ use clap::Subcommand;
 
 use super::{engine, exit, ui, CliError, CliResult};
 use crate::sandbox::base::{self, BuildOptions};
-use crate::sandbox::standins::{SHARED_DIFFERENCES, STAND_INS};
+use crate::sandbox::python::PythonImage;
+use crate::sandbox::standins::{self, SHARED_DIFFERENCES, STAND_INS};
+
+/// The Python stand-ins `--python` names (`all`, or `3.13-bookworm` …), or an error that
+/// lists the names there are.
+fn python_images_named(names: &[String]) -> Result<Vec<&'static PythonImage>, CliError> {
+    let all = standins::python_images();
+    if names.iter().any(|n| n == "all") {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|name| {
+            let wanted = format!("self-harness/python:{name}");
+            all.iter().copied().find(|p| p.tag() == wanted).ok_or_else(|| {
+                let known: Vec<String> =
+                    all.iter().map(|p| p.tag().trim_start_matches("self-harness/python:").to_string()).collect();
+                CliError::new(
+                    exit::BAD_INPUT,
+                    format!("no Python stand-in `{name}`; there are: {}, all", known.join(", ")),
+                )
+            })
+        })
+        .collect()
+}
 
 #[derive(Subcommand)]
 pub enum ImagesCommand {
-    /// Build the base images with debootstrap (needs root, ~2-5 minutes) and tag the
-    /// stand-in names. Up-to-date images are kept unless --force.
+    /// Build the base images with debootstrap (needs root, ~2 minutes each) and tag the
+    /// stand-in names; with --python, also Python stand-ins, which are otherwise built the
+    /// first time a task asks for them (~6 minutes each on two cores). Up-to-date images are
+    /// kept unless --force.
+    #[command(
+        after_help = "Examples:\n  self-harness images build\n  self-harness images build --python 3.13-bookworm --python 3.11-trixie\n  self-harness images build --python all"
+    )]
     Build {
         /// Rebuild even when the image is up to date.
         #[arg(long)]
         force: bool,
-        /// Debian mirror for debootstrap and for apt inside containers.
-        #[arg(long, env = "SELF_HARNESS_DEBIAN_MIRROR", default_value = "http://deb.debian.org/debian")]
+        /// Also build these Python stand-ins (`3.13-bookworm`, as `images stand-ins` lists
+        /// them after `self-harness/python:`), or `all`.
+        #[arg(long, value_name = "VERSION-RELEASE")]
+        python: Vec<String>,
+        /// Debian mirror for debootstrap, apt inside containers and the Python sources.
+        #[arg(long, env = "SELF_HARNESS_DEBIAN_MIRROR", default_value = base::DEFAULT_DEBIAN_MIRROR)]
         mirror: String,
         /// The host's CA bundle, copied into images for pip, uv, curl and node.
         #[arg(long, env = "SELF_HARNESS_CA_BUNDLE", default_value = "/etc/ssl/certs/ca-certificates.crt")]
@@ -41,7 +74,8 @@ pub enum ImagesCommand {
 
 pub async fn run(command: ImagesCommand) -> CliResult {
     match command {
-        ImagesCommand::Build { force, mirror, ca_bundle, work_dir, json } => {
+        ImagesCommand::Build { force, python, mirror, ca_bundle, work_dir, json } => {
+            let pythons = python_images_named(&python)?;
             let engine = engine().await?;
             let options = BuildOptions { force, mirror, ca_bundle, work_dir };
             let spinner = ui::spinner("images build");
@@ -55,11 +89,27 @@ pub async fn run(command: ImagesCommand) -> CliResult {
                     ui::info(line);
                 }
             };
-            let reports = base::build(engine, &options, &progress).await.map_err(|e| {
+            let failed = |e: crate::sandbox::SandboxError| {
                 let code =
                     if matches!(e, crate::sandbox::SandboxError::Io(_)) { exit::ENVIRONMENT } else { exit::FAILED };
                 CliError::new(code, e.to_string())
-            })?;
+            };
+            let mut reports = base::build(engine, &options, &progress).await.map_err(failed)?;
+            for python in pythons {
+                let started = std::time::Instant::now();
+                if options.force {
+                    engine.remove_image(&python.tag()).await;
+                }
+                let mut log = |line: &str| progress(line);
+                let ensured =
+                    crate::sandbox::python::ensure(engine, python, &options.mirror, &mut log).await.map_err(failed)?;
+                reports.push(base::BuildReport {
+                    tag: python.tag(),
+                    up_to_date: !ensured.built,
+                    aliases: Vec::new(),
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
             spinner.finish_and_clear();
             if json {
                 println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());

@@ -94,7 +94,7 @@ const IMAGE_CA_BUNDLE: &str = "/usr/local/share/self-harness/ca-bundle.crt";
 pub const RECIPE_LABEL: &str = "dev.self-harness.recipe";
 pub const BASE_LABEL: &str = "dev.self-harness.base";
 /// Bump when the build steps below change in a way the hash inputs do not show.
-const RECIPE_REVISION: &str = "1";
+const RECIPE_REVISION: &str = "2";
 
 /// Options for [`build`].
 pub struct BuildOptions {
@@ -230,6 +230,7 @@ async fn build_one(
         .await?;
         progress("installing uv, the CA bundle and the uv installer's env file");
         provision(&root, &options.ca_bundle, progress).await?;
+        write_apt_sources(&root, base.suite, &options.mirror).await?;
         progress(&format!("importing {}", base.tag));
         import(engine, base, recipe, &root).await
     }
@@ -284,6 +285,29 @@ async fn provision(root: &Path, ca_bundle: &Path, progress: &(dyn Fn(&str) + Syn
     }
     // Docker writes the container's own resolv.conf.
     tokio::fs::write(root.join("etc/resolv.conf"), "").await?;
+    Ok(())
+}
+
+/// The apt sources the official Debian images carry (the suite, its updates and its security
+/// archive, in deb822 form) in place of debootstrap's one-line `sources.list`, so that a
+/// task installs the same package versions it would get from the real image.
+async fn write_apt_sources(root: &Path, suite: &str, mirror: &str) -> Result<(), SandboxError> {
+    let keyring = ["pgp", "gpg"]
+        .iter()
+        .map(|ext| format!("/usr/share/keyrings/debian-archive-keyring.{ext}"))
+        .find(|k| root.join(k.trim_start_matches('/')).is_file());
+    let signed_by = keyring.map(|k| format!("Signed-By: {k}\n")).unwrap_or_default();
+    let mut sources =
+        format!("Types: deb\nURIs: {mirror}\nSuites: {suite} {suite}-updates\nComponents: main\n{signed_by}");
+    // The security archive sits beside the main one on Debian's own mirrors.
+    if let Some(security) = mirror.strip_suffix("/debian").map(|m| format!("{m}/debian-security")) {
+        sources.push_str(&format!(
+            "\nTypes: deb\nURIs: {security}\nSuites: {suite}-security\nComponents: main\n{signed_by}"
+        ));
+    }
+    tokio::fs::create_dir_all(root.join("etc/apt/sources.list.d")).await?;
+    tokio::fs::write(root.join("etc/apt/sources.list.d/debian.sources"), sources).await?;
+    let _ = tokio::fs::remove_file(root.join("etc/apt/sources.list")).await;
     Ok(())
 }
 

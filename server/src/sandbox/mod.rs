@@ -57,6 +57,11 @@ impl Engine {
         self.docker.inspect_image(name).await.is_ok()
     }
 
+    /// Removes a local image by name, if it is there (its other tags keep it alive).
+    pub async fn remove_image(&self, name: &str) {
+        let _ = self.docker.remove_image(name, None::<bollard::query_parameters::RemoveImageOptions>, None).await;
+    }
+
     /// The API version agreed with the engine, e.g. `1.41`.
     pub fn api_version(&self) -> String {
         self.docker.client_version().to_string()

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::base::{debian_mirror, BaseImage, BASE_LABEL, RECIPE_LABEL};
+use super::base::{BaseImage, BASE_LABEL, RECIPE_LABEL};
 use super::{Engine, SandboxError};
 
 /// CPython `version` built on `base`.
@@ -62,7 +62,7 @@ RUN set -eux; \
     apt-get source --download-only python{version}; \
     for archive in python{version}_*.orig.tar.*; do case "$archive" in *.asc) ;; *) tar -xf "$archive" ;; esac; done; \
     cd Python-{version}.*/; \
-    ./configure --prefix=/usr/local --enable-shared --enable-loadable-sqlite-extensions \
+    ./configure --prefix=/usr/local --enable-shared --enable-loadable-sqlite-extensions --disable-test-modules \
         --with-ensurepip=install LDFLAGS="-Wl,-rpath=/usr/local/lib"; \
     make -j"$(nproc)"; \
     make install; \
@@ -77,20 +77,28 @@ ENV PYTHON_VERSION={version}
     }
 }
 
-/// Builds the image unless an up-to-date one exists, and returns its id. `log` receives
-/// the build output, line by line.
+/// A Python stand-in made available.
+pub struct Ensured {
+    pub id: String,
+    /// False when an up-to-date image was already there.
+    pub built: bool,
+}
+
+/// Builds the image unless an up-to-date one exists. `mirror` is the Debian mirror the
+/// source comes from; `log` receives the build output, line by line.
 pub async fn ensure(
     engine: &Engine,
     python: &PythonImage,
+    mirror: &str,
     log: &mut (dyn FnMut(&str) + Send),
-) -> Result<String, SandboxError> {
+) -> Result<Ensured, SandboxError> {
     let tag = python.tag();
     let base = engine
         .docker()
         .inspect_image(python.base.tag)
         .await
         .map_err(|_| SandboxError::MissingBaseImage { image: tag.clone(), base: python.base.tag.to_string() })?;
-    let dockerfile = python.dockerfile(&debian_mirror());
+    let dockerfile = python.dockerfile(mirror);
     let mut hasher = Sha256::new();
     hasher.update(base.id.unwrap_or_default().as_bytes());
     hasher.update([0]);
@@ -101,7 +109,7 @@ pub async fn ensure(
     if let Ok(existing) = engine.docker().inspect_image(&tag).await {
         let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
         if labels.and_then(|l| l.get(RECIPE_LABEL)) == Some(&recipe) {
-            return Ok(existing.id.unwrap_or_default());
+            return Ok(Ensured { id: existing.id.unwrap_or_default(), built: false });
         }
     }
     log(&format!(
@@ -119,7 +127,7 @@ pub async fn ensure(
     let labels = HashMap::from([(RECIPE_LABEL.to_string(), recipe), (BASE_LABEL.to_string(), tag.clone())]);
     engine.build_image(&tag, "Dockerfile", archive, &labels, BUILD_TIMEOUT, log).await?;
     let built = engine.docker().inspect_image(&tag).await?;
-    Ok(built.id.unwrap_or_default())
+    Ok(Ensured { id: built.id.unwrap_or_default(), built: true })
 }
 
 #[cfg(test)]

@@ -108,6 +108,19 @@ pub fn stand_in_for(image: &str) -> Option<&'static StandIn> {
     STAND_INS.iter().find(|s| wildcard_match(s.pattern, &image))
 }
 
+/// Every Python stand-in the table names, each once.
+pub fn python_images() -> Vec<&'static PythonImage> {
+    let mut images: Vec<&'static PythonImage> = Vec::new();
+    for s in STAND_INS {
+        if let Serves::Python(python) = &s.serves {
+            if !images.iter().any(|i| i.tag() == python.tag()) {
+                images.push(python);
+            }
+        }
+    }
+    images
+}
+
 /// Names with no wildcard that a base image serves, tagged eagerly when it is built.
 pub fn literal_names(base: &BaseImage) -> impl Iterator<Item = &'static str> + '_ {
     STAND_INS
