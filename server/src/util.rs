@@ -35,9 +35,51 @@ pub fn append_json_line<T: serde::Serialize>(path: &std::path::Path, value: &T) 
     }
     let mut line = serde_json::to_vec(value)?;
     line.push(b'\n');
+    repair_torn_tail(path)?;
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     file.write_all(&line)?;
     file.sync_data()
+}
+
+/// Where [`repair_torn_tail`] moves a torn last line of `path`: `ledger.jsonl.torn`.
+pub fn torn_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".torn");
+    path.with_file_name(name)
+}
+
+/// Makes a JSON Lines file end with a whole line again: a last line cut off by a crash
+/// (no newline after it) is appended to [`torn_path`] and cut from the file, so that the
+/// next line appended is not glued onto it. Returns the file it was moved to, if any.
+pub fn repair_torn_tail(path: &std::path::Path) -> std::io::Result<Option<std::path::PathBuf>> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let mut file = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut last = [0u8];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(None);
+    }
+    let mut text = Vec::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_end(&mut text)?;
+    let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let aside = torn_path(path);
+    let mut torn = std::fs::OpenOptions::new().create(true).append(true).open(&aside)?;
+    torn.write_all(&text[keep..])?;
+    torn.write_all(b"\n")?;
+    torn.sync_data()?;
+    file.set_len(keep as u64)?;
+    file.sync_data()?;
+    Ok(Some(aside))
 }
 
 /// The values of a JSON Lines file (none when it does not exist), and whether its last

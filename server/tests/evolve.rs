@@ -197,8 +197,14 @@ async fn a_sigkilled_loop_resumes_to_a_consistent_ledger() {
     child.wait().unwrap();
     let partial = entries(&cwd);
     assert!(!matches!(partial.last(), Some(Entry::Finish { .. })), "killed before the end");
+    // As if the kill had also cut a line in half: the resumed loop must not glue onto it.
+    let ledger = cwd.join(".self-harness/ledger.jsonl");
+    let mut file = std::fs::OpenOptions::new().append(true).open(&ledger).unwrap();
+    std::io::Write::write_all(&mut file, b"{\"type\":\"decision\",\"at\":\"20").unwrap();
 
     run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;
+    let aside = std::fs::read_to_string(cwd.join(".self-harness/ledger.jsonl.torn")).unwrap();
+    assert_eq!(aside, "{\"type\":\"decision\",\"at\":\"20\n", "the torn line is moved aside, not lost");
     let entries = entries(&cwd);
     assert_consistent(&entries);
     assert!(entries.iter().any(|e| matches!(e, Entry::Applied { .. })));

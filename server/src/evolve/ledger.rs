@@ -3,7 +3,8 @@
 //! only input besides the traces it points to.
 //!
 //! Lines are appended with one `write` and synced, so a crash leaves at most a torn last
-//! line, which [`read`] skips (and reports).
+//! line, which [`read`] skips (and reports) and the next append moves aside to
+//! `ledger.jsonl.torn` first, so that nothing is glued onto it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -261,7 +262,16 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"{\"type\":\"decis").unwrap();
         let ledger = read(&path).unwrap();
-        assert_eq!(ledger.entries, vec![entry]);
+        assert_eq!(ledger.entries, vec![entry.clone()]);
         assert!(ledger.torn);
+
+        // The next append moves the torn line aside first instead of gluing onto it.
+        let next = Entry::IterationEnd { at: "u".into(), iteration: 2, harness_version: "def".into() };
+        append(&path, &next).unwrap();
+        let ledger = read(&path).unwrap();
+        assert_eq!((ledger.entries, ledger.torn), (vec![entry, next], false));
+        let aside = std::fs::read_to_string(dir.path().join("ledger.jsonl.torn")).unwrap();
+        assert_eq!(aside, "{\"type\":\"decis\n", "the torn line is kept, not lost");
+        assert_eq!(crate::util::repair_torn_tail(&path).unwrap(), None, "a whole file is left alone");
     }
 }

@@ -167,6 +167,15 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         }
     }
     let mut harness = load(&options.harness_dir)?;
+    match crate::util::repair_torn_tail(&ledger.path) {
+        Ok(Some(aside)) => (ctx.say)(&format!(
+            "the last line of {} was cut off (a crash?); it was moved to {} and the loop resumes from the lines before it",
+            ledger.path.display(),
+            aside.display()
+        )),
+        Ok(None) => {}
+        Err(e) => return Err(LoopError::Ledger(format!("{}: {e}", ledger.path.display()))),
+    }
     let entries = ledger.entries()?;
     // Budgets hold across restarts: what earlier runs of this loop spent counts too.
     let earlier = ledger::total_spend(&entries);
