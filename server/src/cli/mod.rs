@@ -392,13 +392,20 @@ fn splits_for(
 /// `self-harness.toml` (or `config`) with the environment applied.
 fn project_config(config: Option<&std::path::Path>) -> Result<crate::config::ProjectConfig, CliError> {
     let bad = |e: crate::config::ConfigError| CliError::new(exit::BAD_INPUT, e.to_string());
-    match config {
-        Some(path) => crate::config::ProjectConfig::load_file(path).map_err(bad),
+    let loaded = match config {
+        Some(path) => crate::config::ProjectConfig::load_file(path).map_err(bad)?,
         None => {
             let here = std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-            crate::config::ProjectConfig::load(&here).map_err(bad)
+            crate::config::ProjectConfig::load(&here).map_err(bad)?
         }
+    };
+    let mut withheld: Vec<&str> =
+        [&loaded.model, &loaded.proposer].iter().filter_map(|m| m.key_withheld.as_deref()).collect();
+    withheld.dedup();
+    for why in withheld {
+        ui::warn(why);
     }
+    Ok(loaded)
 }
 
 static ENGINE: tokio::sync::OnceCell<Engine> = tokio::sync::OnceCell::const_new();

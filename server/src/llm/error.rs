@@ -47,10 +47,15 @@ pub enum LlmError {
     Http { url: String, status: u16, excerpt: String, retries: u32 },
 
     #[error(
-        "the model endpoint {url} refused the API key (HTTP {status}: {excerpt}). Set the key in the environment \
-         variable {key_env} (named by `api_key_env` in [model] of self-harness.toml)"
+        "the model endpoint {url} refused the request (HTTP {status}: {excerpt}). {}",
+        match withheld {
+            Some(why) => format!("No key was sent: {why}"),
+            None => format!(
+                "Set the key in the environment variable {key_env} (named by `api_key_env` in [model] of self-harness.toml)"
+            ),
+        }
     )]
-    Auth { url: String, status: u16, excerpt: String, key_env: String },
+    Auth { url: String, status: u16, excerpt: String, key_env: String, withheld: Option<String> },
 
     #[error(
         "the model endpoint {url} is still rate limiting (HTTP 429) after {retries} retries: {excerpt}. Wait, lower \

@@ -300,7 +300,13 @@ impl Client {
             Failure::Status { status, body, .. } => {
                 let excerpt = self.excerpt(&body);
                 match status {
-                    401 | 403 => LlmError::Auth { url, status, excerpt, key_env: self.config.api_key_env.clone() },
+                    401 | 403 => LlmError::Auth {
+                        url,
+                        status,
+                        excerpt,
+                        key_env: self.config.api_key_env.clone(),
+                        withheld: self.config.key_withheld.clone(),
+                    },
                     429 => LlmError::RateLimited { url, retries, excerpt },
                     _ => LlmError::Http { url, status, excerpt, retries },
                 }

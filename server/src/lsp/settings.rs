@@ -116,7 +116,9 @@ impl Settings {
     pub fn model_config(&self, project: &Path) -> Result<crate::config::ModelConfig, ConfigError> {
         let mut config = ProjectConfig::load(project)?.model;
         if let Some(base_url) = &self.model.base_url {
+            // Workspace settings travel with a repository: the key goes there only if trusted.
             config.base_url = base_url.clone();
+            config.read_key(&|name| std::env::var(name).ok(), Some("the editor setting selfHarness.model.baseUrl"));
         }
         if let Some(model) = &self.model.model {
             config.model = model.clone();
