@@ -21,6 +21,7 @@ import { ApiKey } from './secrets';
 import { resolveServerBinary } from './serverBinary';
 import { RESTART_SETTINGS, serverSettings } from './settings';
 import { RestartPolicy } from './restartPolicy';
+import { serverEnv } from './serverEnv';
 
 export const CLIENT_ID = 'selfHarness';
 
@@ -113,11 +114,7 @@ export class ServerConnection implements vscode.Disposable {
       return;
     }
     this.output.appendLine(`Starting ${resolved.command} lsp (${resolved.source})`);
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    const key = await this.apiKey.get();
-    if (key) {
-      env.OPENAI_API_KEY = key;
-    }
+    const env = serverEnv(process.env, await this.apiKey.get());
     const serverOptions: ServerOptions = {
       command: resolved.command,
       args: ['lsp'],

@@ -23,6 +23,10 @@ describe('package.json', () => {
     }
   });
 
+  it('lets no workspace choose the program the editor starts', () => {
+    expect(manifest.contributes.configuration.properties['selfHarness.serverPath'].scope).toBe('machine');
+  });
+
   it('has menus that name contributed commands only', () => {
     for (const [menu, entries] of Object.entries(manifest.contributes.menus as Record<string, { command: string }[]>)) {
       for (const entry of entries) {
