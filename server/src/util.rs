@@ -105,6 +105,21 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -
     Ok((values, torn))
 }
 
+/// `dir/relative`, when `relative` is a plain relative path (no `..`, not absolute) that,
+/// links resolved, stays inside `dir`; else an error that names it.
+pub fn join_inside(dir: &std::path::Path, relative: &str) -> Result<std::path::PathBuf, String> {
+    let plain = std::path::Path::new(relative).components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    let path = dir.join(relative);
+    let escapes = match (path.canonicalize(), dir.canonicalize()) {
+        (Ok(real), Ok(root)) => !real.starts_with(root),
+        _ => false,
+    };
+    if !plain || relative.is_empty() || escapes {
+        return Err(format!("\"{relative}\" is not a file inside {}", dir.display()));
+    }
+    Ok(path)
+}
+
 /// Copies a folder (not its `.git`), replacing `to` if it exists. Links are copied as
 /// links, never followed, so no file outside `from` is read.
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {

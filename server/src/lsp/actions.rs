@@ -120,7 +120,7 @@ pub fn resolve(
             // One edit per file (a proposal may change a file twice), against its text now.
             let mut files: Vec<(DocumentText, String)> = Vec::new();
             for part in proposal.edit.parts() {
-                let path = proposal.parent_dir.join(part.relative_path()?);
+                let path = crate::util::join_inside(&proposal.parent_dir, &part.file)?;
                 let uri = Uri::from_file_path(&path).ok_or_else(|| format!("{} has no URI", path.display()))?;
                 let at = match files.iter().position(|(doc, _)| doc.uri == uri) {
                     Some(at) => at,
@@ -176,7 +176,8 @@ pub fn resolve(
                 .find(|d| d.record.candidate_version == candidate)
                 .ok_or_else(|| format!("no decision about {candidate} in the store"))?;
             let harness = decided.record.harness.clone().ok_or("the decision names no harness folder")?;
-            let doc = document(&harness.join(file)).ok_or_else(|| format!("cannot read {file}"))?;
+            let path = crate::util::join_inside(&harness, file)?;
+            let doc = document(&path).ok_or_else(|| format!("cannot read {file}"))?;
             let edits = revert_edits(decided, file, &doc.text);
             if edits.is_empty() {
                 return Err("the rejected edit is no longer in the document".into());
@@ -249,7 +250,7 @@ pub fn proposed_text(
 ) -> Result<ProposedText, String> {
     let proposal = view.proposal(id).ok_or_else(|| format!("no proposal {id} in the store"))?;
     let own = &proposal.edit.parts()[0];
-    let path = proposal.parent_dir.join(own.relative_path()?);
+    let path = crate::util::join_inside(&proposal.parent_dir, &own.file)?;
     let doc = document(&path).ok_or_else(|| format!("cannot read {}", path.display()))?;
     let proposed = apply_edit(&doc.text, own).map_err(|e| format!("proposal {id} no longer applies: {e}"))?;
     let diff = TextDiff::from_lines(&doc.text, &proposed)

@@ -121,7 +121,7 @@ pub fn revert_edits(decided: &Decided, file: &str, text: &str) -> Vec<TextEdit> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::episodes::{Score, Spend};
     use crate::lsp::store_view::diff_hunks;
@@ -131,7 +131,7 @@ mod tests {
         (0..5).map(|t| (format!("t{t}"), crate::episodes::TaskScore { passed, counted: 1 })).collect()
     }
 
-    fn decided(accepted: bool, old: &str, new: &str) -> Decided {
+    pub(crate) fn decided(accepted: bool, old: &str, new: &str) -> Decided {
         let record = ValidationRecord {
             at: String::new(),
             proposal: Some("p-1".into()),

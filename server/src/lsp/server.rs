@@ -112,7 +112,8 @@ impl Backend {
             if !force && stamp == state.stamp {
                 return;
             }
-            let (view, errors) = StoreView::load(&store);
+            let allowed = [state.project.clone(), state.settings.harness_dir(&state.project)];
+            let (view, errors) = StoreView::load(&store, &allowed);
             state.view = view;
             state.stamp = stamp;
             errors

@@ -52,19 +52,61 @@ pub struct StoreView {
 
 impl StoreView {
     /// Loads what can be loaded; each file that cannot is one message (the rest still loads).
-    pub fn load(store: &Store) -> (StoreView, Vec<String>) {
+    ///
+    /// The store's files may have come with a repository, so every folder they name must lie
+    /// inside one of `allowed` (the workspace, the harness folder) and every trace inside the
+    /// store: a proposal whose `parent_dir` is `~` would otherwise be applied there, and a
+    /// decision whose `candidate_dir` is `/` would have the whole disk walked. What points
+    /// elsewhere is left out, with a message that names it.
+    pub fn load(store: &Store, allowed: &[PathBuf]) -> (StoreView, Vec<String>) {
         let mut view = StoreView::default();
         let mut errors = Vec::new();
+        let outside = |file: &str, what: &str, path: &Path| {
+            format!("{file}: {what} names {}, outside the workspace; it is ignored", path.display())
+        };
         match crate::stages::mine::saved(store) {
-            Ok(weaknesses) => view.weaknesses = weaknesses,
+            Ok(mut weaknesses) => {
+                let root = [store.root().to_path_buf()];
+                for weakness in &mut weaknesses {
+                    weakness.evidence.retain(|e| {
+                        let ok = inside(&e.trace, &root);
+                        if !ok {
+                            errors.push(outside("weaknesses.json", &format!("evidence of {}", weakness.id), &e.trace));
+                        }
+                        ok
+                    });
+                }
+                view.weaknesses = weaknesses;
+            }
             Err(e) => errors.push(e),
         }
         match crate::stages::propose::standing(store) {
-            Ok(proposals) => view.proposals = proposals,
+            Ok(mut proposals) => {
+                proposals.retain(|p| {
+                    let bad = [&p.parent_dir, &p.dir].into_iter().find(|dir| !inside(dir, allowed));
+                    if let Some(dir) = bad {
+                        errors.push(outside("proposals.json", &format!("proposal {}", p.id), dir));
+                    }
+                    bad.is_none()
+                });
+                view.proposals = proposals;
+            }
             Err(e) => errors.push(e),
         }
         match crate::stages::validate::records(store) {
-            Ok(records) => {
+            Ok(mut records) => {
+                records.retain(|r| {
+                    let dirs = [Some(&r.parent_dir), Some(&r.candidate_dir), r.harness.as_ref()];
+                    let bad = dirs.into_iter().flatten().find(|dir| !inside(dir, allowed));
+                    if let Some(dir) = bad {
+                        errors.push(outside(
+                            "validations.jsonl",
+                            &format!("the decision on {}", r.candidate_version),
+                            dir,
+                        ));
+                    }
+                    bad.is_none()
+                });
                 let mut latest: Vec<ValidationRecord> = Vec::new();
                 for record in records {
                     latest.retain(|r| r.candidate_version != record.candidate_version);
@@ -144,6 +186,12 @@ pub fn pass_rate(store: &Store, run: &str) -> Option<(u32, u32)> {
     (counted > 0).then_some((passed, counted))
 }
 
+/// True when `path` exists and, links resolved, lies inside one of `roots`.
+fn inside(path: &Path, roots: &[PathBuf]) -> bool {
+    let Ok(real) = path.canonicalize() else { return false };
+    roots.iter().filter_map(|r| r.canonicalize().ok()).any(|root| real.starts_with(root))
+}
+
 /// The line of turn `turn` in a trace file: the first `turn` line with that index (a torn
 /// or unreadable file gives the header line).
 fn turn_line(trace: &Path, turn: u32) -> u32 {
@@ -216,6 +264,52 @@ pub fn absolute(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_files_that_point_outside_the_workspace_are_left_out_and_named() {
+        let workspace = tempfile::tempdir().unwrap();
+        let harness = workspace.path().join("harnesses/minimal");
+        std::fs::create_dir_all(&harness).unwrap();
+        let store = Store::at(workspace.path());
+        std::fs::create_dir_all(store.root()).unwrap();
+        let proposal = |id: &str, parent: &Path| {
+            serde_json::json!({
+                "id": id, "iteration": 1, "weakness": "w", "source": "model",
+                "edit": {"file": "system.md", "search": "", "replace": "x", "rationale": "r"},
+                "diff": "", "changed_lines": 1, "dir": harness, "version": "v", "parent_dir": parent,
+            })
+        };
+        let home = tempfile::tempdir().unwrap();
+        let list = serde_json::json!([proposal("fine", &harness), proposal("to-home", home.path())]);
+        std::fs::write(store.proposals_path(), list.to_string()).unwrap();
+
+        let (view, errors) = StoreView::load(&store, &[workspace.path().to_path_buf()]);
+        let ids: Vec<&str> = view.proposals.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["fine"]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("proposals.json: proposal to-home names") && errors[0].contains("outside"),
+            "{errors:?}"
+        );
+
+        // A decision whose candidate is "/" is not walked.
+        let mut record = crate::lsp::marks::tests::decided(false, "a\n", "b\n").record;
+        record.candidate_dir = "/".into();
+        record.parent_dir = harness.clone();
+        record.harness = Some(harness.clone());
+        crate::util::append_json_line(&store.validations_path(), &record).unwrap();
+        let (view, errors) = StoreView::load(&store, &[workspace.path().to_path_buf()]);
+        assert!(view.decided.is_empty());
+        assert!(errors.iter().any(|e| e.starts_with("validations.jsonl: the decision on cand names /,")), "{errors:?}");
+
+        // A file name from a client or a store file must stay inside its folder.
+        assert!(crate::util::join_inside(&harness, "../../etc/passwd").is_err());
+        assert!(crate::util::join_inside(&harness, "/etc/passwd").is_err());
+        std::os::unix::fs::symlink(home.path(), harness.join("notes")).unwrap();
+        std::fs::write(home.path().join("x.md"), "").unwrap();
+        assert!(crate::util::join_inside(&harness, "notes/x.md").is_err(), "a link out of the folder");
+        assert_eq!(crate::util::join_inside(&harness, "system.md").unwrap(), harness.join("system.md"));
+    }
 
     #[test]
     fn hunks_and_finding_them_again() {
