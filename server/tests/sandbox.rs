@@ -249,14 +249,14 @@ async fn links_to_host_files_carry_no_host_file_into_a_container() {
     for (sandbox, dir) in [(&sandbox, "/tests"), (&built, "/ctx")] {
         let out = sandbox
             .exec(
-                &format!(
-                    "cat {dir}/test.sh; readlink {dir}/key; cat {dir}/key {dir}/keys/id_rsa; grep -r SECRET {dir}"
-                ),
+                &format!("cat {dir}/test.sh; test -L {dir}/key && echo a link; cat {dir}/key {dir}/keys/id_rsa; grep -r SECRET {dir}"),
                 &t,
             )
             .await
             .unwrap();
-        assert!(out.output.starts_with(&format!("echo ok\n{}/id_rsa\n", secrets.path().display())), "{}", out.output);
+        // (Where the link points is not compared: Docker's build cache may keep the layer of an
+        // earlier run whose link pointed elsewhere.)
+        assert!(out.output.starts_with("echo ok\na link\n"), "{}", out.output);
         assert!(!out.output.contains("HOST SECRET"), "a host file reached the container through {dir}: {}", out.output);
     }
     sandbox.remove().await;

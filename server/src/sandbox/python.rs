@@ -51,10 +51,17 @@ impl PythonImage {
 
     fn dockerfile(&self, mirror: &str) -> String {
         let (version, suite, base) = (self.version, self.source_suite(), self.base.tag);
+        // apt refuses two entries for one suite that are signed by different keyrings: from
+        // the base's own suite, the sources use the keyring its `debian.sources` names.
+        let options = if suite == self.base.suite {
+            "[signed-by=$(sed -n 's/^Signed-By: *//p' /etc/apt/sources.list.d/debian.sources | head -n1)] "
+        } else {
+            ""
+        };
         format!(
             r#"FROM {base}
 RUN set -eux; \
-    echo "deb-src {mirror} {suite} main" > /etc/apt/sources.list.d/self-harness-python-src.list; \
+    echo "deb-src {options}{mirror} {suite} main" > /etc/apt/sources.list.d/self-harness-python-src.list; \
     apt-get update; \
     apt-get install -y --no-install-recommends dpkg-dev libbz2-dev libexpat1-dev libffi-dev libgdbm-dev \
         liblzma-dev libncurses-dev libreadline-dev libsqlite3-dev libssl-dev uuid-dev zlib1g-dev; \
@@ -145,6 +152,8 @@ mod tests {
         assert!(dockerfile.contains("apt-get source --download-only python3.13;"));
         assert!(dockerfile.contains("--with-ensurepip=install"));
         assert!(dockerfile.contains("\"/usr/local/bin/${name%3}\""), "{dockerfile}");
-        assert_eq!(PythonImage { version: "3.11", base: &BOOKWORM }.source_suite(), "bookworm");
+        let same_suite = PythonImage { version: "3.11", base: &BOOKWORM };
+        assert_eq!(same_suite.source_suite(), "bookworm");
+        assert!(same_suite.dockerfile("http://m/debian").contains("deb-src [signed-by=$(sed -n 's/^Signed-By: *//p'"));
     }
 }
