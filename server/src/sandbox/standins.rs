@@ -62,6 +62,10 @@ const NO_312: &[&str] =
 const NO_310: &[&str] =
     &["CPython 3.11, not 3.10: no 3.10 source can be reached here (Debian carries 3.11, 3.13, 3.14)"];
 const PYTHON_BUILD: &[&str] = &["CPython built without --enable-optimizations or LTO: slower than the official build"];
+const PYTHON_FROM_SID: &[&str] = &[
+    "CPython built without --enable-optimizations or LTO: slower than the official build",
+    "the source comes from Debian sid, which only a current mirror serves (here its index has expired and the pool has moved on: the build fails)",
+];
 
 const fn base(pattern: &'static str, base: &'static BaseImage, differences: &'static [&'static str]) -> StandIn {
     StandIn { pattern, serves: Serves::Base(base), differences }
@@ -88,13 +92,13 @@ pub const STAND_INS: &[StandIn] = &[
     base("debian:*", &TRIXIE, OTHER_DEBIAN),
     python("python:3.11*bookworm", "3.11", &BOOKWORM, PYTHON_BUILD),
     python("python:3.13*bookworm", "3.13", &BOOKWORM, PYTHON_BUILD),
-    python("python:3.14*bookworm", "3.14", &BOOKWORM, PYTHON_BUILD),
+    python("python:3.14*bookworm", "3.14", &BOOKWORM, PYTHON_FROM_SID),
     python("python:3.12*bookworm", "3.13", &BOOKWORM, NO_312),
     python("python:3.10*bookworm", "3.11", &BOOKWORM, NO_310),
     // Without a release in the tag, `python:*` images are built on trixie.
     python("python:3.11*", "3.11", &TRIXIE, PYTHON_BUILD),
     python("python:3.13*", "3.13", &TRIXIE, PYTHON_BUILD),
-    python("python:3.14*", "3.14", &TRIXIE, PYTHON_BUILD),
+    python("python:3.14*", "3.14", &TRIXIE, PYTHON_FROM_SID),
     python("python:3.12*", "3.13", &TRIXIE, NO_312),
     python("python:3.10*", "3.11", &TRIXIE, NO_310),
 ];
