@@ -105,15 +105,21 @@ pub fn read_json_lines<T: serde::de::DeserializeOwned>(path: &std::path::Path) -
     Ok((values, torn))
 }
 
+/// True when `path` exists and, links resolved, lies inside the folder `root`.
+pub fn lies_inside(path: &std::path::Path, root: &std::path::Path) -> bool {
+    match (path.canonicalize(), root.canonicalize()) {
+        (Ok(real), Ok(root)) => real.starts_with(root),
+        _ => false,
+    }
+}
+
 /// `dir/relative`, when `relative` is a plain relative path (no `..`, not absolute) that,
 /// links resolved, stays inside `dir`; else an error that names it.
 pub fn join_inside(dir: &std::path::Path, relative: &str) -> Result<std::path::PathBuf, String> {
     let plain = std::path::Path::new(relative).components().all(|c| matches!(c, std::path::Component::Normal(_)));
     let path = dir.join(relative);
-    let escapes = match (path.canonicalize(), dir.canonicalize()) {
-        (Ok(real), Ok(root)) => !real.starts_with(root),
-        _ => false,
-    };
+    // A file that does not exist yet (one a proposal creates) cannot lead anywhere.
+    let escapes = path.exists() && !lies_inside(&path, dir);
     if !plain || relative.is_empty() || escapes {
         return Err(format!("\"{relative}\" is not a file inside {}", dir.display()));
     }

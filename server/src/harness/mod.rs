@@ -352,16 +352,14 @@ fn check(manifest_path: &Path, text: &str, with_files: bool) -> Checked {
         }
         // A link inside the folder may lead anywhere (`tools/x.sh -> ~/.ssh/id_rsa`); what it
         // leads to is copied into containers, so it must stay inside the folder.
-        if let (Ok(real), Ok(real_dir)) = (path.canonicalize(), dir.canonicalize()) {
-            if !real.starts_with(&real_dir) {
-                diagnostics.push(HarnessDiagnostic::error(
-                    manifest_path,
-                    range,
-                    "path-outside",
-                    format!("\"{file}\" (named by `{key}`) is a link that leads outside the harness folder"),
-                ));
-                continue;
-            }
+        if path.exists() && !crate::util::lies_inside(&path, dir) {
+            diagnostics.push(HarnessDiagnostic::error(
+                manifest_path,
+                range,
+                "path-outside",
+                format!("\"{file}\" (named by `{key}`) is a link that leads outside the harness folder"),
+            ));
+            continue;
         }
         let bytes = match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => match std::fs::read(&path) {

@@ -188,8 +188,7 @@ pub fn pass_rate(store: &Store, run: &str) -> Option<(u32, u32)> {
 
 /// True when `path` exists and, links resolved, lies inside one of `roots`.
 fn inside(path: &Path, roots: &[PathBuf]) -> bool {
-    let Ok(real) = path.canonicalize() else { return false };
-    roots.iter().filter_map(|r| r.canonicalize().ok()).any(|root| real.starts_with(root))
+    roots.iter().any(|root| crate::util::lies_inside(path, root))
 }
 
 /// The line of turn `turn` in a trace file: the first `turn` line with that index (a torn
