@@ -185,6 +185,27 @@ async fn a_cancelled_exec_does_not_confuse_the_next_one() {
     sandbox.remove().await;
 }
 
+/// A background job keeps writing to (and truncating) the output file of the command that
+/// started it while replies are framed: every later reply must still be exactly its own.
+#[tokio::test]
+async fn background_output_never_leaks_into_the_next_reply() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    let shell = sandbox.shell("agent");
+    let t = Duration::from_secs(30);
+    let writer = "(for i in $(seq 1 400000); do echo noise-$i; done) & \
+                  (for i in $(seq 1 3000); do : > /proc/self/fd/1; echo cut; done) & echo started";
+    let out = shell.run(writer, t, 64).await.unwrap();
+    assert_eq!(out.exit_code, Some(0));
+    for n in 0..60 {
+        let out = shell.run(&format!("echo reply-{n}"), t, 10_000).await.unwrap();
+        assert_eq!((out.exit_code, out.output.as_str()), (Some(0), format!("reply-{n}\n").as_str()));
+    }
+    sandbox.remove().await;
+}
+
 #[tokio::test]
 async fn a_shell_session_keeps_directory_variables_functions_and_jobs() {
     if !common::docker_available() {

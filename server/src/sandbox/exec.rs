@@ -9,8 +9,12 @@
 //! command and everything it started. `docker exec` itself has no way to kill.
 //!
 //! Protocol. Host → server, one line: `<id> <limit> <base64 script>`. Server → host: a
-//! header line `<id> <exit code> <total bytes> <sent bytes>` and then `sent` bytes of
-//! output (all of it, or its first and last `limit / 2` bytes).
+//! header line `<id> <exit code> <total bytes> <sent bytes>` and then exactly `sent` bytes
+//! of output (all of it, or its first and last `limit / 2` bytes). Exactly: a background
+//! job the command left behind may still be writing to (or truncating) its output file
+//! while the reply is sent, so the server sends a counted cut of it, padded with zero bytes
+//! should it have shrunk, and never the file as it is by then. The host skips a reply to an
+//! earlier command (one it stopped waiting for) instead of taking it for this one's.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -40,12 +44,12 @@ while IFS=' ' read -r id limit b64; do
   size=$(wc -c < "$d/$id.out")
   if [ "$size" -le "$limit" ]; then
     printf '%s %s %s %s\n' "$id" "$ec" "$size" "$size"
-    cat "$d/$id.out"
+    cat "$d/$id.out" /dev/zero | head -c "$size"
   else
     half=$((limit / 2))
     printf '%s %s %s %s\n' "$id" "$ec" "$size" "$((half * 2))"
-    head -c "$half" "$d/$id.out"
-    tail -c "$half" "$d/$id.out"
+    cat "$d/$id.out" /dev/zero | head -c "$half"
+    { tail -c "$half" "$d/$id.out"; cat /dev/zero; } | head -c "$half"
   fi
   rm -f "$d/$id.sh" "$d/$id.out" "$d/$id.pid"
 done"#;
@@ -268,6 +272,9 @@ impl ExecServer {
                 if self.pending.len() >= newline + 1 + sent {
                     self.pending.drain(..=newline);
                     let output: Vec<u8> = self.pending.drain(..sent).collect();
+                    if rid < id {
+                        continue; // the late reply to a command given up on: skipped whole
+                    }
                     if rid != id {
                         return Err(std::io::Error::other(format!("reply for command {rid}, expected {id}")));
                     }
