@@ -7,7 +7,8 @@
 //! and content hashes the task folder. A finished
 //! trace there *is* the result, so a loop that crashed and restarts reuses every finished
 //! episode and re-runs only the one in flight (a `.partial` trace): nothing is lost, nothing
-//! counted twice. Episodes that end in an infrastructure error (Docker, the host, the model
+//! counted twice; and two processes asking for the same episode take turns on its folder's
+//! lock, so the second reuses what the first ran. Episodes that end in an infrastructure error (Docker, the host, the model
 //! endpoint failing) are moved aside and re-run, a few times at most; they are never counted. [`score`] adds episodes
 //! up into pass counts per task ([`Score`]) and what they cost ([`Spend`]); an
 //! [`Evaluation`] is what `eval` measured in one run, kept beside its traces.
@@ -90,6 +91,10 @@ impl Runner<'_> {
             .join(format!("{}-{}", task.name, task.content_hash()))
             .join(format!("s{seed}"));
         let path = dir.join(trace::FILE_NAME);
+        // Another process (the editor beside a loop) may be running this very episode: wait
+        // for it and reuse its trace, rather than both writing the same `.partial`.
+        let waiting = || tracing::info!("waiting for another process running the episode in {}", dir.display());
+        let _running = crate::util::FileLock::acquire(&dir.join(".lock"), "an episode", waiting).await?;
         let mut attempt = 0;
         loop {
             if let Ok(found) = trace::read(&path) {

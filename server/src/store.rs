@@ -17,6 +17,8 @@
 //! .self-harness/candidates/parents/<version>/         kept copies of the harness versions proposed for
 //! .self-harness/validations.jsonl                     one line per validation decision
 //! .self-harness/ledger.jsonl                          the loop's ledger
+//! .self-harness/loop.lock                             held by the loop that keeps the ledger
+//! .self-harness/proposals.json.lock                   held while the standing proposals are rewritten
 //! .self-harness/proposals/<iteration>/                the loop's record of an iteration (weaknesses, proposals)
 //! ```
 
@@ -47,6 +49,11 @@ impl Store {
         &self.root
     }
 
+    /// Held while `proposals.json` is read, changed and written back.
+    pub fn proposals_lock_path(&self) -> PathBuf {
+        self.root.join("proposals.json.lock")
+    }
+
     pub fn splits_path(&self) -> PathBuf {
         self.root.join("splits.json")
     }
@@ -67,6 +74,13 @@ impl Store {
         self.root.join("ledger.jsonl")
     }
 
+    /// The lock the loop holds while it runs: one ledger, one loop writing it. Other
+    /// writers lock only what they write (an episode's folder, a file they rewrite) and
+    /// readers never wait, so the editor stays usable beside a running loop.
+    pub fn loop_lock_path(&self) -> PathBuf {
+        self.root.join("loop.lock")
+    }
+
     /// The loop's record of one iteration: its weaknesses and proposals as decided then.
     pub fn iteration_dir(&self, iteration: u32) -> PathBuf {
         self.root.join("proposals").join(iteration.to_string())
@@ -85,13 +99,16 @@ impl Store {
     /// validated against its parent after the working folder has been edited.
     pub fn snapshot(&self, harness: &Harness) -> std::io::Result<PathBuf> {
         let dir = self.snapshot_dir(harness.version());
-        if !dir.join(crate::harness::MANIFEST_FILE).is_file() {
-            let partial = dir.with_extension("partial");
-            crate::util::copy_dir(harness.dir(), &partial)?;
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir)?;
+        let kept = |dir: &Path| dir.join(crate::harness::MANIFEST_FILE).is_file();
+        if !kept(&dir) {
+            let scratch = crate::util::scratch_beside(&dir)?;
+            crate::util::copy_dir(harness.dir(), scratch.path())?;
+            // Fails when another process kept the same version first: theirs is as good.
+            if let Err(e) = std::fs::rename(scratch.path(), &dir) {
+                if !kept(&dir) {
+                    return Err(e);
+                }
             }
-            std::fs::rename(&partial, &dir)?;
         }
         Ok(dir)
     }

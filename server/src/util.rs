@@ -29,14 +29,26 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
 /// Appends one JSON value as a line, synced before returning: an append-only log that a
 /// crash can only cut at its last line.
 pub fn append_json_line<T: serde::Serialize>(path: &std::path::Path, value: &T) -> std::io::Result<()> {
+    append_json_lines(path, std::slice::from_ref(value))
+}
+
+/// Appends JSON values as lines in one write, synced: a kill cannot record some without the
+/// others (a power loss can still cut the last line, which [`repair_torn_tail`] sets aside).
+pub fn append_json_lines<T: serde::Serialize>(path: &std::path::Path, values: &[T]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut line = serde_json::to_vec(value)?;
-    line.push(b'\n');
-    repair_torn_tail(path)?;
+    let mut line = Vec::new();
+    for value in values {
+        serde_json::to_writer(&mut line, value)?;
+        line.push(b'\n');
+    }
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    // Appenders (the loop, the editor's jobs) take turns, so that a repair never cuts a
+    // line another process is still writing; readers do not wait (they skip a torn tail).
+    file.lock()?;
+    repair_torn_tail(path)?;
     file.write_all(&line)?;
     file.sync_data()
 }
@@ -126,6 +138,16 @@ pub fn join_inside(dir: &std::path::Path, relative: &str) -> Result<std::path::P
     Ok(path)
 }
 
+/// A fresh, uniquely named folder beside `to` (removed when dropped), to fill and then
+/// rename to `to` in one step: a crash or another process never sees `to` half filled,
+/// and two jobs filling the same `to` never write into one folder.
+pub fn scratch_beside(to: &std::path::Path) -> std::io::Result<tempfile::TempDir> {
+    let parent = to.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".scratch").tempdir_in(parent)
+}
+
 /// Copies a folder (not its `.git`), replacing `to` if it exists. Links are copied as
 /// links, never followed, so no file outside `from` is read.
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
@@ -148,4 +170,107 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result
         }
     }
     Ok(())
+}
+
+/// An advisory, exclusive lock on a file (`flock`), held until dropped. The kernel releases
+/// it when its holder dies, so a crash never leaves anything locked; the file itself holds
+/// one line saying who holds it, for the message of whoever finds it taken.
+#[derive(Debug)]
+pub struct FileLock {
+    file: std::fs::File,
+}
+
+impl FileLock {
+    /// The lock on `path` (created if needed) for `holder` (e.g. "the loop"), or `None`
+    /// when another process holds it.
+    pub fn try_acquire(path: &std::path::Path, holder: &str) -> std::io::Result<Option<FileLock>> {
+        let file = Self::open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Self::held(file, holder))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    /// The lock on `path`, waiting for it without blocking the async executor; `waiting` is
+    /// called once if it has to wait.
+    pub async fn acquire(path: &std::path::Path, holder: &str, waiting: impl FnOnce()) -> std::io::Result<FileLock> {
+        let mut waiting = Some(waiting);
+        loop {
+            if let Some(lock) = Self::try_acquire(path, holder)? {
+                return Ok(lock);
+            }
+            if let Some(say) = waiting.take() {
+                say();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The lock on `path`, blocking this thread until it is free: for short critical
+    /// sections (a read-modify-write of one file).
+    pub fn acquire_blocking(path: &std::path::Path, holder: &str) -> std::io::Result<FileLock> {
+        let file = Self::open(path)?;
+        file.lock()?;
+        Ok(Self::held(file, holder))
+    }
+
+    /// Who holds (or last held) the lock on `path`, as its holder wrote it.
+    pub fn holder(path: &std::path::Path) -> Option<String> {
+        std::fs::read_to_string(path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    }
+
+    fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path)
+    }
+
+    fn held(file: std::fs::File, holder: &str) -> FileLock {
+        use std::io::Write;
+        let since = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        let line = format!("{holder} (pid {}, since {since})\n", std::process::id());
+        // Only a courtesy for messages: the lock holds whether or not this is written.
+        let _ = file.set_len(0).and_then(|()| (&file).write_all(line.as_bytes()));
+        FileLock { file }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_is_refused_and_names_its_holder_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/loop.lock");
+        let held = FileLock::try_acquire(&path, "the loop").unwrap().expect("free at first");
+        // A second open file description, as another process would have: refused.
+        assert!(FileLock::try_acquire(&path, "another loop").unwrap().is_none());
+        let holder = FileLock::holder(&path).unwrap();
+        assert!(holder.starts_with(&format!("the loop (pid {}, since ", std::process::id())), "{holder}");
+        drop(held);
+        assert!(FileLock::try_acquire(&path, "another loop").unwrap().is_some());
+    }
+
+    #[test]
+    fn appends_in_one_write_and_a_scratch_folder_is_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        append_json_lines(&path, &[1, 2]).unwrap();
+        append_json_line(&path, &3).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1\n2\n3\n");
+        let to = dir.path().join("candidates/w-1");
+        let (a, b) = (scratch_beside(&to).unwrap(), scratch_beside(&to).unwrap());
+        assert_ne!(a.path(), b.path());
+        assert_eq!(a.path().parent(), to.parent());
+        assert!(!to.exists());
+    }
 }

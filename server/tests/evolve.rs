@@ -56,6 +56,24 @@ async fn run_loop(cwd: &Path, base_url: &str, tasks: &Path, harness: &Path, extr
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
 }
 
+/// Runs git in `repo`; its standard output.
+fn git(repo: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git").arg("-C").arg(repo).args(args).output().unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Cuts the ledger after its first entry that `last` matches, as a crash there would have.
+fn cut_ledger_after(cwd: &Path, last: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+    let mut kept = entries(cwd);
+    let at = kept.iter().position(last).expect("the entry to cut after");
+    kept.truncate(at + 1);
+    let path = cwd.join(".self-harness/ledger.jsonl");
+    std::fs::remove_file(&path).unwrap();
+    ledger::append(&path, &kept).unwrap();
+    kept
+}
+
 fn entries(cwd: &Path) -> Vec<Entry> {
     ledger::read(&cwd.join(".self-harness/ledger.jsonl")).unwrap().entries
 }
@@ -106,10 +124,17 @@ async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
     }
     let model = ScriptedModel::responding(vim_model).await;
     let (_root, tasks, harness, cwd) = workspace();
+    // A person's work in the same repository, staged and not: not the loop's to commit.
+    let repo = harness.parent().unwrap();
+    std::fs::write(repo.join("staged.txt"), "mine\n").unwrap();
+    git(repo, &["add", "staged.txt"]);
+    std::fs::write(repo.join("untracked.txt"), "mine too\n").unwrap();
     run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;
 
     let entries = entries(&cwd);
     assert_consistent(&entries);
+    assert_eq!(git(repo, &["show", "--name-only", "--format=", "HEAD"]), "harness/system.md\n", "only harness files");
+    assert_eq!(git(repo, &["diff", "--cached", "--name-only"]), "staged.txt\n", "still staged, not committed");
     let Some(Entry::Start { harness_version: first, .. }) = entries.first() else { panic!("no start") };
     let weaknesses = entries
         .iter()
@@ -503,4 +528,111 @@ async fn a_split_too_small_to_accept_is_said_up_front_and_spends_nothing() {
     let reason = decision["reason"].as_str().unwrap();
     assert!(reason.starts_with("no candidate can be accepted on 2 validate task(s)"), "{reason}");
     assert!(!cwd.join(".self-harness/runs").exists(), "not one episode ran");
+}
+
+#[tokio::test]
+async fn a_second_loop_on_the_same_store_is_refused() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let _held = self_harness::util::FileLock::try_acquire(&cwd.join(".self-harness/loop.lock"), "the loop")
+        .unwrap()
+        .expect("free");
+    let mut second = loop_command(&cwd, model.base_url(), &tasks, &harness);
+    let output = tokio::task::spawn_blocking(move || common::run(&mut second)).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    let pid = format!("the loop (pid {}", std::process::id());
+    assert!(stderr.contains("another loop is working in") && stderr.contains(&pid), "{stderr}");
+    assert!(entries(&cwd).is_empty(), "nothing was recorded");
+}
+
+#[tokio::test]
+async fn a_harness_edited_while_the_loop_runs_is_not_overwritten() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_root, tasks, harness, cwd) = workspace();
+    // A person edits the harness while the loop proposes (before it validates and installs).
+    let system = harness.join("system.md");
+    let edited = system.clone();
+    let model = ScriptedModel::responding(move |request| {
+        if request["response_format"]["json_schema"]["name"] == "proposals" {
+            let mut text = std::fs::read_to_string(&edited).unwrap();
+            if !text.contains("a person's line") {
+                text.push_str("\nA person's line.\n");
+                std::fs::write(&edited, text).unwrap();
+            }
+        }
+        vim_model(request)
+    })
+    .await;
+    let mut command = loop_command(&cwd, model.base_url(), &tasks, &harness);
+    let output = tokio::task::spawn_blocking(move || common::run(&mut command)).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("changed while the loop ran") && stderr.contains("it is kept in"), "{stderr}");
+    let text = std::fs::read_to_string(&system).unwrap();
+    assert!(text.contains("A person's line.") && !text.contains(FIX), "the person's edit stays: {text}");
+    let entries = entries(&cwd);
+    assert!(entries.iter().any(|e| matches!(e, Entry::Decision { accepted: true, .. })));
+    assert!(!entries.iter().any(|e| matches!(e, Entry::Applied { .. })), "nothing applied");
+    let kept = stderr.split("it is kept in ").nth(1).unwrap().split(':').next().unwrap();
+    assert!(std::fs::read_to_string(Path::new(kept).join("system.md")).unwrap().contains(FIX), "{kept}");
+}
+
+/// Crashes between two records, replayed by cutting the ledger of a finished loop there: the
+/// rerun asks only for the proposal rounds not recorded, and an edit installed but not yet
+/// recorded is recognised by its version and committed, not proposed and validated again.
+#[tokio::test]
+async fn a_loop_resumes_from_a_recorded_round_and_from_an_unrecorded_install() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let repo = harness.parent().unwrap();
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;
+    let rounds = |entries: &[Entry]| -> Vec<String> {
+        entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Spent { stage: Stage::Propose, weakness: Some(w), .. } => Some(w.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let all_rounds = rounds(&entries(&cwd));
+    assert_eq!(all_rounds.len(), 2, "one recorded round per weakness addressed: {all_rounds:?}");
+    let asked = |model: &ScriptedModel| {
+        model.requests().iter().filter(|r| r.json()["response_format"]["json_schema"]["name"] == "proposals").count()
+    };
+    let asked_first = asked(&model);
+
+    // Killed after the first round was recorded: the harness is as it was, the rest is not.
+    cut_ledger_after(&cwd, |e| matches!(e, Entry::Spent { stage: Stage::Propose, .. }));
+    git(repo, &["reset", "-q", "--hard", "HEAD~1"]);
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;
+    let after = entries(&cwd);
+    assert_consistent(&after);
+    assert_eq!(rounds(&after), all_rounds, "each round recorded once");
+    assert_eq!(asked(&model) - asked_first, 1, "only the unrecorded round was asked again");
+    assert!(std::fs::read_to_string(harness.join("system.md")).unwrap().contains(FIX));
+
+    // Killed after installing the winner, before recording or committing it.
+    let installed = git(repo, &["rev-parse", "HEAD"]);
+    cut_ledger_after(&cwd, |e| matches!(e, Entry::Decision { accepted: true, .. }));
+    git(repo, &["reset", "-q", "--mixed", "HEAD~1"]);
+    let asked_before = asked(&model);
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;
+    let after = entries(&cwd);
+    assert_consistent(&after);
+    assert_eq!(asked(&model), asked_before, "nothing proposed again");
+    assert_eq!(after.iter().filter(|e| matches!(e, Entry::Decision { .. })).count(), 1, "nothing validated again");
+    let applied = after.iter().filter(|e| matches!(e, Entry::Applied { commit: Some(_), .. })).count();
+    assert_eq!(applied, 1, "recorded and committed once");
+    assert_ne!(git(repo, &["rev-parse", "HEAD"]), installed, "a new commit of the same edit");
+    assert_eq!(git(repo, &["status", "--porcelain", "--", "harness"]), "", "all of it committed");
 }

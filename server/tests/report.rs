@@ -85,6 +85,7 @@ fn ledger(store: &Path) {
             iteration: 1,
             stage: Stage::Mine,
             spend: Spend { tokens: 30, cost_usd: 0.0, container_seconds: 0.0 },
+            weakness: None,
         },
         Entry::Weaknesses {
             at: "t".into(),
@@ -131,9 +132,7 @@ fn ledger(store: &Path) {
         evaluation(1, "v1", Split::Test, score(&[("t1", 2, 2), ("t2", 2, 2)])),
         Entry::Finish { at: "t".into(), harness_version: "v1".into(), reason: "1 iteration(s) done".into() },
     ];
-    for entry in &entries {
-        append(&path, entry).unwrap();
-    }
+    append(&path, &entries).unwrap();
     // A crash mid-line must not break the report.
     std::fs::OpenOptions::new()
         .append(true)

@@ -120,8 +120,11 @@ pub async fn run(args: LoopArgs) -> CliResult {
     };
     let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
     let end = evolve::run(&options, &ctx).await.map_err(|e| {
-        let bad_input = matches!(e, evolve::LoopError::Resume { .. } | evolve::LoopError::Price(_));
-        let code = if bad_input { exit::BAD_INPUT } else { exit::FAILED };
+        let code = match e {
+            evolve::LoopError::Resume { .. } | evolve::LoopError::Price(_) => exit::BAD_INPUT,
+            evolve::LoopError::Busy { .. } => exit::ENVIRONMENT,
+            _ => exit::FAILED,
+        };
         CliError::new(code, e.to_string())
     })?;
     bar.finish_and_clear();

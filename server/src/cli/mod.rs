@@ -26,7 +26,8 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// Bad input: arguments, task folders, files.
     pub const BAD_INPUT: u8 = 2;
-    /// The environment is not ready: Docker unreachable, base images not built, not root.
+    /// The environment is not ready: Docker unreachable, base images not built, not root,
+    /// another loop working in the same store.
     pub const ENVIRONMENT: u8 = 3;
     /// Interrupted by Ctrl-C or SIGTERM (everything started was removed).
     pub const INTERRUPTED: u8 = 130;

@@ -72,8 +72,17 @@ pub enum Entry {
         titles: Vec<String>,
     },
     /// What the model cost outside episodes: reading failed traces (`mine`) or proposing
-    /// edits (`propose`).
-    Spent { at: String, iteration: u32, stage: Stage, spend: Spend },
+    /// edits (`propose`). A `propose` entry with a `weakness` closes that weakness's round:
+    /// written with the round's proposals and discards in one append, so a resumed loop
+    /// asks again only for the rounds without one.
+    Spent {
+        at: String,
+        iteration: u32,
+        stage: Stage,
+        spend: Spend,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        weakness: Option<String>,
+    },
     /// A candidate edit (details and diff in `proposals/<iteration>/<id>.json`).
     Proposal {
         at: String,
@@ -226,9 +235,9 @@ pub fn total_spend(entries: &[Entry]) -> Spend {
     total
 }
 
-/// Appends one entry, synced.
-pub fn append(path: &Path, entry: &Entry) -> std::io::Result<()> {
-    crate::util::append_json_line(path, entry)
+/// Appends entries in one write, synced: all of them are recorded, or (killed) none.
+pub fn append(path: &Path, entries: &[Entry]) -> std::io::Result<()> {
+    crate::util::append_json_lines(path, entries)
 }
 
 /// The entries of a ledger (none when it does not exist yet). A torn last line is skipped
@@ -258,7 +267,7 @@ mod tests {
         let path = dir.path().join("ledger.jsonl");
         assert_eq!(read(&path).unwrap(), Ledger::default());
         let entry = Entry::IterationEnd { at: "t".into(), iteration: 1, harness_version: "abc".into() };
-        append(&path, &entry).unwrap();
+        append(&path, std::slice::from_ref(&entry)).unwrap();
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(b"{\"type\":\"decis").unwrap();
         let ledger = read(&path).unwrap();
@@ -267,7 +276,7 @@ mod tests {
 
         // The next append moves the torn line aside first instead of gluing onto it.
         let next = Entry::IterationEnd { at: "u".into(), iteration: 2, harness_version: "def".into() };
-        append(&path, &next).unwrap();
+        append(&path, std::slice::from_ref(&next)).unwrap();
         let ledger = read(&path).unwrap();
         assert_eq!((ledger.entries, ledger.torn), (vec![entry, next], false));
         let aside = std::fs::read_to_string(dir.path().join("ledger.jsonl.torn")).unwrap();

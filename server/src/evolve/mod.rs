@@ -76,6 +76,20 @@ pub enum LoopError {
     /// The options cannot be honoured (a USD budget for a model without a price).
     #[error("{0}")]
     Price(String),
+    #[error(
+        "another loop is working in {}: {holder}; its ledger has one writer, so wait for that loop to end or stop it",
+        store.display()
+    )]
+    Busy { store: PathBuf, holder: String },
+    /// The working harness was edited while the loop ran: the winner is not installed over it.
+    #[error(
+        "the harness {} changed while the loop ran (version {expected} when the iteration began, {found} now), so \
+         the accepted edit was not installed over it; it is kept in {}: copy it by hand, or restore version \
+         {expected} and run the loop again to install it",
+        dir.display(),
+        candidate.display()
+    )]
+    Changed { dir: PathBuf, expected: String, found: String, candidate: PathBuf },
 }
 
 /// The ledger of the store the stages work in.
@@ -86,7 +100,7 @@ struct Ledger<'c> {
 
 impl Ledger<'_> {
     fn append(&self, entry: Entry) -> std::io::Result<()> {
-        ledger::append(&self.path, &entry)
+        ledger::append(&self.path, &[entry])
     }
 
     fn entries(&self) -> Result<Vec<Entry>, LoopError> {
@@ -152,6 +166,11 @@ impl Ledger<'_> {
 
 /// Runs the loop to its end.
 pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, LoopError> {
+    let lock = ctx.store().loop_lock_path();
+    let Some(_held) = crate::util::FileLock::try_acquire(&lock, "the loop")? else {
+        let holder = crate::util::FileLock::holder(&lock).unwrap_or_else(|| "a process".into());
+        return Err(LoopError::Busy { store: ctx.store().root().to_path_buf(), holder });
+    };
     let ledger = Ledger { path: ctx.store().ledger_path(), ctx };
     for (config, section) in [(ctx.client().config(), "model"), (ctx.improver.config(), "proposer")] {
         if config.price().is_none() {
@@ -200,11 +219,25 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
             }
         }
     }
-    let done_iterations = entries
+    let mut done_iterations = entries
         .iter()
         .filter_map(|e| if let Entry::IterationEnd { iteration, .. } = e { Some(*iteration) } else { None })
         .max()
         .unwrap_or(0);
+    if let Some(installed) = installed_before_a_crash(&entries, &harness, done_iterations + 1) {
+        (ctx.say)(&format!(
+            "iteration {} had installed {} (version {}) when the loop stopped; recording it",
+            done_iterations + 1,
+            installed.join("+"),
+            harness.version()
+        ));
+        done_iterations += 1;
+        if !entries.iter().any(|e| matches!(e, Entry::Applied { iteration, .. } if *iteration == done_iterations)) {
+            record_applied(&ledger, options, &harness, done_iterations, &installed, &[], &[])?;
+        }
+        let version = harness.version().to_string();
+        ledger.append(Entry::IterationEnd { at: now(), iteration: done_iterations, harness_version: version })?;
+    }
 
     if let Some(note) = crate::stages::repeats_note(&harness, ctx.repeats) {
         (ctx.say)(&note);
@@ -306,8 +339,26 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
             winner = accepted.first().map(|(p, _)| (p.dir.clone(), vec![p.id.clone()], p.version.clone()));
         }
         if let Some((dir, ids, version)) = winner {
-            apply(&ledger, options, iteration, &dir, &ids, &version, &weaknesses, &proposals)?;
+            let working = load(&options.harness_dir)?;
+            if working.version() != harness.version() {
+                return Err(LoopError::Changed {
+                    dir: options.harness_dir.clone(),
+                    expected: harness.version().to_string(),
+                    found: working.version().to_string(),
+                    candidate: dir,
+                });
+            }
+            propose::install(&dir, &options.harness_dir)?;
             harness = load(&options.harness_dir)?;
+            if harness.version() != version {
+                return Err(LoopError::Store(format!(
+                    "installing {} made {} version {}, not the validated {version}",
+                    dir.display(),
+                    options.harness_dir.display(),
+                    harness.version()
+                )));
+            }
+            record_applied(&ledger, options, &harness, iteration, &ids, &weaknesses, &proposals)?;
         }
         ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
     }
@@ -370,7 +421,7 @@ async fn weaknesses(
             if let Some(kept) = kept.filter(|k| k.iter().map(|w| &w.id).eq(ids.iter())) {
                 mine::save(store, &kept)?;
                 if i != iteration {
-                    record_weaknesses(ledger, harness, iteration, &kept)?;
+                    record_weaknesses(ledger, harness, iteration, &kept, None)?;
                 }
                 return Ok(kept);
             }
@@ -378,8 +429,8 @@ async fn weaknesses(
     }
 
     let (mined, spend) = mine::weaknesses(ledger.ctx, harness, episodes).await?;
-    ledger.append(Entry::Spent { at: now(), iteration, stage: Stage::Mine, spend })?;
-    record_weaknesses(ledger, harness, iteration, &mined)?;
+    let spent = Entry::Spent { at: now(), iteration, stage: Stage::Mine, spend, weakness: None };
+    record_weaknesses(ledger, harness, iteration, &mined, Some(spent))?;
     Ok(mined)
 }
 
@@ -389,26 +440,31 @@ fn weaknesses_record(ledger: &Ledger<'_>, iteration: u32) -> PathBuf {
     ledger.ctx.store().iteration_dir(iteration).join("weaknesses.json")
 }
 
+/// Keeps an iteration's weaknesses and records them, with what mining them cost (`spent`)
+/// in the same append.
 fn record_weaknesses(
     ledger: &Ledger<'_>,
     harness: &Harness,
     iteration: u32,
     weaknesses: &[Weakness],
+    spent: Option<Entry>,
 ) -> Result<(), LoopError> {
     crate::store::write_json(&weaknesses_record(ledger, iteration), &weaknesses)?;
-    ledger.append(Entry::Weaknesses {
+    let recorded = Entry::Weaknesses {
         at: now(),
         iteration,
         harness_version: harness.version().to_string(),
         ids: weaknesses.iter().map(|w| w.id.clone()).collect(),
         titles: weaknesses.iter().map(|w| w.title.clone()).collect(),
-    })?;
+    };
+    ledger::append(&ledger.path, &spent.into_iter().chain([recorded]).collect::<Vec<_>>())?;
     Ok(())
 }
 
-/// Proposals for this iteration: recorded ones when resuming, otherwise asked for (see
-/// [`propose::propose`]) and recorded; a candidate the ledger has already decided is
-/// discarded with that decision as its reason.
+/// Proposals for this iteration, a round per weakness (see [`propose::propose_for`]): a
+/// round the ledger has closed is read back from it, the others are asked for and each is
+/// recorded as it ends, its proposals, discards and spend in one append. A candidate the
+/// ledger has already decided is discarded with that decision as its reason.
 async fn proposals(
     options: &LoopOptions,
     ledger: &Ledger<'_>,
@@ -419,56 +475,68 @@ async fn proposals(
     let store = ledger.ctx.store();
     let dir = store.iteration_dir(iteration);
     let entries = ledger.entries()?;
-    let asked = entries.iter().any(|e| matches!(e, Entry::Discarded { iteration: i, .. } | Entry::Proposal { iteration: i, .. } if *i == iteration));
-    if asked {
-        let mut found: Vec<Proposal> = Vec::new();
-        for e in &entries {
-            if let Entry::Proposal { iteration: i, id, .. } = e {
-                if *i == iteration {
-                    let text = std::fs::read_to_string(dir.join(format!("{id}.json")))?;
-                    found.push(
-                        serde_json::from_str(&text).map_err(|e| LoopError::Ledger(format!("proposal {id}: {e}")))?,
-                    );
-                }
+    let closed = |weakness: &str| {
+        entries.iter().any(|e| match e {
+            Entry::Spent { iteration: i, stage: Stage::Propose, weakness: w, .. } if *i == iteration => {
+                // Ledgers written before rounds were recorded one by one close them all at once.
+                w.as_deref().is_none_or(|w| w == weakness)
             }
-        }
-        // The standing proposals, where `propose` keeps them and the editor looks for them.
-        let addressed: Vec<String> = weaknesses.iter().map(|w| w.id.clone()).collect();
-        propose::save_standing(store, &addressed, &found).map_err(LoopError::Store)?;
-        return Ok(found);
-    }
-
+            _ => false,
+        })
+    };
     let settled = |p: &Proposal| {
         decided(&entries, harness.version(), &p.version).map(|earlier| {
             let verdict = if earlier.accepted { "accepted" } else { "rejected" };
             format!("the same harness as a candidate {verdict} in iteration {}", earlier.iteration)
         })
     };
+    propose::keep_parent(store, harness).map_err(LoopError::Store)?;
     let asking = ProposeOptions { iteration, ..options.propose };
-    let proposed = propose::propose(ledger.ctx.improver, store, harness, weaknesses, &asking, &settled)
-        .await
-        .map_err(LoopError::Store)?;
-    for (id, reason) in proposed.discarded {
-        ledger.append(Entry::Discarded { at: now(), iteration, id, reason })?;
+    let mut found: Vec<Proposal> = Vec::new();
+    for (w, weakness) in weaknesses.iter().enumerate() {
+        if closed(&weakness.id) {
+            for e in &entries {
+                if let Entry::Proposal { iteration: i, id, weakness: of, .. } = e {
+                    if *i == iteration && *of == weakness.id {
+                        let text = std::fs::read_to_string(dir.join(format!("{id}.json")))?;
+                        let read = serde_json::from_str(&text);
+                        found.push(read.map_err(|e| LoopError::Ledger(format!("proposal {id}: {e}")))?);
+                    }
+                }
+            }
+            continue;
+        }
+        let round =
+            propose::propose_for(ledger.ctx.improver, store, harness, (w, weakness), &asking, &found, &settled).await;
+        let mut record: Vec<Entry> = Vec::new();
+        for (id, reason) in round.discarded {
+            record.push(Entry::Discarded { at: now(), iteration, id, reason });
+        }
+        for proposal in &round.proposals {
+            crate::store::write_json(&dir.join(format!("{}.json", proposal.id)), proposal)?;
+            let edit = &proposal.edit;
+            record.push(Entry::Proposal {
+                at: now(),
+                iteration,
+                id: proposal.id.clone(),
+                weakness: proposal.weakness.clone(),
+                source: format!("{:?}", proposal.source).to_lowercase(),
+                file: edit.files(),
+                changed_lines: proposal.changed_lines,
+                rationale: edit.rationale.clone(),
+                expected_fixes: edit.expected_fixes.clone(),
+                might_break: edit.might_break.clone(),
+            });
+        }
+        let weakness = Some(weakness.id.clone());
+        record.push(Entry::Spent { at: now(), iteration, stage: Stage::Propose, spend: round.spend, weakness });
+        ledger::append(&ledger.path, &record)?;
+        found.extend(round.proposals);
     }
-    for proposal in &proposed.proposals {
-        crate::store::write_json(&dir.join(format!("{}.json", proposal.id)), proposal)?;
-        let edit = &proposal.edit;
-        ledger.append(Entry::Proposal {
-            at: now(),
-            iteration,
-            id: proposal.id.clone(),
-            weakness: proposal.weakness.clone(),
-            source: format!("{:?}", proposal.source).to_lowercase(),
-            file: edit.files(),
-            changed_lines: proposal.changed_lines,
-            rationale: edit.rationale.clone(),
-            expected_fixes: edit.expected_fixes.clone(),
-            might_break: edit.might_break.clone(),
-        })?;
-    }
-    ledger.append(Entry::Spent { at: now(), iteration, stage: Stage::Propose, spend: proposed.spend })?;
-    Ok(proposed.proposals)
+    // The standing proposals, where `propose` keeps them and the editor looks for them.
+    let addressed: Vec<String> = weaknesses.iter().map(|w| w.id.clone()).collect();
+    propose::save_standing(store, &addressed, &found).map_err(LoopError::Store)?;
+    Ok(found)
 }
 
 /// A decision the ledger already holds.
@@ -567,20 +635,32 @@ fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget
     Harness::load(dir).ok()
 }
 
-/// Installs the winning candidate as the next harness version and commits it when the
-/// harness folder is in a git repository.
-#[allow(clippy::too_many_arguments)]
-fn apply(
+/// The proposals whose accepted candidate the working harness is, when a loop stopped
+/// between installing iteration `in_flight`'s winner and recording its end: the edit is
+/// recognised by its version, and the iteration is not run again on top of it.
+fn installed_before_a_crash(entries: &[Entry], harness: &Harness, in_flight: u32) -> Option<Vec<String>> {
+    entries.iter().find_map(|e| match e {
+        Entry::Decision { iteration, accepted: true, candidate_version, proposals, .. }
+            if *iteration == in_flight && candidate_version == harness.version() =>
+        {
+            Some(proposals.clone())
+        }
+        _ => None,
+    })
+}
+
+/// Records `harness`, just installed from proposals `ids`, as the next harness version,
+/// and commits its files when the folder is in a git repository.
+fn record_applied(
     ledger: &Ledger<'_>,
     options: &LoopOptions,
+    harness: &Harness,
     iteration: u32,
-    candidate_dir: &Path,
     ids: &[String],
-    version: &str,
     weaknesses: &[Weakness],
     proposals: &[Proposal],
 ) -> Result<(), LoopError> {
-    propose::install(candidate_dir, &options.harness_dir)?;
+    let version = harness.version();
     let titles: Vec<String> = proposals
         .iter()
         .filter(|p| ids.contains(&p.id))
@@ -593,7 +673,9 @@ fn apply(
         options.validate.policy,
         ids.join(", ")
     );
-    let commit = git_commit(&options.harness_dir, &message);
+    let mut files = harness.files();
+    files.push(crate::harness::MANIFEST_FILE.to_string());
+    let commit = git_commit(&options.harness_dir, &files, &message);
     (ledger.ctx.say)(&format!(
         "  applied {} → version {version}{}",
         ids.join("+"),
@@ -609,16 +691,18 @@ fn apply(
     Ok(())
 }
 
-/// Commits the harness folder if it is inside a git work tree; the short hash, or `None`.
-fn git_commit(dir: &Path, message: &str) -> Option<String> {
+/// Commits `files` of the harness folder (and nothing else a person may have staged or
+/// changed) if it is inside a git work tree; the short hash, or `None`.
+fn git_commit(dir: &Path, files: &[String], message: &str) -> Option<String> {
     let git = |args: &[&str]| std::process::Command::new("git").arg("-C").arg(dir).args(args).output().ok();
     let inside = git(&["rev-parse", "--is-inside-work-tree"])?;
     // Not in a repository, or in one that ignores it (a scratch copy): no commit.
     if !inside.status.success() || git(&["check-ignore", "-q", "."])?.status.success() {
         return None;
     }
-    git(&["add", "--", "."])?;
-    let committed = git(&["commit", "-q", "-m", message, "--", "."])?;
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    git(&[&["add", "--"][..], &files].concat())?;
+    let committed = git(&[&["commit", "-q", "-m", message, "--"][..], &files].concat())?;
     if !committed.status.success() {
         tracing::warn!("git commit of the harness failed: {}", String::from_utf8_lossy(&committed.stderr));
         return None;

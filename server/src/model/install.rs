@@ -33,7 +33,13 @@ pub async fn ensure_installed(options: &ServeOptions, progress: &dyn Fn(Progress
     tokio::fs::create_dir_all(cache)
         .await
         .map_err(|e| ModelError::io(format!("cannot create {}", cache.display()), e))?;
-    let _lock = InstallLock::acquire(cache, progress).await?;
+    // One installer per cache at a time: two `model serve` on a fresh cache would otherwise
+    // build the same venv and write the same partial file.
+    let lock = cache.join("install.lock");
+    let waiting = || progress(Progress::Step(format!("waiting for another install into {}", cache.display())));
+    let _lock = crate::util::FileLock::acquire(&lock, "a model install", waiting)
+        .await
+        .map_err(|e| ModelError::io(format!("cannot lock {}", lock.display()), e))?;
     let python = ensure_venv(cache, &options.python, progress).await?;
     let weights = options.size.weights();
     let gguf = ensure_weights(cache, &python, weights, progress).await?;
@@ -44,50 +50,6 @@ pub async fn ensure_installed(options: &ServeOptions, progress: &dyn Fn(Progress
         gguf,
         cache: cache.clone(),
     })
-}
-
-/// One installer per cache at a time (two `model serve` on a fresh cache would otherwise
-/// build the same venv and write the same partial file). An flock: the kernel releases it
-/// when the holder dies.
-struct InstallLock(std::fs::File);
-
-impl InstallLock {
-    async fn acquire(cache: &Path, progress: &dyn Fn(Progress)) -> Result<InstallLock, ModelError> {
-        use std::os::fd::AsRawFd;
-        let path = cache.join("install.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| ModelError::io(format!("cannot open {}", path.display()), e))?;
-        let mut told = false;
-        loop {
-            // SAFETY: flock on a descriptor this function owns.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-                return Ok(InstallLock(file));
-            }
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
-                return Err(ModelError::io(format!("cannot lock {}", path.display()), e));
-            }
-            if !told {
-                progress(Progress::Step(format!("waiting for another install into {}", cache.display())));
-                told = true;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-    }
-}
-
-impl Drop for InstallLock {
-    fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: as above; closing the file would release it too.
-        unsafe {
-            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
-        }
-    }
 }
 
 async fn ensure_venv(cache: &Path, base_python: &Path, progress: &dyn Fn(Progress)) -> Result<PathBuf, ModelError> {

@@ -63,12 +63,19 @@ pub fn prepare(
         return Err(format!("changes {changed} lines, over the budget of {}", budget.max_changed_lines));
     }
 
-    crate::util::copy_dir(harness.dir(), dir).map_err(|e| format!("cannot copy the harness: {e}"))?;
+    let scratch = crate::util::scratch_beside(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    crate::util::copy_dir(harness.dir(), scratch.path()).map_err(|e| format!("cannot copy the harness: {e}"))?;
     for Changed { file, text, .. } in &files {
-        let path = dir.join(file);
+        let path = scratch.path().join(file);
         let written = path.parent().map_or(Ok(()), std::fs::create_dir_all);
         written.and_then(|_| crate::util::write_atomic(&path, text.as_bytes())).map_err(|e| format!("{file}: {e}"))?;
     }
+    // The candidate replaces an earlier one of the same id (a proposal made again) whole.
+    let placed = match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => std::fs::rename(scratch.path(), dir),
+    };
+    placed.map_err(|e| format!("cannot place the candidate in {}: {e}", dir.display()))?;
     let candidate = Harness::load(dir).map_err(|diagnostics| {
         let mut problems: Vec<String> = Vec::new();
         for d in diagnostics.iter().filter(|d| d.is_error()) {

@@ -11,7 +11,8 @@
 //!
 //! [`propose`] is the stage's one entry: rounds for several weaknesses, the parent kept in
 //! the store so that its proposals stay verifiable after it is edited, and the result kept
-//! as the standing proposals (`proposals.json`), which `validate` and the editor read.
+//! as the standing proposals (`proposals.json`), which `validate` and the editor read. The
+//! loop takes the same steps one round at a time ([`propose_for`]), recording each.
 
 mod catalog;
 mod edit;
@@ -188,10 +189,9 @@ pub struct Proposed {
     pub spend: Spend,
 }
 
-/// Proposals for each of `weaknesses`, one round after another; a near-duplicate of an
-/// earlier round's proposal is dropped, and so is one that `settled` says was decided
-/// before (its reason). The harness is kept in the store, and the proposals become the
-/// standing ones for these weaknesses.
+/// Proposals for each of `weaknesses`, one round after another (see [`propose_for`]). The
+/// harness is kept in the store, and the proposals become the standing ones for these
+/// weaknesses.
 pub async fn propose(
     client: &Client,
     store: &Store,
@@ -200,49 +200,78 @@ pub async fn propose(
     options: &ProposeOptions,
     settled: &(dyn Fn(&Proposal) -> Option<String> + Sync),
 ) -> Result<Proposed, String> {
-    store
-        .snapshot(harness)
-        .map_err(|e| format!("cannot keep a copy of the harness in {}: {e}", store.root().display()))?;
-    let tasks = named_tasks(store);
-    let before = client.usage().totals();
+    keep_parent(store, harness)?;
     let mut out = Proposed::default();
     for (w, weakness) in weaknesses.iter().enumerate() {
-        let id_prefix = match options.iteration {
-            0 => weakness.id.clone(),
-            i => format!("{i}-{}", weakness.id),
-        };
-        let spec = RoundSpec {
-            harness,
-            weakness,
-            candidates: options.candidates,
-            proposer: options.proposer,
-            tasks: &tasks,
-            seed: options.seed + u64::from(options.iteration) * 1000 + w as u64,
-            budget: options.budget,
-            candidates_dir: &store.candidates_dir(),
-            id_prefix: id_prefix.clone(),
-            iteration: options.iteration,
-        };
-        let round = round(client, &spec, &out.proposals).await;
-        if let Some(error) = round.error {
-            out.discarded.push((format!("{id_prefix}-model"), error.clone()));
-            out.model_error.get_or_insert(error);
-        }
-        if let Some(why) = round.declined {
-            out.discarded.push((id_prefix, format!("declined: {why}")));
-        }
+        let round = propose_for(client, store, harness, (w, weakness), options, &out.proposals, settled).await;
+        out.proposals.extend(round.proposals);
         out.discarded.extend(round.discarded);
-        for proposal in round.proposals {
-            match settled(&proposal) {
-                Some(reason) => out.discarded.push((proposal.id, reason)),
-                None => out.proposals.push(proposal),
-            }
-        }
+        out.model_error = out.model_error.or(round.model_error);
+        out.spend.add(&round.spend);
     }
-    out.spend = super::spend_since(client, &before);
     let addressed: Vec<String> = weaknesses.iter().map(|w| w.id.clone()).collect();
     save_standing(store, &addressed, &out.proposals)?;
     Ok(out)
+}
+
+/// Keeps a copy of `harness` in the store, so that its proposals can be validated against
+/// it after the working folder has been edited (see [`parent_of`]).
+pub fn keep_parent(store: &Store, harness: &Harness) -> Result<(), String> {
+    store
+        .snapshot(harness)
+        .map(|_| ())
+        .map_err(|e| format!("cannot keep a copy of the harness in {}: {e}", store.root().display()))
+}
+
+/// One round: proposals for the `index`-th weakness of an iteration (the index seeds it). A
+/// near-duplicate of one in `earlier` (this iteration's other rounds) is dropped, and so is
+/// one that `settled` says was decided before (its reason). Saves nothing: the loop records
+/// each round in its ledger as it ends, so a crash loses at most the round in flight.
+pub async fn propose_for(
+    client: &Client,
+    store: &Store,
+    harness: &Harness,
+    (index, weakness): (usize, &Weakness),
+    options: &ProposeOptions,
+    earlier: &[Proposal],
+    settled: &(dyn Fn(&Proposal) -> Option<String> + Sync),
+) -> Proposed {
+    let before = client.usage().totals();
+    let id_prefix = match options.iteration {
+        0 => weakness.id.clone(),
+        i => format!("{i}-{}", weakness.id),
+    };
+    let tasks = named_tasks(store);
+    let spec = RoundSpec {
+        harness,
+        weakness,
+        candidates: options.candidates,
+        proposer: options.proposer,
+        tasks: &tasks,
+        seed: options.seed + u64::from(options.iteration) * 1000 + index as u64,
+        budget: options.budget,
+        candidates_dir: &store.candidates_dir(),
+        id_prefix: id_prefix.clone(),
+        iteration: options.iteration,
+    };
+    let round = round(client, &spec, earlier).await;
+    let mut out = Proposed::default();
+    if let Some(error) = round.error {
+        out.discarded.push((format!("{id_prefix}-model"), error.clone()));
+        out.model_error = Some(error);
+    }
+    if let Some(why) = round.declined {
+        out.discarded.push((id_prefix, format!("declined: {why}")));
+    }
+    out.discarded.extend(round.discarded);
+    for proposal in round.proposals {
+        match settled(&proposal) {
+            Some(reason) => out.discarded.push((proposal.id, reason)),
+            None => out.proposals.push(proposal),
+        }
+    }
+    out.spend = super::spend_since(client, &before);
+    out
 }
 
 /// The tasks a proposer may name as expected fixes or risks: those of the split weaknesses
@@ -260,6 +289,11 @@ pub fn standing(store: &Store) -> Result<Vec<Proposal>, String> {
 /// Replaces the standing proposals for the weaknesses in `fresh_for` by `fresh`, keeping
 /// the rest.
 pub fn save_standing(store: &Store, fresh_for: &[String], fresh: &[Proposal]) -> Result<(), String> {
+    // A read-modify-write: the loop and the editor's jobs take turns, so neither drops the
+    // other's proposals.
+    let lock = store.proposals_lock_path();
+    let _held = crate::util::FileLock::acquire_blocking(&lock, "proposing")
+        .map_err(|e| format!("cannot lock {}: {e}", lock.display()))?;
     let mut all = standing(store)?;
     all.retain(|p| !fresh_for.contains(&p.weakness));
     all.extend_from_slice(fresh);
