@@ -1,7 +1,9 @@
 //! The protocol layer: tower-lsp's `LanguageServer` over the state the other modules own.
 //! Handlers change state synchronously under one lock and never hold it across an await;
-//! long work goes to jobs. Nothing a client sends is unwrapped: bad input is an error
-//! reply or a message, never a panic.
+//! long work goes to jobs. Messages are handled one at a time, so no handler waits for the
+//! store: its files are read on blocking threads, outside the lock, and what was read is
+//! put in the state when it is ready (the view by `refresh_store`). Nothing a client sends
+//! is unwrapped: bad input is an error reply or a message, never a panic.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +21,7 @@ use super::harness_files::{self, Kind};
 use super::jobs::{JobHandle, Jobs};
 use super::settings::Settings;
 use super::stages::{self, Project, Target};
-use super::store_view::StoreView;
+use super::store_view::{Reloads, StoreView};
 use super::{marks, weaknesses};
 use crate::harness::MANIFEST_FILE;
 
@@ -46,6 +48,8 @@ struct State {
     view: StoreView,
     /// Modification times of the store files the view was loaded from.
     stamp: Vec<Option<SystemTime>>,
+    /// Which loads of the view were asked for and which one it shows.
+    reloads: Reloads,
     /// Proposals being validated, by the job doing it.
     validating: Vec<(String, String)>,
     refresh: Refresh,
@@ -61,6 +65,8 @@ struct Refresh {
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Held while the store view is loaded and shown: one load at a time.
+    loading: Arc<tokio::sync::Mutex<()>>,
     jobs: Jobs,
 }
 
@@ -73,10 +79,11 @@ impl Backend {
             documents: Documents::default(),
             view: StoreView::default(),
             stamp: Vec::new(),
+            reloads: Reloads::default(),
             validating: Vec::new(),
             refresh: Refresh::default(),
         };
-        Backend { jobs: Jobs::new(client.clone()), client, state: Arc::new(Mutex::new(state)) }
+        Backend { jobs: Jobs::new(client.clone()), client, state: Arc::new(Mutex::new(state)), loading: Arc::default() }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -103,17 +110,32 @@ impl Backend {
         }
     }
 
-    /// Reloads the store view when its files changed (or `force`), and tells the client.
+    /// Reloads the store view when its files changed (or `force`), and tells the client;
+    /// returns once a load begun after the call is shown. The files are read on a blocking
+    /// thread, without the state lock, so requests are answered meanwhile; calls made while
+    /// a load runs share the next one.
     async fn refresh_store(&self, force: bool) {
-        let errors = {
-            let mut state = self.state();
-            let store = crate::store::Store::at(&state.project);
-            let stamp = store_stamp(&store);
-            if !force && stamp == state.stamp {
+        let ask = self.state().reloads.ask(force);
+        let _one_at_a_time = self.loading.lock().await;
+        let (store, allowed, shown, load) = {
+            let state = self.state();
+            if state.reloads.answered(ask) {
                 return;
             }
+            let store = crate::store::Store::at(&state.project);
             let allowed = [state.project.clone(), state.settings.harness_dir(&state.project)];
-            let (view, errors) = StoreView::load(&store, &allowed);
+            (store, allowed, state.stamp.clone(), state.reloads.begin())
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            let stamp = store_stamp(&store);
+            let changed = load.force || stamp != shown;
+            (stamp, changed.then(|| StoreView::load(&store, &allowed)))
+        });
+        // A load that panicked leaves the view as it was, and its asks to the next load.
+        let Ok((stamp, loaded)) = read.await else { return };
+        let errors = {
+            let mut state = self.state();
+            let (true, Some((view, errors))) = (state.reloads.end(load), loaded) else { return };
             state.view = view;
             state.stamp = stamp;
             errors
@@ -160,7 +182,12 @@ impl Backend {
 
     /// Another handle on the same server, for work that outlives a request.
     fn handle(&self) -> Backend {
-        Backend { client: self.client.clone(), state: self.state.clone(), jobs: self.jobs.clone() }
+        Backend {
+            client: self.client.clone(),
+            state: self.state.clone(),
+            loading: self.loading.clone(),
+            jobs: self.jobs.clone(),
+        }
     }
 
     /// Starts `work` as a job; when it ends, the store is reloaded and shown before the job
@@ -463,11 +490,12 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        self.refresh_store(true).await;
-        // Another process (`self-harness loop`) may write the store at any time.
-        let (client, state, jobs) = (self.client.clone(), self.state.clone(), self.jobs.clone());
+        // Not awaited: documents opened meanwhile get their own problems at once, and their
+        // weaknesses when the view is loaded.
+        let backend = self.handle();
         tokio::spawn(async move {
-            let backend = Backend { client, state, jobs };
+            backend.refresh_store(true).await;
+            // Another process (`self-harness loop`) may write the store at any time.
             loop {
                 tokio::time::sleep(STORE_POLL).await;
                 backend.refresh_store(false).await;
@@ -517,7 +545,8 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_watched_files(&self, _: DidChangeWatchedFilesParams) {
-        self.refresh_store(false).await;
+        let backend = self.handle();
+        tokio::spawn(async move { backend.refresh_store(false).await });
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
