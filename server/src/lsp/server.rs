@@ -2,8 +2,9 @@
 //! Handlers change state synchronously under one lock and never hold it across an await;
 //! long work goes to jobs. Messages are handled one at a time, so no handler waits for the
 //! store: its files are read on blocking threads, outside the lock, and what was read is
-//! put in the state when it is ready (the view by `refresh_store`). Nothing a client sends
-//! is unwrapped: bad input is an error reply or a message, never a panic.
+//! put in the state when it is ready (the view by `refresh_store`, the side bar's pass rate
+//! by `count_episodes`). Nothing a client sends is unwrapped: bad input is an error reply
+//! or a message, never a panic.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ use super::harness_files::{self, Kind};
 use super::jobs::{JobHandle, Jobs};
 use super::settings::Settings;
 use super::stages::{self, Project, Target};
-use super::store_view::{Reloads, StoreView};
+use super::store_view::{self, Reloads, StoreView};
 use super::{marks, weaknesses};
 use crate::harness::MANIFEST_FILE;
 
@@ -50,9 +51,29 @@ struct State {
     stamp: Vec<Option<SystemTime>>,
     /// Which loads of the view were asked for and which one it shows.
     reloads: Reloads,
+    /// The side bar's pass rate, counted in the background.
+    pass_rate: PassRate,
     /// Proposals being validated, by the job doing it.
     validating: Vec<(String, String)>,
     refresh: Refresh,
+}
+
+/// Passes and counted episodes of a run folder, as last counted, and the count under way:
+/// counting reads every episode of a harness version, seconds with thousands of traces.
+#[derive(Debug, Default)]
+struct PassRate {
+    /// The run folder last counted, and its count (none when it has no counted episode).
+    counted: Option<(String, Option<(u32, u32)>)>,
+    counting: bool,
+    /// The run folder to count again once the count under way ends.
+    next: Option<String>,
+}
+
+impl PassRate {
+    /// The last count of `run`.
+    fn of(&self, run: &str) -> Option<(u32, u32)> {
+        self.counted.as_ref().filter(|(counted, _)| counted == run).and_then(|(_, count)| *count)
+    }
 }
 
 /// Which refresh requests the client supports.
@@ -80,6 +101,7 @@ impl Backend {
             view: StoreView::default(),
             stamp: Vec::new(),
             reloads: Reloads::default(),
+            pass_rate: PassRate::default(),
             validating: Vec::new(),
             refresh: Refresh::default(),
         };
@@ -187,6 +209,47 @@ impl Backend {
             state: self.state.clone(),
             loading: self.loading.clone(),
             jobs: self.jobs.clone(),
+        }
+    }
+
+    /// The last count of `run`'s episodes (none before the first), and a new count started
+    /// in the background, so that episodes played since show; if it differs,
+    /// `StateChanged` has the side bar ask again.
+    fn pass_rate(&self, run: String) -> Option<(u32, u32)> {
+        let mut state = self.state();
+        let last = state.pass_rate.of(&run);
+        if state.pass_rate.counting {
+            state.pass_rate.next = Some(run);
+        } else {
+            state.pass_rate.counting = true;
+            let backend = self.handle();
+            tokio::spawn(async move { backend.count_episodes(run).await });
+        }
+        last
+    }
+
+    /// Counts `run`'s episodes on a blocking thread, then each run folder asked for
+    /// meanwhile: one count at a time, however often the side bar asks.
+    async fn count_episodes(&self, mut run: String) {
+        loop {
+            let store = crate::store::Store::at(&self.state().project);
+            let folder = run.clone();
+            let count = tokio::task::spawn_blocking(move || store_view::pass_rate(&store, &folder));
+            let count = count.await.unwrap_or(None);
+            let (changed, next) = {
+                let mut state = self.state();
+                let counts = &mut state.pass_rate;
+                let changed = counts.of(&run) != count;
+                counts.counted = Some((run, count));
+                let next = counts.next.take();
+                counts.counting = next.is_some();
+                (changed, next)
+            };
+            if changed {
+                self.client.send_notification::<StateChanged>(()).await;
+            }
+            let Some(next) = next else { return };
+            run = next;
         }
     }
 
@@ -300,22 +363,27 @@ impl Backend {
         actions::proposed_text(&view, &params.proposal, &|p| self.document_text(p)).map_err(Error::invalid_params)
     }
 
-    /// `selfHarness/state`.
+    /// `selfHarness/state`. Its pass rate is the last one counted (none before the first
+    /// count ends): counting reads every episode of the version, and is not waited for.
     pub async fn side_bar_state(&self) -> Result<Value> {
         let (project, view, validating) = {
             let state = self.state();
             let project = Project { root: state.project.clone(), settings: state.settings.clone() };
             (project, state.view.clone(), state.validating.clone())
         };
-        let store = project.store();
         let harness_dir = project.harness_dir();
-        let harness = crate::harness::Harness::load(&harness_dir).ok();
-        let version = harness.as_ref().map(|h| h.version().to_string());
-        // Of the episodes played by the model the settings name, under their time cap.
-        let model = project.settings.model_config(&project.root).map(|c| c.model).unwrap_or_default();
-        let cap = project.settings.episode_timeout_secs.map(std::time::Duration::from_secs);
-        let run = |v: &str| crate::episodes::run_name(v, &model, cap);
-        let pass_rate = version.as_deref().and_then(|v| super::store_view::pass_rate(&store, &run(v)));
+        let read = tokio::task::spawn_blocking(move || {
+            let harness = crate::harness::Harness::load(project.harness_dir()).ok();
+            let version = harness.as_ref().map(|h| h.version().to_string());
+            // Of the episodes played by the model the settings name, under their time cap.
+            let model = project.settings.model_config(&project.root).map(|c| c.model).unwrap_or_default();
+            let cap = project.settings.episode_timeout_secs.map(std::time::Duration::from_secs);
+            let run = version.as_deref().map(|v| crate::episodes::run_name(v, &model, cap));
+            let ledger = crate::evolve::ledger::read(&project.store().ledger_path());
+            (version, run, ledger.map(|l| l.entries).unwrap_or_default())
+        });
+        let (version, run, ledger) = read.await.map_err(|_| Error::internal_error())?;
+        let pass_rate = run.and_then(|run| self.pass_rate(run));
         let proposals: Vec<Value> = view
             .proposals
             .iter()
@@ -333,7 +401,6 @@ impl Backend {
                        "rationale": p.edit.rationale, "diff": p.diff, "state": state})
             })
             .collect();
-        let ledger = crate::evolve::ledger::read(&store.ledger_path()).map(|l| l.entries).unwrap_or_default();
         let runs: Vec<Value> = ledger
             .iter()
             .filter_map(|e| match e {

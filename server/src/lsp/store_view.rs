@@ -4,7 +4,8 @@
 //! Loaded when the store's files change — also when another process writes them — never
 //! per keystroke, and never on the protocol's path: a load reads files (the traces its
 //! evidence names, the candidate folders of decisions), so the server runs it on a blocking
-//! thread and [`Reloads`] decides which load is shown.
+//! thread and [`Reloads`] decides which load is shown. The pass rate, which reads every
+//! episode of a version, is counted apart from it, so that the weaknesses never wait for it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
