@@ -1,6 +1,7 @@
 //! The language server, in process, through the protocol as an editor speaks it: document
 //! sync with non-ASCII text, harness-file diagnostics, hover, completion, definition;
-//! weaknesses from the store as diagnostics (updated when another process rewrites it);
+//! weaknesses from the store as diagnostics (updated when another process rewrites it, and
+//! shown while the side bar's pass rate over thousands of traces is still being counted);
 //! proposals as code actions resolved into annotated edits and their proposed text;
 //! validation marks; and requests that are stale, cancelled, for unopened documents or
 //! plain garbage. No Docker here: jobs that run episodes are in tests/lsp_jobs.rs.
@@ -14,8 +15,10 @@ use serde_json::{json, Value};
 use support::lsp_client::{uri, LspClient};
 use support::prepared_store;
 
+use self_harness::lsp::settings::Settings;
 use self_harness::stages::mine::Weakness;
 use self_harness::stages::propose::{self as propose, Proposal};
+use self_harness::trace::TraceWriter;
 
 /// A project: a copy of the minimal harness in `harness/`, an empty store.
 struct Project {
@@ -314,6 +317,52 @@ async fn proposals_are_code_actions_resolved_into_annotated_edits() {
     // The side bar's view of it all.
     let state = client.request("selfHarness/state", Value::Null).await.unwrap();
     assert_eq!(state["proposals"][0]["state"], "proposed");
+    assert_eq!(state["weaknesses"][0]["id"], "interactive-program");
+    client.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_thousands_of_traces_the_weakness_shows_and_the_pass_rate_follows() {
+    let project = project();
+    // 2,000 episodes of the current version, where the side bar counts them.
+    let version = self_harness::harness::Harness::load(&project.harness).unwrap().version().to_string();
+    let model = Settings::default().model_config(&project.root).map(|c| c.model).unwrap_or_default();
+    let runs = project.root.join(".self-harness/runs").join(self_harness::episodes::run_name(&version, &model, None));
+    let mut rng = fastrand::Rng::with_seed(3);
+    let (mut passed, mut counted, mut first) = (0, 0, None);
+    for i in 0..2_000 {
+        let labelled = support::corpus::generate(&mut rng, i % 89, 0.25, 4);
+        let mut writer = TraceWriter::create(&runs.join(format!("t{i}")), &labelled.trace.header).unwrap();
+        for turn in &labelled.trace.turns {
+            writer.turn(turn).unwrap();
+        }
+        let outcome = labelled.trace.outcome.as_ref().unwrap();
+        first.get_or_insert(writer.finish(outcome).unwrap());
+        if outcome.error_class.counts() {
+            counted += 1;
+            passed += u32::from(outcome.passed);
+        }
+    }
+    let trace = first.unwrap();
+    store_write(&project, "weaknesses.json", &vec![weakness(&project, &trace)]);
+
+    // The side bar asks before the file is opened, as the extension does; the weakness
+    // does not wait for the count its pass rate needs.
+    let mut client = client(&project).await;
+    let asked = client.send_request("selfHarness/state", Value::Null).await;
+    let (path, text) = manifest(&project);
+    let uri = client.open(&path, &text).await;
+    let found = client.diagnostics(&uri, |d| !d.is_empty()).await;
+    assert_eq!(found[0]["code"], "interactive-program");
+    assert_eq!(found[0]["relatedInformation"][0]["location"]["uri"], uri_of(&trace));
+
+    // The pass rate comes when counted, and the server says so.
+    let mut state = client.response(asked).await.unwrap();
+    while !state["harness"]["passRate"].is_number() {
+        client.wait_for("selfHarness/stateChanged", Duration::from_secs(60), |_| true).await;
+        state = client.request("selfHarness/state", Value::Null).await.unwrap();
+    }
+    assert_eq!(state["harness"]["passRate"], f64::from(passed) / f64::from(counted));
     assert_eq!(state["weaknesses"][0]["id"], "interactive-program");
     client.shutdown().await;
 }

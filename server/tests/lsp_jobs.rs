@@ -133,6 +133,8 @@ async fn mine_propose_apply_validate_and_mark_from_the_editor() {
     std::fs::write(&system, &edited).unwrap();
     let mut client = start(&cwd, &tasks, &harness, &model).await;
     let system_uri = client.open(&system, &edited).await;
+    // The store is read in the background; the server asks for the lenses again once it is.
+    client.wait_for("workspace/codeLens/refresh", Duration::from_secs(30), |_| true).await;
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": system_uri}})).await.unwrap();
     assert_eq!(lenses[0]["range"]["start"]["line"], edited.lines().count() - 1, "after saving: {lenses:#}");
     assert!(lenses[0]["command"]["title"].as_str().unwrap().starts_with("✓ accepted · +5/5 tasks"), "{lenses:#}");

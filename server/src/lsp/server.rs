@@ -1,7 +1,10 @@
 //! The protocol layer: tower-lsp's `LanguageServer` over the state the other modules own.
 //! Handlers change state synchronously under one lock and never hold it across an await;
-//! long work goes to jobs. Nothing a client sends is unwrapped: bad input is an error
-//! reply or a message, never a panic.
+//! long work goes to jobs. Messages are handled one at a time, so no handler waits for the
+//! store: its files are read on blocking threads, outside the lock, and what was read is
+//! put in the state when it is ready (the view by `refresh_store`, the side bar's pass rate
+//! by `count_episodes`). Nothing a client sends is unwrapped: bad input is an error reply
+//! or a message, never a panic.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,7 +22,7 @@ use super::harness_files::{self, Kind};
 use super::jobs::{JobHandle, Jobs};
 use super::settings::Settings;
 use super::stages::{self, Project, Target};
-use super::store_view::StoreView;
+use super::store_view::{self, Reloads, StoreView};
 use super::{marks, weaknesses};
 use crate::harness::MANIFEST_FILE;
 
@@ -46,9 +49,31 @@ struct State {
     view: StoreView,
     /// Modification times of the store files the view was loaded from.
     stamp: Vec<Option<SystemTime>>,
+    /// Which loads of the view were asked for and which one it shows.
+    reloads: Reloads,
+    /// The side bar's pass rate, counted in the background.
+    pass_rate: PassRate,
     /// Proposals being validated, by the job doing it.
     validating: Vec<(String, String)>,
     refresh: Refresh,
+}
+
+/// Passes and counted episodes of a run folder, as last counted, and the count under way:
+/// counting reads every episode of a harness version, seconds with thousands of traces.
+#[derive(Debug, Default)]
+struct PassRate {
+    /// The run folder last counted, and its count (none when it has no counted episode).
+    counted: Option<(String, Option<(u32, u32)>)>,
+    counting: bool,
+    /// The run folder to count again once the count under way ends.
+    next: Option<String>,
+}
+
+impl PassRate {
+    /// The last count of `run`.
+    fn of(&self, run: &str) -> Option<(u32, u32)> {
+        self.counted.as_ref().filter(|(counted, _)| counted == run).and_then(|(_, count)| *count)
+    }
 }
 
 /// Which refresh requests the client supports.
@@ -61,6 +86,8 @@ struct Refresh {
 pub struct Backend {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Held while the store view is loaded and shown: one load at a time.
+    loading: Arc<tokio::sync::Mutex<()>>,
     jobs: Jobs,
 }
 
@@ -73,10 +100,12 @@ impl Backend {
             documents: Documents::default(),
             view: StoreView::default(),
             stamp: Vec::new(),
+            reloads: Reloads::default(),
+            pass_rate: PassRate::default(),
             validating: Vec::new(),
             refresh: Refresh::default(),
         };
-        Backend { jobs: Jobs::new(client.clone()), client, state: Arc::new(Mutex::new(state)) }
+        Backend { jobs: Jobs::new(client.clone()), client, state: Arc::new(Mutex::new(state)), loading: Arc::default() }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -103,17 +132,32 @@ impl Backend {
         }
     }
 
-    /// Reloads the store view when its files changed (or `force`), and tells the client.
+    /// Reloads the store view when its files changed (or `force`), and tells the client;
+    /// returns once a load begun after the call is shown. The files are read on a blocking
+    /// thread, without the state lock, so requests are answered meanwhile; calls made while
+    /// a load runs share the next one.
     async fn refresh_store(&self, force: bool) {
-        let errors = {
-            let mut state = self.state();
-            let store = crate::store::Store::at(&state.project);
-            let stamp = store_stamp(&store);
-            if !force && stamp == state.stamp {
+        let ask = self.state().reloads.ask(force);
+        let _one_at_a_time = self.loading.lock().await;
+        let (store, allowed, shown, load) = {
+            let state = self.state();
+            if state.reloads.answered(ask) {
                 return;
             }
+            let store = crate::store::Store::at(&state.project);
             let allowed = [state.project.clone(), state.settings.harness_dir(&state.project)];
-            let (view, errors) = StoreView::load(&store, &allowed);
+            (store, allowed, state.stamp.clone(), state.reloads.begin())
+        };
+        let read = tokio::task::spawn_blocking(move || {
+            let stamp = store_stamp(&store);
+            let changed = load.force || stamp != shown;
+            (stamp, changed.then(|| StoreView::load(&store, &allowed)))
+        });
+        // A load that panicked leaves the view as it was, and its asks to the next load.
+        let Ok((stamp, loaded)) = read.await else { return };
+        let errors = {
+            let mut state = self.state();
+            let (true, Some((view, errors))) = (state.reloads.end(load), loaded) else { return };
             state.view = view;
             state.stamp = stamp;
             errors
@@ -160,7 +204,53 @@ impl Backend {
 
     /// Another handle on the same server, for work that outlives a request.
     fn handle(&self) -> Backend {
-        Backend { client: self.client.clone(), state: self.state.clone(), jobs: self.jobs.clone() }
+        Backend {
+            client: self.client.clone(),
+            state: self.state.clone(),
+            loading: self.loading.clone(),
+            jobs: self.jobs.clone(),
+        }
+    }
+
+    /// The last count of `run`'s episodes (none before the first), and a new count started
+    /// in the background, so that episodes played since show; if it differs,
+    /// `StateChanged` has the side bar ask again.
+    fn pass_rate(&self, run: String) -> Option<(u32, u32)> {
+        let mut state = self.state();
+        let last = state.pass_rate.of(&run);
+        if state.pass_rate.counting {
+            state.pass_rate.next = Some(run);
+        } else {
+            state.pass_rate.counting = true;
+            let backend = self.handle();
+            tokio::spawn(async move { backend.count_episodes(run).await });
+        }
+        last
+    }
+
+    /// Counts `run`'s episodes on a blocking thread, then each run folder asked for
+    /// meanwhile: one count at a time, however often the side bar asks.
+    async fn count_episodes(&self, mut run: String) {
+        loop {
+            let store = crate::store::Store::at(&self.state().project);
+            let folder = run.clone();
+            let count = tokio::task::spawn_blocking(move || store_view::pass_rate(&store, &folder));
+            let count = count.await.unwrap_or(None);
+            let (changed, next) = {
+                let mut state = self.state();
+                let counts = &mut state.pass_rate;
+                let changed = counts.of(&run) != count;
+                counts.counted = Some((run, count));
+                let next = counts.next.take();
+                counts.counting = next.is_some();
+                (changed, next)
+            };
+            if changed {
+                self.client.send_notification::<StateChanged>(()).await;
+            }
+            let Some(next) = next else { return };
+            run = next;
+        }
     }
 
     /// Starts `work` as a job; when it ends, the store is reloaded and shown before the job
@@ -273,22 +363,27 @@ impl Backend {
         actions::proposed_text(&view, &params.proposal, &|p| self.document_text(p)).map_err(Error::invalid_params)
     }
 
-    /// `selfHarness/state`.
+    /// `selfHarness/state`. Its pass rate is the last one counted (none before the first
+    /// count ends): counting reads every episode of the version, and is not waited for.
     pub async fn side_bar_state(&self) -> Result<Value> {
         let (project, view, validating) = {
             let state = self.state();
             let project = Project { root: state.project.clone(), settings: state.settings.clone() };
             (project, state.view.clone(), state.validating.clone())
         };
-        let store = project.store();
         let harness_dir = project.harness_dir();
-        let harness = crate::harness::Harness::load(&harness_dir).ok();
-        let version = harness.as_ref().map(|h| h.version().to_string());
-        // Of the episodes played by the model the settings name, under their time cap.
-        let model = project.settings.model_config(&project.root).map(|c| c.model).unwrap_or_default();
-        let cap = project.settings.episode_timeout_secs.map(std::time::Duration::from_secs);
-        let run = |v: &str| crate::episodes::run_name(v, &model, cap);
-        let pass_rate = version.as_deref().and_then(|v| super::store_view::pass_rate(&store, &run(v)));
+        let read = tokio::task::spawn_blocking(move || {
+            let harness = crate::harness::Harness::load(project.harness_dir()).ok();
+            let version = harness.as_ref().map(|h| h.version().to_string());
+            // Of the episodes played by the model the settings name, under their time cap.
+            let model = project.settings.model_config(&project.root).map(|c| c.model).unwrap_or_default();
+            let cap = project.settings.episode_timeout_secs.map(std::time::Duration::from_secs);
+            let run = version.as_deref().map(|v| crate::episodes::run_name(v, &model, cap));
+            let ledger = crate::evolve::ledger::read(&project.store().ledger_path());
+            (version, run, ledger.map(|l| l.entries).unwrap_or_default())
+        });
+        let (version, run, ledger) = read.await.map_err(|_| Error::internal_error())?;
+        let pass_rate = run.and_then(|run| self.pass_rate(run));
         let proposals: Vec<Value> = view
             .proposals
             .iter()
@@ -306,7 +401,6 @@ impl Backend {
                        "rationale": p.edit.rationale, "diff": p.diff, "state": state})
             })
             .collect();
-        let ledger = crate::evolve::ledger::read(&store.ledger_path()).map(|l| l.entries).unwrap_or_default();
         let runs: Vec<Value> = ledger
             .iter()
             .filter_map(|e| match e {
@@ -463,11 +557,12 @@ impl LanguageServer for Backend {
     }
 
     async fn initialized(&self, _: InitializedParams) {
-        self.refresh_store(true).await;
-        // Another process (`self-harness loop`) may write the store at any time.
-        let (client, state, jobs) = (self.client.clone(), self.state.clone(), self.jobs.clone());
+        // Not awaited: documents opened meanwhile get their own problems at once, and their
+        // weaknesses when the view is loaded.
+        let backend = self.handle();
         tokio::spawn(async move {
-            let backend = Backend { client, state, jobs };
+            backend.refresh_store(true).await;
+            // Another process (`self-harness loop`) may write the store at any time.
             loop {
                 tokio::time::sleep(STORE_POLL).await;
                 backend.refresh_store(false).await;
@@ -517,7 +612,8 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_watched_files(&self, _: DidChangeWatchedFilesParams) {
-        self.refresh_store(false).await;
+        let backend = self.handle();
+        tokio::spawn(async move { backend.refresh_store(false).await });
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {

@@ -2,7 +2,10 @@
 //! resolved to trace-file lines, the standing proposals, and each validation decision with
 //! the hunks it validated (so that marks and reverts can find them in a document).
 //! Loaded when the store's files change — also when another process writes them — never
-//! per keystroke.
+//! per keystroke, and never on the protocol's path: a load reads files (the traces its
+//! evidence names, the candidate folders of decisions), so the server runs it on a blocking
+//! thread and [`Reloads`] decides which load is shown. The pass rate, which reads every
+//! episode of a version, is counted apart from it, so that the weaknesses never wait for it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -167,6 +170,57 @@ impl StoreView {
     }
 }
 
+/// Which reloads of the view were asked for, and which one the shown view answers: asks
+/// made while a load runs share the next load instead of piling up, a load begun before an
+/// ask does not answer it, and a load that ends after a newer one was shown is dropped.
+#[derive(Debug, Default)]
+pub struct Reloads {
+    /// Asks so far, numbered from 1.
+    asked: u64,
+    /// The latest ask that wants the files read even if none changed.
+    forced: u64,
+    /// The latest ask the shown view answers: it was loaded by a load begun after it.
+    shown: u64,
+}
+
+/// A load begun: it answers every ask made before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reload {
+    answers: u64,
+    /// Read the files even if their stamps did not change.
+    pub force: bool,
+}
+
+impl Reloads {
+    /// Records an ask; its number tells [`Reloads::answered`] when a load has covered it.
+    pub fn ask(&mut self, force: bool) -> u64 {
+        self.asked += 1;
+        if force {
+            self.forced = self.asked;
+        }
+        self.asked
+    }
+
+    pub fn answered(&self, ask: u64) -> bool {
+        self.shown >= ask
+    }
+
+    /// A load of the files as they are now. Nothing changes until it ends, so a load that
+    /// never ends (its task dropped) leaves its asks, forced ones too, to the next.
+    pub fn begin(&self) -> Reload {
+        Reload { answers: self.asked, force: self.forced > self.shown }
+    }
+
+    /// Whether what `load` read may be shown: not when a load that answers later asks was.
+    pub fn end(&mut self, load: Reload) -> bool {
+        let newer = load.answers > self.shown;
+        if newer {
+            self.shown = load.answers;
+        }
+        newer
+    }
+}
+
 /// Passes and counted episodes of a harness version with one model and time cap (the run
 /// folder `run`, see `episodes::run_name`), over the episodes the loop, `mine`, `validate`
 /// and the editor ran of it.
@@ -308,6 +362,29 @@ mod tests {
         std::fs::write(home.path().join("x.md"), "").unwrap();
         assert!(crate::util::join_inside(&harness, "notes/x.md").is_err(), "a link out of the folder");
         assert_eq!(crate::util::join_inside(&harness, "system.md").unwrap(), harness.join("system.md"));
+    }
+
+    #[test]
+    fn asks_share_a_load_and_an_older_load_is_never_shown_over_a_newer() {
+        let mut reloads = Reloads::default();
+        let first = reloads.ask(true);
+        let second = reloads.ask(false);
+        let old = reloads.begin();
+        assert!(old.force, "one forced ask makes the shared load read the files");
+        let third = reloads.ask(false);
+        let new = reloads.begin();
+        assert!(reloads.end(new));
+        assert!(reloads.answered(first) && reloads.answered(second) && reloads.answered(third));
+        assert!(!reloads.end(old), "the slow, older load ends last and is dropped");
+        assert!(!reloads.begin().force, "the forced ask was answered");
+
+        // A load that never ends answers nothing: its forced ask goes to the next load.
+        let fourth = reloads.ask(true);
+        let lost = reloads.begin();
+        assert!(!reloads.answered(fourth));
+        let next = reloads.begin();
+        assert_eq!(next, lost);
+        assert!(next.force && reloads.end(next) && reloads.answered(fourth));
     }
 
     #[test]
