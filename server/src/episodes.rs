@@ -30,6 +30,10 @@ use crate::trace::{self, Outcome};
 /// Attempts per episode when the infrastructure fails.
 const ATTEMPTS: u32 = 3;
 
+/// The wait before re-running an episode the infrastructure failed, after the first and
+/// second failure: long enough for a restarted Docker engine or model server to be back.
+const BACKOFF: [std::time::Duration; 2] = [std::time::Duration::from_secs(3), std::time::Duration::from_secs(10)];
+
 /// The result of one episode.
 #[derive(Debug, Clone)]
 pub struct Episode {
@@ -105,6 +109,9 @@ impl Runner<'_> {
                     }
                     // Not the agent's doing: keep the trace for the record, run it again.
                     std::fs::rename(&path, dir.join(format!("trace.error-{attempt}.jsonl")))?;
+                    if let Some(wait) = attempt.checked_sub(1).and_then(|a| BACKOFF.get(a as usize)) {
+                        tokio::time::sleep(*wait).await;
+                    }
                 }
             }
             attempt += 1;

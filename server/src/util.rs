@@ -19,11 +19,18 @@ pub mod serde_secs {
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let written = tempfile::NamedTempFile::new_in(dir).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.as_file().sync_all()?;
+        file.persist(path).map_err(|e| e.error)
+    });
+    written.map(drop).map_err(|e| naming(path, e))
+}
+
+/// `e` with the file it happened to in front ("…/ledger.jsonl: No space left on device"):
+/// an error that reaches a person must say where.
+pub fn naming(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// Appends one JSON value as a line, synced before returning: an append-only log that a
@@ -35,6 +42,10 @@ pub fn append_json_line<T: serde::Serialize>(path: &std::path::Path, value: &T) 
 /// Appends JSON values as lines in one write, synced: a kill cannot record some without the
 /// others (a power loss can still cut the last line, which [`repair_torn_tail`] sets aside).
 pub fn append_json_lines<T: serde::Serialize>(path: &std::path::Path, values: &[T]) -> std::io::Result<()> {
+    append_lines(path, values).map_err(|e| naming(path, e))
+}
+
+fn append_lines<T: serde::Serialize>(path: &std::path::Path, values: &[T]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;

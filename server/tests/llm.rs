@@ -219,8 +219,20 @@ async fn connection_refused_is_unreachable_with_the_url() {
 }
 
 #[tokio::test]
-async fn slow_server_times_out_without_retry() {
-    let model = ScriptedModel::start(vec![Reply::text("late").delayed(Duration::from_secs(3))]).await;
+async fn a_call_that_hangs_once_is_asked_again() {
+    let model =
+        ScriptedModel::start(vec![Reply::text("late").delayed(Duration::from_secs(3)), Reply::text("on time")]).await;
+    let config = ModelConfig { timeout: Duration::from_millis(300), max_retries: 3, ..model.config() };
+    let client = fast(Client::new(config).unwrap(), 3);
+    let reply = client.chat(&hello()).await.unwrap();
+    assert_eq!(reply.content, "on time");
+    assert_eq!(model.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_server_too_slow_twice_times_out() {
+    let late = || Reply::text("late").delayed(Duration::from_secs(3));
+    let model = ScriptedModel::start(vec![late(), late()]).await;
     let config = ModelConfig { timeout: Duration::from_millis(300), max_retries: 3, ..model.config() };
     let client = fast(Client::new(config).unwrap(), 3);
     let started = Instant::now();
@@ -231,7 +243,7 @@ async fn slow_server_times_out_without_retry() {
     assert_eq!(error.kind(), ModelErrorKind::Timeout, "what the model answers is the harness's conversation");
     assert!(!error.is_infrastructure());
     assert!(error.to_string().contains("timeout_secs"), "{error}");
-    assert_eq!(model.requests().len(), 1);
+    assert_eq!(model.requests().len(), 2, "asked once more, not max_retries times");
 }
 
 #[tokio::test]

@@ -16,8 +16,9 @@ pub enum ModelErrorKind {
     ContextOverflow,
     /// The server refused this request for another reason (an HTTP 4xx).
     Model,
-    /// The model did not finish answering within the request timeout: what it answers is
-    /// the conversation the harness built.
+    /// The model did not finish answering within the request timeout, twice in a row (a
+    /// call that hangs once is retried): what it answers is the conversation the harness
+    /// built.
     Timeout,
 }
 

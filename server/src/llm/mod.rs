@@ -187,6 +187,9 @@ impl Client {
             };
             let retry_after = match &failure {
                 Failure::Connection(_) => Some(None),
+                // A connection that hangs once is the endpoint's fault; twice in a row, the
+                // model cannot answer this conversation in time (see `ModelErrorKind::Timeout`).
+                Failure::Timeout if retries == 0 => Some(None),
                 Failure::Status { status, retry_after, .. } if *status == 429 || *status >= 500 => Some(*retry_after),
                 _ => None,
             };

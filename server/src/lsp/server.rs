@@ -88,6 +88,9 @@ pub struct Backend {
     state: Arc<Mutex<State>>,
     /// Held while the store view is loaded and shown: one load at a time.
     loading: Arc<tokio::sync::Mutex<()>>,
+    /// Held from computing a document's diagnostics to sending them, so that a publish from
+    /// the background (a store reload) is never sent after a newer one from an edit.
+    publishing: Arc<tokio::sync::Mutex<()>>,
     jobs: Jobs,
 }
 
@@ -105,7 +108,13 @@ impl Backend {
             validating: Vec::new(),
             refresh: Refresh::default(),
         };
-        Backend { jobs: Jobs::new(client.clone()), client, state: Arc::new(Mutex::new(state)), loading: Arc::default() }
+        Backend {
+            jobs: Jobs::new(client.clone()),
+            client,
+            state: Arc::new(Mutex::new(state)),
+            loading: Arc::default(),
+            publishing: Arc::default(),
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -119,6 +128,7 @@ impl Backend {
 
     /// Publishes the diagnostics of one open document.
     async fn publish(&self, uri: Uri) {
+        let _in_order = self.publishing.lock().await;
         let computed = diagnostics_of(&self.state(), &uri);
         if let Some((diagnostics, version)) = computed {
             self.client.publish_diagnostics(uri, diagnostics, Some(version)).await;
@@ -208,6 +218,7 @@ impl Backend {
             client: self.client.clone(),
             state: self.state.clone(),
             loading: self.loading.clone(),
+            publishing: self.publishing.clone(),
             jobs: self.jobs.clone(),
         }
     }

@@ -151,9 +151,10 @@ impl TraceWriter {
     /// Starts `dir/trace.jsonl.partial` (replacing a stale one from a crashed attempt) and
     /// writes the header.
     pub fn create(dir: &Path, header: &Header) -> std::io::Result<TraceWriter> {
-        std::fs::create_dir_all(dir)?;
         let partial = dir.join(format!("{FILE_NAME}{PARTIAL_SUFFIX}"));
-        let file = OpenOptions::new().create(true).write(true).truncate(true).open(&partial)?;
+        std::fs::create_dir_all(dir).map_err(|e| crate::util::naming(dir, e))?;
+        let opened = OpenOptions::new().create(true).write(true).truncate(true).open(&partial);
+        let file = opened.map_err(|e| crate::util::naming(&partial, e))?;
         let mut writer = TraceWriter { partial, file };
         writer.append(&Line::Header(header.clone()))?;
         Ok(writer)
@@ -166,11 +167,11 @@ impl TraceWriter {
     /// Writes the outcome and publishes the trace as `trace.jsonl`. Returns its path.
     pub fn finish(mut self, outcome: &Outcome) -> std::io::Result<PathBuf> {
         self.append(&Line::Outcome(outcome.clone()))?;
-        self.file.sync_all()?;
         let done = self.partial.with_file_name(FILE_NAME);
-        std::fs::rename(&self.partial, &done)?;
+        let published = self.file.sync_all().and_then(|()| std::fs::rename(&self.partial, &done));
+        published.map_err(|e| crate::util::naming(&self.partial, e))?;
         if let Some(dir) = done.parent() {
-            File::open(dir)?.sync_all()?;
+            File::open(dir).and_then(|d| d.sync_all()).map_err(|e| crate::util::naming(dir, e))?;
         }
         Ok(done)
     }
@@ -181,7 +182,7 @@ impl TraceWriter {
         // One write per line: a crash of this process can tear only the last line. (The
         // file is synced once, when it is published; syncing every turn would cost the agent
         // milliseconds a turn to guard only against the machine itself failing.)
-        self.file.write_all(&bytes)
+        self.file.write_all(&bytes).map_err(|e| crate::util::naming(&self.partial, e))
     }
 }
 
