@@ -256,8 +256,10 @@ impl ModelConfig {
         };
         let var = &self.api_key_env;
         self.key_withheld = if !local && url.starts_with("http://") {
+            let chosen = chosen_by.map(|who| format!(" (chosen by {who})")).unwrap_or_default();
             Some(format!(
-                "the key in {var} is not sent to {url}: over plain http a key goes only to this machine; use https"
+                "the key in {var} is not sent to {url}{chosen}: over plain http a key goes only to this machine; \
+                 use https"
             ))
         } else {
             chosen_by.filter(|_| !local && !trusted()).map(|who| {

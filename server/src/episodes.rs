@@ -32,7 +32,7 @@ const ATTEMPTS: u32 = 3;
 
 /// The wait before re-running an episode the infrastructure failed, after the first and
 /// second failure: long enough for a restarted Docker engine or model server to be back.
-const BACKOFF: [std::time::Duration; 2] = [std::time::Duration::from_secs(3), std::time::Duration::from_secs(10)];
+const BACKOFF: [std::time::Duration; 2] = [std::time::Duration::from_secs(5), std::time::Duration::from_secs(20)];
 
 /// The result of one episode.
 #[derive(Debug, Clone)]

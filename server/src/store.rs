@@ -167,5 +167,7 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Resul
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    crate::util::write_atomic(path, serde_json::to_string_pretty(value)?.as_bytes())
+    crate::util::write_atomic(path, serde_json::to_string_pretty(value)?.as_bytes())?;
+    crate::util::crash_point(&format_args!("wrote {}", path.display()));
+    Ok(())
 }

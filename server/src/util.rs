@@ -27,6 +27,33 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     written.map(drop).map_err(|e| naming(path, e))
 }
 
+/// A place where a crash would hurt most: between writing a record and the next. With
+/// `SELF_HARNESS_CRASH_AT=N:TEXT`, the N-th point this process reaches whose description
+/// contains TEXT (any, when empty) kills it with SIGKILL, after saying which on stderr, as
+/// a crash there would; that is how the chaos suite (`tests/chaos`) kills the loop at
+/// seeded points of every stage. Unset, it costs a load.
+pub fn crash_point(what: &dyn std::fmt::Display) {
+    static AT: std::sync::OnceLock<Option<(u64, String)>> = std::sync::OnceLock::new();
+    static REACHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let at = AT.get_or_init(|| {
+        let spec = std::env::var("SELF_HARNESS_CRASH_AT").ok()?;
+        let (n, text) = spec.split_once(':').unwrap_or((&spec, ""));
+        Some((n.parse().ok()?, text.to_string()))
+    });
+    if let Some((at, text)) = at {
+        let what = what.to_string();
+        if !what.contains(text.as_str()) {
+            return;
+        }
+        let n = REACHED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n == *at {
+            eprintln!("crash point {n}: {what}");
+            // SAFETY: kill(2) on this process's own id; it does not return.
+            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        }
+    }
+}
+
 /// `e` with the file it happened to in front ("…/ledger.jsonl: No space left on device"):
 /// an error that reaches a person must say where.
 pub fn naming(path: &std::path::Path, e: std::io::Error) -> std::io::Error {
@@ -60,8 +87,11 @@ fn append_lines<T: serde::Serialize>(path: &std::path::Path, values: &[T]) -> st
     // line another process is still writing; readers do not wait (they skip a torn tail).
     file.lock()?;
     repair_torn_tail(path)?;
+    crash_point(&format_args!("before appending to {}", path.display()));
     file.write_all(&line)?;
-    file.sync_data()
+    file.sync_data()?;
+    crash_point(&format_args!("after appending to {}", path.display()));
+    Ok(())
 }
 
 /// Where [`repair_torn_tail`] moves a torn last line of `path`: `ledger.jsonl.torn`.

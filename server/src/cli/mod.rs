@@ -38,7 +38,7 @@ Exit codes:
   0    success
   1    a task or check did not pass
   2    bad input (arguments, task folders)
-  3    environment not ready (Docker unreachable, base images missing)
+  3    environment not ready (Docker unreachable, base images missing, another loop in the same store)
   130  interrupted (every container it started has been removed)
 
 Environment:

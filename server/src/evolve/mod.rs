@@ -701,6 +701,7 @@ fn git_commit(dir: &Path, files: &[String], message: &str) -> Option<String> {
         return None;
     }
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    crate::util::crash_point(&"installed, not yet committed");
     git(&[&["add", "--"][..], &files].concat())?;
     let committed = git(&[&["commit", "-q", "-m", message, "--"][..], &files].concat())?;
     if !committed.status.success() {

@@ -168,6 +168,7 @@ impl TraceWriter {
     pub fn finish(mut self, outcome: &Outcome) -> std::io::Result<PathBuf> {
         self.append(&Line::Outcome(outcome.clone()))?;
         let done = self.partial.with_file_name(FILE_NAME);
+        crate::util::crash_point(&format_args!("before publishing {}", done.display()));
         let published = self.file.sync_all().and_then(|()| std::fs::rename(&self.partial, &done));
         published.map_err(|e| crate::util::naming(&self.partial, e))?;
         if let Some(dir) = done.parent() {

@@ -266,9 +266,24 @@ impl ScriptedModel {
         .await
     }
 
+    /// Like [`ScriptedModel::responding`], listening on `ip` (e.g. this machine's address on
+    /// its network, to stand for another machine's endpoint).
+    pub async fn responding_at(
+        ip: std::net::IpAddr,
+        responder: impl Fn(&Value) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        let shared =
+            Shared { replies: Mutex::default(), requests: Mutex::default(), responder: Some(Box::new(responder)) };
+        Self::serve_at(shared, std::net::SocketAddr::new(ip, 0)).await
+    }
+
     async fn serve(shared: Shared) -> Self {
+        Self::serve_at(shared, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    async fn serve_at(shared: Shared, at: std::net::SocketAddr) -> Self {
         let shared = Arc::new(shared);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the scripted model server");
+        let listener = tokio::net::TcpListener::bind(at).await.expect("bind the scripted model server");
         let address = listener.local_addr().expect("scripted model server address");
         let app = axum::Router::new().fallback(handle).with_state(shared.clone());
         let task = tokio::spawn(async move {

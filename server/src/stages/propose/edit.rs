@@ -239,6 +239,7 @@ pub fn install(candidate_dir: &Path, harness_dir: &Path) -> std::io::Result<()> 
                 std::fs::create_dir_all(parent)?;
             }
             crate::util::write_atomic(&target, &new)?;
+            crate::util::crash_point(&format_args!("installing: wrote {}", target.display()));
         }
     }
     Ok(())
