@@ -339,25 +339,7 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
             winner = accepted.first().map(|(p, _)| (p.dir.clone(), vec![p.id.clone()], p.version.clone()));
         }
         if let Some((dir, ids, version)) = winner {
-            let working = load(&options.harness_dir)?;
-            if working.version() != harness.version() {
-                return Err(LoopError::Changed {
-                    dir: options.harness_dir.clone(),
-                    expected: harness.version().to_string(),
-                    found: working.version().to_string(),
-                    candidate: dir,
-                });
-            }
-            propose::install(&dir, &options.harness_dir)?;
-            harness = load(&options.harness_dir)?;
-            if harness.version() != version {
-                return Err(LoopError::Store(format!(
-                    "installing {} made {} version {}, not the validated {version}",
-                    dir.display(),
-                    options.harness_dir.display(),
-                    harness.version()
-                )));
-            }
+            harness = install(options, &harness, &dir, &version)?;
             record_applied(&ledger, options, &harness, iteration, &ids, &weaknesses, &proposals)?;
         }
         ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
@@ -633,6 +615,32 @@ fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget
     }
     propose::install(current.dir(), dir).ok()?;
     Harness::load(dir).ok()
+}
+
+/// Installs the winning candidate in `dir` (of harness version `version`) as the next
+/// version of `parent`, only if the working folder still holds `parent`: a person's edits
+/// made meanwhile are never overwritten (the candidate stays in the store).
+fn install(options: &LoopOptions, parent: &Harness, dir: &Path, version: &str) -> Result<Harness, LoopError> {
+    let working = load(&options.harness_dir)?;
+    if working.version() != parent.version() {
+        return Err(LoopError::Changed {
+            dir: options.harness_dir.clone(),
+            expected: parent.version().to_string(),
+            found: working.version().to_string(),
+            candidate: dir.to_path_buf(),
+        });
+    }
+    propose::install(dir, &options.harness_dir)?;
+    let installed = load(&options.harness_dir)?;
+    if installed.version() != version {
+        return Err(LoopError::Store(format!(
+            "installing {} made {} version {}, not the validated {version}",
+            dir.display(),
+            options.harness_dir.display(),
+            installed.version()
+        )));
+    }
+    Ok(installed)
 }
 
 /// The proposals whose accepted candidate the working harness is, when a loop stopped
