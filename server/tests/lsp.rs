@@ -108,27 +108,28 @@ async fn syntax_problems_appear_on_a_bad_edit_and_clear_when_fixed() {
     let edit = |version: i32, range: Value, text: &str| json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": range, "text": text}]});
     let range = json!({"start": {"line": name, "character": 8}, "end": {"line": name, "character": 8}});
     client.notify("textDocument/didChange", edit(2, range, "é😀")).await;
-    client.diagnostics(&uri, |d| d.is_empty()).await;
+    assert_eq!(client.diagnostics_at(&uri, 2).await, Vec::<Value>::new());
     // name = "é😀minimal": break the string after the emoji (character 8 + 1 + 2).
     let range = json!({"start": {"line": name, "character": 11}, "end": {"line": name, "character": 11}});
     client.notify("textDocument/didChange", edit(3, range, "\"")).await;
-    let broken = client.diagnostics(&uri, |d| !d.is_empty()).await;
+    let broken = client.diagnostics_at(&uri, 3).await;
     assert_eq!(broken[0]["severity"], 1, "{broken:#?}");
     assert_eq!(broken[0]["source"], "self-harness");
     assert_eq!(broken[0]["range"]["start"]["line"], name);
     let range = json!({"start": {"line": name, "character": 11}, "end": {"line": name, "character": 12}});
     client.notify("textDocument/didChange", edit(4, range, "")).await;
-    client.diagnostics(&uri, |d| d.is_empty()).await;
+    assert_eq!(client.diagnostics_at(&uri, 4).await, Vec::<Value>::new());
 
     // A missing file, then an unknown key.
     let replace = |version: i32, text: String| json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]});
     let missing = format!("{text}\n[hooks.before_completion]\nfile = \"missing.sh\"\n");
     client.notify("textDocument/didChange", replace(5, missing.clone())).await;
-    let problems = client.diagnostics(&uri, |d| !d.is_empty()).await;
+    let problems = client.diagnostics_at(&uri, 5).await;
     assert!(problems.iter().any(|d| d["code"] == "file-missing"), "{problems:#?}");
     client.notify("textDocument/didChange", replace(6, format!("{missing}bogus = 1\n"))).await;
-    let problems = client.diagnostics(&uri, |d| d.iter().any(|d| d["code"] == "unknown-key")).await;
-    assert!(problems[0]["message"].as_str().unwrap().contains("bogus"), "{problems:#?}");
+    let problems = client.diagnostics_at(&uri, 6).await;
+    let unknown = problems.iter().find(|d| d["code"] == "unknown-key").expect("an unknown-key problem");
+    assert!(unknown["message"].as_str().unwrap().contains("bogus"), "{problems:#?}");
     client.shutdown().await;
 }
 

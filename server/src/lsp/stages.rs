@@ -280,19 +280,21 @@ pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Re
 
 /// The working folder with unsaved editor texts on top, kept as a candidate folder.
 fn snapshot_with(store: &Store, working: &Path, overlays: &[(PathBuf, String)]) -> Result<Harness, String> {
-    let scratch = store.candidates_dir().join(format!("edit-{}", std::process::id()));
-    crate::util::copy_dir(working, &scratch).map_err(|e| e.to_string())?;
+    // Unique per job: two jobs of one server may snapshot at once.
+    let scratch = crate::util::scratch_beside(&store.candidates_dir().join("edit")).map_err(|e| e.to_string())?;
+    crate::util::copy_dir(working, scratch.path()).map_err(|e| e.to_string())?;
     for (path, text) in overlays {
         if let Ok(relative) = path.strip_prefix(working) {
-            crate::util::write_atomic(&scratch.join(relative), text.as_bytes()).map_err(|e| e.to_string())?;
+            crate::util::write_atomic(&scratch.path().join(relative), text.as_bytes()).map_err(|e| e.to_string())?;
         }
     }
-    let version = load(&scratch)?.version().to_string();
+    let version = load(scratch.path())?.version().to_string();
     let dir = store.candidates_dir().join(format!("edit-{version}"));
-    if dir.exists() {
-        let _ = std::fs::remove_dir_all(&scratch);
-    } else {
-        std::fs::rename(&scratch, &dir).map_err(|e| e.to_string())?;
+    // Named by its content: when another job placed the same one first, theirs is as good.
+    if let Err(e) = std::fs::rename(scratch.path(), &dir) {
+        if !dir.is_dir() {
+            return Err(format!("cannot place {}: {e}", dir.display()));
+        }
     }
     load(&dir)
 }

@@ -185,6 +185,18 @@ impl LspClient {
         message["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The diagnostics published for version `version` of `uri`: what an edit produced, never
+    /// an earlier publish (a background refresh may publish a version's diagnostics twice).
+    pub async fn diagnostics_at(&mut self, uri: &str, version: i32) -> Vec<Value> {
+        let message = self
+            .wait_for("textDocument/publishDiagnostics", Duration::from_secs(30), |p| {
+                p["uri"] == uri && p["version"] == version
+            })
+            .await;
+        self.seen.retain(|m| !(m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri));
+        message["params"]["diagnostics"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Everything received so far and not yet waited for (drains the queue).
     pub fn received(&mut self) -> Vec<Value> {
         while let Ok(message) = self.incoming.try_recv() {
