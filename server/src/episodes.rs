@@ -4,14 +4,15 @@
 //! lives at a path derived from that key:
 //! `.self-harness/runs/loop-<version>-<setup>/<task>-<content>/s<seed>/trace.jsonl`, where
 //! setup hashes the model's name and the time cap (sampling is part of the harness version)
-//! and content hashes the task folder. A finished
-//! trace there *is* the result, so a loop that crashed and restarts reuses every finished
-//! episode and re-runs only the one in flight (a `.partial` trace): nothing is lost, nothing
-//! counted twice; and two processes asking for the same episode take turns on its folder's
-//! lock, so the second reuses what the first ran. Episodes that end in an infrastructure error (Docker, the host, the model
-//! endpoint failing) are moved aside and re-run, a few times at most; they are never counted. [`score`] adds episodes
-//! up into pass counts per task ([`Score`]) and what they cost ([`Spend`]); an
-//! [`Evaluation`] is what `eval` measured in one run, kept beside its traces.
+//! and content hashes the task folder. A finished trace there *is* the result, so a loop
+//! that crashed and restarts reuses every finished episode and re-runs only the one in
+//! flight (a `.partial` trace): nothing is lost, nothing counted twice; and two processes
+//! asking for the same episode take turns on its folder's lock, so the second reuses what
+//! the first ran. Episodes that end in an infrastructure error (Docker, the host, the model
+//! endpoint failing) are moved aside and re-run after a wait, three attempts at most; they
+//! are never counted. [`score`] adds episodes up into pass counts per task ([`Score`]) and
+//! what they cost ([`Spend`]); an [`Evaluation`] is what `eval` measured in one run, kept
+//! beside its traces.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
