@@ -280,6 +280,72 @@ async fn a_repeated_failing_command_is_pointed_out_when_the_policy_asks() {
 }
 
 #[tokio::test]
+async fn a_repeated_failing_command_is_not_run_again_but_asked_anew_when_the_policy_asks() {
+    if !common::docker_available() {
+        return;
+    }
+    let failing = "ls /app/missing";
+    let replies = vec![
+        action(Some(failing), false),
+        action(Some(&format!("  {failing}")), false),
+        action(Some(failing), false),
+        action(Some("echo hello > /app/greeting.txt"), false),
+        action(None, true),
+    ];
+    let harness = harness_with(&tempdir(), &[("[policy]", "[policy]\nresample_repeated_failures = 2")], &[]);
+    let run = episode(&harness, replies).await;
+    assert!(run.result.outcome.passed, "{:?}", run.result.outcome);
+    assert_eq!(run.trace.turns.len(), 3, "the repeats were asked anew within the second turn");
+    let second = &run.trace.turns[1];
+    assert_eq!(second.resampled.len(), 2, "both repeats are kept in the trace: {second:?}");
+    assert!(second.reply.contains("greeting.txt") && second.command.as_ref().unwrap().text.contains("greeting"));
+
+    let requests = run.model.requests();
+    assert_eq!(requests.len(), 5);
+    let (first, retry) = (requests[1].json(), requests[2].json());
+    assert_eq!(first["temperature"], json!(0.0), "the turn itself is asked at the harness's temperature");
+    assert!(retry["temperature"].as_f64().unwrap() > 0.9, "asked anew hotter: {}", retry["temperature"]);
+    assert_ne!(first["seed"], retry["seed"], "and with another seed");
+    let told = last_user_message(&run.model, 2);
+    assert!(told.contains("failed. It is not run again"), "{told}");
+    assert_eq!(requests[3].messages().len(), requests[1].messages().len() + 2, "each ask starts from the same turn");
+    let ran: Vec<_> = run.trace.turns.iter().filter_map(|t| t.command.as_ref()).map(|c| c.text.clone()).collect();
+    assert_eq!(ran.iter().filter(|c| c.trim() == failing).count(), 1, "the failing command ran once: {ran:?}");
+    let later = requests[4].messages();
+    assert_eq!(later.len(), requests[1].messages().len() + 2, "the conversation keeps only the reply that ran");
+    assert!(!later.iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("not run again"))));
+}
+
+#[tokio::test]
+async fn done_after_a_failed_command_is_refused_when_the_policy_asks() {
+    if !common::docker_available() {
+        return;
+    }
+    let replies = || {
+        vec![
+            action(Some("cat /app/greeting.txt"), true),
+            action(None, true),
+            action(Some("echo hello > /app/greeting.txt"), false),
+            action(None, true),
+        ]
+    };
+    let harness = harness_with(&tempdir(), &[("[policy]", "[policy]\nrefuse_done_after_failure = true")], &[]);
+    let run = episode(&harness, replies()).await;
+    assert_eq!((run.result.outcome.passed, run.result.outcome.turns), (true, 4), "{:?}", run.result.outcome);
+    let refused = last_user_message(&run.model, 1);
+    assert!(refused.starts_with("exit code: 1\n") && refused.contains("not done yet"), "{refused}");
+    assert!(
+        last_user_message(&run.model, 2).starts_with("Your latest command failed"),
+        "still failed: no command since"
+    );
+    assert_eq!(run.trace.turns[0].notice.as_deref(), Some("done after a failed command: refused"));
+    assert_eq!(run.trace.turns[3].notice, None, "done after a good command counts");
+
+    let declared = episode(&harness_with(&tempdir(), &[], &[]), replies()).await;
+    assert_eq!((declared.result.outcome.passed, declared.result.outcome.turns), (false, 1), "off by default");
+}
+
+#[tokio::test]
 async fn under_confirm_a_command_sent_with_done_is_shown_before_done_counts() {
     if !common::docker_available() {
         return;

@@ -32,6 +32,16 @@ const MAX_REPLY_TOKENS: u32 = 1024;
 const REPEATED_FAILURE: &str = "\n\nYou ran exactly this command before and it failed the same way. Running it \
     again will not help: read the error above, then change the command or try another way.";
 
+/// The model's answer when its reply repeats a command that failed, under
+/// `resample_repeated_failures` (the exchange is not kept in the conversation).
+const RESAMPLE: &str = "You ran exactly this command before in this task and it failed. It is not run again. \
+    Reply with a different command that fixes the cause of the error or tries another way.";
+
+/// Appended to the observation under `refuse_done_after_failure` when the agent says done
+/// while its latest command failed.
+const REFUSED_DONE: &str = "Your latest command failed, so the task is not done yet. Read its error, fix the \
+    cause, and say done only after a command shows that the result is what the task asks.";
+
 /// Appended to a command's output under `completion = "confirm"` when the agent said done
 /// in the same reply.
 const CONFIRM_DONE: &str = "\n\nYou said the task is done in the same reply as this command, before seeing its \
@@ -206,8 +216,12 @@ impl Episode<'_, '_> {
         let mut messages = vec![Message::system(system), Message::user(instruction)];
         let mut parse_failures = 0;
         let mut asked_to_confirm = false;
-        // (command, exit code) of every command that failed, for `warn_repeated_failures`.
+        // (command, exit code) of every command that failed, for `warn_repeated_failures`,
+        // and the text alone, for `resample_repeated_failures`.
         let mut failures: std::collections::HashSet<(String, Option<i64>)> = Default::default();
+        let mut failed: std::collections::HashSet<String> = Default::default();
+        // Whether the latest command failed, for `refuse_done_after_failure`.
+        let mut last_failed = false;
 
         for index in 0..policy.max_turns {
             self.turns = index + 1;
@@ -225,37 +239,12 @@ impl Episode<'_, '_> {
                 return Ok(Stop { class: EpisodeErrorKind::ContextOverflow, detail: Some(overflow) });
             }
 
-            let request = self.request(&messages, index);
-            let model_started = Instant::now();
-            let response = match tokio::time::timeout(remaining, self.spec.client.chat(&request)).await {
-                Err(_) => {
-                    return Ok(Stop {
-                        class: EpisodeErrorKind::AgentTimeout,
-                        detail: Some("agent timeout while the model was answering".into()),
-                    })
-                }
-                Ok(Err(e)) => {
-                    turn.notice = Some(e.to_string());
-                    self.writer.turn(&turn)?;
-                    return Ok(Stop { class: episode_error_kind(&e), detail: Some(e.to_string()) });
-                }
-                Ok(Ok(response)) => response,
-            };
-            turn.model_ms = millis(model_started.elapsed());
-            turn.tokens_in = response.usage.prompt_tokens;
-            turn.tokens_out = response.usage.completion_tokens;
-            self.tokens_in += turn.tokens_in;
-            self.tokens_out += turn.tokens_out;
-            self.cost += response.cost_usd.unwrap_or(0.0);
-
-            let (reply, action) = match policy.action_format {
-                ActionFormat::Json => {
-                    (response.content.clone(), Action::parse_json(&response.content).map_err(|e| e.0))
-                }
-                ActionFormat::ToolCalls => (render_tool_calls(&response), action_from_tool_calls(&response)),
+            let (reply, action) = match self.ask(&messages, index, 0, remaining, &mut turn).await? {
+                Ok(asked) => asked,
+                Err(stop) => return Ok(stop),
             };
             turn.reply = reply.clone();
-            let action = match action {
+            let mut action = match action {
                 Ok(action) => {
                     parse_failures = 0;
                     action
@@ -275,6 +264,27 @@ impl Episode<'_, '_> {
                     continue;
                 }
             };
+            // Under `resample_repeated_failures`, a command that already failed is not run
+            // again: the model is asked anew, told why, at a higher temperature; the
+            // conversation keeps only the reply that is run.
+            for attempt in 1..=policy.resample_repeated_failures {
+                let repeated = action.command.as_deref().map(str::trim).is_some_and(|c| failed.contains(c));
+                if !repeated {
+                    break;
+                }
+                let mut asking = messages.clone();
+                asking.push(Message::assistant(turn.reply.clone()));
+                asking.push(Message::user(RESAMPLE.to_string()));
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let (again, parsed) = match self.ask(&asking, index, attempt, remaining, &mut turn).await? {
+                    Ok(asked) => asked,
+                    Err(stop) => return Ok(stop),
+                };
+                let Ok(parsed) = parsed else { break };
+                turn.resampled.push(std::mem::replace(&mut turn.reply, again));
+                action = parsed;
+            }
+            let reply = turn.reply.clone();
             turn.action = serde_json::to_value(ActionRecord::from(&action)).ok();
             turn.done = action.done;
 
@@ -302,8 +312,11 @@ impl Episode<'_, '_> {
                         format!("{notice}\noutput so far:\n{shown}")
                     }
                 };
-                let failed = !out.success();
-                if failed
+                last_failed = !out.success();
+                if last_failed {
+                    failed.insert(command.trim().to_string());
+                }
+                if last_failed
                     && !failures.insert((command.trim().to_string(), out.exit_code))
                     && policy.warn_repeated_failures
                 {
@@ -338,6 +351,12 @@ impl Episode<'_, '_> {
             if asked_to_confirm {
                 turn.notice = Some("done with a command: asked to confirm".into());
                 observation.push_str(CONFIRM_DONE);
+            } else if action.done && last_failed && policy.refuse_done_after_failure {
+                turn.notice = Some("done after a failed command: refused".into());
+                if !observation.is_empty() {
+                    observation.push_str("\n\n");
+                }
+                observation.push_str(REFUSED_DONE);
             } else if action.done {
                 let check = match (policy.completion, harness.before_completion()) {
                     (Completion::DeclareAfterCheck, Some(hook)) => match run_hook(sandbox, hook, Vec::new()).await {
@@ -373,13 +392,54 @@ impl Episode<'_, '_> {
         Ok(Stop { class: EpisodeErrorKind::TurnLimit, detail: Some(format!("used all {} turns", policy.max_turns)) })
     }
 
-    fn request(&self, messages: &[Message], turn: u32) -> ChatRequest {
+    /// Asks the model for turn `turn`'s action (`attempt` > 0: asked again after a
+    /// repeated failing command, at a higher temperature and another seed), counting its
+    /// tokens into `record`. The reply's text and its action, or what the parser said; a
+    /// `Stop` when the model could not answer.
+    async fn ask(
+        &mut self,
+        messages: &[Message],
+        turn: u32,
+        attempt: u32,
+        remaining: Duration,
+        record: &mut Turn,
+    ) -> std::io::Result<Result<(String, Result<Action, String>), Stop>> {
+        let request = self.request(messages, turn, attempt);
+        let started = Instant::now();
+        let response = match tokio::time::timeout(remaining, self.spec.client.chat(&request)).await {
+            Err(_) => {
+                return Ok(Err(Stop {
+                    class: EpisodeErrorKind::AgentTimeout,
+                    detail: Some("agent timeout while the model was answering".into()),
+                }))
+            }
+            Ok(Err(e)) => {
+                record.notice = Some(e.to_string());
+                self.writer.turn(record)?;
+                return Ok(Err(Stop { class: episode_error_kind(&e), detail: Some(e.to_string()) }));
+            }
+            Ok(Ok(response)) => response,
+        };
+        record.model_ms += millis(started.elapsed());
+        record.tokens_in += response.usage.prompt_tokens;
+        record.tokens_out += response.usage.completion_tokens;
+        self.tokens_in += response.usage.prompt_tokens;
+        self.tokens_out += response.usage.completion_tokens;
+        self.cost += response.cost_usd.unwrap_or(0.0);
+        Ok(Ok(match self.spec.harness.policy().action_format {
+            ActionFormat::Json => (response.content.clone(), Action::parse_json(&response.content).map_err(|e| e.0)),
+            ActionFormat::ToolCalls => (render_tool_calls(&response), action_from_tool_calls(&response)),
+        }))
+    }
+
+    fn request(&self, messages: &[Message], turn: u32, attempt: u32) -> ChatRequest {
         let harness = self.spec.harness;
         let policy = harness.policy();
-        let request = ChatRequest::new(messages.to_vec())
-            .temperature(policy.temperature as f32)
-            .max_tokens(MAX_REPLY_TOKENS)
-            .seed(self.spec.seed.wrapping_mul(1000).wrapping_add(turn.into()));
+        // A fresh sample for an attempt after a repeated failure: hotter, another seed.
+        let temperature = if attempt == 0 { policy.temperature } else { policy.temperature.max(0.7) + 0.3 };
+        let seed = self.spec.seed.wrapping_mul(1000).wrapping_add(turn.into()).wrapping_add(u64::from(attempt) << 32);
+        let request =
+            ChatRequest::new(messages.to_vec()).temperature(temperature as f32).max_tokens(MAX_REPLY_TOKENS).seed(seed);
         match policy.action_format {
             ActionFormat::Json => {
                 request.response_format(ResponseFormat::json_schema("action", harness.action_schema()))

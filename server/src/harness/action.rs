@@ -33,12 +33,17 @@ impl Action {
             .and_then(|rest| rest.trim_end().strip_suffix("```"))
             .unwrap_or(trimmed)
             .trim();
-        serde_json::from_str::<Action>(body).map_err(|e| {
+        let mut action = serde_json::from_str::<Action>(body).map_err(|e| {
             ActionError(format!(
                 "Your reply is not a valid action ({e}). Reply with exactly one JSON object: \
                  {{\"thought\": string, \"command\": string or null, \"done\": true or false}}."
             ))
-        })
+        })?;
+        // Small models write JSON's null as a string; no shell has a `null` command.
+        if action.command.as_deref().is_some_and(|c| c.trim() == "null") {
+            action.command = None;
+        }
+        Ok(action)
     }
 }
 
@@ -118,6 +123,8 @@ mod tests {
         );
         let done = Action::parse_json(r#"{"thought":"ok","command":null,"done":true}"#).unwrap();
         assert!(done.done && done.command.is_none());
+        let quoted = Action::parse_json(r#"{"thought":"ok","command":" null","done":true}"#).unwrap();
+        assert_eq!(quoted.command, None, "the string \"null\" is no command");
         let error = Action::parse_json("I will run ls").unwrap_err();
         assert!(error.0.contains("Reply with exactly one JSON object"), "{error}");
     }

@@ -74,6 +74,19 @@ pub struct Policy {
     /// repeat a failing command until their turns or time run out.
     #[serde(default)]
     pub warn_repeated_failures: bool,
+    /// When above 0, a reply whose command already failed in this episode (the same text)
+    /// is not run: the model is asked again, at a higher temperature and told why, up to
+    /// this many times; after that the command runs. Notices alone rarely move a small
+    /// model out of a loop, because its own repeated replies in the conversation pull it
+    /// back; a fresh sample does.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10))]
+    pub resample_repeated_failures: u32,
+    /// When true, the agent's done is not accepted while its latest command failed (a
+    /// non-zero exit code or a timeout): it is told that the task is not done yet and goes
+    /// on. Small models declare done in the same reply as a command that then fails.
+    #[serde(default)]
+    pub refuse_done_after_failure: bool,
     /// Most tokens the conversation sent to the model may hold (prompt + history).
     #[serde(default = "defaults::context_budget_tokens")]
     #[schemars(range(min = 256, max = 10000000))]
@@ -233,6 +246,8 @@ impl Default for Policy {
             parse_retries: defaults::parse_retries(),
             completion: Completion::default(),
             warn_repeated_failures: false,
+            resample_repeated_failures: 0,
+            refuse_done_after_failure: false,
             context_budget_tokens: defaults::context_budget_tokens(),
             on_context_overflow: ContextOverflow::default(),
             temperature: defaults::temperature(),

@@ -22,6 +22,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
     let found: Vec<Option<RawEdit>> = match kind(weakness) {
         "no-verification" | "declared-done-too-early" => vec![
             show_changes(harness, &manifest),
+            set("refuse_done_after_failure", "true".into(), "done is not accepted while the latest command failed"),
             set("completion", "\"confirm\"".into(), "the agent sees what its last command did before its done counts"),
             rule(
                 "Before you say you are done, run one more command that shows the result of your work (cat the \
@@ -38,6 +39,11 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
         )],
         "repeated-command" | "command-errors" => vec![
             set("warn_repeated_failures", "true".into(), "the agent is told when it repeats a command that failed"),
+            set(
+                "resample_repeated_failures",
+                "3".into(),
+                "a repeated failing command is not run again: the model is asked anew, hotter",
+            ),
             rule(
                 "When a command fails, read its error before you run anything else, and never run the same failing \
              command again unchanged: fix the cause or try another way.",
@@ -79,11 +85,14 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
             "\"truncate_outputs\"".into(),
             "a long episode shortens old outputs instead of ending",
         )],
-        "gave-up" => vec![rule(
-            "Do not stop before the task is done. When you are stuck, look again: list the files, read the \
+        "gave-up" => vec![
+            set("refuse_done_after_failure", "true".into(), "done is not accepted while the latest command failed"),
+            rule(
+                "Do not stop before the task is done. When you are stuck, look again: list the files, read the \
              error, and try a different command.",
-            "the agent stops without finishing",
-        )],
+                "the agent stops without finishing",
+            ),
+        ],
         "ran-out-of-turns" => vec![set(
             "max_turns",
             (policy.max_turns + 10).min(1000).to_string(),
@@ -216,7 +225,9 @@ mod tests {
         assert!(remedies(&with_hook, &weakness("no-verification")).iter().all(|e| e.more.is_empty()), "once");
         let repeats = remedies(&minimal, &weakness("repeated-command"));
         assert!(repeats.iter().any(|e| e.replace.contains("warn_repeated_failures = true")), "{repeats:?}");
-        let confirm = done.iter().find(|e| e.file == MANIFEST_FILE && e.more.is_empty()).unwrap();
+        assert!(repeats.iter().any(|e| e.replace.contains("resample_repeated_failures = 3")), "{repeats:?}");
+        assert!(done.iter().any(|e| e.replace.contains("refuse_done_after_failure = true")), "{done:?}");
+        let confirm = done.iter().find(|e| e.replace.contains("completion =") && e.more.is_empty()).unwrap();
         assert_eq!(
             (confirm.search.as_str(), confirm.replace.as_str()),
             ("completion = \"declare\"", "completion = \"confirm\"")
