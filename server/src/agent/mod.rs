@@ -216,10 +216,9 @@ impl Episode<'_, '_> {
         let mut messages = vec![Message::system(system), Message::user(instruction)];
         let mut parse_failures = 0;
         let mut asked_to_confirm = false;
-        // (command, exit code) of every command that failed, for `warn_repeated_failures`,
-        // and the text alone, for `resample_repeated_failures`.
+        // (command, exit code) of every command that failed, for `warn_repeated_failures`
+        // and `resample_repeated_failures`.
         let mut failures: std::collections::HashSet<(String, Option<i64>)> = Default::default();
-        let mut failed: std::collections::HashSet<String> = Default::default();
         // Whether the latest command failed, for `refuse_done_after_failure`.
         let mut last_failed = false;
 
@@ -268,7 +267,8 @@ impl Episode<'_, '_> {
             // again: the model is asked anew, told why, at a higher temperature; the
             // conversation keeps only the reply that is run.
             for attempt in 1..=policy.resample_repeated_failures {
-                let repeated = action.command.as_deref().map(str::trim).is_some_and(|c| failed.contains(c));
+                let command = action.command.as_deref().map(str::trim);
+                let repeated = command.is_some_and(|c| failures.iter().any(|(failed, _)| failed == c));
                 if !repeated {
                     break;
                 }
@@ -313,9 +313,6 @@ impl Episode<'_, '_> {
                     }
                 };
                 last_failed = !out.success();
-                if last_failed {
-                    failed.insert(command.trim().to_string());
-                }
                 if last_failed
                     && !failures.insert((command.trim().to_string(), out.exit_code))
                     && policy.warn_repeated_failures

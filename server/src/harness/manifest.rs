@@ -540,6 +540,8 @@ mod tests {
             "policy.parse_retries",
             "policy.completion",
             "policy.warn_repeated_failures",
+            "policy.resample_repeated_failures",
+            "policy.refuse_done_after_failure",
             "policy.context_budget_tokens",
             "policy.on_context_overflow",
             "policy.temperature",
@@ -561,8 +563,8 @@ mod tests {
             let doc = key_doc(path).unwrap_or_else(|| panic!("no doc for {path}: {docs:#?}"));
             assert!(!doc.description.is_empty(), "{path} has no description");
         }
-        // The 27 keys above plus the tables that hold them (policy, policy.output, prompts, …).
-        assert_eq!(docs.len(), 34, "{docs:#?}");
+        // The 29 keys above plus the tables that hold them (policy, policy.output, prompts, …).
+        assert_eq!(docs.len(), 36, "{docs:#?}");
         let max_turns = key_doc("policy.max_turns").unwrap();
         assert_eq!(max_turns.kind, "integer 1..=1000");
         assert_eq!(max_turns.default.as_deref(), Some("30"));
