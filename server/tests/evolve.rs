@@ -406,7 +406,8 @@ async fn a_candidate_already_rejected_is_not_validated_again() {
     })
     .await;
     let (_root, tasks, harness, cwd) = workspace();
-    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2"]).await;
+    // Unscreened, so that the edit is validated (screening would leave it out: see below).
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2", "--finalists", "0"]).await;
     let entries = entries(&cwd);
     assert_consistent(&entries);
     let decisions: Vec<u32> = entries
@@ -419,6 +420,64 @@ async fn a_candidate_already_rejected_is_not_validated_again() {
         _ => None,
     });
     assert_eq!(again, Some("the same harness as a candidate rejected in iteration 1"));
+}
+
+#[tokio::test]
+async fn a_candidate_that_gains_nothing_on_the_mine_split_is_not_validated() {
+    if !common::docker_available() {
+        return;
+    }
+    // The vim model, proposing an edit that does not help, and the fix: screening runs both
+    // on the mine split, and only the fix, which gains there, is validated.
+    let model = ScriptedModel::responding(|request| {
+        if request["response_format"]["json_schema"]["name"] == "proposals" {
+            return support::Reply::json(&json!({
+                "proposals": [
+                    {"file": "system.md", "search": "", "replace": "Think about the task before you act.",
+                     "rationale": "r", "expected_fixes": [], "might_break": []},
+                    {"file": "system.md", "search": "", "replace": FIX,
+                     "rationale": "no vim", "expected_fixes": [], "might_break": []}
+                ],
+                "decline": null
+            }));
+        }
+        vim_model(request)
+    })
+    .await;
+    let (_root, tasks, harness, cwd) = workspace();
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1", "--weaknesses", "1"]).await;
+    let entries = entries(&cwd);
+    assert_consistent(&entries);
+    let proposals: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| if let Entry::Proposal { id, .. } = e { Some(id.as_str()) } else { None })
+        .collect();
+    assert_eq!(proposals.len(), 2, "{entries:#?}");
+    let gains: Vec<(String, i64)> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Screening { proposal, .. } => Some((proposal.clone(), e.gain().unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gains.len(), 2, "both screened: {gains:?}");
+    assert_eq!(gains[0], (proposals[0].to_string(), 0), "the advice gains nothing: {gains:?}");
+    assert!(gains[1].1 > 0, "the fix gains on the mine split: {gains:?}");
+    let decisions: Vec<(Vec<String>, u32, bool)> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Decision { proposals, family, accepted, .. } => Some((proposals.clone(), *family, *accepted)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decisions, [(vec![proposals[1].to_string()], 1, true)], "only the fix, judged as a family of one");
+    // The report says what screening did.
+    let markdown = cwd.join("report.md");
+    let output = common::run(common::bin().current_dir(&cwd).arg("report").arg("--markdown").arg(&markdown));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let report = std::fs::read_to_string(&markdown).unwrap();
+    assert!(report.contains(&format!("{} screened on the mine split: 0 → 0 of", proposals[0])), "{report}");
+    assert!(report.contains("(+") && report.contains(", validated"), "{report}");
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ export interface ServerSettings {
   maxChangedLines?: number;
   proposer?: string;
   weaknesses?: number;
+  finalists?: number;
   episodeTimeoutSecs?: number;
   budgetTokens?: number;
   budgetUsd?: number;
@@ -77,6 +78,7 @@ export function serverSettings(read: SettingReader): ServerSettings {
   const proposer = text(read, 'proposer');
   put('proposer', ['model', 'catalog', 'model+catalog', 'generic', 'random', 'none'].includes(proposer ?? '') ? proposer : undefined);
   put('weaknesses', whole(read, 'weaknesses', 1));
+  put('finalists', whole(read, 'finalists', 0));
   put('episodeTimeoutSecs', whole(read, 'episodeTimeoutSecs', 1));
   put('budgetTokens', whole(read, 'budgetTokens', 0));
   const usd = read('budgetUsd');

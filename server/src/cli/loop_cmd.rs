@@ -18,8 +18,8 @@ use crate::store::Store;
 #[command(after_help = "\
 The loop evaluates the harness on the mine, validate and test splits (baseline), then per
 iteration mines weaknesses from the mine split's failed traces, asks the model for edits,
-validates each candidate against its parent on the validate split (same tasks, same seeds)
-and, with --auto-apply, installs what is accepted (a git commit when the harness is in a
+screens each candidate on the mine split, validates the best (--finalists) against its parent
+on the validate split (same tasks, same seeds) and, with --auto-apply, installs what is accepted (a git commit when the harness is in a
 repository). Without --auto-apply it stops after the proposals. Ctrl-C or a crash, then the
 same command: it resumes from .self-harness/ledger.jsonl without losing or double-counting
 an episode. `self-harness report` shows the outcome.
@@ -50,6 +50,12 @@ pub struct LoopArgs {
     /// Weaknesses addressed per iteration.
     #[arg(long, default_value_t = LoopOptions::DEFAULT_WEAKNESSES)]
     weaknesses: usize,
+    /// Candidates validated per iteration. Every proposal first runs on the mine split (its
+    /// parent's tasks and seeds there); only the N that gained the most passes are validated,
+    /// so the validate split's test corrects for N candidates (and their combination) instead
+    /// of every proposal. 0 validates every proposal, unscreened.
+    #[arg(long, default_value_t = LoopOptions::DEFAULT_FINALISTS)]
+    finalists: usize,
     /// Most lines an edit may change.
     #[arg(long, default_value_t = Budget::default().max_changed_lines)]
     max_changed_lines: u32,
@@ -86,6 +92,7 @@ pub async fn run(args: LoopArgs) -> CliResult {
             iteration: 0,
         },
         validate: args.judge.options(),
+        finalists: args.finalists,
         budget_tokens: args.budget_tokens,
         budget_usd: args.budget_usd,
     };
@@ -185,7 +192,7 @@ fn say_plan(plan: &Plan, harness: &Harness, model: &str) {
         if plan.unreachable() {
             ui::warn(&format!(
                 "{reach}: no candidate can be accepted, whatever it does. Use a suite with more tasks, fewer \
-                 candidates (--weaknesses, --candidates) or a larger --alpha"
+                 candidates (--finalists) or a larger --alpha"
             ));
         } else {
             ui::info(&reach);

@@ -101,6 +101,27 @@ pub enum Entry {
     /// A proposal dropped before validation (does not re-load, over the edit budget,
     /// near-duplicate, model declined), with why.
     Discarded { at: String, iteration: u32, id: String, reason: String },
+    /// A proposal run on the mine split with its parent's tasks and seeds there, before
+    /// validation: the loop validates only the candidates that gained the most (its
+    /// `finalists`), chosen on episodes the validate split's decision does not see, so that
+    /// decision judges a family of a few instead of every proposal.
+    Screening {
+        at: String,
+        iteration: u32,
+        proposal: String,
+        candidate_version: String,
+        parent: Score,
+        candidate: Score,
+        /// How many of the proposal's predicted flips (tasks of the mine split) came true, of
+        /// how many it predicted there.
+        predicted_hits: u32,
+        predicted_total: u32,
+        /// What the episodes no earlier entry lists cost (each episode is counted once).
+        spend: Spend,
+        /// The candidate's episodes, relative to the store.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        episodes: Vec<String>,
+    },
     /// The verdict of validating a candidate (one proposal, or several combined) against
     /// its parent on the validate split.
     Decision {
@@ -153,6 +174,14 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// A screening's gain: the candidate's passes on the mine split minus its parent's.
+    pub fn gain(&self) -> Option<i64> {
+        match self {
+            Entry::Screening { parent, candidate, .. } => Some(i64::from(candidate.passed) - i64::from(parent.passed)),
+            _ => None,
+        }
+    }
+
     pub fn iteration(&self) -> Option<u32> {
         match self {
             Entry::Start { .. } | Entry::Finish { .. } => None,
@@ -161,6 +190,7 @@ impl Entry {
             | Entry::Spent { iteration, .. }
             | Entry::Proposal { iteration, .. }
             | Entry::Discarded { iteration, .. }
+            | Entry::Screening { iteration, .. }
             | Entry::Decision { iteration, .. }
             | Entry::Applied { iteration, .. }
             | Entry::IterationEnd { iteration, .. } => Some(*iteration),
@@ -208,7 +238,10 @@ impl Entry {
     /// What this entry records as spent (episodes, or model calls of a stage).
     pub fn spend(&self) -> Option<&Spend> {
         match self {
-            Entry::Evaluation { spend, .. } | Entry::Decision { spend, .. } | Entry::Spent { spend, .. } => Some(spend),
+            Entry::Evaluation { spend, .. }
+            | Entry::Screening { spend, .. }
+            | Entry::Decision { spend, .. }
+            | Entry::Spent { spend, .. } => Some(spend),
             _ => None,
         }
     }
@@ -219,7 +252,9 @@ pub fn counted_episodes(entries: &[Entry]) -> std::collections::HashSet<&str> {
     entries
         .iter()
         .flat_map(|e| match e {
-            Entry::Evaluation { episodes, .. } | Entry::Decision { episodes, .. } => episodes.as_slice(),
+            Entry::Evaluation { episodes, .. }
+            | Entry::Screening { episodes, .. }
+            | Entry::Decision { episodes, .. } => episodes.as_slice(),
             _ => &[],
         })
         .map(String::as_str)

@@ -22,11 +22,12 @@ pub struct Plan {
     pub tasks: BTreeMap<Split, usize>,
     pub repeats: u32,
     pub iterations: u32,
-    /// Candidates judged together per iteration: those asked for, and their combination.
+    /// Candidates judged together per iteration: the finalists (or, unscreened, all those
+    /// asked for), and their combination.
     pub family: usize,
     /// Episodes: the baseline on every split; per iteration the new harness on the mine
-    /// split, a fresh parent sample of the validate split and every candidate on it (and on
-    /// the mine split under the paper rule); the final test evaluation.
+    /// split, every candidate on it (screening, or the paper rule), a fresh parent sample of
+    /// the validate split and the family on it; the final test evaluation.
     pub episodes: u64,
     /// Model calls: each episode's turn limit, and the reading of failed traces and the
     /// proposals of every iteration.
@@ -54,10 +55,13 @@ pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: 
         [Split::Mine, Split::Validate, Split::Test].into_iter().map(|s| (s, splits.tasks(s).len())).collect();
     let episodes_of = |split: Split| tasks[&split] as u64 * u64::from(repeats);
     let candidates = options.weaknesses * options.propose.candidates;
-    let family = candidates + usize::from(candidates > 1);
-    let per_candidate = episodes_of(Split::Validate)
-        + if options.validate.policy == Policy::Paper { episodes_of(Split::Mine) } else { 0 };
-    let per_iteration = episodes_of(Split::Mine) + episodes_of(Split::Validate) + family as u64 * per_candidate;
+    let judged = if options.finalists == 0 { candidates } else { candidates.min(options.finalists) };
+    let family = judged + usize::from(judged > 1);
+    let on_mine = options.finalists > 0 || options.validate.policy == Policy::Paper;
+    let per_iteration = episodes_of(Split::Mine)
+        + if on_mine { candidates as u64 * episodes_of(Split::Mine) } else { 0 }
+        + episodes_of(Split::Validate)
+        + family as u64 * episodes_of(Split::Validate);
     let baseline: u64 = tasks.keys().map(|&s| episodes_of(s)).sum();
     let episodes = baseline + u64::from(options.iterations) * per_iteration + episodes_of(Split::Test);
     let policy = harness.policy();

@@ -36,6 +36,8 @@ pub struct Settings {
     pub proposer: Option<Proposer>,
     /// Weaknesses the loop addresses per iteration.
     pub weaknesses: Option<usize>,
+    /// Candidates the loop validates per iteration, the best on the mine split (0: all).
+    pub finalists: Option<usize>,
     pub episode_timeout_secs: Option<u64>,
     pub budget_tokens: Option<u64>,
     pub budget_usd: Option<f64>,

@@ -266,6 +266,7 @@ pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Re
         weaknesses: settings.weaknesses.unwrap_or(LoopOptions::DEFAULT_WEAKNESSES),
         propose: settings.propose_options(),
         validate: settings.validate_options(),
+        finalists: settings.finalists.unwrap_or(LoopOptions::DEFAULT_FINALISTS),
         budget_tokens: settings.budget_tokens,
         budget_usd: settings.budget_usd,
     };

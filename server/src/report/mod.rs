@@ -125,12 +125,23 @@ pub struct DecisionRow {
     pub stopped_early: bool,
 }
 
+/// A candidate screened on the mine split, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScreeningRow {
+    pub proposal: String,
+    pub parent_passed: u32,
+    pub candidate_passed: u32,
+    pub counted: u32,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct IterationRow {
     pub iteration: u32,
     pub weaknesses: Vec<String>,
     pub proposals: u32,
     pub discarded: Vec<String>,
+    /// Candidates run on the mine split before validation, in the order they ran.
+    pub screenings: Vec<ScreeningRow>,
     pub decisions: Vec<DecisionRow>,
     pub accepted: u32,
     pub rejected: u32,
@@ -315,6 +326,31 @@ impl Report {
                 Entry::Discarded { iteration, id, reason, .. } => {
                     let r = row(&mut report, *iteration);
                     report.iterations[r].discarded.push(format!("{id}: {reason}"));
+                }
+                Entry::Screening {
+                    iteration,
+                    proposal,
+                    parent,
+                    candidate,
+                    predicted_hits,
+                    predicted_total,
+                    spend,
+                    ..
+                } => {
+                    report.spend.add(spend);
+                    report.predicted_hits += predicted_hits;
+                    report.predicted_total += predicted_total;
+                    let r = row(&mut report, *iteration);
+                    let it = &mut report.iterations[r];
+                    it.spend.add(spend);
+                    it.predicted_hits += predicted_hits;
+                    it.predicted_total += predicted_total;
+                    it.screenings.push(ScreeningRow {
+                        proposal: proposal.clone(),
+                        parent_passed: parent.passed,
+                        candidate_passed: candidate.passed,
+                        counted: candidate.counted,
+                    });
                 }
                 Entry::Decision {
                     iteration,
@@ -569,6 +605,19 @@ impl Report {
             return lines; // no loop ran here: nothing to note beyond the evaluations
         }
         for it in &self.iterations {
+            for s in &it.screenings {
+                let validated = it.decisions.iter().any(|d| d.proposals == [s.proposal.as_str()]);
+                lines.push(format!(
+                    "iteration {}: {} screened on the mine split: {} → {} of {} passed ({:+}){}",
+                    it.iteration,
+                    s.proposal,
+                    s.parent_passed,
+                    s.candidate_passed,
+                    s.counted,
+                    i64::from(s.candidate_passed) - i64::from(s.parent_passed),
+                    if validated { ", validated" } else { "" }
+                ));
+            }
             for d in &it.decisions {
                 let verdict = if d.accepted { "accepted" } else { "rejected" };
                 let early = if d.stopped_early { " (stopped early)" } else { "" };
@@ -585,9 +634,7 @@ impl Report {
         }
         lines.push(String::new());
         lines.push(match self.predicted_total {
-            0 => {
-                "predicted flips that came true: none checked (the tasks a proposer may name are not validated)".into()
-            }
+            0 => "predicted flips that came true: none checked (the tasks a proposer may name were not run)".into(),
             n => format!("predicted flips that came true: {}/{n}", self.predicted_hits),
         });
         if !self.sources.is_empty() {

@@ -48,9 +48,14 @@ fn stage(point: &str, entries: &[Entry]) -> &'static str {
         Some(Entry::Evaluation { iteration: 0, split, .. }) if *split != Split::Test => "baseline",
         Some(Entry::Evaluation { iteration: 0, .. }) => "mining",
         Some(Entry::Weaknesses { .. }) | Some(Entry::Spent { stage: Stage::Mine, .. }) => "proposing",
-        Some(Entry::Spent { .. } | Entry::Proposal { .. } | Entry::Discarded { .. } | Entry::Decision { .. }) => {
-            "validating"
-        }
+        // Screening on the mine split is the first step of validating.
+        Some(
+            Entry::Spent { .. }
+            | Entry::Proposal { .. }
+            | Entry::Discarded { .. }
+            | Entry::Screening { .. }
+            | Entry::Decision { .. },
+        ) => "validating",
         Some(Entry::Applied { .. } | Entry::IterationEnd { .. } | Entry::Evaluation { .. }) => "final test",
         Some(Entry::Finish { .. }) => "finished",
     }
