@@ -164,9 +164,16 @@ async fn the_catalog_proposes_known_remedies_beside_the_models_edits_or_alone() 
     assert_eq!(asked, 0, "the catalog alone asks no model");
     assert!(alone.proposals.len() >= 2, "{alone:?}");
     assert!(alone.proposals.iter().all(|p| p.source == Proposer::Catalog));
-    let policy = |p: &&Proposal| p.edit.file == "harness.toml" && p.edit.more.is_empty();
-    let confirm = alone.proposals.iter().find(policy).expect("a policy remedy");
-    assert!(confirm.diff.contains("+completion = \"confirm\""), "{}", confirm.diff);
+    // Policy remedies: one key each in harness.toml.
+    let policy = |key: &str| {
+        let wanted = format!("+{key}");
+        alone
+            .proposals
+            .iter()
+            .find(move |p| p.edit.file == "harness.toml" && p.edit.more.is_empty() && p.diff.contains(&wanted))
+    };
+    assert!(policy("completion = \"confirm\"").is_some(), "{alone:?}");
+    assert!(policy("refuse_done_after_failure = true").is_some(), "{alone:?}");
     let hook = alone.proposals.iter().find(|p| !p.edit.more.is_empty()).expect("a created completion hook");
     assert!(hook.diff.contains("+++ b/hooks/show-changes.sh"), "{}", hook.diff);
 
