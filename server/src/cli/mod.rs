@@ -3,6 +3,7 @@
 
 mod bench;
 mod eval;
+mod export;
 mod images;
 mod loop_cmd;
 mod mine;
@@ -86,6 +87,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// The self-improvement loop: mine weaknesses, propose harness edits, validate them, apply what holds up.
     Loop(loop_cmd::LoopArgs),
+    /// Write a run's traces in another format: Harbor's trajectories (ATIF), one per episode.
+    Export(export::ExportArgs),
     /// What the loop did and whether it helped: test-split pass rates with 95% intervals, per-iteration decisions, costs, a plot.
     Report(report::ReportArgs),
     /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
@@ -190,6 +193,7 @@ async fn run(command: Command) -> CliResult {
         Command::Propose(args) => propose::run(args).await,
         Command::Validate(args) => validate::run(args).await,
         Command::Report(args) => report::run(args).await,
+        Command::Export(args) => export::run(args).await,
         Command::Model(command) => model::run(command).await,
         Command::Lsp { .. } => {
             crate::lsp::serve_stdio().await;

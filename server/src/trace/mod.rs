@@ -11,6 +11,10 @@
 //! `trace.jsonl.partial`; the outcome line completes the file, which is then
 //! renamed to `trace.jsonl`. A crash leaves at most a torn last line in a `.partial` file,
 //! which [`read`] tolerates and the store treats as an episode to re-run, never to count.
+//!
+//! [`atif`] writes traces as Harbor's trajectories and reads those back as traces.
+
+pub mod atif;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};

@@ -6,18 +6,21 @@
 //!
 //! [`mine`] is the stage's one entry (run or reuse the mine split, then read it); the
 //! latest result is the store's `weaknesses.json` ([`saved`]), which the editor shows and
-//! `propose` reads.
+//! `propose` reads. [`from_harbor`] mines the trials of a Harbor job instead (`harbor`:
+//! any agent's ATIF trajectories read as traces), with the same detectors and reading.
 
 mod detectors;
+mod harbor;
 mod reading;
 mod summary;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 pub use detectors::{detect_all, detector, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS};
+pub use harbor::{read_job, HarborJob};
 pub use reading::{condense, read_failures, same_mechanism, KNOWN_MECHANISMS};
 pub use summary::{summarize, DetectorWeakness, Evidence, Summary, Support};
 
@@ -128,12 +131,50 @@ async fn read(
 ) -> Vec<Weakness> {
     let mut found: Vec<Weakness> = summarize(traces).into_iter().map(Weakness::from).collect();
     found.extend(reading::read_failures(client, traces, tasks, seed).await);
-    let manifest_text = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
+    place(found, Some(harness), traces)
+}
+
+/// What mining a Harbor job found.
+#[derive(Debug)]
+pub struct HarborMining {
+    /// The trials read, and those left out.
+    pub job: HarborJob,
+    /// Best supported first.
+    pub weaknesses: Vec<Weakness>,
+}
+
+/// The weaknesses of the trials of the Harbor job folder `job_dir`, whatever agent ran
+/// them: the detectors on every trial, and the model's reading of the failed ones when
+/// `reader` is given (as [`mine`] does; the instruction is whatever the trajectory shows).
+/// Located in `harness` when one is given (the harness to improve from what other agents
+/// got wrong); not saved, so that mining a foreign job never replaces the store's latest
+/// unasked. Every problem with the folder comes back at once, each naming its file.
+pub async fn from_harbor(
+    job_dir: &Path,
+    harness: Option<&Harness>,
+    reader: Option<&Client>,
+    seed: u64,
+) -> Result<HarborMining, Vec<String>> {
+    let job = read_job(job_dir)?;
+    let mut found: Vec<Weakness> = summarize(&job.trials).into_iter().map(Weakness::from).collect();
+    if let Some(client) = reader {
+        found.extend(reading::read_failures(client, &job.trials, &[], seed).await);
+    }
+    let weaknesses = place(found, harness, &job.trials);
+    Ok(HarborMining { job, weaknesses })
+}
+
+/// `found` located in `harness` (when known) and given the tasks that must keep passing;
+/// best supported first.
+fn place(mut found: Vec<Weakness>, harness: Option<&Harness>, traces: &[(PathBuf, Trace)]) -> Vec<Weakness> {
+    let manifest_text =
+        harness.and_then(|h| std::fs::read_to_string(h.dir().join(MANIFEST_FILE)).ok()).unwrap_or_default();
     let keep_passing = always_passing(traces);
-    let harness_dir = harness.dir().canonicalize().unwrap_or_else(|_| harness.dir().to_path_buf());
+    let harness_dir = harness.map(|h| h.dir().canonicalize().unwrap_or_else(|_| h.dir().to_path_buf()));
     for weakness in &mut found {
-        weakness.harness = Some(harness_dir.clone());
+        weakness.harness = harness_dir.clone();
         weakness.location = locate_surface(&manifest_text, &weakness.surface)
+            .filter(|_| harness.is_some())
             .map(|line| Location { file: MANIFEST_FILE.to_string(), line: line + 1 });
         weakness.keep_passing = keep_passing.clone();
     }
