@@ -275,8 +275,8 @@ impl ModelConfig {
     }
 }
 
-/// The whole project config. Sections other than `[model]` and `[proposer]` are tolerated
-/// (and ignored) until the stages that own them land.
+/// The whole project config. Sections other than `[model]`, `[proposer]` and `[backend]`
+/// are tolerated (and ignored) until the stages that own them land.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectConfig {
     /// The file it was read from; `None` when there is none and defaults apply.
@@ -286,6 +286,8 @@ pub struct ProjectConfig {
     /// The model that reads failed traces and proposes edits: `[proposer]`, whose keys are
     /// those of `[model]` and default to its values (the acting model: the published setup).
     pub proposer: ModelConfig,
+    /// Where episodes run: `[backend]`.
+    pub backend: BackendConfig,
     /// `[proposer]` as written, applied over `model` once the environment is.
     proposer_section: Option<Section>,
     /// `[model]` as written.
@@ -353,10 +355,12 @@ impl ProjectConfig {
         if let Some(section) = &proposer_section {
             section.apply(&mut proposer);
         }
+        let backend = file.backend.check(path, text)?;
         Ok(ProjectConfig {
             path: Some(path.to_path_buf()),
             model,
             proposer,
+            backend,
             proposer_section,
             model_section,
             found: false,
@@ -398,6 +402,54 @@ impl ProjectConfig {
 struct FileToml {
     model: ModelToml,
     proposer: Option<ModelToml>,
+    backend: BackendToml,
+}
+
+/// Where episodes run, from `[backend]`: here (`kind = "local"`, the default) or as Harbor
+/// trials (`kind = "harbor"`) on Harbor's environment `harbor_env`, with
+/// `harbor_env_kwargs` passed through. `--backend`, `--harbor-env` and `--harbor-ek`
+/// override it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackendConfig {
+    pub harbor: bool,
+    /// `None`: Harbor's default, `docker`.
+    pub harbor_env: Option<String>,
+    pub harbor_env_kwargs: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct BackendToml {
+    kind: Option<Spanned<String>>,
+    harbor_env: Option<Spanned<String>>,
+    harbor_env_kwargs: std::collections::BTreeMap<String, String>,
+}
+
+impl BackendToml {
+    fn check(self, path: &Path, text: &str) -> Result<BackendConfig, ConfigError> {
+        let at = |span: std::ops::Range<usize>, message: String| ConfigError::at(path, text, span.start, message);
+        let harbor = match self.kind {
+            None => false,
+            Some(kind) => match kind.get_ref().as_str() {
+                "local" => false,
+                "harbor" => true,
+                other => return Err(at(kind.span(), format!("kind: {other:?} is not a backend; `local` or `harbor`"))),
+            },
+        };
+        let harbor_env = match self.harbor_env {
+            // A file may come with a cloned repository: it picks among Harbor's environments,
+            // never code to import.
+            Some(env) if env.get_ref().contains(':') => {
+                return Err(at(
+                    env.span(),
+                    "harbor_env: an import path is not taken from a project file; give it with --harbor-env".into(),
+                ))
+            }
+            Some(env) => Some(env.into_inner()),
+            None => None,
+        };
+        Ok(BackendConfig { harbor, harbor_env, harbor_env_kwargs: self.harbor_env_kwargs.into_iter().collect() })
+    }
 }
 
 /// A `[model]`-shaped section as written, with the places of its values.
@@ -523,6 +575,26 @@ mod tests {
         assert_eq!(config.path, None);
         assert_eq!(config.model, ModelConfig::default());
         assert_eq!(config.model.price(), Some(Price::FREE));
+    }
+
+    #[test]
+    fn the_backend_section_is_read_and_checked() {
+        let path = Path::new("/p/self-harness.toml");
+        let text = "[backend]\nkind = \"harbor\"\nharbor_env = \"modal\"\nharbor_env_kwargs = { region = \"us\" }\n";
+        let config = ProjectConfig::parse(path, text).unwrap();
+        let expected = BackendConfig {
+            harbor: true,
+            harbor_env: Some("modal".into()),
+            harbor_env_kwargs: vec![("region".into(), "us".into())],
+        };
+        assert_eq!(config.backend, expected);
+        assert_eq!(ProjectConfig::parse(path, "").unwrap().backend, BackendConfig::default());
+        let bad = ProjectConfig::parse(path, "[backend]\nkind = \"k8s\"\n").unwrap_err().to_string();
+        assert!(bad.contains("self-harness.toml:2:") && bad.contains("`local` or `harbor`"), "{bad}");
+        let import = ProjectConfig::parse(path, "[backend]\nharbor_env = \"evil:Env\"\n").unwrap_err().to_string();
+        assert!(import.contains("import path"), "{import}");
+        let unknown = ProjectConfig::parse(path, "[backend]\nparallel = 4\n").unwrap_err().to_string();
+        assert!(unknown.contains("parallel"), "{unknown}");
     }
 
     #[test]

@@ -62,6 +62,9 @@ pub struct Runner<'a> {
     pub time_limit: Option<std::time::Duration>,
     /// Called with a line per finished episode.
     pub on_episode: &'a (dyn Fn(&Episode) + Sync),
+    /// Run the episodes as Harbor trials instead of here (`--backend harbor`); kept at
+    /// the same paths, so everything above sees no difference.
+    pub harbor: Option<&'a crate::harbor::Backend>,
 }
 
 impl Runner<'_> {
@@ -72,6 +75,9 @@ impl Runner<'_> {
 
     /// Runs (or reuses) every (task, seed) episode of `harness`, `parallel` at a time.
     pub async fn run_all(&self, harness: &Harness, jobs: &[(&Task, u64)]) -> std::io::Result<Vec<Episode>> {
+        if let Some(harbor) = self.harbor {
+            return self.run_all_on_harbor(harbor, harness, jobs).await;
+        }
         // Made into a list first: a stream over a borrowing closure is not `Send` for every
         // lifetime, which spawning the loop (the editor's jobs do) requires.
         let mut episodes = Vec::with_capacity(jobs.len());
@@ -86,34 +92,30 @@ impl Runner<'_> {
             .collect()
     }
 
-    /// Runs (or reuses) one episode.
-    pub async fn run_one(&self, harness: &Harness, task: &Task, seed: u64) -> std::io::Result<Episode> {
-        let dir = self
-            .store
+    /// The folder of the (harness version, task, seed) episode.
+    fn episode_dir(&self, harness: &Harness, task: &Task, seed: u64) -> PathBuf {
+        self.store
             .root()
             .join("runs")
             .join(self.run_name(harness.version()))
             .join(format!("{}-{}", task.name, task.content_hash()))
-            .join(format!("s{seed}"));
-        let path = dir.join(trace::FILE_NAME);
+            .join(format!("s{seed}"))
+    }
+
+    /// Runs (or reuses) one episode.
+    pub async fn run_one(&self, harness: &Harness, task: &Task, seed: u64) -> std::io::Result<Episode> {
+        let dir = self.episode_dir(harness, task, seed);
         // Another process (the editor beside a loop) may be running this very episode: wait
         // for it and reuse its trace, rather than both writing the same `.partial`.
         let waiting = || tracing::info!("waiting for another process running the episode in {}", dir.display());
         let _running = crate::util::FileLock::acquire(&dir.join(".lock"), "an episode", waiting).await?;
         let mut attempt = 0;
         loop {
-            if let Ok(found) = trace::read(&path) {
-                if let Some(outcome) = found.outcome {
-                    let episode = Episode { task: task.name.clone(), seed, trace: path.clone(), outcome };
-                    if episode.counts() || attempt >= ATTEMPTS {
-                        return Ok(episode);
-                    }
-                    // Not the agent's doing: keep the trace for the record, run it again.
-                    std::fs::rename(&path, dir.join(format!("trace.error-{attempt}.jsonl")))?;
-                    if let Some(wait) = attempt.checked_sub(1).and_then(|a| BACKOFF.get(a as usize)) {
-                        tokio::time::sleep(*wait).await;
-                    }
-                }
+            if let Some(episode) = reuse(task, seed, &dir, attempt)? {
+                return Ok(episode);
+            }
+            if let Some(wait) = attempt.checked_sub(1).and_then(|a| BACKOFF.get(a as usize)) {
+                tokio::time::sleep(*wait).await;
             }
             attempt += 1;
             let spec = EpisodeSpec {
@@ -134,6 +136,79 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+impl Runner<'_> {
+    /// [`Runner::run_all`] through Harbor: the episodes not finished yet go out as one
+    /// batch of trials, and those the infrastructure failed as another, up to the same
+    /// number of attempts as here.
+    async fn run_all_on_harbor(
+        &self,
+        harbor: &crate::harbor::Backend,
+        harness: &Harness,
+        jobs: &[(&Task, u64)],
+    ) -> std::io::Result<Vec<Episode>> {
+        let dirs: Vec<PathBuf> = jobs.iter().map(|&(task, seed)| self.episode_dir(harness, task, seed)).collect();
+        let mut locks = Vec::with_capacity(dirs.len());
+        for dir in &dirs {
+            let waiting = || tracing::info!("waiting for another process running the episode in {}", dir.display());
+            locks.push(crate::util::FileLock::acquire(&dir.join(".lock"), "an episode", waiting).await?);
+        }
+        let mut episodes: Vec<Option<Episode>> = vec![None; jobs.len()];
+        let batch = crate::harbor::Batch { harness, model: &self.model, time_limit: self.time_limit };
+        let mut attempt = 0;
+        loop {
+            let mut pending = Vec::new();
+            for (i, &(task, seed)) in jobs.iter().enumerate() {
+                if episodes[i].is_none() {
+                    match reuse(task, seed, &dirs[i], attempt)? {
+                        Some(episode) => episodes[i] = Some(episode),
+                        None => pending.push(i),
+                    }
+                }
+            }
+            if pending.is_empty() {
+                return Ok(episodes.into_iter().flatten().collect());
+            }
+            if let Some(wait) = attempt.checked_sub(1).and_then(|a| BACKOFF.get(a as usize)) {
+                tokio::time::sleep(*wait).await;
+            }
+            attempt += 1;
+            let submissions: Vec<crate::harbor::Submission> = pending
+                .iter()
+                .map(|&i| crate::harbor::Submission {
+                    task: jobs[i].0,
+                    seed: jobs[i].1,
+                    trial: attempt - 1,
+                    dir: dirs[i].clone(),
+                })
+                .collect();
+            let on_finished = |finished: &crate::harbor::Finished| {
+                let submission = &submissions[finished.index];
+                (self.on_episode)(&Episode {
+                    task: submission.task.name.clone(),
+                    seed: submission.seed,
+                    trace: finished.trace.clone(),
+                    outcome: finished.outcome.clone(),
+                });
+            };
+            harbor.run(&batch, &submissions, &on_finished).await?;
+        }
+    }
+}
+
+/// The finished episode in `dir` when it counts, or when `attempt` is the last; otherwise
+/// (an infrastructure error, not the agent's doing) its trace is moved aside for the
+/// record and `None` says to run it again, as does a folder without a finished trace.
+fn reuse(task: &Task, seed: u64, dir: &std::path::Path, attempt: u32) -> std::io::Result<Option<Episode>> {
+    let path = dir.join(trace::FILE_NAME);
+    let Some(outcome) = trace::read(&path).ok().and_then(|found| found.outcome) else { return Ok(None) };
+    let episode = Episode { task: task.name.clone(), seed, trace: path.clone(), outcome };
+    if episode.counts() || attempt >= ATTEMPTS {
+        return Ok(Some(episode));
+    }
+    std::fs::rename(&path, dir.join(format!("trace.error-{attempt}.jsonl")))?;
+    Ok(None)
 }
 
 /// `loop-<version>-<setup>`: the folder of the episodes of harness `version` played by

@@ -6,7 +6,7 @@
 //! * foundations: [`util`], [`stats`], [`config`];
 //! * the world an episode runs in: [`task`] → [`sandbox`] → [`verify`] → [`oracle`] →
 //!   [`check`]; [`harness`] defines the agent, [`llm`] and [`model`] connect it to a model;
-//! * one episode: [`trace`], [`agent`];
+//! * one episode: [`trace`], [`agent`], or many as Harbor trials: [`harbor`];
 //! * many episodes, kept: [`store`], [`splits`], [`episodes`];
 //! * the stages mine → propose → validate: [`stages`];
 //! * the loop that sequences them and keeps the ledger: [`evolve`]; what it did: [`report`];
@@ -26,6 +26,7 @@ pub mod task;
 pub mod verify;
 
 pub mod agent;
+pub mod harbor;
 pub mod trace;
 
 pub mod episodes;

@@ -284,6 +284,11 @@ impl Drop for FileLock {
     }
 }
 
+/// Now, as RFC 3339 in UTC to the second (`2026-12-03T10:15:00Z`), as traces record times.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

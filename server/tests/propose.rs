@@ -11,7 +11,7 @@ use std::path::Path;
 use self_harness::harness::Harness;
 use self_harness::llm::Client;
 use self_harness::stages::mine::Weakness;
-use self_harness::stages::propose::{round, Budget, Proposal, Proposer, RoundSpec};
+use self_harness::stages::propose::{round, Budget, Proposer, RoundSpec};
 use serde_json::{json, Value};
 use support::{Reply, ScriptedModel};
 

@@ -10,15 +10,15 @@
 
 mod context;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::harness::{Action, ActionFormat, Completion, Harness, Hook, PromptContext};
 use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::offline;
-use crate::sandbox::{Engine, ExecOptions, ExecOutput, Sandbox, SandboxError, SandboxSpec};
-use crate::task::Task;
+use crate::sandbox::{Engine, ExecOptions, ExecOutput, Sandbox, SandboxError, SandboxSpec, Shell, Terminal};
+use crate::task::{Task, VerifierSpec};
 use crate::trace::{self, CommandRecord, EpisodeErrorKind, Header, Outcome, TraceWriter, Turn};
 use crate::verify;
 
@@ -83,19 +83,19 @@ pub async fn run_episode(
     spec: &EpisodeSpec<'_>,
     phase: &(dyn Fn(&str) + Sync),
 ) -> std::io::Result<EpisodeResult> {
-    let started = Instant::now();
-    let header = Header {
-        schema: trace::SCHEMA_VERSION,
-        task: spec.task.name.clone(),
-        harness: spec.harness.name().to_string(),
-        harness_version: spec.harness.version().to_string(),
-        model: spec.model.clone(),
+    let brief = Brief {
+        task: &spec.task.name,
+        instruction: &spec.task.instruction,
+        harness: spec.harness,
+        client: spec.client,
+        model: &spec.model,
         seed: spec.seed,
         trial: spec.trial,
-        started_at: now_rfc3339(),
+        dir: &spec.dir,
+        agent_time: spec.agent_time(),
     };
-    let mut writer = TraceWriter::create(&spec.dir, &header)?;
-    let mut episode = Episode { spec, writer: &mut writer, tokens_in: 0, tokens_out: 0, cost: 0.0, turns: 0 };
+    let started = Instant::now();
+    let mut episode = Episode::new(&brief, brief.start_trace()?);
 
     phase("building");
     let image_spec = ImageSpec::for_task(spec.task);
@@ -109,7 +109,7 @@ pub async fn run_episode(
             match engine.start_sandbox(&sandbox_spec).await {
                 Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("sandbox: {e}")),
                 Ok(sandbox) => {
-                    let end = episode.act_and_verify(&sandbox, phase).await?;
+                    let end = episode.act_and_verify(&sandbox, &spec.task.verifier, phase).await?;
                     phase("removing");
                     sandbox.remove().await;
                     end
@@ -117,23 +117,85 @@ pub async fn run_episode(
             }
         }
     };
+    episode.finish(end, started)
+}
 
-    let passed = end.reward.is_some_and(|r| r >= 1.0);
-    let outcome = Outcome {
-        reward: end.reward,
-        passed,
-        tests: end.tests,
-        error_class: end.class,
-        error_detail: end.detail,
-        turns: episode.turns,
-        tokens_in: episode.tokens_in,
-        tokens_out: episode.tokens_out,
-        cost_usd: episode.cost,
-        duration_ms: started.elapsed().as_millis() as u64,
-        finished_at: now_rfc3339(),
+/// An episode whose commands another program performs (Harbor, through a
+/// [`crate::sandbox::remote::Remote`]), and which also starts, verifies and removes the
+/// environment: the agent only acts, and the outcome has no reward (the driver's verifier
+/// gives it).
+pub struct DrivenSpec<'a> {
+    /// The task's name, as recorded in the trace.
+    pub task: &'a str,
+    pub instruction: &'a str,
+    pub harness: &'a Harness,
+    pub client: &'a Client,
+    pub model: String,
+    pub seed: u64,
+    pub trial: u32,
+    /// The folder the trace is written to.
+    pub dir: PathBuf,
+    /// The agent's time; the episode ends as `agent_timeout` after it.
+    pub agent_time: Duration,
+}
+
+/// Runs the agent of a driven episode on `terminal` until it is done or stops, or until
+/// `stop` resolves (the driver's own timeout: the episode ends as `agent_timeout`, its turn
+/// in flight unrecorded). Fails only when the trace itself cannot be written.
+pub async fn run_driven<T: Terminal>(
+    terminal: &T,
+    spec: &DrivenSpec<'_>,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<EpisodeResult> {
+    let brief = Brief {
+        task: spec.task,
+        instruction: spec.instruction,
+        harness: spec.harness,
+        client: spec.client,
+        model: &spec.model,
+        seed: spec.seed,
+        trial: spec.trial,
+        dir: &spec.dir,
+        agent_time: spec.agent_time,
     };
-    let trace = writer.finish(&outcome)?;
-    Ok(EpisodeResult { trace, outcome })
+    let started = Instant::now();
+    let mut episode = Episode::new(&brief, brief.start_trace()?);
+    let stop = tokio::select! {
+        stop = episode.act(terminal, &|_| {}) => stop?,
+        () = stop => Stop { class: EpisodeErrorKind::AgentTimeout, detail: Some("stopped by the driver".into()) },
+    };
+    let end = End { class: stop.class, detail: stop.detail, reward: None, tests: Vec::new() };
+    episode.finish(end, started)
+}
+
+/// What the agent of one episode is given, wherever its commands run.
+struct Brief<'a> {
+    task: &'a str,
+    instruction: &'a str,
+    harness: &'a Harness,
+    client: &'a Client,
+    model: &'a str,
+    seed: u64,
+    trial: u32,
+    dir: &'a Path,
+    agent_time: Duration,
+}
+
+impl Brief<'_> {
+    /// Creates the trace and writes its header.
+    fn start_trace(&self) -> std::io::Result<TraceWriter> {
+        let header = Header {
+            schema: trace::SCHEMA_VERSION,
+            task: self.task.to_string(),
+            harness: self.harness.name().to_string(),
+            harness_version: self.harness.version().to_string(),
+            model: self.model.to_string(),
+            seed: self.seed,
+            trial: self.trial,
+            started_at: crate::util::now_rfc3339(),
+        };
+        TraceWriter::create(self.dir, &header)
+    }
 }
 
 /// How an episode ended, before the outcome line is assembled.
@@ -164,24 +226,52 @@ impl Stop {
     }
 }
 
-struct Episode<'s, 'w> {
-    spec: &'s EpisodeSpec<'s>,
-    writer: &'w mut TraceWriter,
+struct Episode<'s> {
+    brief: &'s Brief<'s>,
+    writer: TraceWriter,
     tokens_in: u64,
     tokens_out: u64,
     cost: f64,
     turns: u32,
 }
 
-impl Episode<'_, '_> {
-    async fn act_and_verify(&mut self, sandbox: &Sandbox, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<End> {
+impl<'s> Episode<'s> {
+    fn new(brief: &'s Brief<'s>, writer: TraceWriter) -> Self {
+        Episode { brief, writer, tokens_in: 0, tokens_out: 0, cost: 0.0, turns: 0 }
+    }
+
+    /// Writes the outcome line and publishes the trace.
+    fn finish(self, end: End, started: Instant) -> std::io::Result<EpisodeResult> {
+        let outcome = Outcome {
+            reward: end.reward,
+            passed: end.reward.is_some_and(|r| r >= 1.0),
+            tests: end.tests,
+            error_class: end.class,
+            error_detail: end.detail,
+            turns: self.turns,
+            tokens_in: self.tokens_in,
+            tokens_out: self.tokens_out,
+            cost_usd: self.cost,
+            duration_ms: started.elapsed().as_millis() as u64,
+            finished_at: crate::util::now_rfc3339(),
+        };
+        let trace = self.writer.finish(&outcome)?;
+        Ok(EpisodeResult { trace, outcome })
+    }
+
+    async fn act_and_verify(
+        &mut self,
+        sandbox: &Sandbox,
+        verifier: &VerifierSpec,
+        phase: &(dyn Fn(&str) + Sync),
+    ) -> std::io::Result<End> {
         phase("agent");
         let stop = self.act(sandbox, phase).await?;
         if stop.class == EpisodeErrorKind::InfrastructureError {
             return Ok(End { class: stop.class, detail: stop.detail, reward: None, tests: Vec::new() });
         }
         phase("verifying");
-        Ok(match verify::verify(sandbox, &self.spec.task.verifier).await {
+        Ok(match verify::verify(sandbox, verifier).await {
             Ok(verdict) => {
                 End { class: stop.class, detail: stop.detail, reward: Some(verdict.reward), tests: verdict.tests }
             }
@@ -193,20 +283,24 @@ impl Episode<'_, '_> {
     }
 
     /// The turn loop.
-    async fn act(&mut self, sandbox: &Sandbox, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<Stop> {
-        let (task, harness) = (self.spec.task, self.spec.harness);
+    async fn act<T: Terminal>(&mut self, terminal: &T, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<Stop> {
+        let harness = self.brief.harness;
         let policy = harness.policy();
-        let deadline = Instant::now() + self.spec.agent_time();
-        let shell = sandbox.shell("agent");
+        let deadline = Instant::now() + self.brief.agent_time;
+        let shell = Shell::on(terminal, "agent");
 
-        if let Err(detail) = install_harness(sandbox, harness).await {
+        if let Err(detail) = install_harness(terminal, harness).await {
             return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(detail) });
         }
         let workdir = match shell.run("pwd", Duration::from_secs(30), 4096).await {
             Ok(out) => out.output.trim().to_string(),
             Err(e) => return Ok(Stop::infrastructure(e)),
         };
-        let context = PromptContext { instruction: task.instruction.clone(), task_name: task.name.clone(), workdir };
+        let context = PromptContext {
+            instruction: self.brief.instruction.to_string(),
+            task_name: self.brief.task.to_string(),
+            workdir,
+        };
         let (system, instruction) = match (harness.render_system(&context), harness.render_instruction(&context)) {
             (Ok(s), Ok(i)) => (s, i),
             (Err(e), _) | (_, Err(e)) => {
@@ -228,7 +322,7 @@ impl Episode<'_, '_> {
             let Some(remaining) = deadline.checked_duration_since(Instant::now()) else {
                 return Ok(Stop {
                     class: EpisodeErrorKind::AgentTimeout,
-                    detail: Some(format!("agent timeout of {:?}", self.spec.agent_time())),
+                    detail: Some(format!("agent timeout of {:?}", self.brief.agent_time)),
                 });
             };
             let mut turn = Turn { index, ..Turn::default() };
@@ -324,7 +418,7 @@ impl Episode<'_, '_> {
                 if let Some(hook) = harness.after_command() {
                     let exit_code = out.exit_code.map(|c| c.to_string()).unwrap_or_default();
                     let env = vec![("COMMAND".into(), command.to_string()), ("EXIT_CODE".into(), exit_code)];
-                    let said = match run_hook(sandbox, hook, env).await {
+                    let said = match run_hook(terminal, hook, env).await {
                         Ok(said) => said,
                         Err(e) => {
                             self.writer.turn(&turn)?;
@@ -356,7 +450,7 @@ impl Episode<'_, '_> {
                 observation.push_str(REFUSED_DONE);
             } else if action.done {
                 let check = match (policy.completion, harness.before_completion()) {
-                    (Completion::DeclareAfterCheck, Some(hook)) => match run_hook(sandbox, hook, Vec::new()).await {
+                    (Completion::DeclareAfterCheck, Some(hook)) => match run_hook(terminal, hook, Vec::new()).await {
                         Ok(out) => Some(out),
                         Err(e) => {
                             self.writer.turn(&turn)?;
@@ -403,7 +497,7 @@ impl Episode<'_, '_> {
     ) -> std::io::Result<Result<(String, Result<Action, String>), Stop>> {
         let request = self.request(messages, turn, attempt);
         let started = Instant::now();
-        let response = match tokio::time::timeout(remaining, self.spec.client.chat(&request)).await {
+        let response = match tokio::time::timeout(remaining, self.brief.client.chat(&request)).await {
             Err(_) => {
                 return Ok(Err(Stop {
                     class: EpisodeErrorKind::AgentTimeout,
@@ -423,18 +517,18 @@ impl Episode<'_, '_> {
         self.tokens_in += response.usage.prompt_tokens;
         self.tokens_out += response.usage.completion_tokens;
         self.cost += response.cost_usd.unwrap_or(0.0);
-        Ok(Ok(match self.spec.harness.policy().action_format {
+        Ok(Ok(match self.brief.harness.policy().action_format {
             ActionFormat::Json => (response.content.clone(), Action::parse_json(&response.content).map_err(|e| e.0)),
             ActionFormat::ToolCalls => (render_tool_calls(&response), action_from_tool_calls(&response)),
         }))
     }
 
     fn request(&self, messages: &[Message], turn: u32, attempt: u32) -> ChatRequest {
-        let harness = self.spec.harness;
+        let harness = self.brief.harness;
         let policy = harness.policy();
         // A fresh sample for an attempt after a repeated failure: hotter, another seed.
         let temperature = if attempt == 0 { policy.temperature } else { policy.temperature.max(0.7) + 0.3 };
-        let seed = self.spec.seed.wrapping_mul(1000).wrapping_add(turn.into()).wrapping_add(u64::from(attempt) << 32);
+        let seed = self.brief.seed.wrapping_mul(1000).wrapping_add(turn.into()).wrapping_add(u64::from(attempt) << 32);
         let request =
             ChatRequest::new(messages.to_vec()).temperature(temperature as f32).max_tokens(MAX_REPLY_TOKENS).seed(seed);
         match policy.action_format {
@@ -447,9 +541,13 @@ impl Episode<'_, '_> {
 }
 
 /// Runs one of the harness's hook scripts in the sandbox, with `env` set.
-async fn run_hook(sandbox: &Sandbox, hook: &Hook, env: Vec<(String, String)>) -> Result<ExecOutput, SandboxError> {
+async fn run_hook<T: Terminal>(
+    terminal: &T,
+    hook: &Hook,
+    env: Vec<(String, String)>,
+) -> Result<ExecOutput, SandboxError> {
     let options = ExecOptions { env, ..ExecOptions::with_timeout(hook.timeout) };
-    sandbox.exec(&format!("bash {}", hook.container_path), &options).await
+    terminal.exec(&format!("bash {}", hook.container_path), &options).await
 }
 
 /// What the trace keeps of a command (or hook) run: `shown` is the output as the model saw it.
@@ -465,16 +563,16 @@ fn record(text: &str, out: &ExecOutput, shown: String) -> CommandRecord {
 }
 
 /// Copies the harness's tools and hooks into the container and puts the tools on PATH.
-async fn install_harness(sandbox: &Sandbox, harness: &Harness) -> Result<(), String> {
+async fn install_harness<T: Terminal>(terminal: &T, harness: &Harness) -> Result<(), String> {
     for tool in harness.tools() {
-        sandbox.write_file(&tool.container_path(), &tool.script, 0o755).await.map_err(|e| e.to_string())?;
+        terminal.write_file(&tool.container_path(), &tool.script, 0o755).await.map_err(|e| e.to_string())?;
     }
     for hook in harness.hooks() {
-        sandbox.write_file(&hook.container_path, &hook.script, 0o755).await.map_err(|e| e.to_string())?;
+        terminal.write_file(&hook.container_path, &hook.script, 0o755).await.map_err(|e| e.to_string())?;
     }
     if !harness.tools().is_empty() {
         let path = format!("export PATH={}:$PATH", crate::harness::TOOLS_DIR);
-        sandbox.shell("agent").run(&path, Duration::from_secs(30), 4096).await.map_err(|e| e.to_string())?;
+        Shell::on(terminal, "agent").run(&path, Duration::from_secs(30), 4096).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -553,8 +651,4 @@ fn episode_error_kind(error: &LlmError) -> EpisodeErrorKind {
 /// Milliseconds with microsecond precision, as traces record them.
 fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
-}
-
-pub(crate) fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

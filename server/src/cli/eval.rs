@@ -46,6 +46,8 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
+    backend: super::BackendArgs,
+    #[command(flatten)]
     agent: super::AgentArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -71,63 +73,82 @@ pub async fn run(args: EvalArgs) -> CliResult {
     let suite = suite.select(&only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
     let (client, model) = args.agent.client()?;
     preflight_model(&client).await?;
-    let engine = engine().await?;
-
-    let spinner = ui::spinner("building images");
-    for task in &suite.tasks {
-        spinner.set_message(task.name.clone());
-        let spec = ImageSpec::for_task(task);
-        engine.ensure_image(&spec, &mut |_| {}).await.map_err(|e| {
-            let hint = if offline::unavailable(&e.to_string()).is_some() {
-                "\n  It cannot be built from this machine: leave it out (`--task` names the tasks to run)."
-            } else {
-                ""
-            };
-            CliError::new(exit::FAILED, format!("task {}: {}{hint}", task.name, offline::explain(&e.to_string())))
-        })?;
+    let store = Store::at(&super::current_dir()?);
+    let config = super::project_config(args.agent.config.as_deref())?;
+    let harbor = args.backend.harbor(&config.backend, &store, args.parallel as usize)?;
+    if harbor.is_none() {
+        build_images(&suite).await?;
     }
-    spinner.finish_and_clear();
-
-    let store = Store::at(&std::env::current_dir().map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?);
     let run = store
         .new_run(harness.version())
         .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot create the run folder: {e}")))?;
     let episodes: Vec<(usize, u32)> =
         (0..suite.tasks.len()).flat_map(|t| (0..args.trials).map(move |k| (t, k))).collect();
-    let (seed, time_limit) = (args.seed, args.agent.time_limit());
     let bar = Arc::new(ui::progress(episodes.len() as u64, "eval"));
-    let results: Vec<(usize, std::io::Result<agent::EpisodeResult>)> = futures_util::stream::iter(episodes)
-        .map(|(t, trial)| {
-            let (task, bar, harness, client, model, run) =
-                (&suite.tasks[t], bar.clone(), &harness, &client, &model, &run);
-            async move {
-                let spec = EpisodeSpec {
-                    task,
-                    harness,
-                    client,
-                    model: model.clone(),
-                    seed: seed + u64::from(trial),
+    let report = |task: &str, trial: u32, outcome: &Outcome| {
+        bar.inc(1);
+        let line = format!("{task:<28} trial {trial}  {}", describe(outcome));
+        if ui::interactive() {
+            bar.println(line)
+        } else {
+            ui::info(&line)
+        }
+    };
+    let results: Vec<(usize, std::io::Result<agent::EpisodeResult>)> = match &harbor {
+        Some(harbor) => {
+            let submissions: Vec<crate::harbor::Submission> = episodes
+                .iter()
+                .map(|&(t, trial)| crate::harbor::Submission {
+                    task: &suite.tasks[t],
+                    seed: args.seed + u64::from(trial),
                     trial,
-                    dir: run.episode_dir(&task.name, trial),
-                    time_limit,
-                };
-                let phase = |phase: &str| bar.set_message(format!("{} #{trial}: {phase}", task.name));
-                let result = agent::run_episode(engine, &spec, &phase).await;
-                bar.inc(1);
-                if let Ok(r) = &result {
-                    let line = format!("{:<28} trial {trial}  {}", task.name, describe(&r.outcome));
-                    if ui::interactive() {
-                        bar.println(line)
-                    } else {
-                        ui::info(&line)
+                    dir: run.episode_dir(&suite.tasks[t].name, trial),
+                })
+                .collect();
+            bar.set_message(format!("Harbor ({}), {} at a time", harbor.environment, harbor.parallel));
+            let batch = crate::harbor::Batch { harness: &harness, model: &model, time_limit: args.agent.time_limit() };
+            let on_finished = |f: &crate::harbor::Finished| {
+                let submission = &submissions[f.index];
+                report(&submission.task.name, submission.trial, &f.outcome)
+            };
+            let finished = harbor.run(&batch, &submissions, &on_finished).await;
+            let finished = finished.map_err(|e| CliError::new(exit::ENVIRONMENT, format!("Harbor: {e}")))?;
+            finished
+                .into_iter()
+                .map(|f| (episodes[f.index].0, Ok(agent::EpisodeResult { trace: f.trace, outcome: f.outcome })))
+                .collect()
+        }
+        None => {
+            let engine = engine().await?;
+            let (seed, time_limit) = (args.seed, args.agent.time_limit());
+            futures_util::stream::iter(episodes)
+                .map(|(t, trial)| {
+                    let (task, bar, harness, client, model, run, report) =
+                        (&suite.tasks[t], bar.clone(), &harness, &client, &model, &run, &report);
+                    async move {
+                        let spec = EpisodeSpec {
+                            task,
+                            harness,
+                            client,
+                            model: model.clone(),
+                            seed: seed + u64::from(trial),
+                            trial,
+                            dir: run.episode_dir(&task.name, trial),
+                            time_limit,
+                        };
+                        let phase = |phase: &str| bar.set_message(format!("{} #{trial}: {phase}", task.name));
+                        let result = agent::run_episode(engine, &spec, &phase).await;
+                        if let Ok(r) = &result {
+                            report(&task.name, trial, &r.outcome);
+                        }
+                        (t, result)
                     }
-                }
-                (t, result)
-            }
-        })
-        .buffer_unordered(args.parallel as usize)
-        .collect()
-        .await;
+                })
+                .buffer_unordered(args.parallel as usize)
+                .collect()
+                .await
+        }
+    };
     bar.finish_and_clear();
 
     let mut rows: Vec<TaskRow> = suite
@@ -218,6 +239,27 @@ fn describe(outcome: &Outcome) -> String {
     let class =
         serde_json::to_value(outcome.error_class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
     format!("{verdict:<14} {class:<20} {} turns, {} tokens", outcome.turns, outcome.tokens_in + outcome.tokens_out)
+}
+
+/// Builds (or finds built) every task's image, so a task that cannot be built here is one
+/// clear message before any episode starts.
+async fn build_images(suite: &crate::task::Suite) -> Result<(), CliError> {
+    let engine = engine().await?;
+    let spinner = ui::spinner("building images");
+    for task in &suite.tasks {
+        spinner.set_message(task.name.clone());
+        let spec = ImageSpec::for_task(task);
+        engine.ensure_image(&spec, &mut |_| {}).await.map_err(|e| {
+            let hint = if offline::unavailable(&e.to_string()).is_some() {
+                "\n  It cannot be built from this machine: leave it out (`--task` names the tasks to run)."
+            } else {
+                ""
+            };
+            CliError::new(exit::FAILED, format!("task {}: {}{hint}", task.name, offline::explain(&e.to_string())))
+        })?;
+    }
+    spinner.finish_and_clear();
+    Ok(())
 }
 
 /// One tiny request, so that a model endpoint that is down is one clear message before

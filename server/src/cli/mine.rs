@@ -43,6 +43,8 @@ pub struct MineArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
+    backend: super::BackendArgs,
+    #[command(flatten)]
     agent: super::AgentArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -60,7 +62,13 @@ pub async fn run(args: MineArgs) -> CliResult {
     if let Some(note) = crate::stages::repeats_note(&harness, args.repeats) {
         ui::warn(&note);
     }
-    let run = SplitRunArgs { tasks: tasks.clone(), repeats: args.repeats, parallel: args.parallel, seed: args.seed };
+    let run = SplitRunArgs {
+        tasks: tasks.clone(),
+        repeats: args.repeats,
+        parallel: args.parallel,
+        seed: args.seed,
+        backend: args.backend.clone(),
+    };
     let setup = StageSetup::new(Store::at(&super::current_dir()?), &run, &args.agent).await?;
     let bar = ui::progress(0, "mine");
     let on_episode = |_: &Episode| bar.inc(1);

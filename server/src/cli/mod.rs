@@ -1,6 +1,7 @@
 //! The command line: a thin front end over the stages. Parses arguments, shows progress
 //! and tables, maps outcomes to exit codes, and removes every container on Ctrl-C.
 
+mod act;
 mod bench;
 mod eval;
 mod export;
@@ -89,6 +90,8 @@ enum Command {
     Loop(loop_cmd::LoopArgs),
     /// Write a run's traces in another format: Harbor's trajectories (ATIF), one per episode.
     Export(export::ExportArgs),
+    /// Act out one episode whose commands a driver performs (Harbor's agent; see docs/harbor.md).
+    Act(act::ActArgs),
     /// What the loop did and whether it helped: test-split pass rates with 95% intervals, per-iteration decisions, costs, a plot.
     Report(report::ReportArgs),
     /// Measure the runner: exec round trips and container life cycle, side by side with the docker CLI.
@@ -152,10 +155,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::ENVIRONMENT);
         }
     };
+    // `act` handles SIGTERM itself: the driver stops an episode that way, and its trace
+    // must still end with an outcome.
+    let handles_signals = matches!(cli.command, Command::Act(_));
     let code = runtime.block_on(async {
         let outcome = tokio::select! {
             outcome = run(cli.command) => outcome,
-            signal = shutdown_signal() => {
+            signal = shutdown_signal(), if !handles_signals => {
                 ui::warn(&format!("{signal}: stopping and removing containers…"));
                 Err(CliError::new(exit::INTERRUPTED, format!("interrupted by {signal}")))
             }
@@ -194,6 +200,7 @@ async fn run(command: Command) -> CliResult {
         Command::Validate(args) => validate::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Export(args) => export::run(args).await,
+        Command::Act(args) => act::run(args).await,
         Command::Model(command) => model::run(command).await,
         Command::Lsp { .. } => {
             crate::lsp::serve_stdio().await;
@@ -279,6 +286,56 @@ struct SplitRunArgs {
     /// Seed of the split and of the episodes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    #[command(flatten)]
+    backend: BackendArgs,
+}
+
+/// Where episodes run: shared by `eval`, `mine`, `validate` and `loop`.
+#[derive(clap::Args, Clone)]
+struct BackendArgs {
+    /// Where episodes run: `local` (Docker on this machine) or `harbor` (as Harbor trials on
+    /// --harbor-env; scripts/setup-harbor.sh installs Harbor). Default: `[backend] kind` of
+    /// self-harness.toml, else local.
+    #[arg(long, value_parser = ["local", "harbor"])]
+    backend: Option<String>,
+    /// Harbor's environment: `docker` (the default), `daytona`, `modal`, `gke`, … as Harbor
+    /// names them; `offline-docker` (Harbor's Docker on a host without a registry, from
+    /// integrations/harbor); or an import path `module:Class`.
+    #[arg(long, value_name = "ENV")]
+    harbor_env: Option<String>,
+    /// A keyword argument for Harbor's environment (repeatable), e.g. `--harbor-ek region=us`.
+    #[arg(long = "harbor-ek", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    harbor_ek: Vec<(String, String)>,
+}
+
+impl BackendArgs {
+    /// The Harbor backend when the flags or `[backend]` of the project config ask for one;
+    /// its jobs are kept in the store's `harbor-jobs/`.
+    fn harbor(
+        &self,
+        config: &crate::config::BackendConfig,
+        store: &crate::store::Store,
+        parallel: usize,
+    ) -> Result<Option<crate::harbor::Backend>, CliError> {
+        let wanted = self.backend.as_deref().map_or(config.harbor, |b| b == "harbor");
+        if !wanted {
+            return Ok(None);
+        }
+        let environment = self.harbor_env.clone().or_else(|| config.harbor_env.clone()).unwrap_or("docker".into());
+        let mut backend =
+            crate::harbor::Backend::locate(&current_dir()?, environment, parallel, store.root().join("harbor-jobs"))
+                .map_err(|e| CliError::new(exit::ENVIRONMENT, e))?;
+        backend.environment_kwargs = config.harbor_env_kwargs.clone();
+        backend.environment_kwargs.extend(self.harbor_ek.iter().cloned());
+        Ok(Some(backend))
+    }
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_string(), value.to_string())),
+        _ => Err(format!("{text:?} is not KEY=VALUE")),
+    }
 }
 
 /// What a command that runs a stage resolves first: the suite and its split (made and kept
@@ -292,15 +349,19 @@ struct StageSetup {
     model: String,
     store: crate::store::Store,
     engine: &'static Engine,
+    /// Episodes run as Harbor trials (`--backend harbor`); `None`: here.
+    harbor: Option<crate::harbor::Backend>,
 }
 
 impl StageSetup {
     async fn new(store: crate::store::Store, run: &SplitRunArgs, agent: &AgentArgs) -> Result<StageSetup, CliError> {
         let suite = load_suite(&run.tasks)?;
         let (client, model, improver) = agent.clients()?;
+        let config = project_config(agent.config.as_deref())?;
+        let harbor = run.backend.harbor(&config.backend, &store, run.parallel as usize)?;
         let engine = engine().await?;
         let splits = splits_for(&store, &suite, run.seed)?;
-        Ok(StageSetup { suite, splits, client, improver, model, store, engine })
+        Ok(StageSetup { suite, splits, client, improver, model, store, engine, harbor })
     }
 
     /// The stages' context: episodes as `run` and `agent` say, reported to `on_episode`.
@@ -320,6 +381,7 @@ impl StageSetup {
                 parallel: run.parallel as usize,
                 time_limit: agent.time_limit(),
                 on_episode,
+                harbor: self.harbor.as_ref(),
             },
             improver: &self.improver,
             tasks: &self.suite.tasks,

@@ -806,5 +806,5 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
 }
 
 fn now() -> String {
-    crate::agent::now_rfc3339()
+    crate::util::now_rfc3339()
 }

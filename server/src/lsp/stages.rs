@@ -55,6 +55,19 @@ pub async fn remove_containers() {
     }
 }
 
+/// The Harbor backend when the project's `[backend]` asks for one (the editor has no flags).
+fn harbor_backend(project: &Project, store: &Store) -> Result<Option<crate::harbor::Backend>, String> {
+    let backend = crate::config::ProjectConfig::load(&project.root).map_err(|e| e.to_string())?.backend;
+    if !backend.harbor {
+        return Ok(None);
+    }
+    let environment = backend.harbor_env.unwrap_or_else(|| "docker".into());
+    let jobs = store.root().join("harbor-jobs");
+    let mut harbor = crate::harbor::Backend::locate(&project.root, environment, project.settings.parallel(), jobs)?;
+    harbor.environment_kwargs = backend.harbor_env_kwargs;
+    Ok(Some(harbor))
+}
+
 /// What the commands that run episodes resolve from the project first.
 struct Resolved {
     client: Client,
@@ -65,6 +78,8 @@ struct Resolved {
     splits: Splits,
     store: Store,
     settings: Settings,
+    /// Episodes run as Harbor trials, when `[backend]` of self-harness.toml says so.
+    harbor: Option<crate::harbor::Backend>,
 }
 
 impl Resolved {
@@ -80,7 +95,8 @@ impl Resolved {
         }
         let store = project.store();
         let splits = load_or_make(&store.splits_path(), &suite.tasks, project.settings.seed())?;
-        Ok(Resolved { client, improver, model, suite, splits, store, settings: project.settings.clone() })
+        let harbor = harbor_backend(project, &store)?;
+        Ok(Resolved { client, improver, model, suite, splits, store, settings: project.settings.clone(), harbor })
     }
 
     /// The stages' context, as the settings say.
@@ -99,6 +115,7 @@ impl Resolved {
                 parallel: self.settings.parallel(),
                 time_limit: self.time_limit(),
                 on_episode,
+                harbor: self.harbor.as_ref(),
             },
             improver: &self.improver,
             tasks: &self.suite.tasks,

@@ -34,6 +34,9 @@ pub enum SandboxError {
     #[error("the container {container} is gone: {message}")]
     ContainerGone { container: String, message: String },
 
+    #[error("the driver failed: {0}")]
+    Driver(String),
+
     #[error("docker engine error: {0}")]
     Docker(#[from] bollard::errors::Error),
 

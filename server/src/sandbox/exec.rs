@@ -113,10 +113,13 @@ pub(super) struct ExecServer {
     busy: bool,
 }
 
-struct Reply {
-    exit_code: i64,
-    total: u64,
-    output: Vec<u8>,
+#[derive(Debug)]
+pub(super) struct Reply {
+    pub(super) exit_code: i64,
+    /// How many bytes the command printed.
+    pub(super) total: u64,
+    /// All of them, or the first and last `limit / 2`.
+    pub(super) output: Vec<u8>,
 }
 
 impl Sandbox {
@@ -296,7 +299,7 @@ impl ExecServer {
 }
 
 /// The script the server runs: working directory and environment, then the command.
-fn compose_script(command: &str, options: &ExecOptions) -> String {
+pub(super) fn compose_script(command: &str, options: &ExecOptions) -> String {
     let mut script = String::new();
     if let Some(dir) = &options.workdir {
         script.push_str(&format!("cd -- {} || exit 126\n", shell_quote(dir)));
@@ -309,12 +312,12 @@ fn compose_script(command: &str, options: &ExecOptions) -> String {
     script
 }
 
-fn shell_quote(text: &str) -> String {
+pub(super) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The output as text, with a marker where the middle was cut.
-fn render(reply: &Reply, limit: usize) -> (String, u64) {
+pub(super) fn render(reply: &Reply, limit: usize) -> (String, u64) {
     let sent = reply.output.len() as u64;
     if sent >= reply.total {
         return (String::from_utf8_lossy(&reply.output).into_owned(), reply.total);

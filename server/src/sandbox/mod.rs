@@ -1,4 +1,5 @@
-//! The container engine: the only part of Self-Harness that talks to Docker.
+//! Where commands run: the container engine (the only part of Self-Harness that talks
+//! to Docker), and the terminal an agent sees on top of it or of another runner.
 //!
 //! [`Engine`] connects to the local Docker engine (through bollard, negotiating the API
 //! version, honouring `DOCKER_HOST`), builds task images ([`image`]) on top of locally
@@ -7,6 +8,8 @@
 //! commands with a hard timeout and exchange files. Every container is labelled with its
 //! owner and registered in [`reaper`], so that it is removed on every path: normal end,
 //! error, Ctrl-C, and (by the next run's sweep and the container's own lifetime) SIGKILL.
+//! The agent asks only for a [`Terminal`]: a `Sandbox`, or a [`remote::Remote`] whose
+//! commands a driver such as Harbor performs in its own environments.
 
 pub mod base;
 mod container;
@@ -16,8 +19,10 @@ pub mod image;
 pub mod offline;
 pub mod python;
 pub mod reaper;
+pub mod remote;
 mod shell;
 pub mod standins;
+mod terminal;
 
 use std::time::Duration;
 
@@ -27,6 +32,7 @@ pub use container::{Sandbox, SandboxSpec};
 pub use error::SandboxError;
 pub use exec::{ExecOptions, ExecOutput};
 pub use shell::Shell;
+pub use terminal::Terminal;
 
 /// A connection to the local Docker engine.
 #[derive(Clone)]

@@ -9,30 +9,35 @@
 
 use std::time::Duration;
 
-use super::{ExecOptions, ExecOutput, Sandbox, SandboxError};
+use super::{ExecOptions, ExecOutput, Sandbox, SandboxError, Terminal};
 
 /// Bash variables that belong to the running shell, not to the session.
 const NOT_STATE: &str = "BASH*|FUNCNAME|GROUPS|PIPESTATUS|_|SHLVL|RANDOM|SRANDOM|SECONDS|LINENO|HISTCMD|EPOCHSECONDS|EPOCHREALTIME|PPID|UID|EUID|SHELLOPTS|OPTIND|OPTARG|COMP_WORDBREAKS|DIRSTACK|PWD|OLDPWD|COLUMNS|LINES|__sh_*";
 
-/// A named shell session inside a sandbox.
-pub struct Shell<'a> {
-    sandbox: &'a Sandbox,
+/// A named shell session on a terminal.
+pub struct Shell<'a, T: Terminal = Sandbox> {
+    terminal: &'a T,
     state_file: String,
 }
 
 impl Sandbox {
     /// A persistent shell session; sessions with different names are independent.
     pub fn shell(&self, name: &str) -> Shell<'_> {
-        let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        Shell { sandbox: self, state_file: format!("/tmp/.self-harness/session-{safe}.state") }
+        Shell::on(self, name)
     }
 }
 
-impl Shell<'_> {
+impl<'a, T: Terminal> Shell<'a, T> {
+    /// The session `name` on `terminal`; sessions with different names are independent.
+    pub fn on(terminal: &'a T, name: &str) -> Self {
+        let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        Shell { terminal, state_file: format!("/tmp/.self-harness/session-{safe}.state") }
+    }
+
     /// Runs `command` in the session, stopping it (and what it started) after `timeout`.
     pub async fn run(&self, command: &str, timeout: Duration, output_limit: usize) -> Result<ExecOutput, SandboxError> {
         let options = ExecOptions { timeout: Some(timeout), output_limit, ..ExecOptions::default() };
-        self.sandbox.exec(&self.script(command), &options).await
+        self.terminal.exec(&self.script(command), &options).await
     }
 
     fn script(&self, command: &str) -> String {

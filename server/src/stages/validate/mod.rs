@@ -161,7 +161,7 @@ pub async fn validate(
 fn record_of(candidate: &Candidate, options: ValidateOptions, compared: &Compared) -> ValidationRecord {
     let (harness, parent, working) = (&candidate.harness, &candidate.parent, &candidate.working);
     ValidationRecord {
-        at: crate::agent::now_rfc3339(),
+        at: crate::util::now_rfc3339(),
         proposal: candidate.proposal.clone(),
         harness: Some(working.canonicalize().unwrap_or_else(|_| working.clone())),
         parent_dir: parent.dir().to_path_buf(),

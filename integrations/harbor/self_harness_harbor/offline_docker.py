@@ -1,0 +1,37 @@
+"""Harbor's Docker environment on a host that reaches no registry.
+
+Harbor 0.25.0 enforces a task's ``no-network`` policy on Docker with an egress-control
+sidecar whose images (``gogost/gost``, an ``alpine`` kernel probe) come from Docker Hub.
+Where no registry can be reached the probe fails and Harbor refuses every task that asks
+for no network, although Docker itself can enforce it: this environment does so with
+Harbor's own ``docker-compose-no-network.yaml`` overlay (``network_mode: none``). Tasks
+that allow the internet run exactly as in the Docker environment; allowlists and policies
+that change between phases are not offered (Harbor then refuses the task, naming why).
+Images are built by ``docker compose build`` as usual: a ``FROM`` image must exist
+locally (``self-harness images build`` tags the stand-ins Self-Harness builds).
+"""
+
+from pathlib import Path
+
+from harbor.environments.capabilities import EnvironmentCapabilities
+from harbor.environments.docker import COMPOSE_NO_NETWORK_PATH
+from harbor.environments.docker.docker import DockerEnvironment
+from harbor.models.task.config import NetworkMode
+
+
+class OfflineDockerEnvironment(DockerEnvironment):
+    @classmethod
+    def _egress_control_kernel_support(cls) -> bool:
+        # The sidecar cannot be had offline; `network_mode: none` needs no probe.
+        return False
+
+    @property
+    def capabilities(self) -> EnvironmentCapabilities:
+        return super().capabilities.model_copy(update={"disable_internet": True})
+
+    @property
+    def _docker_compose_paths(self) -> list[Path]:
+        paths = super()._docker_compose_paths
+        if self.network_policy.network_mode == NetworkMode.NO_NETWORK:
+            paths.append(COMPOSE_NO_NETWORK_PATH)
+        return paths
