@@ -20,7 +20,7 @@ fi
 export TB2_DIR="${TB2_DIR:-}"
 [ -n "$TB2_DIR" ] && echo "==> real TB2 tasks from $TB2_DIR" || echo "==> TB2_DIR not set: the real TB2 task test will say it skipped"
 
-echo "==> Harbor for the ATIF tests (PyPI harbor==0.25.0 in .venv-harbor; skipped when installed)"
+echo "==> Harbor for the ATIF and Harbor-backend tests (PyPI harbor==0.25.0 in .venv-harbor; skipped when installed)"
 HARBOR_PYTHON="$(bash scripts/setup-harbor.sh)"
 export HARBOR_PYTHON
 

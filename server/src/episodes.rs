@@ -155,7 +155,12 @@ impl Runner<'_> {
             locks.push(crate::util::FileLock::acquire(&dir.join(".lock"), "an episode", waiting).await?);
         }
         let mut episodes: Vec<Option<Episode>> = vec![None; jobs.len()];
-        let batch = crate::harbor::Batch { harness, model: &self.model, time_limit: self.time_limit };
+        let batch = crate::harbor::Batch {
+            harness,
+            model: &self.model,
+            endpoint: &self.client.config().base_url,
+            time_limit: self.time_limit,
+        };
         let mut attempt = 0;
         loop {
             let mut pending = Vec::new();

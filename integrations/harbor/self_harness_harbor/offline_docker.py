@@ -7,8 +7,10 @@ for no network, although Docker itself can enforce it: this environment does so 
 Harbor's own ``docker-compose-no-network.yaml`` overlay (``network_mode: none``). Tasks
 that allow the internet run exactly as in the Docker environment; allowlists and policies
 that change between phases are not offered (Harbor then refuses the task, naming why).
-Images are built by ``docker compose build`` as usual: a ``FROM`` image must exist
-locally (``self-harness images build`` tags the stand-ins Self-Harness builds).
+Images are always built from the task's Dockerfile by ``docker compose build``: a
+prebuilt ``docker_image`` would have to be pulled. A ``FROM`` image must exist locally
+(``self-harness images build``, and the first local run of a task, tag the stand-ins
+Self-Harness builds for registry images).
 """
 
 from pathlib import Path
@@ -24,6 +26,9 @@ class OfflineDockerEnvironment(DockerEnvironment):
     def _egress_control_kernel_support(cls) -> bool:
         # The sidecar cannot be had offline; `network_mode: none` needs no probe.
         return False
+
+    async def start(self, force_build: bool):
+        await super().start(force_build=True)
 
     @property
     def capabilities(self) -> EnvironmentCapabilities:

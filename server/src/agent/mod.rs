@@ -120,46 +120,19 @@ pub async fn run_episode(
     episode.finish(end, started)
 }
 
-/// An episode whose commands another program performs (Harbor, through a
-/// [`crate::sandbox::remote::Remote`]), and which also starts, verifies and removes the
-/// environment: the agent only acts, and the outcome has no reward (the driver's verifier
-/// gives it).
-pub struct DrivenSpec<'a> {
-    /// The task's name, as recorded in the trace.
-    pub task: &'a str,
-    pub instruction: &'a str,
-    pub harness: &'a Harness,
-    pub client: &'a Client,
-    pub model: String,
-    pub seed: u64,
-    pub trial: u32,
-    /// The folder the trace is written to.
-    pub dir: PathBuf,
-    /// The agent's time; the episode ends as `agent_timeout` after it.
-    pub agent_time: Duration,
-}
-
-/// Runs the agent of a driven episode on `terminal` until it is done or stops, or until
-/// `stop` resolves (the driver's own timeout: the episode ends as `agent_timeout`, its turn
-/// in flight unrecorded). Fails only when the trace itself cannot be written.
+/// Runs the agent of an episode whose commands another program performs (Harbor, through
+/// a [`crate::sandbox::remote::Remote`]) and which also starts, verifies and removes the
+/// environment: the agent only acts on `terminal` until it is done or stops, or until `stop`
+/// resolves (the driver's own timeout: the episode ends as `agent_timeout`, its turn in
+/// flight unrecorded); the outcome has no reward (the driver's verifier gives it). Fails
+/// only when the trace itself cannot be written.
 pub async fn run_driven<T: Terminal>(
     terminal: &T,
-    spec: &DrivenSpec<'_>,
+    brief: &Brief<'_>,
     stop: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<EpisodeResult> {
-    let brief = Brief {
-        task: spec.task,
-        instruction: spec.instruction,
-        harness: spec.harness,
-        client: spec.client,
-        model: &spec.model,
-        seed: spec.seed,
-        trial: spec.trial,
-        dir: &spec.dir,
-        agent_time: spec.agent_time,
-    };
     let started = Instant::now();
-    let mut episode = Episode::new(&brief, brief.start_trace()?);
+    let mut episode = Episode::new(brief, brief.start_trace()?);
     let stop = tokio::select! {
         stop = episode.act(terminal, &|_| {}) => stop?,
         () = stop => Stop { class: EpisodeErrorKind::AgentTimeout, detail: Some("stopped by the driver".into()) },
@@ -169,16 +142,20 @@ pub async fn run_driven<T: Terminal>(
 }
 
 /// What the agent of one episode is given, wherever its commands run.
-struct Brief<'a> {
-    task: &'a str,
-    instruction: &'a str,
-    harness: &'a Harness,
-    client: &'a Client,
-    model: &'a str,
-    seed: u64,
-    trial: u32,
-    dir: &'a Path,
-    agent_time: Duration,
+pub struct Brief<'a> {
+    /// The task's name, as recorded in the trace.
+    pub task: &'a str,
+    pub instruction: &'a str,
+    pub harness: &'a Harness,
+    pub client: &'a Client,
+    /// The model name recorded in the trace.
+    pub model: &'a str,
+    pub seed: u64,
+    pub trial: u32,
+    /// The folder the trace is written to.
+    pub dir: &'a Path,
+    /// The agent's time; the episode ends as `agent_timeout` after it.
+    pub agent_time: Duration,
 }
 
 impl Brief<'_> {

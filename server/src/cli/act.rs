@@ -14,7 +14,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{exit, CliError, CliResult};
-use crate::agent::{self, DrivenSpec};
+use crate::agent::{self, Brief};
 use crate::sandbox::remote::Remote;
 use crate::trace::{self, atif};
 
@@ -69,22 +69,22 @@ pub async fn run(args: ActArgs) -> CliResult {
     })?;
     let (client, model) = args.agent.client()?;
     let cap = args.agent.time_limit().unwrap_or(Duration::MAX);
-    let spec = DrivenSpec {
+    let brief = Brief {
         task: &args.task,
         instruction: &instruction,
         harness: &harness,
         client: &client,
-        model,
+        model: &model,
         seed: args.seed,
         trial: args.trial,
-        dir: args.trace_dir.clone(),
+        dir: &args.trace_dir,
         agent_time: Duration::from_secs(args.agent_timeout).min(cap),
     };
     let remote = Remote::stdio();
     let unwritable = |e: std::io::Error| {
         CliError::new(exit::ENVIRONMENT, format!("cannot write the trace in {}: {e}", args.trace_dir.display()))
     };
-    let result = agent::run_driven(&remote, &spec, stop_signal()).await.map_err(unwritable)?;
+    let result = agent::run_driven(&remote, &brief, stop_signal()).await.map_err(unwritable)?;
 
     let trajectory = trace::read(&result.trace)
         .map_err(|e| e.to_string())

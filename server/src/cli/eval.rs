@@ -106,7 +106,12 @@ pub async fn run(args: EvalArgs) -> CliResult {
                 })
                 .collect();
             bar.set_message(format!("Harbor ({}), {} at a time", harbor.environment, harbor.parallel));
-            let batch = crate::harbor::Batch { harness: &harness, model: &model, time_limit: args.agent.time_limit() };
+            let batch = crate::harbor::Batch {
+                harness: &harness,
+                model: &model,
+                endpoint: &client.config().base_url,
+                time_limit: args.agent.time_limit(),
+            };
             let on_finished = |f: &crate::harbor::Finished| {
                 let submission = &submissions[f.index];
                 report(&submission.task.name, submission.trial, &f.outcome)

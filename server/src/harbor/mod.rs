@@ -64,8 +64,10 @@ pub struct Submission<'a> {
 /// What a batch was run with.
 pub struct Batch<'a> {
     pub harness: &'a Harness,
-    /// The model name the agent asks for (its endpoint: OPENAI_BASE_URL or self-harness.toml).
+    /// The model the agent asks for, and its OpenAI-compatible endpoint (the agent gets
+    /// both as OPENAI_MODEL and OPENAI_BASE_URL; its key, from the usual variable).
     pub model: &'a str,
+    pub endpoint: &'a str,
     /// A cap on each episode's agent time below the task's own.
     pub time_limit: Option<Duration>,
 }
@@ -80,11 +82,14 @@ pub struct Finished {
 }
 
 impl Backend {
-    /// `harbor` from the repository's `.venv-harbor` (found upwards from `here`, as
-    /// `scripts/setup-harbor.sh` makes it) or `HARBOR` when set, with the integration
-    /// package beside it; the jobs under `jobs_dir`.
+    /// `harbor` from the repository's `.venv-harbor` (as `scripts/setup-harbor.sh` makes
+    /// it; the repository is found upwards from `here` or from this program, which is built
+    /// in it) or `HARBOR` when set, with the integration package beside it
+    /// (`SELF_HARNESS_HARBOR_PACKAGE` overrides); the jobs under `jobs_dir`.
     pub fn locate(here: &Path, environment: String, parallel: usize, jobs_dir: PathBuf) -> Result<Backend, String> {
-        let root = here.ancestors().find(|dir| dir.join("integrations/harbor/self_harness_harbor").is_dir());
+        let binary = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
+        let is_root = |dir: &&Path| dir.join("integrations/harbor/self_harness_harbor").is_dir();
+        let root = here.ancestors().find(is_root).or_else(|| binary.ancestors().find(is_root));
         let program = match (std::env::var_os("HARBOR"), root) {
             (Some(program), _) => PathBuf::from(program),
             (None, Some(root)) if root.join(".venv-harbor/bin/harbor").is_file() => {
@@ -98,12 +103,11 @@ impl Backend {
             (Some(dir), _) => PathBuf::from(dir),
             (None, Some(root)) => root.join("integrations/harbor"),
             (None, None) => {
-                return Err("the Harbor agent package (integrations/harbor/) is not found above this folder; set \
-                            SELF_HARNESS_HARBOR_PACKAGE to it"
+                return Err("the Harbor agent package (integrations/harbor/) is not found above this folder or this \
+                            program; set SELF_HARNESS_HARBOR_PACKAGE to it"
                     .into())
             }
         };
-        let binary = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
         Ok(Backend { program, environment, environment_kwargs: Vec::new(), parallel, jobs_dir, integration, binary })
     }
 
@@ -166,6 +170,9 @@ impl Backend {
             .env("SELF_HARNESS_BIN", &self.binary)
             .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
             .env("NO_COLOR", "1")
+            .env(crate::config::ENV_BASE_URL, batch.endpoint)
+            .env(crate::config::ENV_MODEL, batch.model)
+            .env_remove(crate::config::ENV_SELF_HARNESS_MODEL)
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
