@@ -149,8 +149,11 @@ impl Runner<'_> {
         jobs: &[(&Task, u64)],
     ) -> std::io::Result<Vec<Episode>> {
         let dirs: Vec<PathBuf> = jobs.iter().map(|&(task, seed)| self.episode_dir(harness, task, seed)).collect();
-        let mut locks = Vec::with_capacity(dirs.len());
-        for dir in &dirs {
+        // A job listed twice is one episode: locked once (a second flock from this process
+        // would wait for the first forever) and submitted once.
+        let unique: std::collections::BTreeSet<&PathBuf> = dirs.iter().collect();
+        let mut locks = Vec::with_capacity(unique.len());
+        for dir in unique {
             let waiting = || tracing::info!("waiting for another process running the episode in {}", dir.display());
             locks.push(crate::util::FileLock::acquire(&dir.join(".lock"), "an episode", waiting).await?);
         }
@@ -165,7 +168,7 @@ impl Runner<'_> {
         loop {
             let mut pending = Vec::new();
             for (i, &(task, seed)) in jobs.iter().enumerate() {
-                if episodes[i].is_none() {
+                if episodes[i].is_none() && !pending.iter().any(|&p| dirs[p] == dirs[i]) {
                     match reuse(task, seed, &dirs[i], attempt)? {
                         Some(episode) => episodes[i] = Some(episode),
                         None => pending.push(i),
