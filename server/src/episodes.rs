@@ -51,9 +51,19 @@ impl Episode {
     }
 }
 
+/// Where episodes run.
+pub enum Backend {
+    /// In containers of this machine's Docker engine (the default).
+    Local(Engine),
+    /// As Harbor trials on one of its environments (`--backend harbor`), kept at the same
+    /// paths, so everything above sees no difference. Needs no Docker engine here unless
+    /// Harbor's environment is Docker.
+    Harbor(crate::harbor::Backend),
+}
+
 /// Runs episodes for the stages (the loop's, the command line's and the editor's alike).
 pub struct Runner<'a> {
-    pub engine: &'a Engine,
+    pub backend: &'a Backend,
     pub client: &'a Client,
     pub model: String,
     pub store: Store,
@@ -62,9 +72,6 @@ pub struct Runner<'a> {
     pub time_limit: Option<std::time::Duration>,
     /// Called with a line per finished episode.
     pub on_episode: &'a (dyn Fn(&Episode) + Sync),
-    /// Run the episodes as Harbor trials instead of here (`--backend harbor`); kept at
-    /// the same paths, so everything above sees no difference.
-    pub harbor: Option<&'a crate::harbor::Backend>,
 }
 
 impl Runner<'_> {
@@ -75,14 +82,15 @@ impl Runner<'_> {
 
     /// Runs (or reuses) every (task, seed) episode of `harness`, `parallel` at a time.
     pub async fn run_all(&self, harness: &Harness, jobs: &[(&Task, u64)]) -> std::io::Result<Vec<Episode>> {
-        if let Some(harbor) = self.harbor {
-            return self.run_all_on_harbor(harbor, harness, jobs).await;
-        }
+        let engine = match self.backend {
+            Backend::Local(engine) => engine,
+            Backend::Harbor(harbor) => return self.run_all_on_harbor(harbor, harness, jobs).await,
+        };
         // Made into a list first: a stream over a borrowing closure is not `Send` for every
         // lifetime, which spawning the loop (the editor's jobs do) requires.
         let mut episodes = Vec::with_capacity(jobs.len());
         for &(task, seed) in jobs {
-            episodes.push(self.run_one(harness, task, seed));
+            episodes.push(self.run_one(engine, harness, task, seed));
         }
         futures_util::stream::iter(episodes)
             .buffered(self.parallel.max(1))
@@ -102,8 +110,8 @@ impl Runner<'_> {
             .join(format!("s{seed}"))
     }
 
-    /// Runs (or reuses) one episode.
-    pub async fn run_one(&self, harness: &Harness, task: &Task, seed: u64) -> std::io::Result<Episode> {
+    /// Runs (or reuses) one episode here.
+    async fn run_one(&self, engine: &Engine, harness: &Harness, task: &Task, seed: u64) -> std::io::Result<Episode> {
         let dir = self.episode_dir(harness, task, seed);
         // Another process (the editor beside a loop) may be running this very episode: wait
         // for it and reuse its trace, rather than both writing the same `.partial`.
@@ -128,7 +136,7 @@ impl Runner<'_> {
                 dir: dir.clone(),
                 time_limit: self.time_limit,
             };
-            let result = agent::run_episode(self.engine, &spec, &|_| {}).await?;
+            let result = agent::run_episode(engine, &spec, &|_| {}).await?;
             let episode = Episode { task: task.name.clone(), seed, trace: result.trace, outcome: result.outcome };
             (self.on_episode)(&episode);
             if episode.counts() || attempt >= ATTEMPTS {

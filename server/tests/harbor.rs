@@ -146,11 +146,10 @@ async fn a_stopped_harbor_batch_resumes_with_what_finished() {
     })
     .await;
     let client = self_harness::llm::Client::new(model.config()).unwrap();
-    let engine = self_harness::sandbox::Engine::connect().await.expect("Docker engine");
     let project = tempfile::tempdir().unwrap();
     let store = self_harness::store::Store::at(project.path());
     let root = common::repo_root();
-    let backend = self_harness::harbor::Backend {
+    let backend = self_harness::episodes::Backend::Harbor(self_harness::harbor::Backend {
         program: root.join(".venv-harbor/bin/harbor"),
         environment: "offline-docker".into(),
         environment_kwargs: Vec::new(),
@@ -158,7 +157,7 @@ async fn a_stopped_harbor_batch_resumes_with_what_finished() {
         jobs_dir: store.root().join("harbor-jobs"),
         integration: root.join("integrations/harbor"),
         binary: PathBuf::from(env!("CARGO_BIN_EXE_self-harness")),
-    };
+    });
     let harness = self_harness::harness::Harness::load(root.join("harnesses/minimal")).unwrap();
     let tasks: Vec<self_harness::task::Task> = ["count-lines", "create-config-file"]
         .iter()
@@ -170,14 +169,13 @@ async fn a_stopped_harbor_batch_resumes_with_what_finished() {
         ran.fetch_add(1, Ordering::SeqCst);
     };
     let runner = Runner {
-        engine: &engine,
+        backend: &backend,
         client: &client,
         model: "scripted".into(),
         store: store.clone(),
         parallel: 1,
         time_limit: None,
         on_episode: &on_episode,
-        harbor: Some(&backend),
     };
 
     tokio::select! {
@@ -377,4 +375,67 @@ fn the_oracle_and_the_local_model_run_through_harbor_as_they_do_here() {
         .collect();
     let left: Vec<String> = trials.iter().flat_map(|t| containers_of(t)).collect();
     assert!(left.is_empty(), "containers left: {left:?}");
+}
+
+/// With `--backend harbor` Self-Harness itself needs no Docker engine: the Docker of
+/// `offline-docker` is Harbor's business, as Modal's or GKE's would be. Here our process
+/// sees a `DOCKER_HOST` that leads nowhere and only Harbor (through a wrapper) the real
+/// one; `mine` still runs the harness's episodes as trials and mines them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stage_on_harbor_needs_no_docker_engine_here() {
+    if !common::docker_available() {
+        return;
+    }
+    harbor_installed();
+    let model = ScriptedModel::responding(|_| action("echo 0 > /app/count.txt", true)).await;
+    let project = tempfile::tempdir().unwrap();
+    let root = common::repo_root();
+    let tasks = project.path().join("tasks");
+    std::fs::create_dir(&tasks).unwrap();
+    for task in ["count-lines", "create-config-file", "replace-word", "sum-column"] {
+        let status = Command::new("cp").arg("-r").arg(root.join("tasks").join(task)).arg(&tasks).status().unwrap();
+        assert!(status.success());
+    }
+    let wrapper = project.path().join("harbor");
+    let docker_host = match std::env::var("DOCKER_HOST") {
+        Ok(host) => format!("export DOCKER_HOST='{host}'"),
+        Err(_) => "unset DOCKER_HOST".to_string(),
+    };
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\n{docker_host}\nexec '{}' \"$@\"\n", root.join(".venv-harbor/bin/harbor").display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let output = common::run(
+        common::bin()
+            .current_dir(project.path())
+            .args(["mine", "--json", "--repeats", "1", "--backend", "harbor", "--harbor-env", "offline-docker"])
+            .arg("--harness")
+            .arg(root.join("harnesses/minimal"))
+            .arg("--tasks")
+            .arg(&tasks)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("OPENAI_BASE_URL", model.base_url())
+            .env("OPENAI_MODEL", "scripted")
+            .env("HARBOR", &wrapper)
+            .env("SELF_HARNESS_HARBOR_PACKAGE", root.join("integrations/harbor")),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "mine: {stderr}");
+    let mined = common::json(&output);
+    eprintln!("{mined:#}");
+    let traces: Vec<PathBuf> =
+        walk(&project.path().join(".self-harness/runs")).into_iter().filter(|p| p.ends_with("trace.jsonl")).collect();
+    assert!(!traces.is_empty(), "episodes ran as Harbor trials: {stderr}");
+    for trace in &traces {
+        let outcome = self_harness::trace::read(trace).unwrap().outcome.unwrap();
+        assert_eq!(
+            (outcome.reward, outcome.error_class.counts()),
+            (Some(0.0), true),
+            "{}: {outcome:?}",
+            trace.display()
+        );
+    }
 }

@@ -339,7 +339,7 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 }
 
 /// What a command that runs a stage resolves first: the suite and its split (made and kept
-/// in the store the first time), the model, the Docker engine.
+/// in the store the first time), the model, where the episodes run.
 struct StageSetup {
     suite: crate::task::Suite,
     splits: crate::splits::Splits,
@@ -348,9 +348,7 @@ struct StageSetup {
     improver: crate::llm::Client,
     model: String,
     store: crate::store::Store,
-    engine: &'static Engine,
-    /// Episodes run as Harbor trials (`--backend harbor`); `None`: here.
-    harbor: Option<crate::harbor::Backend>,
+    backend: crate::episodes::Backend,
 }
 
 impl StageSetup {
@@ -358,10 +356,12 @@ impl StageSetup {
         let suite = load_suite(&run.tasks)?;
         let (client, model, improver) = agent.clients()?;
         let config = project_config(agent.config.as_deref())?;
-        let harbor = run.backend.harbor(&config.backend, &store, run.parallel as usize)?;
-        let engine = engine().await?;
+        let backend = match run.backend.harbor(&config.backend, &store, run.parallel as usize)? {
+            Some(harbor) => crate::episodes::Backend::Harbor(harbor),
+            None => crate::episodes::Backend::Local(engine().await?.clone()),
+        };
         let splits = splits_for(&store, &suite, run.seed)?;
-        Ok(StageSetup { suite, splits, client, improver, model, store, engine, harbor })
+        Ok(StageSetup { suite, splits, client, improver, model, store, backend })
     }
 
     /// The stages' context: episodes as `run` and `agent` say, reported to `on_episode`.
@@ -374,14 +374,13 @@ impl StageSetup {
     ) -> crate::stages::Context<'a> {
         crate::stages::Context {
             runner: crate::episodes::Runner {
-                engine: self.engine,
+                backend: &self.backend,
                 client: &self.client,
                 model: self.model.clone(),
                 store: self.store.clone(),
                 parallel: run.parallel as usize,
                 time_limit: agent.time_limit(),
                 on_episode,
-                harbor: self.harbor.as_ref(),
             },
             improver: &self.improver,
             tasks: &self.suite.tasks,

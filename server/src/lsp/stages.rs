@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::jobs::{JobHandle, PassRate};
 use super::settings::Settings;
-use crate::episodes::{Episode, Runner};
+use crate::episodes::{Backend, Episode, Runner};
 use crate::evolve::LoopOptions;
 use crate::harness::Harness;
 use crate::llm::Client;
@@ -78,12 +78,12 @@ struct Resolved {
     splits: Splits,
     store: Store,
     settings: Settings,
-    /// Episodes run as Harbor trials, when `[backend]` of self-harness.toml says so.
-    harbor: Option<crate::harbor::Backend>,
+    /// Here, or as Harbor trials when `[backend]` of self-harness.toml says so.
+    backend: Backend,
 }
 
 impl Resolved {
-    fn new(project: &Project) -> Result<Resolved, String> {
+    async fn new(project: &Project) -> Result<Resolved, String> {
         let config = project.settings.model_config(&project.root).map_err(|e| e.to_string())?;
         let model = config.model.clone();
         let client = Client::new(config).map_err(|e| e.to_string())?;
@@ -95,27 +95,24 @@ impl Resolved {
         }
         let store = project.store();
         let splits = load_or_make(&store.splits_path(), &suite.tasks, project.settings.seed())?;
-        let harbor = harbor_backend(project, &store)?;
-        Ok(Resolved { client, improver, model, suite, splits, store, settings: project.settings.clone(), harbor })
+        let backend = match harbor_backend(project, &store)? {
+            Some(harbor) => Backend::Harbor(harbor),
+            None => Backend::Local(engine().await?.clone()),
+        };
+        Ok(Resolved { client, improver, model, suite, splits, store, settings: project.settings.clone(), backend })
     }
 
     /// The stages' context, as the settings say.
-    fn context<'a>(
-        &'a self,
-        engine: &'a Engine,
-        on_episode: &'a (dyn Fn(&Episode) + Sync),
-        say: &'a (dyn Fn(&str) + Sync),
-    ) -> Context<'a> {
+    fn context<'a>(&'a self, on_episode: &'a (dyn Fn(&Episode) + Sync), say: &'a (dyn Fn(&str) + Sync)) -> Context<'a> {
         Context {
             runner: Runner {
-                engine,
+                backend: &self.backend,
                 client: &self.client,
                 model: self.model.clone(),
                 store: self.store.clone(),
                 parallel: self.settings.parallel(),
                 time_limit: self.time_limit(),
                 on_episode,
-                harbor: self.harbor.as_ref(),
             },
             improver: &self.improver,
             tasks: &self.suite.tasks,
@@ -163,11 +160,11 @@ fn counter(job: &JobHandle, total: usize, what: &str) -> impl Fn(&Episode) + Syn
 
 /// Runs the harness on every task (episodes shared with the loop): its pass rate.
 pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project)?;
+    let resolved = Resolved::new(&project).await?;
     let harness = load(&project.harness_dir())?;
     let splits = [Split::Mine, Split::Validate, Split::Test];
     let on_episode = counter(&job, resolved.episodes(&splits), "eval");
-    let ctx = resolved.context(engine().await?, &on_episode, &|_| {});
+    let ctx = resolved.context(&on_episode, &|_| {});
     let jobs: Vec<_> = splits.into_iter().flat_map(|s| ctx.jobs(s)).collect();
     let episodes = ctx.runner.run_all(&harness, &jobs).await.map_err(|e| e.to_string())?;
     let (score, _) = crate::episodes::score(&episodes);
@@ -176,12 +173,12 @@ pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
 
 /// Mines the harness's weaknesses on the mine split into the store.
 pub async fn mine(project: Project, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project)?;
+    let resolved = Resolved::new(&project).await?;
     let harness = load(&project.harness_dir())?;
     let total = resolved.episodes(&[Split::Mine]);
     let on_episode = counter(&job, total, "mine");
     let say = |line: &str| job.report(line.to_string(), total as u64, total as u64, None);
-    let ctx = resolved.context(engine().await?, &on_episode, &say);
+    let ctx = resolved.context(&on_episode, &say);
     let mined = stages::mine::mine(&ctx, &harness).await.map_err(|e| e.to_string())?;
     Ok(format!("{} weakness(es) from {} episodes", mined.weaknesses.len(), mined.episodes.len()))
 }
@@ -225,7 +222,7 @@ pub enum Target {
 
 /// Validates a candidate; the decision goes to the store (validations.jsonl).
 pub async fn validate(project: Project, target: Target, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project)?;
+    let resolved = Resolved::new(&project).await?;
     let store = &resolved.store;
     let working = project.harness_dir();
     let candidate = match target {
@@ -254,7 +251,7 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
             parent_done(e)
         }
     };
-    let ctx = resolved.context(engine().await?, &on_episode, &|_| {});
+    let ctx = resolved.context(&on_episode, &|_| {});
     let on_progress = |p: &Progress| {
         let rate = |passed: u32| if p.done == 0 { 0.0 } else { f64::from(passed) / p.done as f64 };
         job.report(
@@ -274,7 +271,7 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
 
 /// The loop, unattended (auto-apply), until it ends or the job is cancelled.
 pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project)?;
+    let resolved = Resolved::new(&project).await?;
     let settings = &resolved.settings;
     let options = LoopOptions {
         harness_dir: project.harness_dir(),
@@ -291,7 +288,7 @@ pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Re
     let on_episode = |e: &Episode| {
         job.report(format!("{} s{}: {}", e.task, e.seed, if e.outcome.passed { "pass" } else { "fail" }), 0, 0, None)
     };
-    let ctx = resolved.context(engine().await?, &on_episode, &say);
+    let ctx = resolved.context(&on_episode, &say);
     let end = crate::evolve::run(&options, &ctx).await.map_err(|e| e.to_string())?;
     Ok(format!("loop finished: {} (harness {})", end.reason, end.harness_version))
 }
