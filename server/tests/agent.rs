@@ -317,6 +317,40 @@ async fn a_repeated_failing_command_is_not_run_again_but_asked_anew_when_the_pol
 }
 
 #[tokio::test]
+async fn a_reply_that_runs_nothing_and_is_not_done_is_asked_anew_when_the_policy_asks() {
+    if !common::docker_available() {
+        return;
+    }
+    let replies = || {
+        vec![
+            action(None, false),
+            action(None, false),
+            action(Some("echo hello > /app/greeting.txt"), false),
+            action(None, true),
+        ]
+    };
+    let idle = harness_with(&tempdir(), &[("[policy]", "[policy]\nresample_idle_replies = 2")], &[]);
+    let run = episode(&idle, replies()).await;
+    assert!(run.result.outcome.passed, "{:?}", run.result.outcome);
+    assert_eq!(run.trace.turns.len(), 2, "both idle replies were asked anew within the first turn");
+    assert_eq!(run.trace.turns[0].resampled.len(), 2, "{:?}", run.trace.turns[0]);
+    let told = last_user_message(&run.model, 1);
+    assert!(told.contains("Your reply ran no command and did not say done"), "{told}");
+    let requests = run.model.requests();
+    assert!(requests[1].json()["temperature"].as_f64().unwrap() > 0.9, "asked anew hotter");
+    assert!(
+        !requests[3].messages().iter().any(|m| m["content"].as_str().is_some_and(|c| c.contains("ran no command"))),
+        "the conversation keeps only the reply that ran"
+    );
+
+    // Without the key an idle reply is a turn of its own, answered "No command was run."
+    let plain = harness_with(&tempdir(), &[], &[]);
+    let run = episode(&plain, replies()).await;
+    assert_eq!(run.trace.turns.len(), 4);
+    assert!(last_user_message(&run.model, 1).contains("No command was run."));
+}
+
+#[tokio::test]
 async fn done_after_a_failed_command_is_refused_when_the_policy_asks() {
     if !common::docker_available() {
         return;

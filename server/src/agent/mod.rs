@@ -13,7 +13,7 @@ mod context;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Action, ActionFormat, Completion, Harness, Hook, PromptContext};
+use crate::harness::{Action, ActionFormat, Completion, Harness, Hook, Policy, PromptContext};
 use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::offline;
@@ -36,6 +36,11 @@ const REPEATED_FAILURE: &str = "\n\nYou ran exactly this command before and it f
 /// `resample_repeated_failures` (the exchange is not kept in the conversation).
 const RESAMPLE: &str = "You ran exactly this command before in this task and it failed. It is not run again. \
     Reply with a different command that fixes the cause of the error or tries another way.";
+
+/// The model's answer when its reply runs no command and is not done, under
+/// `resample_idle_replies` (the exchange is not kept in the conversation).
+const RESAMPLE_IDLE: &str = "Your reply ran no command and did not say done. Reply with the next shell command \
+    that moves the task forward, or say done if the task is finished.";
 
 /// Appended to the observation under `refuse_done_after_failure` when the agent says done
 /// while its latest command failed.
@@ -334,18 +339,19 @@ impl<'s> Episode<'s> {
                     continue;
                 }
             };
-            // Under `resample_repeated_failures`, a command that already failed is not run
-            // again: the model is asked anew, told why, at a higher temperature; the
+            // Under `resample_repeated_failures` and `resample_idle_replies`, a reply that
+            // would be wasted (a command that already failed, or nothing run and not done) is
+            // not kept: the model is asked anew, told why, at a higher temperature; the
             // conversation keeps only the reply that is run.
-            for attempt in 1..=policy.resample_repeated_failures {
-                let command = action.command.as_deref().map(str::trim);
-                let repeated = command.is_some_and(|c| failures.iter().any(|(failed, _)| failed == c));
-                if !repeated {
+            let mut attempt = 0;
+            while let Some((why, allowed)) = wasted(&action, &failures, policy) {
+                attempt += 1;
+                if attempt > allowed {
                     break;
                 }
                 let mut asking = messages.clone();
                 asking.push(Message::assistant(turn.reply.clone()));
-                asking.push(Message::user(RESAMPLE.to_string()));
+                asking.push(Message::user(why.to_string()));
                 let remaining = deadline.saturating_duration_since(Instant::now());
                 let (again, parsed) = match self.ask(&asking, index, attempt, remaining, &mut turn).await? {
                     Ok(asked) => asked,
@@ -514,6 +520,22 @@ impl<'s> Episode<'s> {
             }
             ActionFormat::ToolCalls => request.tools(tool_specs(harness)),
         }
+    }
+}
+
+/// Why `action` would be wasted, and how many fresh asks the policy allows for that: its
+/// command already failed in this episode, or it runs nothing and is not done.
+fn wasted(
+    action: &Action,
+    failures: &std::collections::HashSet<(String, Option<i64>)>,
+    policy: &Policy,
+) -> Option<(&'static str, u32)> {
+    match action.command.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(command) if failures.iter().any(|(failed, _)| failed == command) => {
+            Some((RESAMPLE, policy.resample_repeated_failures))
+        }
+        None if !action.done => Some((RESAMPLE_IDLE, policy.resample_idle_replies)),
+        _ => None,
     }
 }
 

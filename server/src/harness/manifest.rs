@@ -82,6 +82,13 @@ pub struct Policy {
     #[serde(default)]
     #[schemars(range(min = 0, max = 10))]
     pub resample_repeated_failures: u32,
+    /// When above 0, a reply that runs no command and does not say done is not kept: the
+    /// model is asked again, at a higher temperature and told to reply with a command or
+    /// done, up to this many times. Small models stall in such replies until their time
+    /// runs out, each one pulling the next along.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10))]
+    pub resample_idle_replies: u32,
     /// When true, the agent's done is not accepted while its latest command failed (a
     /// non-zero exit code or a timeout): it is told that the task is not done yet and goes
     /// on. Small models declare done in the same reply as a command that then fails.
@@ -247,6 +254,7 @@ impl Default for Policy {
             completion: Completion::default(),
             warn_repeated_failures: false,
             resample_repeated_failures: 0,
+            resample_idle_replies: 0,
             refuse_done_after_failure: false,
             context_budget_tokens: defaults::context_budget_tokens(),
             on_context_overflow: ContextOverflow::default(),
@@ -541,6 +549,7 @@ mod tests {
             "policy.completion",
             "policy.warn_repeated_failures",
             "policy.resample_repeated_failures",
+            "policy.resample_idle_replies",
             "policy.refuse_done_after_failure",
             "policy.context_budget_tokens",
             "policy.on_context_overflow",
@@ -563,8 +572,8 @@ mod tests {
             let doc = key_doc(path).unwrap_or_else(|| panic!("no doc for {path}: {docs:#?}"));
             assert!(!doc.description.is_empty(), "{path} has no description");
         }
-        // The 29 keys above plus the tables that hold them (policy, policy.output, prompts, …).
-        assert_eq!(docs.len(), 36, "{docs:#?}");
+        // The 30 keys above plus the tables that hold them (policy, policy.output, prompts, …).
+        assert_eq!(docs.len(), 37, "{docs:#?}");
         let max_turns = key_doc("policy.max_turns").unwrap();
         assert_eq!(max_turns.kind, "integer 1..=1000");
         assert_eq!(max_turns.default.as_deref(), Some("30"));

@@ -87,6 +87,11 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
         )],
         "gave-up" => vec![
             set("refuse_done_after_failure", "true".into(), "done is not accepted while the latest command failed"),
+            set(
+                "resample_idle_replies",
+                "3".into(),
+                "a reply that runs nothing and is not done is not kept: the model is asked anew, hotter",
+            ),
             rule(
                 "Do not stop before the task is done. When you are stuck, look again: list the files, read the \
              error, and try a different command.",
@@ -227,6 +232,8 @@ mod tests {
         assert!(repeats.iter().any(|e| e.replace.contains("warn_repeated_failures = true")), "{repeats:?}");
         assert!(repeats.iter().any(|e| e.replace.contains("resample_repeated_failures = 3")), "{repeats:?}");
         assert!(done.iter().any(|e| e.replace.contains("refuse_done_after_failure = true")), "{done:?}");
+        let stalls = remedies(&minimal, &weakness("gave-up"));
+        assert!(stalls.iter().any(|e| e.replace.contains("resample_idle_replies = 3")), "{stalls:?}");
         let confirm = done.iter().find(|e| e.replace.contains("completion =") && e.more.is_empty()).unwrap();
         assert_eq!(
             (confirm.search.as_str(), confirm.replace.as_str()),
