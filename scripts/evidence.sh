@@ -16,6 +16,10 @@
 #   final      the loop's final harness on the test split, same seeds as the baselines
 #   ablations  the loop again with --proposer none|generic|random|catalog|model, each in
 #              its own store, and its final harness on the test split
+#   probe      design-split probe: the committed harnesses of docs/evidence/<model>/design
+#              (minimal; minimal + a review-before-done hook; minimal + the catalog's runtime
+#              remedies at once) on the *mine* split, same seeds: how far such edits move the
+#              model at all, measured where the loop mines, never on the test split
 #   doc        docs/evidence.md
 #
 # Settings (environment): EVIDENCE_MODEL (1.5b; the 0.5b has no signal), EVIDENCE_TRIALS
@@ -34,7 +38,7 @@ iterations=${EVIDENCE_ITERATIONS:-1}
 port=8091
 out=docs/evidence/$size
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(baselines loop final ablations doc)
+[ ${#stages[@]} -eq 0 ] && stages=(baselines loop final ablations probe doc)
 
 echo "==> building self-harness (release)"
 cargo build --locked --release
@@ -126,10 +130,23 @@ for stage in "${stages[@]}"; do
         final "$store"
       done
       ;;
+    probe)
+      for harness in minimal show-changes runtime; do
+        done=$out/design/.self-harness/probed-$harness
+        if [ -e "$done" ]; then
+          echo "    $harness: probed already"
+          continue
+        fi
+        (cd "$out/design" && "$bin" eval --harness "harnesses/$harness" --tasks "$root/tasks" --split mine \
+          --trials "$trials" --seed 0 --parallel "$parallel" --episode-timeout "$timeout")
+        touch "$done"
+      done
+      ;;
     doc) ;;
-    *) echo "unknown stage $stage (baselines, loop, final, ablations, doc)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (baselines, loop, final, ablations, probe, doc)" >&2; exit 2 ;;
   esac
-  echo "    $stage: $(( ($(date +%s) - started) / 60 )) min" | tee -a "$out/stages.log"
+  echo "    $stage: $(( ($(date +%s) - started) / 60 )) min ($(date -u +%Y-%m-%d), self-harness $(git rev-parse --short HEAD))" \
+    | tee -a "$out/stages.log"
 done
 
 echo "==> docs/evidence.md"
@@ -141,16 +158,22 @@ echo "==> docs/evidence.md"
   echo "test split (seed 0; trial k uses seed k), episodes capped at $timeout s, $parallel at once;"
   echo "the loop: $iterations iteration(s), 1 repeat, 1 weakness, 2 candidates from the model and"
   echo "the catalog's, screened on the mine split, the best one validated (\`--finalists 1\`);"
-  echo "self-harness at commit $(git rev-parse --short HEAD)."
-  echo "Each section is \`self-harness report --store <store> --markdown\`; its numbers regenerate"
+  echo "written at commit $(git rev-parse --short HEAD); the stages' own dates and commits are listed below"
+  echo "(the first stages, run at 76fc756, predate that record). Each section is \`self-harness report --store <store> --markdown\`; its numbers regenerate"
   echo "from the committed store. Stage times (\`$out/stages.log\`):"
   echo
   grep -v ' doc: ' "$out/stages.log" | sed 's/^ */* /' || true
-  for store in "$out"/main "$out"/ablation-*; do
+  for store in "$out"/main "$out"/ablation-* "$out"/design; do
     [ -d "$store/.self-harness" ] || continue
     echo
     echo "## $(basename "$store") (\`$(realpath --relative-to=. "$store/.self-harness")\`)"
     echo
+    if [ "$(basename "$store")" = design ]; then
+      echo "The design-split probe: hand-made harnesses on the *mine* split (where the loop mines and"
+      echo "screens, never the test split), paired with minimal on the same seeds. What each one is:"
+      echo "\`$(realpath --relative-to=. "$store")/README.md\`."
+      echo
+    fi
     "$bin" report --store "$store/.self-harness" --markdown "$store/report.md" >/dev/null \
       && cat "$store/report.md" || echo "(nothing measured yet)"
   done
