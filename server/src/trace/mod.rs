@@ -71,8 +71,9 @@ pub struct Turn {
     /// Output of the after-command hook, when it ran this turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_command: Option<CommandRecord>,
-    /// Replies not run because they repeated a command that had failed
-    /// (`resample_repeated_failures`); `reply` is the one run.
+    /// Replies not kept because they repeated a command that had failed
+    /// (`resample_repeated_failures`) or ran nothing without saying done
+    /// (`resample_idle_replies`); `reply` is the one run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resampled: Vec<String>,
     /// The agent declared the task done this turn.
