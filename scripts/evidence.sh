@@ -64,14 +64,14 @@ at_temperature() {
 at_temperature harnesses/minimal "$out/harnesses/minimal"
 at_temperature harnesses/reference "$out/harnesses/reference"
 
-# `eval` of the harness $2 on the test split of the store $1, once (a marker $3 says it ran).
+# `eval` of the harness $2 on the split $4 (test) of the store $1, once (a marker $3 says it ran).
 evaluate() {
-  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3
+  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3 split=${4:-test}
   if [ -e "$done" ]; then
     echo "    $3: evaluated already"
     return
   fi
-  (cd "$store" && "$bin" eval --harness "$root/$harness" --tasks "$root/tasks" --split test \
+  (cd "$store" && "$bin" eval --harness "$root/$harness" --tasks "$root/tasks" --split "$split" \
     --trials "$trials" --seed 0 --parallel "$parallel" --episode-timeout "$timeout")
   touch "$done"
 }
@@ -132,14 +132,7 @@ for stage in "${stages[@]}"; do
       ;;
     probe)
       for harness in minimal show-changes runtime; do
-        done=$out/design/.self-harness/probed-$harness
-        if [ -e "$done" ]; then
-          echo "    $harness: probed already"
-          continue
-        fi
-        (cd "$out/design" && "$bin" eval --harness "harnesses/$harness" --tasks "$root/tasks" --split mine \
-          --trials "$trials" --seed 0 --parallel "$parallel" --episode-timeout "$timeout")
-        touch "$done"
+        evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-mine" mine
       done
       ;;
     doc) ;;
