@@ -214,6 +214,24 @@ async fn a_stopped_harbor_batch_resumes_with_what_finished() {
     }
 }
 
+/// What each episode of `run` that did not end cleanly, and each Harbor trial under
+/// `project` that recorded an exception, said about it: for a failure message.
+fn failures(run: &Path, project: &Path) -> Vec<String> {
+    let traces =
+        walk(run).into_iter().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("trace")));
+    let said = traces.filter_map(|path| {
+        let outcome = self_harness::trace::read(&path).ok()?.outcome?;
+        Some(format!("{}: {:?}: {:?}", path.display(), outcome.error_class, outcome.error_detail))
+    });
+    let trials = walk(&project.join(".self-harness/harbor-jobs")).into_iter().filter(|p| p.ends_with("result.json"));
+    let raised = trials.filter_map(|path| {
+        let result: Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+        let exception = result.get("exception_info").filter(|e| !e.is_null())?;
+        Some(format!("{}: {exception}", path.display()))
+    });
+    said.chain(raised).collect()
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return found };
@@ -357,8 +375,10 @@ fn the_oracle_and_the_local_model_run_through_harbor_as_they_do_here() {
         assert!(output.status.success(), "eval through Harbor failed");
         let summary = common::json(&output);
         eprintln!("local model through Harbor: {}/{} passed", summary["passed"], summary["counted"]);
-        assert_eq!(summary["infrastructure_errors"], 0, "{summary:#}");
         let run = project.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
+        if summary["infrastructure_errors"] != 0 {
+            panic!("infrastructure errors through Harbor: {:#?}\n{summary:#}", failures(&run, project.path()));
+        }
         for row in summary["tasks"].as_array().unwrap() {
             assert_eq!(row["counted"], 1, "{row}");
             let trace = self_harness::trace::read(&run.join(row["task"].as_str().unwrap()).join("0/trace.jsonl"));
