@@ -181,7 +181,7 @@ fn one_shot(script: &str, timeout: Option<Duration>, limit: usize) -> String {
         None => "watch=\n".into(),
     };
     format!(
-        r#"set -m
+        r#"set -m; exec 2>/dev/null
 d=/tmp/.self-harness; mkdir -p "$d"; f="$d/remote-$$"
 printf '%s' {b64} | base64 -d > "$f.sh"
 bash "$f.sh" > "$f.out" 2>&1 < /dev/null &
@@ -217,8 +217,11 @@ fn parse_one_shot(stdout: &str) -> Result<(Reply, bool), String> {
     };
     let number = |field: &str| field.parse::<i64>().map_err(|_| format!("header field {field:?} is not a number"));
     let (exit_code, total, sent) = (number(exit)?, number(total)?, number(sent)?);
+    // The output is the first line in base64's alphabet: a driver whose transport merges
+    // stderr into stdout (a terminal) may put the shell's job notices ("[2]+ Killed …") first.
+    let is_base64 = |line: &&str| line.trim().bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=".contains(&b));
     let output = base64::engine::general_purpose::STANDARD
-        .decode(lines.next().unwrap_or_default().trim())
+        .decode(lines.find(is_base64).unwrap_or_default().trim())
         .map_err(|e| format!("output: {e}"))?;
     if output.len() as i64 != sent || total < sent {
         return Err(format!("{} output bytes where the header says {sent} of {total}", output.len()));
@@ -236,6 +239,12 @@ mod tests {
         assert_eq!((reply.exit_code, reply.total, reply.output.as_slice(), timed), (3, 5, &b"hello"[..], false));
         let (_, timed) = parse_one_shot("self-harness-exec 137 0 0 1\n\n").unwrap();
         assert!(timed);
+        // A job notice merged into stdout by a terminal, before the output (as Harbor's
+        // docker exec delivered it in CI: "Invalid symbol 91", a '[').
+        let merged = "self-harness-exec 0 5 5 0\n[2]+  Killed                  ( sleep 75; … )\naGVsbG8=\n";
+        assert_eq!(parse_one_shot(merged).unwrap().0.output, b"hello");
+        let (empty, _) = parse_one_shot("self-harness-exec 0 0 0 0\n[1]+  Done\n\n").unwrap();
+        assert!(empty.output.is_empty());
     }
 
     #[test]
@@ -244,7 +253,8 @@ mod tests {
         assert!(parse_one_shot("self-harness-exec 0 5 5\n").unwrap_err().contains("header"));
         assert!(parse_one_shot("self-harness-exec x 5 5 0\naGVsbG8=").unwrap_err().contains("not a number"));
         assert!(parse_one_shot("self-harness-exec 0 5 9 0\naGVsbG8=").unwrap_err().contains("5 output bytes"));
-        assert!(parse_one_shot("self-harness-exec 0 5 5 0\n!!").unwrap_err().contains("output"));
+        assert!(parse_one_shot("self-harness-exec 0 5 5 0\n!!").unwrap_err().contains("0 output bytes"));
+        assert!(parse_one_shot("self-harness-exec 0 5 5 0\naGVsbG8").unwrap_err().starts_with("output: "));
     }
 
     /// The one-shot script on this machine's bash: exit status, interleaving, the cut, a
