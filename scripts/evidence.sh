@@ -131,7 +131,7 @@ for stage in "${stages[@]}"; do
       done
       ;;
     probe)
-      for harness in minimal show-changes runtime; do
+      for harness in minimal show-changes runtime explain explain-check; do
         evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-mine" mine
       done
       ;;
