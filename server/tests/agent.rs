@@ -229,6 +229,42 @@ async fn the_catalog_hook_shows_once_what_the_episode_changed() {
 }
 
 #[tokio::test]
+async fn the_catalog_explain_hook_hands_over_the_way_out_and_holds_done_back_once() {
+    if !common::docker_available() {
+        return;
+    }
+    let minimal = Harness::load(common::repo_root().join("harnesses/minimal")).unwrap();
+    let weakness = serde_json::from_value(json!({
+        "id": "command-errors", "title": "t", "description": "d", "criticality": "high", "support": "s",
+        "surface": "prompts.system", "evidence": [], "tasks": []
+    }))
+    .unwrap();
+    let remedy = propose::remedies(&minimal, &weakness).into_iter().find(|e| e.files().contains("explain")).unwrap();
+    let (harness, _, _) = propose::prepare(&minimal, &remedy, &tempdir().join("h"), propose::CATALOG_BUDGET).unwrap();
+
+    let run = episode(
+        &harness,
+        vec![
+            action(Some("frobnicate /app"), false),
+            action(Some("wc -c /etc/hostname > /app/greeting.txt"), true),
+            action(Some("echo hello > /app/greeting.txt"), true),
+        ],
+    )
+    .await;
+    let missing = last_user_message(&run.model, 1);
+    assert!(
+        missing.contains("Note: frobnicate is not installed, and nothing can be installed (no network)"),
+        "{missing}"
+    );
+    let named = last_user_message(&run.model, 2);
+    let way_out = "To write the number alone: wc -c < /etc/hostname > /app/greeting.txt";
+    assert!(named.contains(&format!("Note: wc printed the file name beside the number. {way_out}")), "{named}");
+    assert!(named.contains("Not done yet. After your last command you were told:"), "done held back: {named}");
+    assert_eq!(run.trace.turns[1].notice.as_deref(), Some("completion check failed"));
+    assert_eq!((run.result.outcome.passed, run.result.outcome.turns), (true, 3), "a clean command, then done counts");
+}
+
+#[tokio::test]
 async fn the_after_command_hook_speaks_after_each_command() {
     if !common::docker_available() {
         return;

@@ -56,7 +56,7 @@ pub struct LoopArgs {
     /// of every proposal. 0 validates every proposal, unscreened.
     #[arg(long, default_value_t = LoopOptions::DEFAULT_FINALISTS)]
     finalists: usize,
-    /// Most lines an edit may change.
+    /// Most lines an edit of the proposer may change (the catalog's reviewed remedies have a budget of their own).
     #[arg(long, default_value_t = Budget::default().max_changed_lines)]
     max_changed_lines: u32,
     /// Stop when the model has used this many tokens.

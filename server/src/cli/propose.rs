@@ -31,7 +31,7 @@ pub struct ProposeArgs {
     /// (`model+catalog`), or an ablation for comparison.
     #[arg(long, value_enum, default_value_t = Proposer::Model)]
     proposer: Proposer,
-    /// Most lines an edit may change.
+    /// Most lines an edit of the proposer may change (the catalog's reviewed remedies have a budget of their own).
     #[arg(long, default_value_t = Budget::default().max_changed_lines)]
     max_changed_lines: u32,
     /// Seed of the model's sampling.

@@ -30,7 +30,7 @@ pub struct Settings {
     pub max_cost_ratio: Option<f64>,
     /// Candidates asked for per weakness.
     pub candidates: Option<usize>,
-    /// Most lines an edit may change.
+    /// Most lines an edit of the proposer may change (the catalog's reviewed remedies have a budget of their own).
     pub max_changed_lines: Option<u32>,
     /// Who proposes: the model, or an ablation.
     pub proposer: Option<Proposer>,

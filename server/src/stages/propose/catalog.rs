@@ -4,9 +4,13 @@
 //! are checked, validated on tasks they were not mined from, and kept only if they hold up.
 //! A remedy already in the harness is not proposed again.
 
-use super::{FileEdit, RawEdit};
+use super::{Budget, FileEdit, RawEdit};
 use crate::harness::{locate_surface, Harness, MANIFEST_FILE};
 use crate::stages::mine::{same_mechanism, Weakness, KNOWN_MECHANISMS};
+
+/// The edit budget of the catalog's remedies: written and reviewed here, a hook script is
+/// longer than the proposer's budget allows an edit it writes unseen.
+pub const CATALOG_BUDGET: Budget = Budget { max_changed_lines: 120 };
 
 /// The catalog's edits for `weakness`, against `harness` as it is.
 pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
@@ -22,6 +26,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
     let found: Vec<Option<RawEdit>> = match kind(weakness) {
         "no-verification" | "declared-done-too-early" => vec![
             show_changes(harness, &manifest),
+            explain(harness, &manifest),
             set("refuse_done_after_failure", "true".into(), "done is not accepted while the latest command failed"),
             set("completion", "\"confirm\"".into(), "the agent sees what its last command did before its done counts"),
             rule(
@@ -38,6 +43,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
             "interactive programs hang without a terminal",
         )],
         "repeated-command" | "command-errors" => vec![
+            explain(harness, &manifest),
             set("warn_repeated_failures", "true".into(), "the agent is told when it repeats a command that failed"),
             set(
                 "resample_repeated_failures",
@@ -105,6 +111,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
         )],
         "wrong-output-format" => vec![
             show_changes(harness, &manifest),
+            explain(harness, &manifest),
             rule(
                 "Write outputs exactly in the format the task asks (only the number, only the lines asked for, the \
              exact file names), and check the file with cat before you finish.",
@@ -130,6 +137,15 @@ fn kind(weakness: &Weakness) -> &str {
 const SHOW_CHANGES: &str = include_str!("remedies/show-changes.sh");
 const SHOW_CHANGES_FILE: &str = "hooks/show-changes.sh";
 
+/// The hook run after each command that names the way out of the dead ends small models
+/// walk into (a missing tool, sudo, no network, no repository, a missing path, a file name
+/// written beside a value, `sed` without `-i`) as a command to run next; and the completion
+/// check that holds done back, once, while that way out is untried.
+const EXPLAIN: &str = include_str!("remedies/explain.sh");
+const EXPLAIN_FILE: &str = "hooks/explain.sh";
+const PENDING: &str = include_str!("remedies/pending.sh");
+const PENDING_FILE: &str = "hooks/pending.sh";
+
 /// The `show-changes` hook with the manifest lines that run it; `None` when the harness has
 /// a completion hook already.
 fn show_changes(harness: &Harness, manifest: &str) -> Option<RawEdit> {
@@ -138,15 +154,35 @@ fn show_changes(harness: &Harness, manifest: &str) -> Option<RawEdit> {
     }
     let why = "the agent sees the files it changed, beside the task, before its done counts";
     let mut edit = set_policy(manifest, "completion", "\"declare_after_check\"", why)?;
-    edit.more = vec![
+    edit.more = add_hook("before_completion", SHOW_CHANGES_FILE, SHOW_CHANGES).into();
+    Some(edit)
+}
+
+/// The `explain` hook after each command with its completion check; `None` when the harness
+/// has a hook at either point already.
+fn explain(harness: &Harness, manifest: &str) -> Option<RawEdit> {
+    if harness.hooks().next().is_some() {
+        return None;
+    }
+    let why = "after a failed or misdirected command the agent is told the concrete way out, and done waits until it tried it";
+    let mut edit = set_policy(manifest, "completion", "\"declare_after_check\"", why)?;
+    edit.more =
+        [add_hook("after_command", EXPLAIN_FILE, EXPLAIN), add_hook("before_completion", PENDING_FILE, PENDING)]
+            .concat();
+    Some(edit)
+}
+
+/// The edits that add the hook `point` running the new script `file`: its manifest table,
+/// then the script.
+fn add_hook(point: &str, file: &str, script: &str) -> [FileEdit; 2] {
+    [
         FileEdit {
             file: MANIFEST_FILE.into(),
             search: String::new(),
-            replace: format!("\n[hooks.before_completion]\nfile = \"{SHOW_CHANGES_FILE}\""),
+            replace: format!("\n[hooks.{point}]\nfile = \"{file}\""),
         },
-        FileEdit { file: SHOW_CHANGES_FILE.into(), search: String::new(), replace: SHOW_CHANGES.into() },
-    ];
-    Some(edit)
+        FileEdit { file: file.into(), search: String::new(), replace: script.into() },
+    ]
 }
 
 fn edit(file: &str, search: &str, replace: &str, why: &str) -> RawEdit {
@@ -182,7 +218,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::stages::propose::{prepare, Budget};
+    use crate::stages::propose::prepare;
 
     fn weakness(id: &str) -> Weakness {
         serde_json::from_value(serde_json::json!({
@@ -215,19 +251,25 @@ mod tests {
             assert!(!remedies.is_empty(), "{id} has a remedy");
             for remedy in remedies {
                 n += 1;
-                let (candidate, diff, _) =
-                    prepare(&minimal, &remedy, &dir.path().join(n.to_string()), Budget::default())
-                        .unwrap_or_else(|e| panic!("{id}: {e}: {remedy:?}"));
+                let (candidate, diff, _) = prepare(&minimal, &remedy, &dir.path().join(n.to_string()), CATALOG_BUDGET)
+                    .unwrap_or_else(|e| panic!("{id}: {e}: {remedy:?}"));
                 assert_ne!(candidate.version(), minimal.version(), "{id}: {diff}");
             }
         }
         let done = remedies(&minimal, &weakness("no-verification"));
         let hook = done.iter().find(|e| !e.more.is_empty()).expect("a completion hook");
         assert_eq!(hook.files(), "harness.toml, harness.toml, hooks/show-changes.sh");
-        let (with_hook, diff, _) = prepare(&minimal, hook, &dir.path().join("hook"), Budget::default()).unwrap();
+        let (with_hook, diff, _) = prepare(&minimal, hook, &dir.path().join("hook"), CATALOG_BUDGET).unwrap();
         assert_eq!(with_hook.before_completion().unwrap().file, SHOW_CHANGES_FILE);
         assert!(diff.contains("+++ b/hooks/show-changes.sh") && diff.contains("--- /dev/null"), "{diff}");
         assert!(remedies(&with_hook, &weakness("no-verification")).iter().all(|e| e.more.is_empty()), "once");
+        let errors = remedies(&minimal, &weakness("command-errors"));
+        let hook = errors.iter().find(|e| !e.more.is_empty()).expect("an after-command hook");
+        assert_eq!(hook.files(), "harness.toml, harness.toml, hooks/explain.sh, harness.toml, hooks/pending.sh");
+        let (with_hook, _, _) = prepare(&minimal, hook, &dir.path().join("explain"), CATALOG_BUDGET).unwrap();
+        assert_eq!(with_hook.after_command().unwrap().file, EXPLAIN_FILE);
+        assert_eq!(with_hook.before_completion().unwrap().file, PENDING_FILE);
+        assert!(remedies(&with_hook, &weakness("command-errors")).iter().all(|e| e.more.is_empty()), "once");
         let repeats = remedies(&minimal, &weakness("repeated-command"));
         assert!(repeats.iter().any(|e| e.replace.contains("warn_repeated_failures = true")), "{repeats:?}");
         assert!(repeats.iter().any(|e| e.replace.contains("resample_repeated_failures = 3")), "{repeats:?}");

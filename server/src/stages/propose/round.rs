@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use super::model::copies_example;
 use super::{
     ablation_edit, near_duplicate, prepare, propose_rules_with_model, propose_with_model, remedies, Budget, Proposal,
-    Proposer, RawEdit,
+    Proposer, RawEdit, CATALOG_BUDGET,
 };
 use crate::harness::Harness;
 use crate::llm::Client;
@@ -121,7 +121,8 @@ fn check(
             continue;
         }
         let dir: PathBuf = spec.candidates_dir.join(&id);
-        match prepare(spec.harness, &edit, &dir, spec.budget) {
+        let budget = if source == Proposer::Catalog { CATALOG_BUDGET } else { spec.budget };
+        match prepare(spec.harness, &edit, &dir, budget) {
             Err(reason) => out.discarded.push((id, reason)),
             Ok((candidate, diff, changed_lines)) => out.proposals.push(Proposal {
                 id,
