@@ -18,8 +18,9 @@
 #              its own store, and its final harness on the test split
 #   probe      design-split probe: the committed harnesses of docs/evidence/<model>/design
 #              (minimal; minimal + a review-before-done hook; minimal + the catalog's runtime
-#              remedies at once) on the *mine* split, same seeds: how far such edits move the
-#              model at all, measured where the loop mines, never on the test split
+#              remedies at once; the explain hooks) on the *mine* split, same seeds: how far
+#              such edits move the model at all, measured where the loop mines; then minimal
+#              and explain-check on the validate split; never on the test split
 #   doc        docs/evidence.md
 #
 # Settings (environment): EVIDENCE_MODEL (1.5b; the 0.5b has no signal), EVIDENCE_TRIALS
@@ -133,6 +134,10 @@ for stage in "${stages[@]}"; do
     probe)
       for harness in minimal show-changes runtime explain explain-check; do
         evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-mine" mine
+      done
+      # The catalog's remedy away from the tasks it was designed on: the validate split.
+      for harness in minimal explain-check; do
+        evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-validate" validate
       done
       ;;
     doc) ;;
