@@ -12,7 +12,7 @@ use self_harness::config::ModelConfig;
 use self_harness::harness::Harness;
 use self_harness::llm::Client;
 use self_harness::sandbox::Engine;
-use self_harness::stages::propose::{self, Budget};
+use self_harness::stages::propose;
 use self_harness::task::Task;
 use self_harness::trace::{self, EpisodeErrorKind};
 use serde_json::json;
@@ -82,6 +82,18 @@ fn last_user_message(model: &ScriptedModel, request: usize) -> String {
 
 fn tempdir() -> PathBuf {
     tempfile::tempdir().unwrap().keep()
+}
+
+/// `harnesses/minimal` with the catalog's remedy for the weakness `id` whose files name `hook`.
+fn catalog_remedy(id: &str, hook: &str) -> Harness {
+    let minimal = Harness::load(common::repo_root().join("harnesses/minimal")).unwrap();
+    let weakness = serde_json::from_value(json!({
+        "id": id, "title": "t", "description": "d", "criticality": "high", "support": "s",
+        "surface": "prompts.system", "evidence": [], "tasks": []
+    }))
+    .unwrap();
+    let remedy = propose::remedies(&minimal, &weakness).into_iter().find(|e| e.files().contains(hook)).unwrap();
+    propose::prepare(&minimal, &remedy, &tempdir().join("h"), propose::CATALOG_BUDGET).unwrap().0
 }
 
 #[tokio::test]
@@ -203,14 +215,7 @@ async fn the_catalog_hook_shows_once_what_the_episode_changed() {
         return;
     }
     // The remedy as the catalog proposes it: a created hook with the manifest lines that run it.
-    let minimal = Harness::load(common::repo_root().join("harnesses/minimal")).unwrap();
-    let weakness = serde_json::from_value(json!({
-        "id": "no-verification", "title": "t", "description": "d", "criticality": "high", "support": "s",
-        "surface": "prompts.system", "evidence": [], "tasks": []
-    }))
-    .unwrap();
-    let remedy = propose::remedies(&minimal, &weakness).into_iter().find(|e| !e.more.is_empty()).unwrap();
-    let (harness, _, _) = propose::prepare(&minimal, &remedy, &tempdir().join("h"), Budget::default()).unwrap();
+    let harness = catalog_remedy("no-verification", "show-changes");
 
     let run = episode(
         &harness,
@@ -233,14 +238,7 @@ async fn the_catalog_explain_hook_hands_over_the_way_out_and_holds_done_back_onc
     if !common::docker_available() {
         return;
     }
-    let minimal = Harness::load(common::repo_root().join("harnesses/minimal")).unwrap();
-    let weakness = serde_json::from_value(json!({
-        "id": "command-errors", "title": "t", "description": "d", "criticality": "high", "support": "s",
-        "surface": "prompts.system", "evidence": [], "tasks": []
-    }))
-    .unwrap();
-    let remedy = propose::remedies(&minimal, &weakness).into_iter().find(|e| e.files().contains("explain")).unwrap();
-    let (harness, _, _) = propose::prepare(&minimal, &remedy, &tempdir().join("h"), propose::CATALOG_BUDGET).unwrap();
+    let harness = catalog_remedy("command-errors", "explain");
 
     let run = episode(
         &harness,
