@@ -159,6 +159,34 @@ async fn removed_and_dropped_sandboxes_leave_no_container() {
 }
 
 #[tokio::test]
+async fn a_start_cancelled_at_any_moment_leaves_no_container() {
+    if !common::docker_available() {
+        return;
+    }
+    let engine = Engine::connect().await.unwrap();
+    let spec = SandboxSpec { name_hint: "cancelled-start".into(), ..sandbox_spec(false) };
+    // Dropped before, while and after the engine creates the container, as a cancelled
+    // job drops it: one of these lands between "created" and "guarded".
+    for delay_ms in [0, 1, 2, 5, 10, 20, 40, 80, 160, 320] {
+        let _ = tokio::time::timeout(Duration::from_millis(delay_ms), engine.start_sandbox(&spec)).await;
+    }
+    let named = || {
+        let output = std::process::Command::new("docker")
+            .args(["ps", "-a", "--filter", "name=self-harness-cancelled-start-", "--format", "{{.Names}}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).lines().count()
+    };
+    for _ in 0..200 {
+        if named() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{} container(s) of cancelled starts remain", named());
+}
+
+#[tokio::test]
 async fn exec_in_a_dead_container_is_a_clear_error() {
     if !common::docker_available() {
         return;

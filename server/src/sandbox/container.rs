@@ -61,7 +61,17 @@ pub struct Sandbox {
 
 impl Engine {
     /// Creates and starts a container for `spec`.
+    ///
+    /// Safe to cancel: the work runs in a task of its own. Dropped while the engine is
+    /// still creating the container (a cancelled job, a timeout), the caller would leave a
+    /// container that no guard owns; the task instead finishes, and the guard it returns
+    /// to nobody is dropped and removes the container.
     pub async fn start_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
+        let (engine, spec) = (self.clone(), spec.clone());
+        tokio::spawn(async move { engine.create_and_start(&spec).await }).await.map_err(std::io::Error::other)?
+    }
+
+    async fn create_and_start(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
         let name = format!("self-harness-{}-{}", sanitize(&spec.name_hint), random_suffix());
         let host_config = HostConfig {
             nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
