@@ -263,6 +263,24 @@ async fn the_catalog_explain_hook_hands_over_the_way_out_and_holds_done_back_onc
 }
 
 #[tokio::test]
+async fn the_catalog_survey_hook_shows_the_container_before_the_first_turn() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = catalog_remedy("no-verification", "survey");
+    let run = episode(&harness, vec![action(Some("echo hello > /app/greeting.txt"), true)]).await;
+    let first = run.model.requests()[0].messages()[1]["content"].as_str().unwrap().to_string();
+    let (instruction, said) =
+        first.split_once("\n\nWhat is in /app now (looked up before your first turn):").expect(&first);
+    assert!(instruction.contains("/app/greeting.txt"), "the instruction comes first: {first}");
+    assert!(said.contains("Not installed: jq"), "{said}");
+    let record = run.trace.turns[0].on_start.as_ref().expect("the hook's run is in the first turn's record");
+    assert_eq!((record.text.as_str(), record.exit_code), ("on_start", Some(0)));
+    assert!(first.ends_with(record.output_shown.trim_end()), "the model saw what the trace keeps");
+    assert!(run.result.outcome.passed);
+}
+
+#[tokio::test]
 async fn the_after_command_hook_speaks_after_each_command() {
     if !common::docker_available() {
         return;

@@ -226,7 +226,10 @@ async fn a_proposal_that_creates_a_file_resolves_into_a_create_and_one_edit_per_
     let weakness = weakness(&project, &trace);
     let harness = self_harness::harness::Harness::load(&project.harness).unwrap();
     let no_verification = Weakness { id: "no-verification".into(), ..weakness.clone() };
-    let hook = propose::remedies(&harness, &no_verification).into_iter().find(|e| !e.more.is_empty()).unwrap();
+    let hook = propose::remedies(&harness, &no_verification)
+        .into_iter()
+        .find(|e| e.files().contains("hooks/show-changes.sh"))
+        .unwrap();
     let proposal = Proposal { edit: hook, ..proposal(&project) };
     store_write(&project, "weaknesses.json", &vec![weakness]);
     store_write(&project, "proposals.json", &vec![proposal]);

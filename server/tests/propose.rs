@@ -174,8 +174,12 @@ async fn the_catalog_proposes_known_remedies_beside_the_models_edits_or_alone() 
     };
     assert!(policy("completion = \"confirm\"").is_some(), "{alone:?}");
     assert!(policy("refuse_done_after_failure = true").is_some(), "{alone:?}");
-    let hook = alone.proposals.iter().find(|p| !p.edit.more.is_empty()).expect("a created completion hook");
-    assert!(hook.diff.contains("+++ b/hooks/show-changes.sh"), "{}", hook.diff);
+    // Created hooks: each with its manifest table.
+    for script in ["hooks/show-changes.sh", "hooks/survey.sh"] {
+        let created = format!("+++ b/{script}");
+        let hook = alone.proposals.iter().find(|p| p.diff.contains(&created)).unwrap_or_else(|| panic!("{alone:?}"));
+        assert!(hook.diff.contains("+++ b/harness.toml"), "{}", hook.diff);
+    }
 
     let model = ScriptedModel::responding(weak_model).await;
     let (both, _) = round_with(&model, Proposer::ModelAndCatalog).await;

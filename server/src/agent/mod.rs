@@ -13,7 +13,7 @@ mod context;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Action, ActionFormat, Completion, Harness, Hook, Policy, PromptContext};
+use crate::harness::{first_message, Action, ActionFormat, Completion, Harness, Hook, Policy, PromptContext};
 use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::offline;
@@ -289,6 +289,18 @@ impl<'s> Episode<'s> {
                 return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(format!("harness: {e}")) })
             }
         };
+        // The on-start hook's output follows the instruction in the first message.
+        let mut on_start = None;
+        if let Some(hook) = harness.on_start() {
+            let env = vec![("WORKDIR".into(), context.workdir.clone())];
+            let said = match run_hook(terminal, hook, env).await {
+                Ok(said) => said,
+                Err(e) => return Ok(Stop::infrastructure(e)),
+            };
+            let shown = policy.output.truncate(&said.output);
+            on_start = Some(record("on_start", &said, shown));
+        }
+        let instruction = first_message(&instruction, on_start.as_ref().map(|r| r.output_shown.as_str()));
         let mut messages = vec![Message::system(system), Message::user(instruction)];
         let mut parse_failures = 0;
         let mut asked_to_confirm = false;
@@ -307,7 +319,7 @@ impl<'s> Episode<'s> {
                     detail: Some(format!("agent timeout of {:?}", self.brief.agent_time)),
                 });
             };
-            let mut turn = Turn { index, ..Turn::default() };
+            let mut turn = Turn { index, on_start: on_start.take(), ..Turn::default() };
             if let Err(overflow) = context::fit(&mut messages, policy) {
                 turn.notice = Some(overflow.clone());
                 self.writer.turn(&turn)?;

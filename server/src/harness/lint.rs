@@ -360,6 +360,9 @@ pub(crate) fn referenced_files(manifest: &Manifest) -> Vec<(Vec<String>, String)
     for (i, tool) in manifest.tools.iter().enumerate() {
         files.push((key(&["tools", &i.to_string(), "file"]), tool.file.clone()));
     }
+    if let Some(hook) = &manifest.hooks.on_start {
+        files.push((key(&["hooks", "on_start", "file"]), hook.file.clone()));
+    }
     if let Some(hook) = &manifest.hooks.before_completion {
         files.push((key(&["hooks", "before_completion", "file"]), hook.file.clone()));
     }

@@ -216,6 +216,13 @@ pub struct ToolRef {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hooks {
+    /// Script run once, before the agent's first turn, with `WORKDIR` (the agent's working
+    /// directory) in its environment; what it prints is shown to the model after the task's
+    /// instruction, and its exit code does not matter. For what the agent
+    /// would otherwise find out by trial and error: the files it works on, where a
+    /// repository is, which tools are missing.
+    #[serde(default)]
+    pub on_start: Option<HookRef>,
     /// Check run before the agent may declare completion (only with
     /// `completion = "declare_after_check"`). Exit code 0 accepts done; otherwise its output
     /// goes back to the model and the episode continues.
@@ -562,6 +569,9 @@ mod tests {
             "tools[].file",
             "tools[].description",
             "tools[].usage",
+            "hooks.on_start",
+            "hooks.on_start.file",
+            "hooks.on_start.timeout_secs",
             "hooks.before_completion",
             "hooks.before_completion.file",
             "hooks.before_completion.timeout_secs",
@@ -572,8 +582,8 @@ mod tests {
             let doc = key_doc(path).unwrap_or_else(|| panic!("no doc for {path}: {docs:#?}"));
             assert!(!doc.description.is_empty(), "{path} has no description");
         }
-        // The 30 keys above plus the tables that hold them (policy, policy.output, prompts, …).
-        assert_eq!(docs.len(), 37, "{docs:#?}");
+        // The 33 keys above plus the tables that hold them (policy, policy.output, prompts, …).
+        assert_eq!(docs.len(), 40, "{docs:#?}");
         let max_turns = key_doc("policy.max_turns").unwrap();
         assert_eq!(max_turns.kind, "integer 1..=1000");
         assert_eq!(max_turns.default.as_deref(), Some("30"));

@@ -34,7 +34,7 @@ pub use template::{check_template, PromptContext, TEMPLATE_VARIABLES};
 pub const MANIFEST_FILE: &str = "harness.toml";
 /// Where tools are copied in the container (`<TOOLS_DIR>/<name>`); the runner puts it on PATH.
 pub const TOOLS_DIR: &str = "/opt/harness/tools";
-/// Where hooks are copied in the container (`<HOOKS_DIR>/before_completion`, `…/after_command`).
+/// Where hooks are copied in the container (`<HOOKS_DIR>/on_start`, `…/after_command`, …).
 pub const HOOKS_DIR: &str = "/opt/harness/hooks";
 /// Hex digits of the sha256 kept in a version id.
 pub const VERSION_LEN: usize = 12;
@@ -48,6 +48,7 @@ pub struct Harness {
     instruction: String,
     notes: Vec<Note>,
     tools: Vec<Tool>,
+    on_start: Option<Hook>,
     before_completion: Option<Hook>,
     after_command: Option<Hook>,
     version: String,
@@ -90,6 +91,15 @@ pub struct Hook {
     pub script: Vec<u8>,
     /// Where it is copied in the container, e.g. `/opt/harness/hooks/before_completion`.
     pub container_path: String,
+}
+
+/// The first user message: the rendered instruction, followed by what the on-start hook
+/// printed (as the model was shown it), if anything.
+pub fn first_message(instruction: &str, on_start_shown: Option<&str>) -> String {
+    match on_start_shown.map(str::trim_end).filter(|s| !s.trim().is_empty()) {
+        Some(said) => format!("{}\n\n{said}", instruction.trim_end()),
+        None => instruction.to_string(),
+    }
 }
 
 /// A prompt template failed to render (e.g. it used an attribute that does not exist).
@@ -171,6 +181,7 @@ impl Harness {
                     script: bytes_of(&t.file),
                 })
                 .collect(),
+            on_start: manifest.hooks.on_start.as_ref().map(|h| hook("on_start", h)),
             before_completion: manifest.hooks.before_completion.as_ref().map(|h| hook("before_completion", h)),
             after_command: manifest.hooks.after_command.as_ref().map(|h| hook("after_command", h)),
             version: version_of(&hashed),
@@ -233,6 +244,11 @@ impl Harness {
             .collect()
     }
 
+    /// The hook run once before the first turn, if any.
+    pub fn on_start(&self) -> Option<&Hook> {
+        self.on_start.as_ref()
+    }
+
     /// The hook run after each command, if any.
     pub fn after_command(&self) -> Option<&Hook> {
         self.after_command.as_ref()
@@ -240,7 +256,7 @@ impl Harness {
 
     /// Its hooks, each run by bash.
     pub fn hooks(&self) -> impl Iterator<Item = &Hook> {
-        self.before_completion.iter().chain(&self.after_command)
+        self.on_start.iter().chain(&self.before_completion).chain(&self.after_command)
     }
 
     /// Problems that did not stop the harness from loading.

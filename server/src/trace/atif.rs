@@ -200,7 +200,8 @@ pub fn to_atif(trace: &Trace, export: &Export) -> Result<Value, String> {
     let mut steps: Vec<Value> = Vec::new();
     if let Some((system, user)) = &export.prompts {
         steps.push(step(1, at(0.0), "system", system));
-        steps.push(step(2, at(0.0), "user", user));
+        let on_start = trace.turns.first().and_then(|t| t.on_start.as_ref()).map(|r| r.output_shown.as_str());
+        steps.push(step(2, at(0.0), "user", &crate::harness::first_message(user, on_start)));
     }
     let mut elapsed = 0.0;
     for turn in &trace.turns {
@@ -215,7 +216,7 @@ pub fn to_atif(trace: &Trace, export: &Export) -> Result<Value, String> {
             continue;
         }
         steps.push(agent_step(id, at(elapsed), turn));
-        for record in [&turn.command, &turn.after_command, &turn.hook].into_iter().flatten() {
+        for record in [&turn.on_start, &turn.command, &turn.after_command, &turn.hook].into_iter().flatten() {
             elapsed += record.duration_ms;
         }
     }
@@ -328,6 +329,10 @@ fn agent_step(id: usize, timestamp: Option<String>, turn: &Turn) -> Value {
             results.push(json!({ "content": record.output_shown }));
             extra.insert(key.into(), json!(record));
         }
+    }
+    if let Some(record) = &turn.on_start {
+        // Shown in the first user message; the full record stays with the step.
+        extra.insert("on_start".into(), json!(record));
     }
     if !calls.is_empty() {
         step["tool_calls"] = Value::Array(calls);

@@ -65,6 +65,9 @@ pub struct Turn {
     pub parse_error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandRecord>,
+    /// Output of the on-start hook, which the model saw after the instruction (first turn only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_start: Option<CommandRecord>,
     /// Output of the before-completion hook, when it ran this turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<CommandRecord>,

@@ -25,6 +25,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
     let set = |key: &str, value: String, why: &str| set_policy(&manifest, key, &value, why);
     let found: Vec<Option<RawEdit>> = match kind(weakness) {
         "no-verification" | "declared-done-too-early" => vec![
+            survey(harness),
             show_changes(harness, &manifest),
             explain(harness, &manifest),
             set("refuse_done_after_failure", "true".into(), "done is not accepted while the latest command failed"),
@@ -43,6 +44,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
             "interactive programs hang without a terminal",
         )],
         "repeated-command" | "command-errors" => vec![
+            survey(harness),
             explain(harness, &manifest),
             set("warn_repeated_failures", "true".into(), "the agent is told when it repeats a command that failed"),
             set(
@@ -92,6 +94,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
             "a long episode shortens old outputs instead of ending",
         )],
         "gave-up" => vec![
+            survey(harness),
             set("refuse_done_after_failure", "true".into(), "done is not accepted while the latest command failed"),
             set(
                 "resample_idle_replies",
@@ -110,6 +113,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
             "the agent runs out of turns while still making progress",
         )],
         "wrong-output-format" => vec![
+            survey(harness),
             show_changes(harness, &manifest),
             explain(harness, &manifest),
             rule(
@@ -145,6 +149,28 @@ const EXPLAIN: &str = include_str!("remedies/explain.sh");
 const EXPLAIN_FILE: &str = "hooks/explain.sh";
 const PENDING: &str = include_str!("remedies/pending.sh");
 const PENDING_FILE: &str = "hooks/pending.sh";
+
+/// The hook run before the first turn that shows the files (the first lines of the text
+/// ones, names quoted when they need it), the repositories and the missing tools.
+const SURVEY: &str = include_str!("remedies/survey.sh");
+const SURVEY_FILE: &str = "hooks/survey.sh";
+
+/// The `survey` hook with the manifest lines that run it; `None` when the harness has an
+/// on-start hook already.
+fn survey(harness: &Harness) -> Option<RawEdit> {
+    if harness.on_start().is_some() {
+        return None;
+    }
+    let [table, script] = add_hook("on_start", SURVEY_FILE, SURVEY);
+    let mut edit = edit(
+        MANIFEST_FILE,
+        &table.search,
+        &table.replace,
+        "before its first command the agent sees the files, their first lines, the repositories and the missing tools, instead of guessing",
+    );
+    edit.more = vec![script];
+    Some(edit)
+}
 
 /// The `show-changes` hook with the manifest lines that run it; `None` when the harness has
 /// a completion hook already.
@@ -257,19 +283,26 @@ mod tests {
             }
         }
         let done = remedies(&minimal, &weakness("no-verification"));
-        let hook = done.iter().find(|e| !e.more.is_empty()).expect("a completion hook");
+        let hook = done.iter().find(|e| e.files().contains(SHOW_CHANGES_FILE)).expect("a completion hook");
         assert_eq!(hook.files(), "harness.toml, harness.toml, hooks/show-changes.sh");
         let (with_hook, diff, _) = prepare(&minimal, hook, &dir.path().join("hook"), CATALOG_BUDGET).unwrap();
         assert_eq!(with_hook.before_completion().unwrap().file, SHOW_CHANGES_FILE);
         assert!(diff.contains("+++ b/hooks/show-changes.sh") && diff.contains("--- /dev/null"), "{diff}");
-        assert!(remedies(&with_hook, &weakness("no-verification")).iter().all(|e| e.more.is_empty()), "once");
+        assert!(!remedies(&with_hook, &weakness("no-verification"))
+            .iter()
+            .any(|e| e.files().contains(SHOW_CHANGES_FILE)));
+        let survey = done.iter().find(|e| e.files().contains(SURVEY_FILE)).expect("an on-start hook");
+        assert_eq!(survey.files(), "harness.toml, hooks/survey.sh");
+        let (with_survey, _, _) = prepare(&minimal, survey, &dir.path().join("survey"), CATALOG_BUDGET).unwrap();
+        assert_eq!(with_survey.on_start().unwrap().file, SURVEY_FILE);
+        assert!(!remedies(&with_survey, &weakness("command-errors")).iter().any(|e| e.files().contains(SURVEY_FILE)));
         let errors = remedies(&minimal, &weakness("command-errors"));
-        let hook = errors.iter().find(|e| !e.more.is_empty()).expect("an after-command hook");
+        let hook = errors.iter().find(|e| e.files().contains(EXPLAIN_FILE)).expect("an after-command hook");
         assert_eq!(hook.files(), "harness.toml, harness.toml, hooks/explain.sh, harness.toml, hooks/pending.sh");
         let (with_hook, _, _) = prepare(&minimal, hook, &dir.path().join("explain"), CATALOG_BUDGET).unwrap();
         assert_eq!(with_hook.after_command().unwrap().file, EXPLAIN_FILE);
         assert_eq!(with_hook.before_completion().unwrap().file, PENDING_FILE);
-        assert!(remedies(&with_hook, &weakness("command-errors")).iter().all(|e| e.more.is_empty()), "once");
+        assert!(!remedies(&with_hook, &weakness("command-errors")).iter().any(|e| e.files().contains(EXPLAIN_FILE)));
         let repeats = remedies(&minimal, &weakness("repeated-command"));
         assert!(repeats.iter().any(|e| e.replace.contains("warn_repeated_failures = true")), "{repeats:?}");
         assert!(repeats.iter().any(|e| e.replace.contains("resample_repeated_failures = 3")), "{repeats:?}");

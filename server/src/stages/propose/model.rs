@@ -248,7 +248,8 @@ fn prompt(harness: &Harness, files: &[String], weakness: &Weakness, k: usize, ta
          file: a hook (hooks/NAME.sh, a bash script the runner executes before done counts, with \
          `completion = \"declare_after_check\"` and a `[hooks.before_completion]` table whose `file` \
          names it; or after each command, named by `[hooks.after_command]`, with COMMAND and \
-         EXIT_CODE set, its output shown to the agent), a tool (tools/NAME, a script with a #! line, listed under `[[tools]]`) or a note \
+         EXIT_CODE set, its output shown to the agent; or once before the first turn, named by \
+         `[hooks.on_start]`, with WORKDIR set, its output shown after the instruction), a tool (tools/NAME, a script with a #! line, listed under `[[tools]]`) or a note \
          (notes/NAME.md, listed under `[[notes]]`). Then `more` holds the other files of the same \
          change, as {{\"file\", \"search\": \"\", \"replace\": the whole text}} for a new file.\n\
          Examples for OTHER weaknesses (do not copy them; write edits for the weakness above):\n{examples}\n\
