@@ -132,7 +132,7 @@ for stage in "${stages[@]}"; do
       done
       ;;
     probe)
-      for harness in minimal show-changes runtime explain explain-check; do
+      for harness in minimal show-changes runtime explain explain-check survey; do
         evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-mine" mine
       done
       # The catalog's remedy away from the tasks it was designed on: the validate split.
