@@ -548,6 +548,7 @@ fn turns_of(step: &Map<String, Value>, i: usize) -> Result<Vec<Turn>, String> {
         });
     }
     let first = &mut turns[0];
+    first.on_start = record("on_start");
     first.parse_error = said("parse_error");
     first.notice = said("notice");
     first.resampled =
@@ -634,6 +635,7 @@ mod tests {
                     reply: "{\"thought\":\"look\",\"command\":\"wc -l data.txt\",\"done\":false}".into(),
                     action: Some(json!({"thought": "look", "command": "wc -l data.txt", "done": false})),
                     command: Some(command("wc -l data.txt", Some(0), "3 data.txt\n")),
+                    on_start: Some(command("on_start", Some(0), "/app holds data.txt\n")),
                     tokens_in: 100,
                     tokens_out: 20,
                     model_ms: 250.0,
@@ -695,7 +697,12 @@ mod tests {
             .unwrap()
             .ends_with("output so far:\npartial\n"));
         assert_eq!(steps[2]["extra"]["parse_error"], "expected value");
+        assert_eq!(steps[0]["extra"]["on_start"]["output_shown"], "/app holds data.txt\n");
         assert_eq!(doc["final_metrics"]["total_prompt_tokens"], 230);
+        // With the prompts, the on-start hook's output follows the instruction, as the model saw it.
+        let prompts = Some(("You act.".to_string(), "Count the lines.\n".to_string()));
+        let doc = to_atif(&trace(), &Export { prompts, ..export }).unwrap();
+        assert_eq!(doc["steps"][1]["message"], "Count the lines.\n\n/app holds data.txt");
         assert_eq!(doc["extra"]["seed"], 7);
         assert_eq!(doc["extra"]["outcome"]["tests"][0]["status"], "failed");
     }
@@ -728,7 +735,7 @@ mod tests {
         assert_eq!(back.header.seed, 7);
         assert_eq!(back.turns.len(), 3);
         for (a, b) in original.turns.iter().zip(&back.turns) {
-            assert_eq!(a.command, b.command, "turn {}", a.index);
+            assert_eq!((&a.command, &a.on_start), (&b.command, &b.on_start), "turn {}", a.index);
             assert_eq!(
                 (a.done, &a.parse_error, &a.notice, &a.resampled),
                 (b.done, &b.parse_error, &b.notice, &b.resampled)
