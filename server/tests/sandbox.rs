@@ -85,6 +85,24 @@ async fn long_output_is_capped_but_counted() {
 }
 
 #[tokio::test]
+async fn a_flood_of_output_stops_at_its_cap_instead_of_filling_the_disk() {
+    if !common::docker_available() {
+        return;
+    }
+    let (_engine, sandbox) = sandbox(false).await;
+    // `yes` writes gigabytes a second: uncapped, a command timeout's worth fills the host.
+    let options = ExecOptions { output_limit: 1000, ..ExecOptions::with_timeout(Duration::from_secs(60)) };
+    let out = sandbox.exec("yes", &options).await.unwrap();
+    assert!(!out.timed_out, "stopped by the cap, not the timeout");
+    assert_ne!(out.exit_code, Some(0), "its writes failed: no room left");
+    // The sandbox's memory is 256 MiB: the cap is a quarter of it.
+    assert!(out.output_bytes <= 64 << 20 && out.output_bytes > 1 << 20, "{} bytes", out.output_bytes);
+    let next = sandbox.exec("echo next", &ExecOptions::with_timeout(Duration::from_secs(30))).await.unwrap();
+    assert_eq!(next.output, "next\n", "the room is free again for the next command");
+    sandbox.remove().await;
+}
+
+#[tokio::test]
 async fn files_go_in_and_come_out() {
     if !common::docker_available() {
         return;

@@ -1,5 +1,6 @@
 //! One container per episode, owned by a guard that removes it.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +12,7 @@ use bollard::query_parameters::{
 };
 use futures_util::TryStreamExt;
 
-use super::{reaper, Engine, SandboxError};
+use super::{exec, reaper, Engine, SandboxError};
 
 /// What container to start.
 #[derive(Debug, Clone)]
@@ -83,6 +84,12 @@ impl Engine {
             // tini as pid 1 reaps the orphans of background jobs the agent starts.
             init: Some(true),
             auto_remove: Some(true),
+            // Command output lives in memory, capped (a quarter of a memory limit at most, so
+            // a flood cannot push the container into its OOM killer).
+            tmpfs: Some(HashMap::from([(
+                exec::WORK_DIR.to_string(),
+                format!("size={},mode=1777", output_space(spec.memory_bytes)),
+            )])),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -222,6 +229,11 @@ fn append_parents(builder: &mut tar::Builder<Vec<u8>>, path: &str) -> std::io::R
         builder.append_data(&mut header, &prefix, std::io::empty())?;
     }
     Ok(())
+}
+
+/// Bytes of the tmpfs that holds command output.
+fn output_space(memory_bytes: Option<i64>) -> i64 {
+    memory_bytes.map_or(exec::OUTPUT_SPACE, |m| exec::OUTPUT_SPACE.min(m / 4))
 }
 
 fn sanitize(hint: &str) -> String {

@@ -29,8 +29,15 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::{Sandbox, SandboxError};
 
-/// Where the server keeps each command's script, output and pid.
-const WORK_DIR: &str = "/tmp/.self-harness";
+/// Where the server keeps each command's script, output and pid: a size-capped tmpfs in
+/// containers we start (see [`OUTPUT_SPACE`]).
+pub(super) const WORK_DIR: &str = "/tmp/.self-harness";
+
+/// The most room a command's output may take in the container. Output goes to a file so
+/// that a background job can outlive its command; uncapped, a model's `yes` fills the
+/// host's disk within a command timeout. Past this, writes to the output fail (`No space
+/// left on device`) and most programs stop.
+pub(super) const OUTPUT_SPACE: i64 = 64 << 20;
 
 const SERVER: &str = r#"set -m
 d=/tmp/.self-harness
