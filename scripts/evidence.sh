@@ -139,6 +139,10 @@ for stage in "${stages[@]}"; do
       for harness in minimal explain-check; do
         evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-validate" validate
       done
+      # The human baseline on the other two splits, for the per-task table of tasks/README.md.
+      for split in mine validate; do
+        evaluate "$out/design" "$out/harnesses/reference" "reference-$split" "$split"
+      done
       ;;
     doc) ;;
     *) echo "unknown stage $stage (baselines, loop, final, ablations, probe, doc)" >&2; exit 2 ;;
