@@ -12,7 +12,7 @@ use bollard::query_parameters::{
 };
 use futures_util::TryStreamExt;
 
-use super::{exec, reaper, Engine, SandboxError};
+use super::{exec, reaper, Engine, SandboxError, WORK_DIR};
 
 /// What container to start.
 #[derive(Debug, Clone)]
@@ -87,7 +87,7 @@ impl Engine {
             // Command output lives in memory, capped (a quarter of a memory limit at most, so
             // a flood cannot push the container into its OOM killer).
             tmpfs: Some(HashMap::from([(
-                exec::WORK_DIR.to_string(),
+                WORK_DIR.to_string(),
                 format!("size={},mode=1777", output_space(spec.memory_bytes)),
             )])),
             ..Default::default()

@@ -27,11 +27,7 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::{Sandbox, SandboxError};
-
-/// Where the server keeps each command's script, output and pid: a size-capped tmpfs in
-/// containers we start (see [`OUTPUT_SPACE`]).
-pub(super) const WORK_DIR: &str = "/tmp/.self-harness";
+use super::{Sandbox, SandboxError, WORK_DIR};
 
 /// The most room a command's output may take in the container. Output goes to a file so
 /// that a background job can outlive its command; uncapped, a model's `yes` fills the
@@ -39,8 +35,8 @@ pub(super) const WORK_DIR: &str = "/tmp/.self-harness";
 /// left on device`) and most programs stop.
 pub(super) const OUTPUT_SPACE: i64 = 64 << 20;
 
+/// The server's loop; it runs with `d` set to [`WORK_DIR`].
 const SERVER: &str = r#"set -m
-d=/tmp/.self-harness
 mkdir -p "$d"
 while IFS=' ' read -r id limit b64; do
   printf '%s' "$b64" | base64 -d > "$d/$id.sh"
@@ -193,7 +189,7 @@ impl Sandbox {
                     attach_stdin: Some(true),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
-                    cmd: Some(vec!["bash", "-c", SERVER]),
+                    cmd: Some(vec!["bash", "-c", &format!("d={WORK_DIR}\n{SERVER}")]),
                     ..Default::default()
                 },
             )

@@ -28,6 +28,11 @@ use std::time::Duration;
 
 use bollard::Docker;
 
+/// Where the exec server, its one-shot remote form and the shell sessions keep their
+/// scripts, outputs, pids and saved state inside a container; in the containers we start,
+/// a size-capped tmpfs (see `exec::OUTPUT_SPACE`).
+pub(crate) const WORK_DIR: &str = "/tmp/.self-harness";
+
 pub use container::{Sandbox, SandboxSpec};
 pub use error::SandboxError;
 pub use exec::{ExecOptions, ExecOutput};

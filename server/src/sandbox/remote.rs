@@ -30,7 +30,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::exec::{compose_script, render, shell_quote, Reply};
-use super::{ExecOptions, ExecOutput, SandboxError, Terminal};
+use super::{ExecOptions, ExecOutput, SandboxError, Terminal, WORK_DIR};
 
 /// How much longer than a command's own timeout the driver waits before it gives up on
 /// the exec itself (the command stops itself at its timeout; this covers a slow transport).
@@ -182,7 +182,7 @@ fn one_shot(script: &str, timeout: Option<Duration>, limit: usize) -> String {
     };
     format!(
         r#"set -m; exec 2>/dev/null
-d=/tmp/.self-harness; mkdir -p "$d"; f="$d/remote-$$"
+d={WORK_DIR}; mkdir -p "$d"; f="$d/remote-$$"
 printf '%s' {b64} | base64 -d > "$f.sh"
 bash "$f.sh" > "$f.out" 2>&1 < /dev/null &
 pid=$!

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use super::{ExecOptions, ExecOutput, Sandbox, SandboxError, Terminal};
+use super::{ExecOptions, ExecOutput, Sandbox, SandboxError, Terminal, WORK_DIR};
 
 /// Bash variables that belong to the running shell, not to the session.
 const NOT_STATE: &str = "BASH*|FUNCNAME|GROUPS|PIPESTATUS|_|SHLVL|RANDOM|SRANDOM|SECONDS|LINENO|HISTCMD|EPOCHSECONDS|EPOCHREALTIME|PPID|UID|EUID|SHELLOPTS|OPTIND|OPTARG|COMP_WORDBREAKS|DIRSTACK|PWD|OLDPWD|COLUMNS|LINES|__sh_*";
@@ -31,7 +31,7 @@ impl<'a, T: Terminal> Shell<'a, T> {
     /// The session `name` on `terminal`; sessions with different names are independent.
     pub fn on(terminal: &'a T, name: &str) -> Self {
         let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
-        Shell { terminal, state_file: format!("/tmp/.self-harness/session-{safe}.state") }
+        Shell { terminal, state_file: format!("{WORK_DIR}/session-{safe}.state") }
     }
 
     /// Runs `command` in the session, stopping it (and what it started) after `timeout`.
