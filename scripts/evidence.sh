@@ -121,10 +121,16 @@ for stage in "${stages[@]}"; do
       for proposer in none generic random catalog model; do
         store=$out/ablation-$proposer
         mkdir -p "$store/.self-harness/runs"
-        # The same minimal run as the main store's, so each store pairs its final with it.
+        # The same minimal run as the main store's, so each store pairs its final with it,
+        # and the main loop's own episodes of minimal (mine and validate splits, same seeds),
+        # which the loop reuses: every proposer reads the same failures and is judged against
+        # the same parent episodes, so only the proposer differs.
         for run in "$out"/main/.self-harness/runs/*; do
           if grep -qs "\"harness\": \"minimal\"" "$run/run.json" && [ ! -e "$store/.self-harness/runs/$(basename "$run")" ]; then
             mkdir -p "$store/.self-harness/runs/$(basename "$run")" && cp "$run/run.json" "$store/.self-harness/runs/$(basename "$run")/"
+            for episodes in "$out"/main/.self-harness/runs/loop-"${run##*-}"-*; do
+              [ -e "$store/.self-harness/runs/$(basename "$episodes")" ] || cp -r "$episodes" "$store/.self-harness/runs/"
+            done
           fi
         done
         loop_in "$store" "$proposer"
