@@ -121,18 +121,19 @@ for stage in "${stages[@]}"; do
       for proposer in none generic random catalog model; do
         store=$out/ablation-$proposer
         mkdir -p "$store/.self-harness/runs"
-        # The same minimal run as the main store's, so each store pairs its final with it,
-        # and the main loop's own episodes of minimal (mine and validate splits, same seeds),
-        # which the loop reuses: every proposer reads the same failures and is judged against
-        # the same parent episodes, so only the proposer differs.
+        # The main store's split: every store's mine, validate and test sets are the same.
+        [ -e "$store/.self-harness/splits.json" ] || cp "$out/main/.self-harness/splits.json" "$store/.self-harness/"
+        # The same minimal run as the main store's, so each store pairs its final with it.
         for run in "$out"/main/.self-harness/runs/*; do
           if grep -qs "\"harness\": \"minimal\"" "$run/run.json" && [ ! -e "$store/.self-harness/runs/$(basename "$run")" ]; then
             mkdir -p "$store/.self-harness/runs/$(basename "$run")" && cp "$run/run.json" "$store/.self-harness/runs/$(basename "$run")/"
-            for episodes in "$out"/main/.self-harness/runs/loop-"${run##*-}"-*; do
-              [ -e "$store/.self-harness/runs/$(basename "$episodes")" ] || cp -r "$episodes" "$store/.self-harness/runs/"
-            done
           fi
         done
+        # The main loop's episodes (git-ignored traces, where this machine has them), which a
+        # loop reuses by harness version, task and seed as it reuses its own: every proposer
+        # reads the same failures of minimal and is judged against the same parent episodes,
+        # so only the proposer differs, and a candidate the main loop already ran is not run again.
+        (cd "$out/main/.self-harness/runs" && tar -cf - loop-*) | tar -C "$store/.self-harness/runs" --skip-old-files -xf -
         loop_in "$store" "$proposer"
         final "$store"
       done
@@ -157,6 +158,49 @@ for stage in "${stages[@]}"; do
     | tee -a "$out/stages.log"
 done
 
+# What each proposer contributed, one row per store (main: model+catalog), from each
+# store's `report --json`: what it proposed, how the best candidate screened on the mine
+# split, what validation decided, and the final harness on the test split.
+ablations_table() {
+  echo
+  echo "## What each proposer contributed"
+  echo
+  echo "Every store starts from minimal with the same split, seeds and minimal episodes (the"
+  echo "ablations reuse the main loop's), so only the proposer differs. Screened: the best"
+  echo "candidate's passes on the mine split against its parent's (same seeds). Test: the final"
+  echo "harness on the test split, $trials trials per task; with nothing accepted it is minimal."
+  echo "Tokens and container-minutes count every episode a loop used, reused ones too."
+  echo
+  python3 /dev/fd/3 "$bin" "$out"/main "$out"/ablation-* 3<<'PY'
+import json, subprocess, sys
+print("| proposer | iterations | proposed (by source) | discarded | screened, best | validated | accepted "
+      "| test, final harness | tokens | container-min |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for store in sys.argv[2:]:
+    name = store.rstrip("/").rsplit("/", 1)[-1]
+    out = subprocess.run([sys.argv[1], "report", "--store", f"{store}/.self-harness", "--json"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        continue
+    report = json.loads(out.stdout)
+    its = [it for it in report["iterations"] if it["iteration"] > 0]
+    sources = ", ".join(f"{v['proposed']} {k}" for k, v in sorted(report["sources"].items())) or "none"
+    screens = [s for it in its for s in it["screenings"]]
+    best = max(screens, key=lambda s: s["candidate_passed"] - s["parent_passed"], default=None)
+    screened = f"{best['candidate_passed']} vs {best['parent_passed']} of {best['counted']}" if best else "none"
+    decisions = "; ".join(d["reason"].split(":")[0] for it in its for d in it["decisions"]) or "none"
+    tests = [e for e in report["evaluations"] if e["split"] == "test"]
+    final = [e for e in tests if e["harness"] not in ("minimal", "reference")]
+    minimal = [e for e in tests if e["harness"] == "minimal"]
+    rate = (final or minimal or [None])[-1]
+    test = f"{rate['rate']['passed']}/{rate['rate']['counted']}" + ("" if final else " (minimal)") if rate else "not run"
+    proposer = "model+catalog" if name == "main" else name.removeprefix("ablation-")
+    print(f"| {proposer} | {len(its)} | {sources} | {sum(len(it['discarded']) for it in its)} | {screened} "
+          f"| {decisions} | {sum(it['accepted'] for it in its)} | {test} | {report['spend']['tokens']:,} "
+          f"| {report['spend']['container_seconds'] / 60:.0f} |")
+PY
+}
+
 echo "==> docs/evidence.md"
 {
   echo "# Evidence: does the loop improve a real local model's harness?"
@@ -171,6 +215,7 @@ echo "==> docs/evidence.md"
   echo "from the committed store. Stage times (\`$out/stages.log\`):"
   echo
   grep -v ' doc: ' "$out/stages.log" | sed 's/^ */* /' || true
+  ablations_table
   for store in "$out"/main "$out"/ablation-* "$out"/design; do
     [ -d "$store/.self-harness" ] || continue
     echo
