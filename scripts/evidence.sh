@@ -21,7 +21,9 @@
 #              remedies at once; the explain hooks) on the *mine* split, same seeds: how far
 #              such edits move the model at all, measured where the loop mines; then minimal
 #              and explain-check on the validate split; never on the test split
-#   doc        docs/evidence.md
+#   suite      minimal and reference on all three splits in the store docs/evidence/<model>/suite,
+#              for the per-task table of tasks/README.md (the 1.5B's come from baselines and probe)
+#   doc        docs/evidence.md (the headline model's; not part of a run for another model)
 #
 # Settings (environment): EVIDENCE_MODEL (1.5b; the 0.5b has no signal), EVIDENCE_TRIALS
 # (3), EVIDENCE_TEMPERATURE (0.7: at 0 the trials of a task are token-identical),
@@ -151,8 +153,16 @@ for stage in "${stages[@]}"; do
         evaluate "$out/design" "$out/harnesses/reference" "reference-$split" "$split"
       done
       ;;
+    suite)
+      mkdir -p "$out/suite"
+      for harness in minimal reference; do
+        for split in mine validate test; do
+          evaluate "$out/suite" "$out/harnesses/$harness" "$harness-$split" "$split"
+        done
+      done
+      ;;
     doc) ;;
-    *) echo "unknown stage $stage (baselines, loop, final, ablations, probe, doc)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (baselines, loop, final, ablations, probe, suite, doc)" >&2; exit 2 ;;
   esac
   echo "    $stage: $(( ($(date +%s) - started) / 60 )) min ($(date -u +%Y-%m-%d), self-harness $(git rev-parse --short HEAD))" \
     | tee -a "$out/stages.log"
@@ -201,6 +211,11 @@ for store in sys.argv[2:]:
 PY
 }
 
+[[ " ${stages[*]} " == *" doc "* ]] || exit 0
+if [ "$size" != 1.5b ]; then
+  echo "docs/evidence.md is the 1.5B's: run the doc stage without EVIDENCE_MODEL" >&2
+  exit 2
+fi
 echo "==> docs/evidence.md"
 {
   echo "# Evidence: does the loop improve a real local model's harness?"
