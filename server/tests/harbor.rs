@@ -73,8 +73,9 @@ fn eval_on_harbor(project: &Path, harness: &Path, model: &ScriptedModel, tasks: 
 
 /// The protocol end to end with a scripted model: the harness's tool and hook are uploaded
 /// and run, `cd`, a variable and a background job outlive their command as they do
-/// locally, a command is stopped at its timeout, the verifier's reward comes back, and the
-/// trace, its trajectory and Harbor's job are where they should be; no container is left.
+/// locally, a command is stopped at its timeout, a flood ends at the output cap, the
+/// verifier's reward comes back, and the trace, its trajectory and Harbor's job are where
+/// they should be; no container is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_agent_acts_through_harbors_environment_as_it_does_here() {
     if !common::docker_available() {
@@ -89,6 +90,7 @@ async fn our_agent_acts_through_harbors_environment_as_it_does_here() {
             false,
         ),
         action("sleep 20", false),
+        action("yes", false),
         action("wc -l < /app/data.txt > /app/count.txt", true),
     ])
     .await;
@@ -109,8 +111,11 @@ async fn our_agent_acts_through_harbors_environment_as_it_does_here() {
     let stopped = trace.turns[2].command.as_ref().unwrap();
     assert!(stopped.timed_out && stopped.exit_code.is_none(), "sleep 20 is stopped at 3 s: {stopped:?}");
     assert!(stopped.duration_ms < 15_000.0, "{stopped:?}");
+    // A flood ends at the output cap, as on the local tmpfs, not at the 3 s timeout.
+    let flood = trace.turns[3].command.as_ref().unwrap();
+    assert_eq!((flood.output_bytes, flood.timed_out), (64 << 20, false), "{flood:?}");
     let outcome = trace.outcome.unwrap();
-    assert_eq!((outcome.reward, outcome.passed, outcome.turns), (Some(1.0), true, 4));
+    assert_eq!((outcome.reward, outcome.passed, outcome.turns), (Some(1.0), true, 5));
 
     let jobs = project.path().join(".self-harness/harbor-jobs");
     let trial = std::fs::read_dir(&jobs)

@@ -20,6 +20,15 @@
 //! the local exec server ([`super::exec`]). Its stdout is one header line and the kept
 //! output in base64, so nothing the command prints can be mistaken for the header and
 //! binary output survives any text decoding on the way.
+//!
+//! The output cap. Locally the output file sits on a size-capped tmpfs; a driver's
+//! environment offers no such mount, and its disk may be the user's. So the command writes
+//! into a FIFO, and `head -c` copies at most `exec::OUTPUT_SPACE` bytes of it to the file,
+//! unbuffered (`stdbuf -o0`: what a job left running has printed is in the file when the
+//! reply is made; `dd` would be unbuffered but counts short reads as blocks). Past the cap
+//! the command's writes fail (`Broken pipe`) as they fail locally (`No space left on
+//! device`), and a flood such as `yes` stops there instead of filling the environment's
+//! disk. An environment without coreutils' `stdbuf` gets `cat`: its output uncapped.
 
 use std::time::{Duration, Instant};
 
@@ -29,7 +38,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
-use super::exec::{compose_script, render, shell_quote, Reply};
+use super::exec::{compose_script, render, shell_quote, Reply, OUTPUT_SPACE};
 use super::{ExecOptions, ExecOutput, SandboxError, Terminal, WORK_DIR};
 
 /// How much longer than a command's own timeout the driver waits before it gives up on
@@ -134,7 +143,7 @@ fn driver(message: String) -> SandboxError {
 impl<R: AsyncBufRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Terminal for Remote<R, W> {
     async fn exec(&self, script: &str, options: &ExecOptions) -> Result<ExecOutput, SandboxError> {
         let started = Instant::now();
-        let command = one_shot(&compose_script(script, options), options.timeout, options.output_limit);
+        let command = one_shot(&compose_script(script, options), options.timeout, options.output_limit, OUTPUT_SPACE);
         let timeout = options.timeout.map(|t| (t + DRIVER_GRACE).as_secs());
         let answer = self.request(json!({"op": "exec", "command": command, "timeout_sec": timeout})).await?;
         let (reply, timed_out) = parse_one_shot(answer.stdout.as_deref().unwrap_or_default()).map_err(|e| {
@@ -165,10 +174,11 @@ impl<R: AsyncBufRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Terminal for 
 /// The marker that starts the header line of a one-shot report.
 const HEADER: &str = "self-harness-exec";
 
-/// A bash script that runs `script` as its own process group with output to a file, stops
-/// the group at `timeout`, and prints `self-harness-exec <exit> <total> <sent> <timed out>`
-/// and then the kept bytes (all, or the first and last `limit / 2`) in base64.
-fn one_shot(script: &str, timeout: Option<Duration>, limit: usize) -> String {
+/// A bash script that runs `script` as its own process group with output to a file (at
+/// most `space` bytes of it), stops the group at `timeout`, and prints `self-harness-exec
+/// <exit> <total> <sent> <timed out>` and then the kept bytes (all, or the first and last
+/// `limit / 2`) in base64.
+fn one_shot(script: &str, timeout: Option<Duration>, limit: usize, space: i64) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(script);
     // The marker is written before the kill and removed when the kill finds nothing, and
     // the exit status must be SIGKILL's: a command that ended on its own is never taken
@@ -184,10 +194,17 @@ fn one_shot(script: &str, timeout: Option<Duration>, limit: usize) -> String {
         r#"set -m; exec 2>/dev/null
 d={WORK_DIR}; mkdir -p "$d"; f="$d/remote-$$"
 printf '%s' {b64} | base64 -d > "$f.sh"
-bash "$f.sh" > "$f.out" 2>&1 < /dev/null &
+rm -f "$f.pipe"; mkfifo "$f.pipe"; : > "$f.out"
+sink="stdbuf -o0 head -c {space}"
+$sink < /dev/null > /dev/null || sink=cat
+$sink < "$f.pipe" > "$f.out" &
+sink=$!
+bash "$f.sh" > "$f.pipe" 2>&1 < /dev/null &
 pid=$!
 {watch}wait $pid; ec=$?
 [ -n "$watch" ] && {{ kill -- -$watch 2>/dev/null; wait $watch 2>/dev/null; }}
+# The sink copies what is left, unless a job the command started still holds the FIFO.
+for ((i = 0; i < 100; i++)); do kill -0 $sink 2>/dev/null || break; sleep 0.01; done
 timed=0; [ "$ec" = 137 ] && [ -e "$f.killed" ] && timed=1
 size=$(wc -c < "$f.out"); limit={limit}
 if [ "$size" -le "$limit" ]; then sent=$size; else sent=$((limit / 2 * 2)); fi
@@ -199,10 +216,11 @@ else
   {{ tail -c "$((limit / 2))" "$f.out"; cat /dev/zero; }} | head -c "$((limit / 2))"
 fi | base64 -w0
 echo
-rm -f "$f.sh" "$f.out" "$f.killed"
+rm -f "$f.sh" "$f.out" "$f.killed" "$f.pipe"
 "#,
         b64 = shell_quote(&b64),
         limit = limit.max(2),
+        space = space.max(1),
     )
 }
 
@@ -262,7 +280,7 @@ mod tests {
     #[tokio::test]
     async fn the_one_shot_script_runs_here() {
         let run = |script: &str, timeout: Option<Duration>, limit: usize| {
-            let command = one_shot(script, timeout, limit);
+            let command = one_shot(script, timeout, limit, 1 << 20);
             async move {
                 let out = tokio::process::Command::new("bash").arg("-c").arg(&command).output().await.unwrap();
                 parse_one_shot(&String::from_utf8_lossy(&out.stdout)).unwrap()
@@ -281,5 +299,14 @@ mod tests {
 
         let (reply, timed) = run("exit 137", Some(Duration::from_secs(30)), 1000).await;
         assert_eq!((reply.exit_code, timed), (137, false), "a command's own 137 is not a timeout");
+
+        // A job the command leaves behind holds the FIFO open: what came before is kept.
+        let (reply, _) = run("echo before; (sleep 3; echo late) & echo after", None, 1000).await;
+        assert_eq!(reply.output, b"before\nafter\n");
+
+        // A flood stops at the output space (1 MiB here), its head and tail kept.
+        let (reply, timed) = run("yes; echo unreachable", Some(Duration::from_secs(30)), 8).await;
+        assert_eq!((reply.total, reply.output.as_slice(), timed), (1 << 20, &b"y\ny\ny\ny\n"[..], false));
+        assert_ne!(reply.exit_code, 0, "yes ends on the broken pipe, not on its own");
     }
 }
