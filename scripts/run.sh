@@ -2,7 +2,8 @@
 # The main job, from a fresh Debian machine: install and start Docker, build the base
 # images, start the local model, and run the self-improvement loop on the starter suite
 # from harnesses/minimal (on a copy in .self-harness/harness, so the repository's harness
-# stays as it is). About 30 minutes on 2 cores (28.6 measured, images and weights cached); `self-harness report` shows the result.
+# stays as it is). About 30 minutes on 2 cores (28.6 measured, images and weights cached);
+# `self-harness report` shows the result.
 #   bash scripts/run.sh [extra `loop` flags, e.g. --iterations 3 --repeats 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
