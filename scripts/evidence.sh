@@ -23,7 +23,8 @@
 #              and explain-check on the validate split; never on the test split
 #   suite      minimal and reference on all three splits in the store docs/evidence/<model>/suite,
 #              for the per-task table of tasks/README.md (the 1.5B's come from baselines and probe)
-#   doc        docs/evidence.md (the headline model's; not part of a run for another model)
+#   doc        docs/evidence.md: the goal and how far it got, what each proposer contributed,
+#              each store's report (the headline model's; not part of a run for another model)
 #
 # Settings (environment): EVIDENCE_MODEL (1.5b; the 0.5b has no signal), EVIDENCE_TRIALS
 # (3), EVIDENCE_TEMPERATURE (0.7: at 0 the trials of a task are token-identical),
