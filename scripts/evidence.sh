@@ -252,8 +252,9 @@ print(f"15 percentage points, with a task-level paired p < {alpha}.")
 print()
 if accepted == 0:
     print(f"**Not reached.** No loop ({len(stores)} stores: the main one and its ablations) accepted an edit, so")
-    print("every final harness is `minimal` itself and the lift is 0 pp: `minimal` passed")
-    print(f"{rate(tests['minimal'])} of the test split" + (f", the hand-written `reference` {rate(tests['reference'])}." if "reference" in tests else "."))
+    print("every final harness is `minimal` itself and the lift is 0 pp" + (
+        f":\n`minimal` passed {rate(tests['minimal'])} of the test split" if "minimal" in tests else "")
+        + (f", the hand-written `reference` {rate(tests['reference'])}." if "reference" in tests else "."))
 else:
     print(f"{accepted} edit(s) accepted; the final harnesses on the test split are in the sections below.")
 print()
@@ -291,21 +292,20 @@ if design:
         best[e["split"]] = max(best.get(e["split"], row), row)
     for split, (_, harness, passed, base, counted, better, worse) in sorted(best.items()):
         print(f"| {split} | {harness} | {passed}/{counted} | {base}/{counted} | {better} | {worse} |")
-PY
-  cat <<'WHY'
-
+if accepted == 0:
+    print("""
 Why it got no further, from the traces (`docs/evidence/1.5b/design/README.md` has the
 episodes): the 1.5B's passes and fails are decided by its first command or two. Edits
 around those commands do not change them: a review before done makes it "fix" right
 answers, refusing done or asking anew removes the stalls but not the wrong commands, and
 showing it the container makes it copy what it saw. Only hooks that name the way out of
 a dead end as a command to copy move it, on the dead ends they name; the validate split's
-failures are others. And the statistics are stern at this size (`docs/statistics.md`):
-a real +20 pp lift on half the tasks is accepted 5% of the time with 8 validate tasks and
-12% with 16, so rarely with this suite's 12. What would move it is a stronger actor or proposer than the two local
-models this 2-core machine can run, and a validate split several times larger (12 tasks
-× 3 trials take 11 to 16 minutes per harness here).
-WHY
+failures are others. And the statistics are stern at this size (`docs/statistics.md`): a
+real +20 pp lift on half the tasks is accepted 5% of the time with 8 validate tasks and
+12% with 16, so rarely with this suite's 12. What would move it is a stronger actor or
+proposer than the two local models this 2-core machine can run, and a validate split
+several times larger (12 tasks × 3 trials take 11 to 16 minutes per harness here).""")
+PY
 }
 
 [[ " ${stages[*]} " == *" doc "* ]] || exit 0
