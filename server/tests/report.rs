@@ -225,8 +225,8 @@ fn no_ledger_is_a_clear_message() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("run `self-harness loop` or `eval`"));
 }
 
-/// An `eval` summary of `harness` whose tasks passed as given (of 3 trials each).
-fn eval_run(store: &Path, run: &str, harness: &str, passes: &[(&str, u32)]) {
+/// An `eval` summary of `harness` whose tasks passed as given (of 3 trials each, seeded from `seed`).
+fn eval_run(store: &Path, run: &str, harness: &str, seed: u64, passes: &[(&str, u32)]) {
     let tasks: Vec<TaskRow> = passes
         .iter()
         .map(|(task, passed)| TaskRow {
@@ -246,7 +246,7 @@ fn eval_run(store: &Path, run: &str, harness: &str, passes: &[(&str, u32)]) {
         model: "m".into(),
         temperature: 0.7,
         split: Some("test".into()),
-        seed: 0,
+        seed,
         trials: 3,
         pass_rate: passed as f64 / (3 * passes.len()) as f64,
         ci95: (0.0, 1.0),
@@ -267,9 +267,11 @@ fn eval_run(store: &Path, run: &str, harness: &str, passes: &[(&str, u32)]) {
 fn evaluations_in_the_store_are_compared_task_by_task_with_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let tasks = ["a", "b", "c", "d", "e", "f"];
-    eval_run(dir.path(), "1-minimal", "minimal", &tasks.map(|t| (t, 1)));
-    eval_run(dir.path(), "2-reference", "reference", &tasks.map(|t| (t, if t == "a" { 0 } else { 3 })));
-    eval_run(dir.path(), "3-other", "other", &[("a", 3)]);
+    eval_run(dir.path(), "1-minimal", "minimal", 0, &tasks.map(|t| (t, 1)));
+    eval_run(dir.path(), "2-reference", "reference", 0, &tasks.map(|t| (t, if t == "a" { 0 } else { 3 })));
+    eval_run(dir.path(), "3-other", "other", 0, &[("a", 3)]);
+    // Other seeds are other episodes: nothing to pair with, so compared with nothing.
+    eval_run(dir.path(), "4-minimal", "minimal", 3, &tasks.map(|t| (t, 2)));
     std::fs::write(dir.path().join("runs/3-other/run.json"), "{\"run\": 1").unwrap();
     let markdown = dir.path().join("evidence.md");
     let output = common::run(
@@ -279,8 +281,10 @@ fn evaluations_in_the_store_are_compared_task_by_task_with_the_first() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("3-other/run.json"), "the unreadable one is named");
     let report = common::json(&output);
     let rows = report["evaluations"].as_array().unwrap();
-    assert_eq!(rows.len(), 2);
-    assert_eq!((rows[0]["reference"].clone(), rows[1]["reference"].clone()), (json!(null), json!("1-minimal")));
+    assert_eq!(rows.len(), 3);
+    let references: Vec<_> = rows.iter().map(|r| r["reference"].clone()).collect();
+    assert_eq!(references, [json!(null), json!("1-minimal"), json!(null)]);
+    assert_eq!((rows[0]["seed"].as_u64(), rows[2]["seed"].as_u64()), (Some(0), Some(3)));
     let paired = &rows[1]["comparison"];
     assert_eq!((paired["better"].as_u64(), paired["worse"].as_u64()), (Some(5), Some(1)));
     // Differences +2 on five tasks and -1 on one, sum 9: of the 64 sign patterns of (1, 2, 2,
@@ -289,4 +293,5 @@ fn evaluations_in_the_store_are_compared_task_by_task_with_the_first() {
     let text = std::fs::read_to_string(&markdown).unwrap();
     assert!(text.contains("| eval run | harness |"), "{text}");
     assert!(text.contains("| 2-reference | reference reference-v | 6 × 3 (test) | 0.7 |"), "{text}");
+    assert!(text.contains("| 4-minimal | minimal minimal-v | 6 × 3 (test, seeds 3–5) | 0.7 |"), "{text}");
 }

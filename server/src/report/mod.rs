@@ -192,6 +192,8 @@ pub struct EvaluationRow {
     pub split: Option<String>,
     pub tasks: usize,
     pub trials: u32,
+    /// Trial k of every task used seed + k.
+    pub seed: u64,
     pub tokens: u64,
     pub container_seconds: f64,
     pub wall_seconds: f64,
@@ -222,6 +224,7 @@ impl EvaluationRow {
                     split: e.split.clone(),
                     tasks: e.tasks.len(),
                     trials: e.trials,
+                    seed: e.seed,
                     tokens: e.tokens,
                     container_seconds: e.container_seconds(),
                     wall_seconds: e.wall_seconds,
@@ -578,12 +581,7 @@ impl Report {
                 evaluations.rows.push(vec![
                     e.run.clone(),
                     format!("{} {}", e.harness, r.harness_version),
-                    format!(
-                        "{} × {}{}",
-                        e.tasks,
-                        e.trials,
-                        e.split.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
-                    ),
+                    format!("{} × {}{}", e.tasks, e.trials, sample(e.split.as_deref(), e.seed, e.trials)),
                     format!("{}", e.temperature),
                     format!("{} {}/{} ({}–{})", pct(r.rate), r.passed, r.counted, pct(r.ci95.0), pct(r.ci95.1)),
                     delta,
@@ -729,6 +727,19 @@ impl Report {
     /// A self-contained HTML page: the tables and the plot.
     pub fn html(&self) -> String {
         page(Some(self), &[], &[])
+    }
+}
+
+/// Which sample an evaluation is, after its size: ` (test)`, or ` (test, seeds 3–5)` for
+/// trials seeded other than from 0 (runs of other seeds are other episodes, never paired).
+fn sample(split: Option<&str>, seed: u64, trials: u32) -> String {
+    let seeds =
+        (seed != 0).then(|| format!("seeds {seed}–{}", seed.saturating_add(u64::from(trials).saturating_sub(1))));
+    let parts: Vec<String> = split.map(str::to_string).into_iter().chain(seeds).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
     }
 }
 
