@@ -20,7 +20,8 @@
 #              (minimal; minimal + a review-before-done hook; minimal + the catalog's runtime
 #              remedies at once; the explain hooks) on the *mine* split, same seeds: how far
 #              such edits move the model at all, measured where the loop mines; then minimal
-#              and explain-check on the validate split; never on the test split
+#              and explain-check on the validate split, and minimal there again with the
+#              next trials' seeds (the noise floor); never on the test split
 #   suite      minimal and reference on all three splits in the store docs/evidence/<model>/suite,
 #              for the per-task table of tasks/README.md (the 1.5B's come from baselines and probe)
 #   doc        docs/evidence.md: the goal and how far it got, what each proposer contributed,
@@ -68,15 +69,16 @@ at_temperature() {
 at_temperature harnesses/minimal "$out/harnesses/minimal"
 at_temperature harnesses/reference "$out/harnesses/reference"
 
-# `eval` of the harness $2 on the split $4 (test) of the store $1, once (a marker $3 says it ran).
+# `eval` of the harness $2 on the split $4 (test) of the store $1 with trials seeded from $5
+# (0), once (a marker $3 says it ran).
 evaluate() {
-  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3 split=${4:-test}
+  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3 split=${4:-test} seed=${5:-0}
   if [ -e "$done" ]; then
     echo "    $3: evaluated already"
     return
   fi
   (cd "$store" && "$bin" eval --harness "$root/$harness" --tasks "$root/tasks" --split "$split" \
-    --trials "$trials" --seed 0 --parallel "$parallel" --episode-timeout "$timeout")
+    --trials "$trials" --seed "$seed" --parallel "$parallel" --episode-timeout "$timeout")
   touch "$done"
 }
 
@@ -151,6 +153,9 @@ for stage in "${stages[@]}"; do
       for harness in minimal explain-check; do
         evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-validate" validate
       done
+      # The noise floor: minimal against itself on the validate split, with the next trials'
+      # seeds (3, 4, 5 against 0, 1, 2): how many tasks differ by sampling alone.
+      evaluate "$out/design" "$out/design/harnesses/minimal" minimal-validate-reseeded validate "$trials"
       # The human baseline on the other two splits, for the per-task table of tasks/README.md.
       for split in mine validate; do
         evaluate "$out/design" "$out/harnesses/reference" "reference-$split" "$split"
@@ -264,11 +269,13 @@ print(f"none less (the smallest p-value k tasks can give is 2^-k, and 2^-{need} 
 print()
 print("| store | iteration | candidate | tasks better | worse | tied | p | decided |")
 print("|---|---|---|---|---|---|---|---|")
+moved_most = 0
 for name, r in stores.items():
     for it in r["iterations"]:
         for d in it["decisions"]:
             m = re.match(r"(\d+) tasks? better, (\d+) worse, (\d+) tied", d["reason"])
             better, worse, tied = m.groups() if m else ("?", "?", "?")
+            moved_most = max(moved_most, int(better) + int(worse)) if m else moved_most
             left = re.search(r"stopped with (\d+) of (\d+)", d["reason"])
             how = ("accepted" if d["accepted"] else "rejected") + (f", {left.group(1)} of {left.group(2)} pairs left" if left else "")
             print(f"| {name} | {it['iteration']} | {', '.join(d['proposals'])} | {better} | {worse} | {tied} | {d['p_value']:.4f} | {how} |")
@@ -292,19 +299,42 @@ if design:
         best[e["split"]] = max(best.get(e["split"], row), row)
     for split, (_, harness, passed, base, counted, better, worse) in sorted(best.items()):
         print(f"| {split} | {harness} | {passed}/{counted} | {base}/{counted} | {better} | {worse} |")
+# The noise floor: minimal against itself on one split, other seeds (read from run.json,
+# since the report pairs only runs with the same seeds).
+noise = None
+runs = [json.loads(f.read_text()) for f in sorted((out / "design" / ".self-harness" / "runs").glob("*/run.json"))]
+for split in ("mine", "validate", "test"):
+    same = [r for r in runs if r["harness"] == "minimal" and r["split"] == split]
+    first, other = same[0] if same else None, next((r for r in same if r["seed"] != same[0]["seed"]), None)
+    if not other:
+        continue
+    was = {t["task"]: t["passed"] for t in first["tasks"]}
+    diffs = [t["passed"] - was[t["task"]] for t in other["tasks"] if t["task"] in was]
+    moved = [d for d in diffs if d]
+    noise = noise or len(moved)
+    signed = [sum(d if (i >> j) & 1 else -d for j, d in enumerate(moved)) for i in range(2 ** len(moved))]
+    p = sum(x >= sum(moved) for x in signed) / len(signed)
+    seeds = lambda r: f"{r['seed']}–{r['seed'] + r['trials'] - 1}"
+    print()
+    print(f"The noise floor: `minimal` against itself on the {split} split, trials seeded {seeds(other)}")
+    print(f"against {seeds(first)}: {other['passed']}/{other['counted']} against {first['passed']}/{first['counted']},"
+          f" {sum(d > 0 for d in diffs)} tasks better, {sum(d < 0 for d in diffs)} worse,"
+          f" {sum(d == 0 for d in diffs)} tied (p = {p:.4f}): what sampling alone moves.")
 if accepted == 0:
-    print("""
+    floor = (f" The validations above moved at most {moved_most} task(s) either way; the noise floor,\n"
+             f"where nothing changed but the seeds, moved {noise}.") if noise is not None else ""
+    print(f"""
 Why it got no further, from the traces (`docs/evidence/1.5b/design/README.md` has the
 episodes): the 1.5B's passes and fails are decided by its first command or two. Edits
 around those commands do not change them: a review before done makes it "fix" right
 answers, refusing done or asking anew removes the stalls but not the wrong commands, and
 showing it the container makes it copy what it saw. Only hooks that name the way out of
 a dead end as a command to copy move it, on the dead ends they name; the validate split's
-failures are others. And the statistics are stern at this size (`docs/statistics.md`): a
-real +20 pp lift on half the tasks is accepted 5% of the time with 8 validate tasks and
+failures are others.{floor} The statistics are stern at this size (`docs/statistics.md`):
+a real +20 pp lift on half the tasks is accepted 5% of the time with 8 validate tasks and
 12% with 16, so rarely with this suite's 12. What would move it is a stronger actor or
 proposer than the two local models this 2-core machine can run, and a validate split
-several times larger (12 tasks × 3 trials take 11 to 16 minutes per harness here).""")
+several times larger (12 tasks × 3 trials take 11 to 24 minutes per harness here).""")
 PY
 }
 
