@@ -9,7 +9,7 @@ use std::path::Path;
 use self_harness::episodes::{Evaluation, Score, Spend, TaskRow, TaskScore};
 use self_harness::evolve::ledger::{append, Entry, Stage};
 use self_harness::splits::Split;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn score(per_task: &[(&str, u32, u32)]) -> Score {
     let mut score = Score::default();
@@ -180,6 +180,8 @@ fn report_numbers_plot_and_html() {
     assert_eq!(it["validate_parent"], 0.0);
     assert_eq!(it["validate_after"], 1.0);
     assert_eq!(it["decisions"][1]["changed_lines"], 1);
+    let tasks = |d: &Value| (d["tasks"].clone(), d["improved"].clone(), d["regressed"].clone());
+    assert_eq!(tasks(&it["decisions"][1]), (json!(2), json!(["a", "b"]), json!([])), "the accepted one");
     assert_eq!(it["validate_pairs"], 4, "both rates over the pairs the applied decision compared");
     // Baseline and current on the test split, paired by task: t1 0/2 → 2/2, t2 1/2 → 2/2.
     let c = &report["comparison"];

@@ -123,6 +123,11 @@ pub struct DecisionRow {
     pub p_adjusted: Option<f64>,
     pub changed_lines: u32,
     pub stopped_early: bool,
+    /// The tasks compared (fewer than the split's when stopped early), and those of them
+    /// the candidate passed more / less often than its parent.
+    pub tasks: usize,
+    pub improved: Vec<String>,
+    pub regressed: Vec<String>,
 }
 
 /// A candidate screened on the mine split, as the report shows it.
@@ -369,6 +374,8 @@ impl Report {
                     candidate,
                     parent,
                     candidate_version,
+                    improved,
+                    regressed,
                     ..
                 } => {
                     report.spend.add(spend);
@@ -403,6 +410,9 @@ impl Report {
                         p_adjusted: *p_adjusted,
                         changed_lines: proposals.iter().filter_map(|p| changed.get(p)).sum(),
                         stopped_early: *stopped_early,
+                        tasks: candidate.per_task.len(),
+                        improved: improved.clone(),
+                        regressed: regressed.clone(),
                     });
                 }
                 Entry::Applied { .. } => {}
