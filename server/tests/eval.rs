@@ -88,9 +88,7 @@ async fn a_broken_harness_is_reported_with_its_location_and_writes_nothing() {
     let cwd = tempfile::tempdir().unwrap();
     let harness = cwd.path().join("broken");
     std::fs::create_dir_all(&harness).unwrap();
-    for file in ["system.md", "instruction.md"] {
-        std::fs::copy(common::repo_root().join("harnesses/minimal").join(file), harness.join(file)).unwrap();
-    }
+    common::copy_minimal_prompts(&harness);
     std::fs::write(harness.join("harness.toml"), "name = \"broken\"\n[policy\nmax_turns = 3\n").unwrap();
     let output =
         eval(cwd.path(), "http://127.0.0.1:9/v1", &["--harness", harness.to_str().unwrap(), "--tasks", &fixtures()]);

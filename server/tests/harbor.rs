@@ -36,11 +36,8 @@ fn action(command: &str, done: bool) -> Reply {
 
 /// `harnesses/minimal` with a tool, an after-command hook and a 3-second command timeout.
 fn harness_with_tool_and_hook(dir: &Path) -> PathBuf {
-    let source = common::repo_root().join("harnesses/minimal");
-    for file in ["system.md", "instruction.md"] {
-        std::fs::copy(source.join(file), dir.join(file)).unwrap();
-    }
-    let manifest = std::fs::read_to_string(source.join("harness.toml")).unwrap();
+    common::copy_minimal_prompts(dir);
+    let manifest = std::fs::read_to_string(common::repo_root().join("harnesses/minimal/harness.toml")).unwrap();
     let manifest = manifest.replace("command_timeout_secs = 120", "command_timeout_secs = 3")
         + "\n[[tools]]\nname = \"shout\"\nfile = \"shout.sh\"\ndescription = \"Upper-cases its argument.\"\n\n\
            [hooks.after_command]\nfile = \"after.sh\"\n";

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use self_harness::harness::{
     check_manifest, check_manifest_text, check_template, json_schema_text, ActionFormat, Harness, HarnessDiagnostic,
-    PromptContext, Severity,
+    PromptContext, Severity, TemplateKind,
 };
 use sha2::{Digest, Sha256};
 
@@ -55,6 +55,7 @@ fn context() -> PromptContext {
         instruction: "Count the lines of /app/data.txt.".into(),
         task_name: "count-lines".into(),
         workdir: "/app".into(),
+        ..Default::default()
     }
 }
 
@@ -288,6 +289,62 @@ fn completion_rule_and_hook_must_agree() {
 }
 
 #[test]
+fn the_field_s_surfaces_are_checked_where_they_are_written() {
+    // A markdown harness needs a way to finish.
+    let d = errors_of(&format!("{BASE}[policy]\naction_format = \"markdown\"\n"), PROMPTS);
+    assert_eq!(places(&d), [("no-way-to-finish", 6, 17, 6, 27)], "{d:#?}");
+    for finish in ["[policy.markdown]\nno_block = \"done\"\n", "completion = \"command\"\n"] {
+        let manifest = format!("{BASE}[policy]\naction_format = \"markdown\"\n{finish}");
+        let dir = folder(&manifest, PROMPTS);
+        let harness = Harness::load(dir.path()).unwrap_or_else(|d| panic!("{d:#?}"));
+        assert!(harness.warnings().is_empty(), "{:#?}", harness.warnings());
+    }
+    // Keys that only one setting reads warn without it.
+    let manifest = format!("{BASE}[policy]\ncompletion_signal = \"FIN\"\n[policy.markdown]\ninfo_string = \"sh\"\n");
+    let dir = folder(&manifest, PROMPTS);
+    let codes: Vec<_> = Harness::load(dir.path()).unwrap().warnings().iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["unused-key", "unused-key"]);
+    // Environment variables must be names a shell can export.
+    let d = errors_of(&format!("{BASE}[policy.env]\nPAGER = \"cat\"\n\"1BAD\" = \"x\"\n"), PROMPTS);
+    assert_eq!(places(&d), [("invalid-name", 7, 1, 7, 7)], "{d:#?}");
+    // Enum values are offered with the right spelling.
+    let d = errors_of(&format!("{BASE}[policy]\nshell = \"fresh_each\"\n"), PROMPTS);
+    assert_eq!(d[0].code, "invalid-value", "{d:#?}");
+}
+
+#[test]
+fn the_observation_and_format_error_templates_default_to_what_minimal_names() {
+    let plain = folder(BASE, PROMPTS);
+    let plain = Harness::load(plain.path()).unwrap();
+    let minimal = Harness::load(minimal()).unwrap();
+    let seen = self_harness::harness::Observation {
+        command: "ls".into(),
+        exit_code: Some(2),
+        output: "nope\n".into(),
+        truncated: false,
+        omitted_bytes: 0,
+        timed_out: false,
+        timeout_secs: 120,
+        exception_info: String::new(),
+    };
+    let timed_out = self_harness::harness::Observation { exit_code: None, timed_out: true, ..seen.clone() };
+    for seen in [seen, timed_out] {
+        assert_eq!(
+            plain.render_observation(&context(), &seen).unwrap(),
+            minimal.render_observation(&context(), &seen).unwrap(),
+            "minimal's observation.md is the built-in text"
+        );
+    }
+    let problem = self_harness::harness::FormatError { error: "EOF while parsing".into(), ..Default::default() };
+    let said = minimal.render_format_error(&context(), &problem).unwrap();
+    assert_eq!(said, plain.render_format_error(&context(), &problem).unwrap());
+    assert!(
+        said.starts_with("Your reply is not a valid action (EOF while parsing). Reply with exactly one JSON object"),
+        "{said}"
+    );
+}
+
+#[test]
 fn all_problems_are_reported_at_once() {
     let manifest = "name = \"\"\ncolour = 1\n[policy]\nmax_turns = 0\n[prompts]\nsystem = \"gone.md\"\ninstruction = \"instruction.md\"\n";
     let d = errors_of(manifest, PROMPTS);
@@ -314,10 +371,10 @@ fn columns_are_characters_not_bytes() {
     let d = check_manifest_text(Path::new("harness.toml"), manifest);
     assert_eq!(places(&d), [("out-of-range", 3, 13, 3, 14)]);
 
-    let d = check_template(Path::new("s.md"), "Grüße, {{ wrkdir }}");
+    let d = check_template(Path::new("s.md"), "Grüße, {{ wrkdir }}", TemplateKind::System);
     assert_eq!(places(&d), [("unknown-variable", 1, 11, 1, 17)], "{d:#?}");
     // Identifiers are ASCII in minijinja: the error is at the `ö`, counted in characters.
-    let d = check_template(Path::new("s.md"), "Grüße, {{ wörkdir }}");
+    let d = check_template(Path::new("s.md"), "Grüße, {{ wörkdir }}", TemplateKind::System);
     assert_eq!(places(&d), [("template-syntax", 1, 12, 1, 12)], "{d:#?}");
 }
 
@@ -445,7 +502,7 @@ fn random_mutations_never_panic() {
             for d in &diagnostics {
                 assert!(d.range.start <= d.range.end && d.range.start.line >= 1 && d.range.start.column >= 1);
             }
-            check_template(Path::new("system.md"), &template);
+            check_template(Path::new("system.md"), &template, TemplateKind::System);
         });
         assert!(result.is_ok(), "iteration {i} panicked on:\n{text}\n---\n{template}");
         if i % 10 == 0 {

@@ -281,6 +281,17 @@ async fn a_shell_session_keeps_directory_variables_functions_and_jobs() {
 
     // Sessions are independent.
     assert_eq!(sandbox.shell("other").run("pwd", t, 1000).await.unwrap().output, "/\n");
+
+    // The shell speaks as `bash -c COMMAND` does: no runner's script file, and line numbers
+    // counted in the command itself.
+    let out = run("true\nno-such-program --help; cd /no/such/dir").await;
+    assert_eq!(
+        out.output,
+        "bash: line 2: no-such-program: command not found\nbash: line 2: cd: /no/such/dir: No such file or directory\n",
+        "{:?}",
+        out.output
+    );
+    assert_eq!(run("echo $0").await.output, "bash\n");
     sandbox.remove().await;
 }
 

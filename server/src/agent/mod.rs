@@ -13,17 +13,20 @@ mod context;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::harness::{first_message, Action, ActionFormat, Completion, Harness, Hook, Policy, PromptContext};
+use crate::harness::{
+    first_message, Action, ActionError, ActionFormat, Completion, FormatError, Harness, Hook, Observation, Policy,
+    PromptContext, ShellMode, Uname,
+};
 use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::offline;
-use crate::sandbox::{Engine, ExecOptions, ExecOutput, Sandbox, SandboxError, SandboxSpec, Shell, Terminal};
+use crate::sandbox::{
+    Engine, ExecOptions, ExecOutput, Sandbox, SandboxError, SandboxSpec, Shell, Terminal, COMMAND_OUTPUT_LIMIT,
+};
 use crate::task::{Task, VerifierSpec};
 use crate::trace::{self, CommandRecord, EpisodeErrorKind, Header, Outcome, TraceWriter, Turn};
 use crate::verify;
 
-/// Output kept from a command before the harness's own truncation.
-const RAW_OUTPUT_LIMIT: usize = 1 << 20;
 /// A cap on one reply, so a model that never stops cannot stall a turn (a JSON action is
 /// far shorter: its fields have length limits).
 const MAX_REPLY_TOKENS: u32 = 1024;
@@ -114,7 +117,8 @@ pub async fn run_episode(
             match engine.start_sandbox(&sandbox_spec).await {
                 Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("sandbox: {e}")),
                 Ok(sandbox) => {
-                    let end = episode.act_and_verify(&sandbox, &spec.task.verifier, phase).await?;
+                    let fresh = (engine, &sandbox_spec);
+                    let end = episode.act_and_verify(&sandbox, &spec.task.verifier, fresh, phase).await?;
                     phase("removing");
                     sandbox.remove().await;
                     end
@@ -142,8 +146,7 @@ pub async fn run_driven<T: Terminal>(
         stop = episode.act(terminal, &|_| {}) => stop?,
         () = stop => Stop { class: EpisodeErrorKind::AgentTimeout, detail: Some("stopped by the driver".into()) },
     };
-    let end = End { class: stop.class, detail: stop.detail, reward: None, tests: Vec::new() };
-    episode.finish(end, started)
+    episode.finish(End::unjudged(stop), started)
 }
 
 /// What the agent of one episode is given, wherever its commands run.
@@ -186,11 +189,25 @@ struct End {
     detail: Option<String>,
     reward: Option<f64>,
     tests: Vec<verify::TestResult>,
+    judgement: Option<verify::reference::Judgement>,
+    verify_ms: Option<u64>,
 }
 
 impl End {
     fn error(class: EpisodeErrorKind, detail: String) -> End {
-        End { class, detail: Some(detail), reward: None, tests: Vec::new() }
+        End { class, detail: Some(detail), reward: None, tests: Vec::new(), judgement: None, verify_ms: None }
+    }
+
+    /// The agent stopped and nothing judged it (or it never acted).
+    fn unjudged(stop: Stop) -> End {
+        End {
+            class: stop.class,
+            detail: stop.detail,
+            reward: None,
+            tests: Vec::new(),
+            judgement: None,
+            verify_ms: None,
+        }
     }
 }
 
@@ -211,6 +228,8 @@ impl Stop {
 struct Episode<'s> {
     brief: &'s Brief<'s>,
     writer: TraceWriter,
+    /// The latest command run and its whole output, for a verifier that compares answers.
+    submission: verify::Submission,
     tokens_in: u64,
     tokens_out: u64,
     cost: f64,
@@ -219,7 +238,7 @@ struct Episode<'s> {
 
 impl<'s> Episode<'s> {
     fn new(brief: &'s Brief<'s>, writer: TraceWriter) -> Self {
-        Episode { brief, writer, tokens_in: 0, tokens_out: 0, cost: 0.0, turns: 0 }
+        Episode { brief, writer, submission: Default::default(), tokens_in: 0, tokens_out: 0, cost: 0.0, turns: 0 }
     }
 
     /// Writes the outcome line and publishes the trace.
@@ -228,6 +247,7 @@ impl<'s> Episode<'s> {
             reward: end.reward,
             passed: end.reward.is_some_and(|r| r >= 1.0),
             tests: end.tests,
+            judgement: end.judgement,
             error_class: end.class,
             error_detail: end.detail,
             turns: self.turns,
@@ -235,28 +255,38 @@ impl<'s> Episode<'s> {
             tokens_out: self.tokens_out,
             cost_usd: self.cost,
             duration_ms: started.elapsed().as_millis() as u64,
+            verify_ms: end.verify_ms,
             finished_at: crate::util::now_rfc3339(),
         };
         let trace = self.writer.finish(&outcome)?;
         Ok(EpisodeResult { trace, outcome })
     }
 
+    /// Acts, then judges: `fresh` is where the verifier may start a fresh container of the
+    /// task's image.
     async fn act_and_verify(
         &mut self,
         sandbox: &Sandbox,
         verifier: &VerifierSpec,
+        fresh: (&Engine, &SandboxSpec),
         phase: &(dyn Fn(&str) + Sync),
     ) -> std::io::Result<End> {
         phase("agent");
         let stop = self.act(sandbox, phase).await?;
         if stop.class == EpisodeErrorKind::InfrastructureError {
-            return Ok(End { class: stop.class, detail: stop.detail, reward: None, tests: Vec::new() });
+            return Ok(End::unjudged(stop));
         }
         phase("verifying");
-        Ok(match verify::verify(sandbox, verifier).await {
-            Ok(verdict) => {
-                End { class: stop.class, detail: stop.detail, reward: Some(verdict.reward), tests: verdict.tests }
-            }
+        let started = Instant::now();
+        Ok(match verify::verify(sandbox, verifier, fresh.0, fresh.1, &self.submission).await {
+            Ok(verdict) => End {
+                class: stop.class,
+                detail: stop.detail,
+                reward: Some(verdict.reward),
+                tests: verdict.tests,
+                judgement: verdict.judgement,
+                verify_ms: Some(started.elapsed().as_millis() as u64),
+            },
             Err(e) => End::error(
                 EpisodeErrorKind::InfrastructureError,
                 format!("verifier: {}", offline::explain(&format!("{e}\n{}", e.output()))),
@@ -274,20 +304,29 @@ impl<'s> Episode<'s> {
         if let Err(detail) = install_harness(terminal, harness).await {
             return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(detail) });
         }
-        let workdir = match shell.run("pwd", Duration::from_secs(30), 4096).await {
-            Ok(out) => out.output.trim().to_string(),
+        let (workdir, uname) = match shell.run(&format!("pwd; {}", Uname::COMMAND), Duration::from_secs(30), 4096).await
+        {
+            Ok(out) => match out.output.split_once('\n') {
+                Some((pwd, uname)) => (pwd.trim().to_string(), Uname::parse(uname)),
+                None => (out.output.trim().to_string(), Uname::default()),
+            },
             Err(e) => return Ok(Stop::infrastructure(e)),
+        };
+        // Where the agent's commands run: its session, or a fresh shell each time.
+        let env: Vec<(String, String)> = policy.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let shell = match policy.shell {
+            ShellMode::Persistent => shell.with_env(env),
+            ShellMode::Fresh => Shell::fresh(terminal, &workdir).with_env(env),
         };
         let context = PromptContext {
             instruction: self.brief.instruction.to_string(),
             task_name: self.brief.task.to_string(),
             workdir,
+            uname,
         };
         let (system, instruction) = match (harness.render_system(&context), harness.render_instruction(&context)) {
             (Ok(s), Ok(i)) => (s, i),
-            (Err(e), _) | (_, Err(e)) => {
-                return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(format!("harness: {e}")) })
-            }
+            (Err(e), _) | (_, Err(e)) => return Ok(harness_error(e)),
         };
         // The on-start hook's output follows the instruction in the first message.
         let mut on_start = None;
@@ -336,8 +375,12 @@ impl<'s> Episode<'s> {
                     parse_failures = 0;
                     action
                 }
-                Err(message) => {
+                Err(problem) => {
                     parse_failures += 1;
+                    let message = match harness.render_format_error(&context, &problem) {
+                        Ok(message) => message,
+                        Err(e) => return Ok(harness_error(e)),
+                    };
                     turn.parse_error = Some(message.clone());
                     self.writer.turn(&turn)?;
                     if parse_failures > policy.parse_retries {
@@ -381,26 +424,64 @@ impl<'s> Episode<'s> {
             if let Some(command) = action.command.as_deref().filter(|c| !c.trim().is_empty()) {
                 let limit = Duration::from_secs(policy.command_timeout_secs.into());
                 let timeout = limit.min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
-                let out = match shell.run(command, timeout, RAW_OUTPUT_LIMIT).await {
+                let out = match shell.run(command, timeout, COMMAND_OUTPUT_LIMIT).await {
                     Ok(out) => out,
                     Err(e) => {
                         self.writer.turn(&turn)?;
                         return Ok(Stop::infrastructure(e));
                     }
                 };
-                let shown = policy.output.truncate(&out.output);
-                observation = match out.exit_code {
-                    Some(code) => format!("exit code: {code}\n{shown}"),
-                    None => {
-                        let notice = format!(
+                let (shown, omitted) = policy.output.cut(&out.output);
+                // What the runner's own cap left out, too (the middle of a flood).
+                let omitted = omitted as u64 + out.output_bytes.saturating_sub(out.output.len() as u64);
+                let seen = Observation {
+                    command: command.to_string(),
+                    exit_code: out.exit_code,
+                    truncated: omitted > 0,
+                    omitted_bytes: omitted,
+                    output: shown.clone(),
+                    timed_out: out.exit_code.is_none(),
+                    timeout_secs: timeout.as_secs(),
+                    exception_info: match out.exit_code {
+                        Some(_) => String::new(),
+                        None => format!(
                             "The command did not finish within {} s and was stopped (with everything it started). \
                              Avoid interactive programs and long-running commands in the foreground.",
                             timeout.as_secs()
-                        );
-                        turn.notice = Some(notice.clone());
-                        format!("{notice}\noutput so far:\n{shown}")
+                        ),
+                    },
+                };
+                if seen.timed_out {
+                    turn.notice = Some(seen.exception_info.clone());
+                }
+                observation = match harness.render_observation(&context, &seen) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        self.writer.turn(&turn)?;
+                        return Ok(harness_error(e));
                     }
                 };
+                // Under `completion = "command"`, a successful command whose first output line
+                // is the signal ends the episode; what follows it, if anything, is the final
+                // output (else the answer stays the previous command's).
+                let output = out.output.trim_start();
+                let signalled = policy.completion == Completion::Command
+                    && out.success()
+                    && output.lines().next().is_some_and(|l| l.trim() == policy.completion_signal);
+                if !signalled {
+                    self.submission =
+                        verify::Submission { last_command: Some(command.to_string()), answer: out.output.clone() };
+                } else if let Some((_, rest)) = output.split_once('\n').filter(|(_, rest)| !rest.trim().is_empty()) {
+                    self.submission =
+                        verify::Submission { last_command: Some(command.to_string()), answer: rest.into() };
+                }
+                if signalled {
+                    turn.command = Some(record(command, &out, policy.output.truncate(&out.output)));
+                    turn.done = true;
+                    turn.notice = Some("completion signal".into());
+                    self.writer.turn(&turn)?;
+                    return Ok(Stop { class: EpisodeErrorKind::None, detail: None });
+                }
                 last_failed = !out.success();
                 if last_failed
                     && !failures.insert((command.trim().to_string(), out.exit_code))
@@ -489,7 +570,7 @@ impl<'s> Episode<'s> {
         attempt: u32,
         remaining: Duration,
         record: &mut Turn,
-    ) -> std::io::Result<Result<(String, Result<Action, String>), Stop>> {
+    ) -> std::io::Result<Result<(String, Result<Action, FormatError>), Stop>> {
         let request = self.request(messages, turn, attempt);
         let started = Instant::now();
         let response = match tokio::time::timeout(remaining, self.brief.client.chat(&request)).await {
@@ -512,10 +593,21 @@ impl<'s> Episode<'s> {
         self.tokens_in += response.usage.prompt_tokens;
         self.tokens_out += response.usage.completion_tokens;
         self.cost += response.cost_usd.unwrap_or(0.0);
-        Ok(Ok(match self.brief.harness.policy().action_format {
-            ActionFormat::Json => (response.content.clone(), Action::parse_json(&response.content).map_err(|e| e.0)),
-            ActionFormat::ToolCalls => (render_tool_calls(&response), action_from_tool_calls(&response)),
-        }))
+        let policy = self.brief.harness.policy();
+        let (reply, parsed) = match policy.action_format {
+            ActionFormat::Json => (response.content.clone(), Action::parse_json(&response.content)),
+            ActionFormat::ToolCalls => (render_tool_calls(&response), action_from_tool_calls(&response, policy)),
+            ActionFormat::Markdown => {
+                (response.content.clone(), Action::parse_markdown(&response.content, &policy.markdown))
+            }
+        };
+        let parsed = parsed.map_err(|e| FormatError {
+            error: e.problem,
+            actions: e.actions,
+            finish_reason: response.finish_reason.as_str().to_string(),
+            has_tool_calls: !response.tool_calls.is_empty(),
+        });
+        Ok(Ok((reply, parsed)))
     }
 
     fn request(&self, messages: &[Message], turn: u32, attempt: u32) -> ChatRequest {
@@ -531,6 +623,7 @@ impl<'s> Episode<'s> {
                 request.response_format(ResponseFormat::json_schema("action", harness.action_schema()))
             }
             ActionFormat::ToolCalls => request.tools(tool_specs(harness)),
+            ActionFormat::Markdown => request,
         }
     }
 }
@@ -549,6 +642,12 @@ fn wasted(
         None if !action.done => Some((RESAMPLE_IDLE, policy.resample_idle_replies)),
         _ => None,
     }
+}
+
+/// A template of the harness failed to render: the episode cannot go on (its templates
+/// were checked when it loaded, so this is an attribute that does not exist, or the like).
+fn harness_error(error: crate::harness::RenderError) -> Stop {
+    Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(format!("harness: {error}")) }
 }
 
 /// Runs one of the harness's hook scripts in the sandbox, with `env` set.
@@ -627,23 +726,35 @@ fn render_tool_calls(response: &crate::llm::ChatResponse) -> String {
     }
 }
 
-/// `shell(command)` and `done()` tool calls as one action.
-fn action_from_tool_calls(response: &crate::llm::ChatResponse) -> Result<Action, String> {
+/// The command tool's calls (`shell(command)`, or as `policy.command_tool` names it) and
+/// `done()` as one action; several command calls run one after the other.
+fn action_from_tool_calls(response: &crate::llm::ChatResponse, policy: &Policy) -> Result<Action, ActionError> {
+    let tool = policy.command_tool.as_str();
+    let with_done = policy.completion != Completion::Command;
+    let tools = if with_done { format!("`{tool}` or `done`") } else { format!("`{tool}`") };
+    let problem = |text: String| ActionError { problem: text, actions: Vec::new() };
     if response.tool_calls.is_empty() {
-        return Err("Call a tool: `shell` with a command to run, or `done` when the task is complete.".into());
+        let done = if with_done { ", or `done` when the task is complete" } else { "" };
+        return Err(problem(format!("Call a tool: `{tool}` with a command to run{done}.")));
     }
     let mut action = Action { thought: response.content.clone(), command: None, done: false };
+    let mut commands = Vec::new();
     for call in &response.tool_calls {
         match call.name.as_str() {
-            "shell" => {
-                let args =
-                    call.arguments_json().map_err(|e| format!("The arguments of `shell` are not JSON ({e})."))?;
+            name if name == tool => {
+                let args = call
+                    .arguments_json()
+                    .map_err(|e| problem(format!("The arguments of `{tool}` are not JSON ({e}).")))?;
                 let command = args.get("command").and_then(|c| c.as_str());
-                action.command = Some(command.ok_or("`shell` needs a string argument `command`.")?.to_string());
+                let command = command.ok_or_else(|| problem(format!("`{tool}` needs a string argument `command`.")))?;
+                commands.push(command.to_string());
             }
-            "done" => action.done = true,
-            other => return Err(format!("There is no tool `{other}`; use `shell` or `done`.")),
+            "done" if with_done => action.done = true,
+            other => return Err(problem(format!("There is no tool `{other}`; use {tools}."))),
         }
+    }
+    if !commands.is_empty() {
+        action.command = Some(commands.join("\n"));
     }
     Ok(action)
 }

@@ -76,6 +76,9 @@ pub async fn run(args: EvalArgs) -> CliResult {
     let store = Store::at(&super::current_dir()?);
     let config = super::project_config(args.agent.config.as_deref())?;
     let harbor = args.backend.harbor(&config.backend, &store, args.parallel as usize)?;
+    if let Some(why) = harbor.as_ref().and_then(|_| crate::harbor::cannot_run(&suite.tasks)) {
+        return Err(CliError::new(exit::BAD_INPUT, why));
+    }
     if harbor.is_none() {
         build_images(&suite).await?;
     }

@@ -5,6 +5,7 @@ mod act;
 mod bench;
 mod eval;
 mod export;
+mod harness_cmd;
 mod images;
 mod loop_cmd;
 mod mine;
@@ -75,6 +76,10 @@ enum Command {
     /// Load, build and check Terminal-Bench tasks.
     #[command(subcommand)]
     Tasks(tasks::TasksCommand),
+    /// Other agents' harnesses in and out: import a mini-swe-agent configuration as a
+    /// harness folder, export a harness back.
+    #[command(subcommand)]
+    Harness(harness_cmd::HarnessCommand),
     /// Build the local base images that stand in for registry images (ubuntu:24.04, python:3.13-slim-bookworm, …).
     #[command(subcommand)]
     Images(images::ImagesCommand),
@@ -191,6 +196,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> CliResult {
     match command {
         Command::Tasks(command) => tasks::run(command).await,
+        Command::Harness(command) => harness_cmd::run(command),
         Command::Images(command) => images::run(command).await,
         Command::Bench(command) => bench::run(command).await,
         Command::Eval(args) => eval::run(args).await,
@@ -357,6 +363,9 @@ impl StageSetup {
         let (client, model, improver) = agent.clients()?;
         let config = project_config(agent.config.as_deref())?;
         let backend = match run.backend.harbor(&config.backend, &store, run.parallel as usize)? {
+            Some(_) if let Some(why) = crate::harbor::cannot_run(&suite.tasks) => {
+                return Err(CliError::new(exit::BAD_INPUT, why));
+            }
             Some(harbor) => crate::episodes::Backend::Harbor(harbor),
             None => crate::episodes::Backend::Local(engine().await?.clone()),
         };
@@ -442,6 +451,9 @@ fn load_suite(dir: &std::path::Path) -> Result<crate::task::Suite, CliError> {
     if !suite.errors.is_empty() {
         let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
         return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
+    }
+    if let Some(note) = suite.excluded_note(dir) {
+        ui::info(&note);
     }
     Ok(suite)
 }

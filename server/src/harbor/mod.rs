@@ -81,6 +81,22 @@ pub struct Finished {
     pub outcome: Outcome,
 }
 
+/// Why Harbor cannot run some of `tasks` (`None` when it can run them all). Harbor judges
+/// a trial by the task's `tests/test.sh` in the trial's own environment; a task judged by
+/// reference commands (`judge = "intercode"`) needs a second container of its image, which
+/// Harbor does not give.
+pub fn cannot_run(tasks: &[Task]) -> Option<String> {
+    let judged = tasks.iter().filter(|t| matches!(t.verifier.reward, crate::task::RewardSource::Reference(_)));
+    let names: Vec<&str> = judged.map(|t| t.name.as_str()).collect();
+    let first = names.first()?;
+    Some(format!(
+        "{} task(s) ({first}{}) are judged by reference commands (judge = \"intercode\"), which needs a second \
+         container of the task's image that Harbor does not give: run them without --backend harbor",
+        names.len(),
+        if names.len() > 1 { ", …" } else { "" }
+    ))
+}
+
 impl Backend {
     /// `harbor` from the repository's `.venv-harbor` (as `scripts/setup-harbor.sh` makes
     /// it; the repository is found upwards from `here` or from this program, which is built
@@ -344,6 +360,7 @@ fn missing(detail: String) -> Outcome {
         reward: None,
         passed: false,
         tests: Vec::new(),
+        judgement: None,
         error_class: EpisodeErrorKind::InfrastructureError,
         error_detail: Some(detail),
         turns: 0,
@@ -351,6 +368,7 @@ fn missing(detail: String) -> Outcome {
         tokens_out: 0,
         cost_usd: 0.0,
         duration_ms: 0,
+        verify_ms: None,
         finished_at: String::new(),
     }
 }

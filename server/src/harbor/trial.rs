@@ -62,6 +62,7 @@ pub fn read_trial(job: &Path, dir: &Path) -> Result<TrialResult, Vec<String>> {
         reward,
         passed: reward.is_some_and(|r| r >= 1.0),
         tests: Vec::new(),
+        judgement: None,
         error_class,
         error_detail,
         turns: 0,
@@ -69,6 +70,7 @@ pub fn read_trial(job: &Path, dir: &Path) -> Result<TrialResult, Vec<String>> {
         tokens_out: count("n_output_tokens"),
         cost_usd: result.pointer("/agent_result/cost_usd").and_then(Value::as_f64).unwrap_or(0.0),
         duration_ms: 0,
+        verify_ms: None,
         finished_at: result.get("finished_at").and_then(Value::as_str).unwrap_or_default().to_string(),
     };
     let name = dir.file_name().unwrap_or_default().to_string_lossy();

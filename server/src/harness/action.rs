@@ -1,10 +1,13 @@
-//! The agent's action each turn, in the two forms a harness can ask for: a JSON object
-//! constrained by a JSON Schema (`action_format = "json"`, sent as `response_format`; the
-//! form that works with small local models) or native tool calls (`"tool_calls"`). The
-//! schema, the tool spec and the parser live together so they cannot drift apart.
+//! The agent's action each turn, in the three forms a harness can ask for: a JSON object
+//! constrained by a JSON Schema (`action_format = "json"`, sent as `response_format`),
+//! native tool calls (`"tool_calls"`), or free text with the command in a fenced code block
+//! (`"markdown"`, as mini-swe-agent asks). The schema, the tool spec and the parsers live
+//! together so they cannot drift apart.
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+use super::manifest::{MarkdownPolicy, NoBlock, SeveralBlocks};
 
 /// One action: what the model thinks, the shell command to run (if any), and whether it
 /// declares the task finished.
@@ -16,15 +19,26 @@ pub struct Action {
     pub done: bool,
 }
 
-/// A reply that is not a valid action; the message is meant to be sent back to the model.
+/// A reply that is not a valid action: what is wrong with it, which the harness's
+/// `prompts.format_error` puts into words for the model.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ActionError(pub String);
+#[error("{problem}")]
+pub struct ActionError {
+    pub problem: String,
+    /// The commands the reply held (several where one was expected).
+    pub actions: Vec<String>,
+}
+
+impl ActionError {
+    fn new(problem: impl Into<String>) -> Self {
+        ActionError { problem: problem.into(), actions: Vec::new() }
+    }
+}
 
 impl Action {
     /// Parses a model reply for `action_format = "json"`. Tolerates a Markdown code fence
-    /// around the object; anything else that is not one action object is an error whose
-    /// message tells the model what to send instead.
+    /// around the object; anything else that is not one action object is an error that
+    /// says why (JSON's own message).
     pub fn parse_json(reply: &str) -> Result<Action, ActionError> {
         let trimmed = reply.trim();
         let body = trimmed
@@ -33,18 +47,74 @@ impl Action {
             .and_then(|rest| rest.trim_end().strip_suffix("```"))
             .unwrap_or(trimmed)
             .trim();
-        let mut action = serde_json::from_str::<Action>(body).map_err(|e| {
-            ActionError(format!(
-                "Your reply is not a valid action ({e}). Reply with exactly one JSON object: \
-                 {{\"thought\": string, \"command\": string or null, \"done\": true or false}}."
-            ))
-        })?;
+        let mut action = serde_json::from_str::<Action>(body).map_err(|e| ActionError::new(e.to_string()))?;
         // Small models write JSON's null as a string; no shell has a `null` command.
         if action.command.as_deref().is_some_and(|c| c.trim() == "null") {
             action.command = None;
         }
         Ok(action)
     }
+}
+
+impl Action {
+    /// Parses a model reply for `action_format = "markdown"`: the command is the content of
+    /// the fenced code blocks whose info string is `policy.info_string` (any block when it is
+    /// empty), the rest of the reply the thought; zero or several blocks are read as the
+    /// policy says.
+    pub fn parse_markdown(reply: &str, policy: &MarkdownPolicy) -> Result<Action, ActionError> {
+        let (blocks, thought) = fenced_blocks(reply, &policy.info_string);
+        let fence = format!("```{}", policy.info_string);
+        let command = match (blocks.len(), policy.no_block, policy.several_blocks) {
+            (0, NoBlock::Done, _) => return Ok(Action { thought, command: None, done: true }),
+            (0, NoBlock::FormatError, _) => return Err(ActionError::new(format!("has no {fence} code block"))),
+            (1, _, _) => blocks.into_iter().next().unwrap_or_default(),
+            (n, _, SeveralBlocks::FormatError) => {
+                let problem = format!("has {n} {fence} code blocks where one is expected");
+                return Err(ActionError { problem, actions: blocks });
+            }
+            (_, _, SeveralBlocks::First) => blocks.into_iter().next().unwrap_or_default(),
+            (_, _, SeveralBlocks::Join) => blocks.join("\n"),
+        };
+        if command.trim().is_empty() {
+            return Err(ActionError::new(format!("has an empty {fence} code block")));
+        }
+        Ok(Action { thought, command: Some(command), done: false })
+    }
+}
+
+/// The contents of the fenced code blocks of `text` whose info string's first word is
+/// `info` (every block when `info` is empty), and the text outside them. A fence is a line
+/// of three or more backticks, indented by at most three spaces; a block runs to the next
+/// fence of at least as many backticks, or to the end.
+fn fenced_blocks(text: &str, info: &str) -> (Vec<String>, String) {
+    let mut blocks = Vec::new();
+    let mut outside = Vec::new();
+    let mut open: Option<(usize, bool, Vec<&str>)> = None;
+    for line in text.lines() {
+        let trimmed = line.trim_start_matches(' ');
+        let indent = line.len() - trimmed.len();
+        let ticks = trimmed.chars().take_while(|c| *c == '`').count();
+        let fence = indent <= 3 && ticks >= 3;
+        match &mut open {
+            None if fence => {
+                let word = trimmed[ticks..].split_whitespace().next().unwrap_or_default();
+                open = Some((ticks, info.is_empty() || word == info, Vec::new()));
+            }
+            None => outside.push(line),
+            Some((opened, _, _)) if fence && trimmed[ticks..].trim().is_empty() && ticks >= *opened => {
+                if let Some((_, counts, lines)) = open.take() {
+                    if counts {
+                        blocks.push(lines.join("\n"));
+                    }
+                }
+            }
+            Some((_, _, lines)) => lines.push(line),
+        }
+    }
+    if let Some((_, true, lines)) = open {
+        blocks.push(lines.join("\n"));
+    }
+    (blocks, outside.join("\n").trim().to_string())
 }
 
 /// The JSON Schema of [`Action`].
@@ -82,31 +152,33 @@ pub(crate) fn response_format() -> Value {
     })
 }
 
-/// The `tools` field of an OpenAI-compatible chat request for `action_format = "tool_calls"`.
-pub(crate) fn tool_spec() -> Value {
-    json!([
-        {
-            "type": "function",
-            "function": {
-                "name": "shell",
-                "description": "Run one shell command in the task's Linux container and see its output.",
-                "parameters": {
-                    "type": "object",
-                    "properties": { "command": { "type": "string", "description": "The shell command to run." } },
-                    "required": ["command"],
-                    "additionalProperties": false
-                }
+/// The `tools` field of an OpenAI-compatible chat request for `action_format =
+/// "tool_calls"`: the command tool named `command_tool`, and `done` when `with_done`.
+pub(crate) fn tool_spec(command_tool: &str, with_done: bool) -> Value {
+    let mut tools = vec![json!({
+        "type": "function",
+        "function": {
+            "name": command_tool,
+            "description": "Run one shell command in the task's Linux container and see its output.",
+            "parameters": {
+                "type": "object",
+                "properties": { "command": { "type": "string", "description": "The shell command to run." } },
+                "required": ["command"],
+                "additionalProperties": false
             }
-        },
-        {
+        }
+    })];
+    if with_done {
+        tools.push(json!({
             "type": "function",
             "function": {
                 "name": "done",
                 "description": "Declare the task complete.",
                 "parameters": { "type": "object", "properties": {}, "additionalProperties": false }
             }
-        }
-    ])
+        }));
+    }
+    Value::Array(tools)
 }
 
 #[cfg(test)]
@@ -126,7 +198,41 @@ mod tests {
         let quoted = Action::parse_json(r#"{"thought":"ok","command":" null","done":true}"#).unwrap();
         assert_eq!(quoted.command, None, "the string \"null\" is no command");
         let error = Action::parse_json("I will run ls").unwrap_err();
-        assert!(error.0.contains("Reply with exactly one JSON object"), "{error}");
+        assert!(error.problem.contains("expected value at line 1 column 1"), "{error}");
+    }
+
+    #[test]
+    fn a_markdown_reply_is_read_as_its_policy_says() {
+        let policy = MarkdownPolicy::default();
+        let reply = "I will list the files.\n\n```bash\nls -la\n```\n\nThen look.";
+        let action = Action::parse_markdown(reply, &policy).unwrap();
+        assert_eq!(action.command.as_deref(), Some("ls -la"));
+        assert_eq!(action.thought, "I will list the files.\n\n\nThen look.");
+        assert!(!action.done);
+        // Other languages' blocks are prose; a longer fence holds a shorter one.
+        let reply = "```python\nprint(1)\n```\n````bash\ncat <<EOF\n```\nEOF\n````";
+        assert_eq!(Action::parse_markdown(reply, &policy).unwrap().command.as_deref(), Some("cat <<EOF\n```\nEOF"));
+
+        let none = Action::parse_markdown("Done, I think.", &policy).unwrap_err();
+        assert_eq!(none.problem, "has no ```bash code block");
+        let done = MarkdownPolicy { no_block: NoBlock::Done, ..policy.clone() };
+        assert!(Action::parse_markdown("Done, I think.", &done).unwrap().done);
+
+        let two = "```bash\ncd /a\n```\nand\n```bash\nls\n```";
+        let several = Action::parse_markdown(two, &policy).unwrap_err();
+        assert_eq!(several.problem, "has 2 ```bash code blocks where one is expected");
+        assert_eq!(several.actions, vec!["cd /a", "ls"]);
+        let first = MarkdownPolicy { several_blocks: SeveralBlocks::First, ..policy.clone() };
+        assert_eq!(Action::parse_markdown(two, &first).unwrap().command.as_deref(), Some("cd /a"));
+        let join = MarkdownPolicy { several_blocks: SeveralBlocks::Join, ..policy.clone() };
+        assert_eq!(Action::parse_markdown(two, &join).unwrap().command.as_deref(), Some("cd /a\nls"));
+
+        let mini = MarkdownPolicy { info_string: "mswea_bash_command".into(), ..policy.clone() };
+        let reply = "THOUGHT: look\n\n```mswea_bash_command\nls\n```";
+        assert_eq!(Action::parse_markdown(reply, &mini).unwrap().command.as_deref(), Some("ls"));
+        let any = MarkdownPolicy { info_string: String::new(), ..policy };
+        assert_eq!(Action::parse_markdown("```\npwd\n```", &any).unwrap().command.as_deref(), Some("pwd"));
+        assert!(Action::parse_markdown("```bash\n\n```", &MarkdownPolicy::default()).is_err(), "an empty block");
     }
 
     #[test]

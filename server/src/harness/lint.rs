@@ -13,7 +13,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::diagnostic::{did_you_mean, HarnessDiagnostic, Range};
-use super::manifest::{self, enum_values, object_branch, resolve, types, Completion, Manifest};
+use super::manifest::{self, enum_values, object_branch, resolve, types, ActionFormat, Completion, Manifest, NoBlock};
 
 /// Parses and checks `text` as the `harness.toml` at `path`. Returns the manifest when
 /// the text has no errors, and every problem found.
@@ -269,6 +269,32 @@ pub(crate) fn span_of(root: &DeTable, path: &[&str]) -> Option<std::ops::Range<u
     Some(current.span())
 }
 
+/// The span of the key (not its value) at the end of `path`, in a table.
+fn key_span_of(root: &DeTable, path: &[&str]) -> Option<std::ops::Range<usize>> {
+    let (last, parents) = path.split_last()?;
+    let table = match parents {
+        [] => root,
+        _ => match span_of_value(root, parents)? {
+            DeValue::Table(table) => table,
+            _ => return None,
+        },
+    };
+    table.iter().find(|(key, _)| key.get_ref() == last).map(|(key, _)| key.span())
+}
+
+/// The value at `path`, if there is one.
+fn span_of_value<'a>(root: &'a DeTable, path: &[&str]) -> Option<&'a DeValue<'a>> {
+    let (first, rest) = path.split_first()?;
+    let mut current: &Spanned<DeValue> = root.get(*first)?;
+    for segment in rest {
+        current = match current.get_ref() {
+            DeValue::Table(t) => t.get(*segment)?,
+            _ => return None,
+        };
+    }
+    Some(current.get_ref())
+}
+
 /// A file name is safe for a tool or note name: it becomes a file in the container.
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -316,6 +342,49 @@ fn semantic(path: &Path, text: &str, root: &DeTable, manifest: &Manifest, out: &
             out.push(HarnessDiagnostic::error(path, at(&segments), "path-outside", format!("\"{file}\" {problem}")));
         }
     }
+    let policy = &manifest.policy;
+    let written = |segments: &[&str]| span_of(root, segments).is_some();
+    if policy.action_format == ActionFormat::Markdown
+        && policy.markdown.no_block == NoBlock::FormatError
+        && policy.completion != Completion::Command
+    {
+        out.push(HarnessDiagnostic::error(
+            path,
+            at(&["policy", "action_format"]),
+            "no-way-to-finish",
+            "with action_format = \"markdown\" a reply can say done only without a code block: set no_block = \"done\" in [policy.markdown], or completion = \"command\" (the agent finishes by printing completion_signal)",
+        ));
+    }
+    if policy.action_format != ActionFormat::Markdown && written(&["policy", "markdown"]) {
+        out.push(HarnessDiagnostic::warning(
+            path,
+            at(&["policy", "markdown"]),
+            "unused-key",
+            "[policy.markdown] is read only with action_format = \"markdown\"",
+        ));
+    }
+    if policy.completion != Completion::Command && written(&["policy", "completion_signal"]) {
+        out.push(HarnessDiagnostic::warning(
+            path,
+            at(&["policy", "completion_signal"]),
+            "unused-key",
+            "completion_signal is read only with completion = \"command\"",
+        ));
+    }
+    for name in policy.env.keys() {
+        let identifier = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !identifier {
+            let key =
+                key_span_of(root, &["policy", "env", name]).map_or_else(Range::file_start, |s| Range::of(text, s));
+            out.push(HarnessDiagnostic::error(
+                path,
+                key,
+                "invalid-name",
+                format!("`policy.env` key \"{name}\" is not a variable name: letters, digits and '_', not starting with a digit"),
+            ));
+        }
+    }
     let hook = manifest.hooks.before_completion.is_some();
     match manifest.policy.completion {
         Completion::DeclareAfterCheck if !hook => out.push(HarnessDiagnostic::error(
@@ -354,6 +423,13 @@ pub(crate) fn referenced_files(manifest: &Manifest) -> Vec<(Vec<String>, String)
         (key(&["prompts", "system"]), manifest.prompts.system.clone()),
         (key(&["prompts", "instruction"]), manifest.prompts.instruction.clone()),
     ];
+    for (name, file) in
+        [("observation", &manifest.prompts.observation), ("format_error", &manifest.prompts.format_error)]
+    {
+        if let Some(file) = file {
+            files.push((key(&["prompts", name]), file.clone()));
+        }
+    }
     for (i, note) in manifest.notes.iter().enumerate() {
         files.push((key(&["notes", &i.to_string(), "file"]), note.file.clone()));
     }

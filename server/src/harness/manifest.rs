@@ -57,10 +57,20 @@ pub struct Policy {
     #[serde(default)]
     pub output: OutputPolicy,
     /// How the model expresses an action: "json" (a JSON object following the harness's
-    /// action schema, sent as a `response_format` JSON schema) or "tool_calls" (native tool
-    /// calls).
+    /// action schema, sent as a `response_format` JSON schema), "tool_calls" (native tool
+    /// calls), or "markdown" (free text with the command in a fenced code block, as
+    /// mini-swe-agent's text-based configuration asks; `[policy.markdown]` says which blocks
+    /// count).
     #[serde(default)]
     pub action_format: ActionFormat,
+    /// How a reply is read under `action_format = "markdown"`.
+    #[serde(default)]
+    pub markdown: MarkdownPolicy,
+    /// Under `action_format = "tool_calls"`: the name of the tool that runs a command (its
+    /// one argument is `command`); several calls in one reply run one after the other.
+    #[serde(default = "defaults::command_tool")]
+    #[schemars(length(min = 1, max = 64))]
+    pub command_tool: String,
     /// How many times in a row an unparseable reply is answered with an error message
     /// before the episode ends; 0 ends it at the first unparseable reply.
     #[serde(default = "defaults::parse_retries")]
@@ -69,6 +79,22 @@ pub struct Policy {
     /// When the agent's declaration that it is done is accepted.
     #[serde(default)]
     pub completion: Completion,
+    /// With `completion = "command"`: the first line of a command's output that ends the
+    /// episode (mini-swe-agent's `echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT`); the lines
+    /// after it, if any, are the agent's final output.
+    #[serde(default = "defaults::completion_signal")]
+    #[schemars(length(min = 1, max = 200))]
+    pub completion_signal: String,
+    /// Where each command runs: "persistent" (one shell session for the whole episode:
+    /// `cd`, variables, functions and background jobs carry over) or "fresh" (a new shell
+    /// for each command, started in the episode's first working directory, as
+    /// mini-swe-agent runs them).
+    #[serde(default)]
+    pub shell: ShellMode,
+    /// Environment variables set for every command the agent runs (mini-swe-agent's
+    /// `environment.env`: `PAGER = "cat"`, …).
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
     /// When true, a command that fails exactly as it failed before (same text, same exit
     /// code) is followed by a notice that running it again will not help. Small models
     /// repeat a failing command until their turns or time run out.
@@ -136,6 +162,64 @@ pub enum ActionFormat {
     Json,
     /// The model uses native tool calls: `shell` (run a command) and `done`.
     ToolCalls,
+    /// The model writes free text with the command in one fenced code block (see
+    /// `[policy.markdown]`); no grammar constrains the reply.
+    Markdown,
+}
+
+/// How a reply is read under `action_format = "markdown"`: the command is the content of
+/// a fenced code block whose info string is `info_string`; the text around it is the
+/// agent's thought.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MarkdownPolicy {
+    /// The info string of a command's fence (```bash); "" takes any fenced block.
+    #[serde(default = "defaults::info_string")]
+    #[schemars(length(max = 64))]
+    pub info_string: String,
+    /// A reply without such a block: "format_error" (answered with `prompts.format_error`,
+    /// counted against `parse_retries`) or "done" (the agent has finished).
+    #[serde(default)]
+    pub no_block: NoBlock,
+    /// A reply with several such blocks: "format_error", "first" (the first one runs), or
+    /// "join" (they run one after the other, as one command).
+    #[serde(default)]
+    pub several_blocks: SeveralBlocks,
+}
+
+/// What a markdown reply without a command block means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoBlock {
+    /// It is unusable: the model is told so (`prompts.format_error`).
+    #[default]
+    FormatError,
+    /// The agent is done.
+    Done,
+}
+
+/// What a markdown reply with several command blocks means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SeveralBlocks {
+    /// It is unusable: the model is told so (`prompts.format_error`).
+    #[default]
+    FormatError,
+    /// The first block runs; the others are ignored.
+    First,
+    /// The blocks run one after the other, as one command.
+    Join,
+}
+
+/// Where the agent's commands run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShellMode {
+    /// One shell session for the episode.
+    #[default]
+    Persistent,
+    /// A new shell for each command, in the episode's first working directory.
+    Fresh,
 }
 
 /// When the agent's declaration that it is done is accepted.
@@ -152,6 +236,9 @@ pub enum Completion {
     /// and the agent is asked to say done again (or to go on), so it sees what its last
     /// command did before it stops. Done without a command, or said again, counts.
     Confirm,
+    /// The episode ends when a command's first output line is `completion_signal` (or the
+    /// agent says done, where its action format can say it).
+    Command,
 }
 
 /// What happens when the conversation would exceed the context budget.
@@ -179,6 +266,30 @@ pub struct Prompts {
     /// (e.g. "instruction.md").
     #[schemars(length(min = 1))]
     pub instruction: String,
+    /// Template of what the model sees after each of its commands (e.g. "observation.md"),
+    /// with `command`, `exit_code` (none when it was stopped), `output` (cut as
+    /// `[policy.output]` says), `truncated`, `omitted_bytes`, `timed_out` and `timeout_secs`;
+    /// the runner's notices and the after-command hook's output follow it. Without it: the
+    /// exit code, then the output (or, after a timeout, a notice and the output so far).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub observation: Option<String>,
+    /// Template of what the model sees after a reply with no usable action (e.g.
+    /// "format_error.md"), with `error`: what is wrong with it. It counts against
+    /// `policy.parse_retries`. Without it: the action format's own message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub format_error: Option<String>,
+}
+
+impl Prompts {
+    /// Every template file the manifest names, with what it is for.
+    pub fn templates(&self) -> Vec<(super::TemplateKind, &str)> {
+        use super::TemplateKind::*;
+        let optional = [(Observation, &self.observation), (FormatError, &self.format_error)];
+        let named = optional.into_iter().filter_map(|(kind, file)| Some((kind, file.as_deref()?)));
+        [(System, self.system.as_str()), (Instruction, self.instruction.as_str())].into_iter().chain(named).collect()
+    }
 }
 
 /// One skill/note: a Markdown file the templates can show to the model.
@@ -257,8 +368,13 @@ impl Default for Policy {
             command_timeout_secs: defaults::command_timeout_secs(),
             output: OutputPolicy::default(),
             action_format: ActionFormat::default(),
+            markdown: MarkdownPolicy::default(),
+            command_tool: defaults::command_tool(),
             parse_retries: defaults::parse_retries(),
             completion: Completion::default(),
+            completion_signal: defaults::completion_signal(),
+            shell: ShellMode::default(),
+            env: Default::default(),
             warn_repeated_failures: false,
             resample_repeated_failures: 0,
             resample_idle_replies: 0,
@@ -266,6 +382,16 @@ impl Default for Policy {
             context_budget_tokens: defaults::context_budget_tokens(),
             on_context_overflow: ContextOverflow::default(),
             temperature: defaults::temperature(),
+        }
+    }
+}
+
+impl Default for MarkdownPolicy {
+    fn default() -> Self {
+        MarkdownPolicy {
+            info_string: defaults::info_string(),
+            no_block: NoBlock::default(),
+            several_blocks: SeveralBlocks::default(),
         }
     }
 }
@@ -284,9 +410,14 @@ impl OutputPolicy {
     /// Cuts `output` to its first `head_bytes` and last `tail_bytes` (on character
     /// boundaries) with the marker between them; output that fits is returned unchanged.
     pub fn truncate(&self, output: &str) -> String {
+        self.cut(output).0
+    }
+
+    /// [`OutputPolicy::truncate`], and how many bytes it left out.
+    pub fn cut(&self, output: &str) -> (String, usize) {
         let (head, tail) = (self.head_bytes as usize, self.tail_bytes as usize);
         if output.len() <= head.saturating_add(tail) {
-            return output.to_string();
+            return (output.to_string(), 0);
         }
         let mut head_end = head;
         while !output.is_char_boundary(head_end) {
@@ -298,7 +429,7 @@ impl OutputPolicy {
         }
         let omitted = tail_start - head_end;
         let marker = self.marker.replace("{omitted_bytes}", &omitted.to_string());
-        format!("{}{}{}", &output[..head_end], marker, &output[tail_start..])
+        (format!("{}{}{}", &output[..head_end], marker, &output[tail_start..]), omitted)
     }
 }
 
@@ -330,6 +461,15 @@ pub mod defaults {
     }
     pub fn hook_timeout_secs() -> u32 {
         60
+    }
+    pub fn completion_signal() -> String {
+        "COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT".to_string()
+    }
+    pub fn info_string() -> String {
+        "bash".to_string()
+    }
+    pub fn command_tool() -> String {
+        "shell".to_string()
     }
 }
 
@@ -553,7 +693,14 @@ mod tests {
             "policy.output.marker",
             "policy.action_format",
             "policy.parse_retries",
+            "policy.markdown.info_string",
+            "policy.markdown.no_block",
+            "policy.markdown.several_blocks",
+            "policy.command_tool",
             "policy.completion",
+            "policy.completion_signal",
+            "policy.shell",
+            "policy.env",
             "policy.warn_repeated_failures",
             "policy.resample_repeated_failures",
             "policy.resample_idle_replies",
@@ -563,6 +710,8 @@ mod tests {
             "policy.temperature",
             "prompts.system",
             "prompts.instruction",
+            "prompts.observation",
+            "prompts.format_error",
             "notes[].name",
             "notes[].file",
             "tools[].name",
@@ -582,12 +731,12 @@ mod tests {
             let doc = key_doc(path).unwrap_or_else(|| panic!("no doc for {path}: {docs:#?}"));
             assert!(!doc.description.is_empty(), "{path} has no description");
         }
-        // The 33 keys above plus the tables that hold them (policy, policy.output, prompts, …).
-        assert_eq!(docs.len(), 40, "{docs:#?}");
+        // The 42 keys above plus the tables that hold them (policy, policy.output, prompts, …).
+        assert_eq!(docs.len(), 50, "{docs:#?}");
         let max_turns = key_doc("policy.max_turns").unwrap();
         assert_eq!(max_turns.kind, "integer 1..=1000");
         assert_eq!(max_turns.default.as_deref(), Some("30"));
-        assert_eq!(key_doc("policy.action_format").unwrap().kind, "one of \"json\", \"tool_calls\"");
+        assert_eq!(key_doc("policy.action_format").unwrap().kind, "one of \"json\", \"tool_calls\", \"markdown\"");
         assert!(key_doc("name").unwrap().required);
     }
 

@@ -8,6 +8,7 @@
 
 mod action;
 mod diagnostic;
+pub mod interop;
 mod lint;
 mod locate;
 mod manifest;
@@ -25,10 +26,14 @@ pub use diagnostic::{HarnessDiagnostic, Position, Range, Severity};
 pub use locate::locate_surface;
 pub use manifest::{
     defaults, json_schema, json_schema_text, key_doc, key_docs, ActionFormat, Completion, ContextOverflow, HookRef,
-    Hooks, KeyDoc, Manifest, NoteRef, OutputPolicy, Policy, Prompts, ToolRef,
+    Hooks, KeyDoc, Manifest, MarkdownPolicy, NoBlock, NoteRef, OutputPolicy, Policy, Prompts, SeveralBlocks, ShellMode,
+    ToolRef,
 };
 pub use scripts::{syntax_error, Interpreter};
-pub use template::{check_template, PromptContext, TEMPLATE_VARIABLES};
+pub use template::{
+    check_template, PromptContext, TemplateKind, Uname, FORMAT_ERROR_VARIABLES, OBSERVATION_VARIABLES,
+    TEMPLATE_VARIABLES,
+};
 
 /// The manifest's file name inside a harness folder.
 pub const MANIFEST_FILE: &str = "harness.toml";
@@ -46,6 +51,9 @@ pub struct Harness {
     manifest: Manifest,
     system: String,
     instruction: String,
+    /// The texts of `prompts.observation` and `prompts.format_error`, when named.
+    observation: Option<String>,
+    format_error: Option<String>,
     notes: Vec<Note>,
     tools: Vec<Tool>,
     on_start: Option<Hook>,
@@ -100,6 +108,33 @@ pub fn first_message(instruction: &str, on_start_shown: Option<&str>) -> String 
         Some(said) => format!("{}\n\n{said}", instruction.trim_end()),
         None => instruction.to_string(),
     }
+}
+
+/// What a command did, as `prompts.observation` sees it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Observation {
+    pub command: String,
+    /// `None` when the command was stopped at its timeout.
+    pub exit_code: Option<i64>,
+    /// The output as `[policy.output]` cut it.
+    pub output: String,
+    pub truncated: bool,
+    pub omitted_bytes: u64,
+    pub timed_out: bool,
+    pub timeout_secs: u64,
+    /// Why the runner stopped the command, or "".
+    pub exception_info: String,
+}
+
+/// What the parser found wrong with a reply, as `prompts.format_error` sees it.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct FormatError {
+    pub error: String,
+    /// The commands the reply held.
+    pub actions: Vec<String>,
+    /// Why the model stopped writing (`stop`, `length`, `tool_calls`).
+    pub finish_reason: String,
+    pub has_tool_calls: bool,
 }
 
 /// A prompt template failed to render (e.g. it used an attribute that does not exist).
@@ -165,6 +200,8 @@ impl Harness {
             dir: dir.to_path_buf(),
             system: text_of(&manifest.prompts.system),
             instruction: text_of(&manifest.prompts.instruction),
+            observation: manifest.prompts.observation.as_deref().map(text_of),
+            format_error: manifest.prompts.format_error.as_deref().map(text_of),
             notes: manifest
                 .notes
                 .iter()
@@ -222,7 +259,7 @@ impl Harness {
 
     /// The files of the folder the manifest uses: its prompts, notes, tools and hook.
     pub fn files(&self) -> Vec<String> {
-        let prompts = [&self.manifest.prompts.system, &self.manifest.prompts.instruction].map(|f| f.clone());
+        let prompts = self.manifest.prompts.templates().into_iter().map(|(_, file)| file.to_string());
         let notes = self.notes.iter().map(|n| n.file.clone());
         let tools = self.tools.iter().map(|t| t.file.clone());
         prompts.into_iter().chain(notes).chain(tools).chain(self.hooks().map(|h| h.file.clone())).collect()
@@ -281,7 +318,53 @@ impl Harness {
         self.render(&self.manifest.prompts.instruction, &self.instruction, context)
     }
 
+    /// What the model sees after a command ([`Observation`]): `prompts.observation`, or
+    /// the built-in text.
+    pub fn render_observation(&self, context: &PromptContext, seen: &Observation) -> Result<String, RenderError> {
+        let (file, source) = self.template_text(TemplateKind::Observation);
+        self.render_with(&file, &source, context, serde_json::to_value(seen).unwrap_or_default())
+    }
+
+    /// What the model sees after a reply with no usable action: `prompts.format_error`, or
+    /// the action format's built-in text.
+    pub fn render_format_error(&self, context: &PromptContext, problem: &FormatError) -> Result<String, RenderError> {
+        let (file, source) = self.template_text(TemplateKind::FormatError);
+        self.render_with(&file, &source, context, serde_json::to_value(problem).unwrap_or_default())
+    }
+
+    /// The file name and text of one of the harness's templates; for an observation or a
+    /// format error it does not name, `(built-in …)` and the built-in text.
+    pub fn template_text(&self, kind: TemplateKind) -> (String, String) {
+        let prompts = &self.manifest.prompts;
+        let named = |file: &Option<String>, text: &Option<String>| Some((file.clone()?, text.clone()?));
+        match kind {
+            TemplateKind::System => (prompts.system.clone(), self.system.clone()),
+            TemplateKind::Instruction => (prompts.instruction.clone(), self.instruction.clone()),
+            TemplateKind::Observation => named(&prompts.observation, &self.observation)
+                .unwrap_or_else(|| ("(built-in observation)".into(), template::DEFAULT_OBSERVATION.into())),
+            TemplateKind::FormatError => named(&prompts.format_error, &self.format_error).unwrap_or_else(|| {
+                let text = match self.manifest.policy.action_format {
+                    ActionFormat::Json => template::DEFAULT_FORMAT_ERROR_JSON,
+                    ActionFormat::Markdown => template::DEFAULT_FORMAT_ERROR_MARKDOWN,
+                    ActionFormat::ToolCalls => template::DEFAULT_FORMAT_ERROR,
+                };
+                ("(built-in format error)".into(), text.into())
+            }),
+        }
+    }
+
     fn render(&self, file: &str, source: &str, context: &PromptContext) -> Result<String, RenderError> {
+        self.render_with(file, source, context, serde_json::json!({}))
+    }
+
+    /// Renders a template with the common variables and `extra` (an object) beside them.
+    fn render_with(
+        &self,
+        file: &str,
+        source: &str,
+        context: &PromptContext,
+        extra: serde_json::Value,
+    ) -> Result<String, RenderError> {
         let tools: Vec<_> = self
             .tools
             .iter()
@@ -293,7 +376,7 @@ impl Harness {
             .collect();
         let notes: Vec<_> = self.notes.iter().map(|n| serde_json::json!({"name": n.name, "text": n.text})).collect();
         let schema = serde_json::to_string_pretty(&action::action_schema()).unwrap_or_default();
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "instruction": context.instruction,
             "task_name": context.task_name,
             "workdir": context.workdir,
@@ -301,7 +384,11 @@ impl Harness {
             "notes": notes,
             "policy": self.manifest.policy,
             "action_schema": schema,
+            "uname": context.uname,
         });
+        if let (Some(all), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+            all.extend(extra);
+        }
         template::render(file, source, minijinja::Value::from(minijinja::value::Serde(&value)))
             .map_err(|e| RenderError { path: self.dir.join(file), message: format!("{e:#}") })
     }
@@ -316,9 +403,11 @@ impl Harness {
         action::response_format()
     }
 
-    /// The `tools` request field for `action_format = "tool_calls"`: `shell` and `done`.
+    /// The `tools` request field for `action_format = "tool_calls"`: the command tool
+    /// (`shell`, or `policy.command_tool`), and `done` unless completion is by a command.
     pub fn tool_spec(&self) -> serde_json::Value {
-        action::tool_spec()
+        let policy = &self.manifest.policy;
+        action::tool_spec(&policy.command_tool, policy.completion != Completion::Command)
     }
 }
 
@@ -350,7 +439,8 @@ fn check(manifest_path: &Path, text: &str, with_files: bool) -> Checked {
     }
     let dir = manifest_path.parent().unwrap_or(Path::new("."));
     let root = toml::de::DeTable::parse_recoverable(text).0;
-    let templates = [manifest.prompts.system.as_str(), manifest.prompts.instruction.as_str()];
+    let templates = manifest.prompts.templates();
+    let kind_of = |file: &str| templates.iter().find(|(_, f)| *f == file).map(|(kind, _)| *kind);
     let notes: Vec<&str> = manifest.notes.iter().map(|n| n.file.as_str()).collect();
     for (segments, file) in lint::referenced_files(&manifest) {
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
@@ -412,10 +502,15 @@ fn check(manifest_path: &Path, text: &str, with_files: bool) -> Checked {
                 continue;
             }
         };
-        let needs_text = templates.contains(&file.as_str()) || notes.contains(&file.as_str());
+        let needs_text = kind_of(&file).is_some() || notes.contains(&file.as_str());
         if needs_text {
             match std::str::from_utf8(&bytes) {
-                Ok(source) if templates.contains(&file.as_str()) => diagnostics.extend(check_template(&path, source)),
+                Ok(source) if kind_of(&file).is_some() => {
+                    // A file named by two keys is checked as each.
+                    for (kind, _) in templates.iter().filter(|(_, f)| *f == file) {
+                        diagnostics.extend(check_template(&path, source, *kind));
+                    }
+                }
                 Ok(_) => {}
                 Err(e) => {
                     let lossy = String::from_utf8_lossy(&bytes);

@@ -194,6 +194,18 @@ pub enum FinishReason {
 }
 
 impl FinishReason {
+    /// As the OpenAI API spells it (`""` when the server did not say).
+    pub fn as_str(&self) -> &str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Other(other) => other,
+            FinishReason::Unknown => "",
+        }
+    }
+
     pub(crate) fn parse(reason: Option<&str>) -> Self {
         match reason {
             None => FinishReason::Unknown,

@@ -19,8 +19,8 @@ use crate::harness::{self, HarnessDiagnostic, Manifest, Severity, MANIFEST_FILE}
 pub enum Kind {
     /// A `harness.toml`; the harness folder is its parent.
     Manifest,
-    /// A template named by the `harness.toml` of `harness` (`prompts.system`/`instruction`).
-    Template { harness: PathBuf },
+    /// A template named by the `harness.toml` of `harness` (`prompts.*`), of what kind.
+    Template { harness: PathBuf, kind: harness::TemplateKind },
     /// Another file of a harness folder (notes, tools, hooks).
     HarnessFile { harness: PathBuf },
     /// The project configuration, `self-harness.toml`.
@@ -42,11 +42,12 @@ pub fn kind_of(path: &Path) -> Option<Kind> {
     let manifest = std::fs::read_to_string(harness.join(MANIFEST_FILE)).ok();
     let manifest: Option<Manifest> = manifest.and_then(|text| toml::from_str(&text).ok());
     let harness = harness.to_path_buf();
-    match manifest {
-        Some(m) if [&m.prompts.system, &m.prompts.instruction].iter().any(|t| trim_dot(t) == relative) => {
-            Some(Kind::Template { harness })
-        }
-        _ => Some(Kind::HarnessFile { harness }),
+    let template = manifest.as_ref().and_then(|m| {
+        m.prompts.templates().into_iter().find(|(_, file)| trim_dot(file) == relative).map(|(kind, _)| kind)
+    });
+    match template {
+        Some(kind) => Some(Kind::Template { harness, kind }),
+        None => Some(Kind::HarnessFile { harness }),
     }
 }
 
@@ -58,7 +59,7 @@ fn trim_dot(path: &str) -> &str {
 pub fn problems(kind: &Kind, path: &Path, text: &str) -> Vec<Diagnostic> {
     let found = match kind {
         Kind::Manifest => harness::check_manifest(path, text),
-        Kind::Template { .. } => harness::check_template(path, text),
+        Kind::Template { kind, .. } => harness::check_template(path, text, *kind),
         Kind::HarnessFile { .. } => Vec::new(),
         Kind::ProjectConfig => return config_problems(text),
     };
@@ -244,7 +245,10 @@ mod tests {
         let dir = minimal();
         assert_eq!(kind_of(&dir.join("harness.toml")), Some(Kind::Manifest));
         let harness = dir.clone();
-        assert_eq!(kind_of(&dir.join("system.md")), Some(Kind::Template { harness: harness.clone() }));
+        assert_eq!(
+            kind_of(&dir.join("system.md")),
+            Some(Kind::Template { harness: harness.clone(), kind: crate::harness::TemplateKind::System })
+        );
         assert_eq!(kind_of(&dir.join("notes/x.md")), Some(Kind::HarnessFile { harness }));
         assert_eq!(kind_of(Path::new("/etc/hosts")), None);
         assert_eq!(kind_of(Path::new("/p/self-harness.toml")), Some(Kind::ProjectConfig));

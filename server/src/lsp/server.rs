@@ -475,7 +475,7 @@ fn store_stamp(store: &crate::store::Store) -> Vec<Option<SystemTime>> {
 fn harness_of(path: &Path) -> Option<(PathBuf, String)> {
     let dir = match harness_files::kind_of(path)? {
         Kind::Manifest => path.parent()?.to_path_buf(),
-        Kind::Template { harness } | Kind::HarnessFile { harness } => harness,
+        Kind::Template { harness, .. } | Kind::HarnessFile { harness } => harness,
         Kind::ProjectConfig => return None,
     };
     let dir = dir.canonicalize().unwrap_or(dir);

@@ -96,6 +96,7 @@ impl Resolved {
         let store = project.store();
         let splits = load_or_make(&store.splits_path(), &suite.tasks, project.settings.seed())?;
         let backend = match harbor_backend(project, &store)? {
+            Some(_) if let Some(why) = crate::harbor::cannot_run(&suite.tasks) => return Err(why),
             Some(harbor) => Backend::Harbor(harbor),
             None => Backend::Local(engine().await?.clone()),
         };

@@ -35,12 +35,24 @@ use super::{Sandbox, SandboxError, WORK_DIR};
 /// left on device`) and most programs stop.
 pub(super) const OUTPUT_SPACE: i64 = 64 << 20;
 
-/// The server's loop; it runs with `d` set to [`WORK_DIR`].
+/// Scripts shorter than this many characters run as `bash -c SCRIPT bash`, so that the
+/// shell's own messages read as they do for a command typed at a prompt (`bash: vim:
+/// command not found`, not the script file's path and a line number inside it); longer
+/// ones, which one argument could not carry, run from their file.
+pub(super) const RUN_AS_ARGUMENT: usize = 100_000;
+
+/// The server's loop; it runs with `d` set to [`WORK_DIR`] (and `RUN_AS_ARGUMENT`
+/// replaced by its value).
 const SERVER: &str = r#"set -m
 mkdir -p "$d"
 while IFS=' ' read -r id limit b64; do
   printf '%s' "$b64" | base64 -d > "$d/$id.sh"
-  bash "$d/$id.sh" > "$d/$id.out" 2>&1 < /dev/null &
+  s=$(< "$d/$id.sh")
+  if [ ${#s} -lt RUN_AS_ARGUMENT ]; then
+    bash -c "$s" bash > "$d/$id.out" 2>&1 < /dev/null &
+  else
+    bash "$d/$id.sh" > "$d/$id.out" 2>&1 < /dev/null &
+  fi
   echo $! > "$d/$id.pid"
   wait $!
   ec=$?
@@ -189,7 +201,11 @@ impl Sandbox {
                     attach_stdin: Some(true),
                     attach_stdout: Some(true),
                     attach_stderr: Some(true),
-                    cmd: Some(vec!["bash", "-c", &format!("d={WORK_DIR}\n{SERVER}")]),
+                    cmd: Some(vec![
+                        "bash",
+                        "-c",
+                        &format!("d={WORK_DIR}\n{}", SERVER.replace("RUN_AS_ARGUMENT", &RUN_AS_ARGUMENT.to_string())),
+                    ]),
                     ..Default::default()
                 },
             )

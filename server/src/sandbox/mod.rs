@@ -36,7 +36,7 @@ pub(crate) const WORK_DIR: &str = "/tmp/.self-harness";
 pub use container::{Sandbox, SandboxSpec};
 pub use error::SandboxError;
 pub use exec::{ExecOptions, ExecOutput};
-pub use shell::Shell;
+pub use shell::{Shell, COMMAND_OUTPUT_LIMIT};
 pub use terminal::Terminal;
 
 /// A connection to the local Docker engine.

@@ -199,7 +199,10 @@ sink="stdbuf -o0 head -c {space}"
 $sink < /dev/null > /dev/null || sink=cat
 $sink < "$f.pipe" > "$f.out" &
 sink=$!
-bash "$f.sh" > "$f.pipe" 2>&1 < /dev/null &
+s=$(< "$f.sh")
+if [ ${{#s}} -lt {as_argument} ]; then bash -c "$s" bash > "$f.pipe" 2>&1 < /dev/null &
+else bash "$f.sh" > "$f.pipe" 2>&1 < /dev/null &
+fi
 pid=$!
 {watch}wait $pid; ec=$?
 [ -n "$watch" ] && {{ kill -- -$watch 2>/dev/null; wait $watch 2>/dev/null; }}
@@ -219,6 +222,7 @@ echo
 rm -f "$f.sh" "$f.out" "$f.killed" "$f.pipe"
 "#,
         b64 = shell_quote(&b64),
+        as_argument = super::exec::RUN_AS_ARGUMENT,
         limit = limit.max(2),
         space = space.max(1),
     )

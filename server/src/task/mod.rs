@@ -8,6 +8,8 @@
 //! problem while the rest of the suite still loads.
 
 mod error;
+pub mod exclusions;
+pub mod intercode;
 mod suite;
 mod tb1;
 mod tb2;
@@ -89,13 +91,26 @@ pub struct VerifierSpec {
 }
 
 /// Where the verdict comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RewardSource {
     /// TB2: `/logs/verifier/reward.txt` or `reward.json`.
     RewardFile,
     /// TB1: every test in the pytest output passed.
     PytestOutput,
+    /// InterCode's rule (`judge = "intercode"`): the reference commands, each run in a fresh
+    /// container of the same image, against the agent's changes and its last command's
+    /// output. No test script runs; `uploads` and `command` are empty.
+    Reference(Vec<Reference>),
+}
+
+/// A reference command of a task judged by [`RewardSource::Reference`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reference {
+    /// The file it came from (`gold`, `gold2`), as the verdict names it.
+    pub name: String,
+    /// The command, typed into a shell as the agent types its own.
+    pub command: String,
 }
 
 /// The oracle solution: a script that solves the task non-interactively.
@@ -105,6 +120,10 @@ pub struct Solution {
     pub uploads: Vec<Upload>,
     /// The shell command that runs the solution, from the image's working directory.
     pub command: String,
+    /// Run as the agent runs its commands (typed into its shell session) rather than as a
+    /// script, so that its output is what the agent's would be: tasks judged by
+    /// [`RewardSource::Reference`] compare that output.
+    pub typed: bool,
 }
 
 /// Where the task's tests are uploaded inside the container.

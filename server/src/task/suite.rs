@@ -1,14 +1,19 @@
 //! A folder of tasks, loaded together: every task that loads, in name order, and every
-//! folder that does not, with its error, so one broken task never hides the others.
+//! folder that does not, with its error, so one broken task never hides the others. The
+//! tasks its `excluded.toml` names are kept apart, with why (see [`super::exclusions`]).
 
 use std::path::Path;
 
+use super::exclusions::{Exclusion, Exclusions};
 use super::{Task, TaskError};
 
 /// The tasks of one folder, in name order, and the folders that failed to load.
 #[derive(Debug, Default)]
 pub struct Suite {
+    /// The tasks to run.
     pub tasks: Vec<Task>,
+    /// The tasks the suite's `excluded.toml` leaves out, with why.
+    pub excluded: Vec<(Task, Exclusion)>,
     pub errors: Vec<TaskError>,
 }
 
@@ -40,7 +45,48 @@ impl Suite {
         if suite.tasks.is_empty() && suite.errors.is_empty() {
             return Err(TaskError::new(dir, "no tasks here: no subfolder has a task.toml or task.yaml"));
         }
+        match Exclusions::load(dir) {
+            Ok(exclusions) => {
+                let (excluded, kept) =
+                    std::mem::take(&mut suite.tasks).into_iter().partition(|t| exclusions.tasks.contains_key(&t.name));
+                suite.tasks = kept;
+                suite.excluded = excluded
+                    .into_iter()
+                    .filter_map(|task: Task| Some((exclusions.tasks.get(&task.name)?.clone(), task)))
+                    .map(|(why, task)| (task, why))
+                    .collect();
+            }
+            Err(e) => suite.errors.push(e),
+        }
         Ok(suite)
+    }
+
+    /// Every task that loads, the excluded ones too, in name order: what `tasks check`
+    /// checks, so that a check can bring an excluded task back.
+    pub fn with_excluded(mut self) -> Suite {
+        self.tasks.extend(self.excluded.drain(..).map(|(task, _)| task));
+        self.tasks.sort_by(|a, b| a.name.cmp(&b.name));
+        self
+    }
+
+    /// One line on what `excluded.toml` leaves out (`None` when nothing), for the commands
+    /// that run the suite to say once.
+    pub fn excluded_note(&self, dir: &Path) -> Option<String> {
+        if self.excluded.is_empty() {
+            return None;
+        }
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (_, why) in &self.excluded {
+            *counts.entry(why.status.as_str()).or_default() += 1;
+        }
+        let counts: Vec<String> = counts.iter().map(|(status, n)| format!("{n} {status}")).collect();
+        Some(format!(
+            "{} task(s) left out by {} ({}); `self-harness tasks list {}` says why",
+            self.excluded.len(),
+            Exclusions::path(dir).display(),
+            counts.join(", "),
+            dir.display()
+        ))
     }
 
     /// Keeps only the tasks whose names are listed (all when `names` is empty).
@@ -49,6 +95,15 @@ impl Suite {
             return Ok(self);
         }
         let unknown: Vec<_> = names.iter().filter(|n| !self.tasks.iter().any(|t| &t.name == *n)).collect();
+        if let Some((task, why)) = self.excluded.iter().find(|(t, _)| unknown.contains(&&t.name)) {
+            return Err(format!(
+                "{} is left out by the suite's {} ({}: {})",
+                task.name,
+                super::exclusions::FILE_NAME,
+                why.status,
+                why.reason
+            ));
+        }
         if !unknown.is_empty() {
             let known: Vec<_> = self.tasks.iter().map(|t| t.name.as_str()).collect();
             return Err(format!("no task named {unknown:?}; the suite has: {}", known.join(", ")));

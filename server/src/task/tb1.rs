@@ -81,6 +81,7 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     let solution = solution_script.is_file().then(|| Solution {
         uploads: vec![Upload { from: solution_script, to: format!("{SOLUTION_DIR}/solution.sh") }],
         command: format!("bash {SOLUTION_DIR}/solution.sh"),
+        typed: false,
     });
 
     Ok(Task {

@@ -5,6 +5,11 @@
 //! ```
 //! Keys this loader does not know are ignored, as Harbor ignores them; a key of the wrong
 //! type is an error with its line and column.
+//!
+//! One key is ours: `[verifier] judge = "intercode"` judges the task by InterCode's rule
+//! instead of a test script: `tests/gold.sh` (and `tests/gold2.sh`, an alternative) hold
+//! reference commands, `solution/solve.sh` is typed into the agent's shell by the oracle
+//! (see `verify::reference`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,8 +18,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    parse_memory, seconds, Environment, Metadata, RewardSource, Solution, Task, TaskError, TaskFormat, Upload,
-    VerifierSpec, SOLUTION_DIR, TESTS_DIR,
+    parse_memory, seconds, Environment, Metadata, Reference, RewardSource, Solution, Task, TaskError, TaskFormat,
+    Upload, VerifierSpec, SOLUTION_DIR, TESTS_DIR,
 };
 
 const DEFAULT_AGENT_TIMEOUT: f64 = 600.0;
@@ -43,7 +48,12 @@ struct MetadataToml {
 struct VerifierToml {
     timeout_sec: Option<f64>,
     env: BTreeMap<String, String>,
+    /// `"tests"` (the default: `tests/test.sh` writes the reward) or `"intercode"`.
+    judge: Option<toml::Spanned<String>>,
 }
+
+/// The reference commands of `judge = "intercode"`, in the order they are tried.
+const REFERENCES: [&str; 2] = ["gold", "gold2"];
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -101,12 +111,37 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     }
 
     let tests_dir = dir.join("tests");
-    if !tests_dir.join("test.sh").is_file() {
+    let judged_by_reference = match &config.verifier.judge {
+        None => false,
+        Some(judge) => match judge.get_ref().as_str() {
+            "tests" => false,
+            "intercode" => true,
+            other => {
+                let why =
+                    format!("verifier.judge: {other:?} is not a judge; use \"tests\" (tests/test.sh) or \"intercode\"");
+                return Err(TaskError::at(&toml_path, &text, judge.span().start, why));
+            }
+        },
+    };
+    let reward = if judged_by_reference {
+        let mut references = Vec::new();
+        for name in REFERENCES {
+            let path = tests_dir.join(format!("{name}.sh"));
+            if name != REFERENCES[0] && !path.exists() {
+                continue;
+            }
+            let command = read_required(&path, "a reference command (judge = \"intercode\")")?;
+            references.push(Reference { name: name.into(), command: command.trim_end().to_string() });
+        }
+        RewardSource::Reference(references)
+    } else if tests_dir.join("test.sh").is_file() {
+        RewardSource::RewardFile
+    } else {
         return Err(TaskError::new(
             &tests_dir.join("test.sh"),
             "missing: the verifier entry point tests/test.sh is required",
         ));
-    }
+    };
 
     let env = &config.environment;
     let memory_bytes = match (&env.memory, env.memory_mb) {
@@ -122,10 +157,18 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     };
 
     let solution_dir = dir.join("solution");
-    let solution = solution_dir.join("solve.sh").is_file().then(|| Solution {
-        uploads: vec![Upload { from: solution_dir, to: SOLUTION_DIR.into() }],
-        command: format!("bash {SOLUTION_DIR}/solve.sh"),
-    });
+    let solution = if !solution_dir.join("solve.sh").is_file() {
+        None
+    } else if judged_by_reference {
+        let command = read_required(&solution_dir.join("solve.sh"), "the solution's commands")?;
+        Some(Solution { uploads: Vec::new(), command: command.trim_end().to_string(), typed: true })
+    } else {
+        Some(Solution {
+            uploads: vec![Upload { from: solution_dir, to: SOLUTION_DIR.into() }],
+            command: format!("bash {SOLUTION_DIR}/solve.sh"),
+            typed: false,
+        })
+    };
 
     Ok(Task {
         content_hash: Default::default(),
@@ -148,11 +191,17 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
         },
         agent_timeout: timeout(config.agent.timeout_sec, DEFAULT_AGENT_TIMEOUT, "agent.timeout_sec")?,
         verifier: VerifierSpec {
-            uploads: vec![Upload { from: tests_dir, to: TESTS_DIR.into() }],
-            command: format!("bash {TESTS_DIR}/test.sh"),
+            uploads: match reward {
+                RewardSource::Reference(_) => Vec::new(),
+                _ => vec![Upload { from: tests_dir, to: TESTS_DIR.into() }],
+            },
+            command: match reward {
+                RewardSource::Reference(_) => String::new(),
+                _ => format!("bash {TESTS_DIR}/test.sh"),
+            },
             timeout: timeout(config.verifier.timeout_sec, DEFAULT_VERIFIER_TIMEOUT, "verifier.timeout_sec")?,
             env: config.verifier.env.into_iter().collect(),
-            reward: RewardSource::RewardFile,
+            reward,
         },
         solution,
     })

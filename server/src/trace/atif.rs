@@ -174,6 +174,7 @@ pub fn prompts(
         instruction: task.instruction.clone(),
         task_name: task.name.clone(),
         workdir: workdir.to_string(),
+        ..Default::default()
     };
     let system = harness.render_system(&context).map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
     let user = harness.render_instruction(&context).map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
@@ -665,6 +666,7 @@ mod tests {
                 reward: Some(0.0),
                 passed: false,
                 tests: vec![TestResult { name: "test_count".into(), status: TestStatus::Failed }],
+                judgement: None,
                 error_class: EpisodeErrorKind::None,
                 error_detail: None,
                 turns: 3,
@@ -672,6 +674,7 @@ mod tests {
                 tokens_out: 45,
                 cost_usd: 0.0,
                 duration_ms: 900,
+                verify_ms: None,
                 finished_at: "2026-11-23T00:00:01Z".into(),
             }),
             torn_tail: false,
@@ -768,6 +771,7 @@ mod tests {
             reward: Some(0.0),
             passed: false,
             tests: vec![],
+            judgement: None,
             error_class: EpisodeErrorKind::None,
             error_detail: None,
             turns: 0,
@@ -775,6 +779,7 @@ mod tests {
             tokens_out: 0,
             cost_usd: 0.0,
             duration_ms: 0,
+            verify_ms: None,
             finished_at: String::new(),
         };
         let trace = from_atif(&doc, "t", outcome).unwrap();

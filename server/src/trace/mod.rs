@@ -142,6 +142,10 @@ pub struct Outcome {
     pub passed: bool,
     #[serde(default)]
     pub tests: Vec<TestResult>,
+    /// How the agent compared with the task's reference commands (`judge = "intercode"`),
+    /// with InterCode's graded reward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judgement: Option<crate::verify::reference::Judgement>,
     pub error_class: EpisodeErrorKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<String>,
@@ -150,6 +154,10 @@ pub struct Outcome {
     pub tokens_out: u64,
     pub cost_usd: f64,
     pub duration_ms: u64,
+    /// How long the verifier took, of `duration_ms` (a reference-judged task's includes its
+    /// fresh containers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_ms: Option<u64>,
     pub finished_at: String,
 }
 
@@ -281,6 +289,7 @@ mod tests {
             reward: Some(1.0),
             passed: true,
             tests: vec![],
+            judgement: None,
             error_class: EpisodeErrorKind::None,
             error_detail: None,
             turns: 1,
@@ -288,6 +297,7 @@ mod tests {
             tokens_out: 5,
             cost_usd: 0.0,
             duration_ms: 100,
+            verify_ms: None,
             finished_at: "2026-11-23T00:00:01Z".into(),
         }
     }

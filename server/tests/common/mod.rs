@@ -30,6 +30,18 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Copies the prompt files of `harnesses/minimal` (every `.md` its manifest names) into
+/// `dir`, for tests that write a manifest of their own beside them.
+pub fn copy_minimal_prompts(dir: &Path) {
+    let source = repo_root().join("harnesses/minimal");
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+}
+
 /// Runs the binary and returns its output, printing stderr for the test log.
 pub fn run(command: &mut Command) -> Output {
     run_with_pid(command).0

@@ -199,9 +199,11 @@ pub fn copies_example(weakness: &Weakness, edit: &RawEdit) -> bool {
     examples_for(weakness).any(|e| words(&edit.replace).contains(&words(e.replace)))
 }
 
-/// The files a proposal may edit: the prompts, the notes and the manifest.
+/// The files a proposal may edit: the prompt templates (system, instruction, observation,
+/// format error), the notes and the manifest.
 fn editable_files(harness: &Harness) -> Vec<String> {
-    let mut files = vec![harness.manifest().prompts.system.clone(), harness.manifest().prompts.instruction.clone()];
+    let mut files: Vec<String> =
+        harness.manifest().prompts.templates().into_iter().map(|(_, file)| file.to_string()).collect();
     files.extend(harness.notes().iter().map(|n| n.file.clone()));
     files.push(crate::harness::MANIFEST_FILE.to_string());
     files.dedup();
@@ -289,7 +291,7 @@ mod tests {
         }))
         .unwrap();
         let files = editable_files(&harness);
-        assert_eq!(files, ["system.md", "instruction.md", "harness.toml"]);
+        assert_eq!(files, ["system.md", "instruction.md", "observation.md", "format_error.md", "harness.toml"]);
         let text = prompt(&harness, &files, &weakness, 3, &["count-lines".into()]);
         assert!(text.contains("--- harness.toml ---") && text.contains("completion = \"declare\""), "{text}");
         let knob = text.lines().find(|l| l.starts_with("- policy.completion")).expect("the completion rule is offered");

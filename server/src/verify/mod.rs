@@ -2,14 +2,17 @@
 //!
 //! Terminal-Bench 2.0 tests write `/logs/verifier/reward.txt` (or `reward.json`) and often
 //! a CTRF report with per-test results; Terminal-Bench 1 tests are read from pytest's
-//! `-rA` summary. A verifier that times out or ends without a verdict is a
+//! `-rA` summary; a task with `judge = "intercode"` is compared with its reference commands
+//! ([`reference`]). A verifier that times out or ends without a verdict is a
 //! [`VerifierError`], never a failed task.
+
+pub mod reference;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sandbox::{ExecOptions, Sandbox, SandboxError};
+use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxError, SandboxSpec};
 use crate::task::{RewardSource, VerifierSpec, VERIFIER_LOGS_DIR};
 
 /// The task's verdict on what is in the sandbox.
@@ -23,6 +26,18 @@ pub struct Verdict {
     pub output: String,
     #[serde(with = "crate::util::serde_secs")]
     pub duration: Duration,
+    /// How the agent compared with the reference commands (`judge = "intercode"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judgement: Option<reference::Judgement>,
+}
+
+/// What the agent leaves the verifier beside its container: its last command and that
+/// command's whole output, which InterCode's rule takes as its answer.
+#[derive(Debug, Clone, Default)]
+pub struct Submission {
+    pub last_command: Option<String>,
+    /// The output of `last_command` (empty when the agent ran none).
+    pub answer: String,
 }
 
 impl Verdict {
@@ -67,8 +82,26 @@ impl VerifierError {
     }
 }
 
-/// Uploads the tests, runs them and reads the verdict.
-pub async fn verify(sandbox: &Sandbox, spec: &VerifierSpec) -> Result<Verdict, VerifierError> {
+/// Judges what the agent left in `sandbox`: uploads the tests, runs them and reads the
+/// verdict, or (`judge = "intercode"`) runs each reference command in a fresh container
+/// from `fresh` on `engine` and compares.
+pub async fn verify(
+    sandbox: &Sandbox,
+    spec: &VerifierSpec,
+    engine: &Engine,
+    fresh: &SandboxSpec,
+    submission: &Submission,
+) -> Result<Verdict, VerifierError> {
+    match &spec.reward {
+        RewardSource::Reference(references) => {
+            reference::judge(sandbox, references, engine, fresh, spec.timeout, submission).await
+        }
+        RewardSource::RewardFile | RewardSource::PytestOutput => run_tests(sandbox, spec).await,
+    }
+}
+
+/// Uploads the tests, runs them and reads the verdict from the reward file or pytest.
+async fn run_tests(sandbox: &Sandbox, spec: &VerifierSpec) -> Result<Verdict, VerifierError> {
     for upload in &spec.uploads {
         sandbox.upload(&upload.from, &upload.to).await?;
     }
@@ -81,32 +114,27 @@ pub async fn verify(sandbox: &Sandbox, spec: &VerifierSpec) -> Result<Verdict, V
         return Err(VerifierError::TimedOut(spec.timeout, run.output));
     }
 
-    let (reward, mut tests) = match spec.reward {
-        RewardSource::RewardFile => {
-            let text = sandbox.read_file(&format!("{VERIFIER_LOGS_DIR}/reward.txt")).await?;
-            let json = sandbox.read_file(&format!("{VERIFIER_LOGS_DIR}/reward.json")).await?;
-            let reward = match (text, json) {
-                (Some(text), _) => parse_reward_txt(&String::from_utf8_lossy(&text)),
-                (None, Some(json)) => parse_reward_json(&String::from_utf8_lossy(&json)),
-                (None, None) => Err(format!(
-                    "{VERIFIER_LOGS_DIR}/reward.txt was not written (the test script exited with code {})",
-                    run.exit_code.unwrap_or(-1)
-                )),
-            };
-            (reward.map_err(|why| VerifierError::NoVerdict(why, run.output.clone()))?, Vec::new())
+    let (reward, mut tests) = if spec.reward == RewardSource::RewardFile {
+        let text = sandbox.read_file(&format!("{VERIFIER_LOGS_DIR}/reward.txt")).await?;
+        let json = sandbox.read_file(&format!("{VERIFIER_LOGS_DIR}/reward.json")).await?;
+        let reward = match (text, json) {
+            (Some(text), _) => parse_reward_txt(&String::from_utf8_lossy(&text)),
+            (None, Some(json)) => parse_reward_json(&String::from_utf8_lossy(&json)),
+            (None, None) => Err(format!(
+                "{VERIFIER_LOGS_DIR}/reward.txt was not written (the test script exited with code {})",
+                run.exit_code.unwrap_or(-1)
+            )),
+        };
+        (reward.map_err(|why| VerifierError::NoVerdict(why, run.output.clone()))?, Vec::new())
+    } else {
+        let tests = parse_pytest_summary(&run.output);
+        if tests.is_empty() {
+            let why =
+                format!("no pytest results in the output (exit code {:?}); was pytest run with -rA?", run.exit_code);
+            return Err(VerifierError::NoVerdict(why, run.output));
         }
-        RewardSource::PytestOutput => {
-            let tests = parse_pytest_summary(&run.output);
-            if tests.is_empty() {
-                let why = format!(
-                    "no pytest results in the output (exit code {:?}); was pytest run with -rA?",
-                    run.exit_code
-                );
-                return Err(VerifierError::NoVerdict(why, run.output));
-            }
-            let all_passed = tests.iter().all(|t| matches!(t.status, TestStatus::Passed | TestStatus::Skipped));
-            (if all_passed { 1.0 } else { 0.0 }, tests)
-        }
+        let all_passed = tests.iter().all(|t| matches!(t.status, TestStatus::Passed | TestStatus::Skipped));
+        (if all_passed { 1.0 } else { 0.0 }, tests)
     };
 
     if let Some(ctrf) = sandbox.read_file(&format!("{VERIFIER_LOGS_DIR}/ctrf.json")).await? {
@@ -115,7 +143,7 @@ pub async fn verify(sandbox: &Sandbox, spec: &VerifierSpec) -> Result<Verdict, V
     if tests.is_empty() {
         tests = parse_pytest_summary(&run.output);
     }
-    Ok(Verdict { reward, tests, output: run.output, duration: run.duration })
+    Ok(Verdict { reward, tests, output: run.output, duration: run.duration, judgement: None })
 }
 
 fn parse_reward_txt(text: &str) -> Result<f64, String> {
