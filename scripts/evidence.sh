@@ -250,9 +250,12 @@ PY
         done
         rm -rf "$scratch"
       fi
-      # The main store's split, so the mine split is the loop's.
+      # The loop's split: the main store's where it exists, else made by the same rule and
+      # seed (0), which gives the same sets.
       mkdir -p "$out/formats/.self-harness"
-      [ -e "$out/formats/.self-harness/splits.json" ] || cp "$out/main/.self-harness/splits.json" "$out/formats/.self-harness/"
+      if [ ! -e "$out/formats/.self-harness/splits.json" ] && [ -e "$out/main/.self-harness/splits.json" ]; then
+        cp "$out/main/.self-harness/splits.json" "$out/formats/.self-harness/"
+      fi
       for harness in minimal minimal-markdown mini-swe-agent-textbased mini-swe-agent; do
         evaluate "$out/formats" "$out/harnesses/$harness" "$harness-mine" mine 0 "$format_trials"
       done
@@ -436,12 +439,16 @@ fi
 # an episode costs and the verifier's share of it, and the reply formats side by side.
 intercode_tables() {
   python3 /dev/fd/3 "$bin" "$out" "$tasks" 3<<'PY'
-import json, subprocess, sys, tomllib
+import json, math, subprocess, sys, tomllib
 from pathlib import Path
 
 bin, out, tasks = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+excluded = tasks / "excluded.toml"
+excluded = set(tomllib.loads(excluded.read_text()).get("tasks", {})) if excluded.exists() else set()
 meta = {}
 for t in tasks.glob("intercode-*/task.toml"):
+    if t.parent.name in excluded:
+        continue
     m = tomllib.loads(t.read_text())["metadata"]
     meta[t.parent.name] = (m["category"], m["difficulty"])
 def runs(store):
@@ -452,13 +459,18 @@ def traces(store, run):
         yield next((l for l in lines if "error_class" in l), None)
 
 print("\n## What minimal does on InterCode\n")
-ledger = [json.loads(l) for l in (out / "main/.self-harness/ledger.jsonl").read_text().splitlines() if l.strip()]
+ledger_path = out / "main/.self-harness/ledger.jsonl"
+ledger = [json.loads(l) for l in ledger_path.read_text().splitlines() if l.strip()] if ledger_path.exists() else []
 base = [e for e in ledger if e["type"] == "evaluation" and e["iteration"] == 0]
 cols = {"temperature 0.7 (loop baseline, seed 0)": {t: s for e in base for t, s in e["score"]["per_task"].items()}}
 for r in runs(out / "rates"):
     if r["split"] is None and r["harness"].startswith("minimal"):
         cols[f"temperature {r['temperature']} (all tasks, {r['run']})"] = {t["task"]: t for t in r["tasks"]}
-if not base:
+for r in runs(out / "formats"):
+    if r["harness"] == "minimal":
+        cols[f"temperature {r['temperature']} ({r['split']} split, {r['run']})"] = {t["task"]: t for t in r["tasks"]}
+cols = {k: v for k, v in cols.items() if v}
+if not cols:
     print("(not measured yet)")
 else:
     print("Passes over episodes per file system and difficulty, `minimal`, the local 1.5B model:")
@@ -474,15 +486,17 @@ else:
             p, n = sum(g["passed"] for g in got), sum(g["counted"] for g in got)
             cells.append(f"{p}/{n} ({100 * p / n:.0f}%)" if n else "-")
         print(f"| {group[0]} | {group[1]} | {len(names)} | " + " | ".join(cells) + " |")
-    # What an episode costs: wall time per episode and the verifier's share, from the traces
-    # this machine kept of the rates runs (they are not committed).
-    for r in runs(out / "rates"):
-        outs = [o for o in traces(out / "rates", r["run"]) if o]
+
+# What an episode costs: wall time per episode and the verifier's share, from the traces.
+print("\n## What an episode costs\n")
+for store in (out / "rates", out / "formats"):
+    for r in runs(store):
+        outs = [o for o in traces(store, r["run"]) if o]
         timed = [o for o in outs if o.get("verify_ms") is not None]
         if timed:
             total = sum(o["duration_ms"] for o in timed)
             verify = sum(o["verify_ms"] for o in timed)
-            print(f"\n{r['harness']} ({r['run']}): {total / len(timed) / 1000:.1f} s per episode on average"
+            print(f"* {r['harness']} ({store.name}, {r['run']}): {total / len(timed) / 1000:.1f} s per episode on average"
                   f" ({r['wall_seconds'] / max(1, r['counted']):.1f} s of wall time each, {r['counted']} episodes"
                   f" two at a time), of which the verifier {verify / len(timed) / 1000:.1f} s"
                   f" ({100 * verify / total:.0f}%): the reference in a fresh container, and both file systems listed.")
@@ -496,14 +510,17 @@ else:
     was = {t["task"]: t["passed"] for t in first["tasks"]}
     print(f"The same {first['counted']} episodes of the mine split (seeds from {first['seed']}), one harness each:")
     print()
-    print("| harness | passed | tasks better than minimal | worse | format errors ended |")
-    print("|---|---:|---:|---:|---:|")
+    print("| harness | passed | tasks better than minimal | worse | paired p (sign test, two-sided) "
+          "| episodes ended by format errors |")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in formats:
         now = {t["task"]: t["passed"] for t in r["tasks"]}
         better = sum(now[t] > was.get(t, 0) for t in now)
         worse = sum(now[t] < was.get(t, 0) for t in now)
+        n = better + worse
+        p = min(1.0, 2 * sum(math.comb(n, k) for k in range(min(better, worse) + 1)) / 2 ** n) if n else 1.0
         parse = sum(1 for o in traces(out / "formats", r["run"]) if o and o["error_class"] == "parse_failure")
-        print(f"| {r['harness']} | {r['passed']}/{r['counted']} | {better} | {worse} | {parse} |")
+        print(f"| {r['harness']} | {r['passed']}/{r['counted']} | {better} | {worse} | {p:.3f} | {parse} |")
 PY
 }
 
