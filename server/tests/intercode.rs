@@ -182,7 +182,7 @@ async fn the_reference_passes_and_nothing_run_fails_where_the_reference_changes_
 }
 
 fn harness() -> Harness {
-    Harness::load(&common::repo_root().join("harnesses/minimal")).unwrap()
+    Harness::load(common::repo_root().join("harnesses/minimal")).unwrap()
 }
 
 fn action(command: &str, done: bool) -> Reply {

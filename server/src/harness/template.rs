@@ -240,9 +240,7 @@ mod tests {
         let d = check_template(Path::new("s.md"), observation, TemplateKind::System);
         assert_eq!(d.len(), 2, "exit_code and output are not the system prompt's: {d:#?}");
         assert_eq!(check_template(Path::new("f.md"), "{{ error }}", TemplateKind::FormatError), vec![]);
-        for default in [DEFAULT_OBSERVATION] {
-            assert_eq!(check_template(Path::new("o.md"), default, TemplateKind::Observation), vec![]);
-        }
+        assert_eq!(check_template(Path::new("o.md"), DEFAULT_OBSERVATION, TemplateKind::Observation), vec![]);
         for default in [DEFAULT_FORMAT_ERROR_JSON, DEFAULT_FORMAT_ERROR_MARKDOWN, DEFAULT_FORMAT_ERROR] {
             assert_eq!(check_template(Path::new("f.md"), default, TemplateKind::FormatError), vec![]);
         }

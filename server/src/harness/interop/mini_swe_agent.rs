@@ -144,7 +144,10 @@ pub fn import(text: &str, source: &str, name: &str) -> Result<Converted, Interop
         observation_default.to_string()
     });
     let format_error = template(model, "format_error_template").unwrap_or_else(|| "{{ error }}".to_string());
-    let pieces: [(&str, &str, &str, TemplateKind, Vec<Rename>, &[&str]); 4] = [
+    // Each template: its YAML key, the file it becomes, its text, its kind, the variables
+    // renamed on the way, and the unmapped names it may keep.
+    type Piece<'a> = (&'a str, &'a str, &'a str, TemplateKind, Vec<Rename>, &'a [&'a str]);
+    let pieces: [Piece; 4] = [
         ("agent.system_template", "system.md", &system, TemplateKind::System, COMMON.to_vec(), &[]),
         ("agent.instance_template", "instruction.md", &instance, TemplateKind::Instruction, COMMON.to_vec(), &[]),
         (
