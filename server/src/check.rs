@@ -136,7 +136,10 @@ pub struct TaskCheck {
     /// How the solution compared with the reference commands (`judge = "intercode"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judgement: Option<Judgement>,
-    /// One line on what went wrong, if anything.
+    /// The task's CPU or memory limits the engine could not give ("asked 4 CPUs, ran with 2").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<String>,
+    /// One line on what went wrong, if anything, and the limits capped.
     pub detail: String,
     pub logs: PathBuf,
 }
@@ -160,6 +163,7 @@ pub async fn check_task(
         host: None,
         pin: None,
         judgement: None,
+        limits: None,
         detail: String::new(),
         logs: logs.clone(),
     };
@@ -213,6 +217,7 @@ pub async fn check_task(
         return finish(result);
     }
 
+    result.limits = SandboxSpec::for_task(task, &image.tag).fitted(engine.capacity()).1;
     let run_started = Instant::now();
     let mut transcript = String::new();
     let outcome = run_oracle_episode(engine, task, solver, &image.tag, &logs, &mut transcript, phase).await;
@@ -416,7 +421,10 @@ async fn run_oracle_episode(
     outcome
 }
 
-fn finish(result: TaskCheck) -> TaskCheck {
+fn finish(mut result: TaskCheck) -> TaskCheck {
+    if let Some(limits) = &result.limits {
+        result.detail = if result.detail.is_empty() { limits.clone() } else { format!("{}; {limits}", result.detail) };
+    }
     if let Ok(json) = serde_json::to_string_pretty(&result) {
         write_log(&result.logs, "result.json", &json);
     }

@@ -52,6 +52,12 @@ fn oracle_outcomes_are_told_apart() {
     assert_eq!(crashed["status"], "verifier-error", "{crashed}");
     assert!(crashed["detail"].as_str().unwrap().contains("reward.txt was not written"), "{crashed}");
 
+    // More CPUs and memory than the engine has: run with what it has, and said.
+    let big = result(&report, "more-than-the-host");
+    assert_eq!(big["status"], "pass", "{big}");
+    let detail = big["detail"].as_str().unwrap();
+    assert!(detail.starts_with("asked 512 CPUs, ran with ") && detail.contains("of memory, ran with"), "{detail}");
+
     let tb1 = result(&report, "tb1-format");
     assert_eq!((tb1["status"].as_str(), tb1["reward"].as_f64()), (Some("pass"), Some(1.0)), "{tb1}");
 

@@ -65,6 +65,39 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     }
 }
 
+/// A task that asks for more CPUs and memory than the engine has runs with what it has
+/// (Docker would refuse the container), and its trace says so.
+#[tokio::test]
+async fn a_task_asking_more_than_the_host_runs_capped_and_the_trace_says_so() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::start(vec![
+        Reply::text("OK"), // the preflight request
+        action(Some("echo hello > /app/greeting.txt"), true),
+    ])
+    .await;
+    let cwd = tempfile::tempdir().unwrap();
+    let base = model.base_url().to_string();
+    let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "more-than-the-host", "--json"];
+    let output = tokio::task::spawn_blocking({
+        let cwd = cwd.path().to_path_buf();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        move || eval(&cwd, &base, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    let summary = common::json(&output);
+    assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(1)), "{summary}");
+    let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
+    let trace = self_harness::trace::read(&run.join("more-than-the-host/0/trace.jsonl")).unwrap();
+    let limits = trace.outcome.unwrap().limits.expect("the cap is recorded");
+    assert!(
+        limits.starts_with("asked 512 CPUs, ran with ") && limits.contains("asked 4194304 MiB of memory"),
+        "{limits}"
+    );
+}
+
 fn runs_written(cwd: &Path) -> bool {
     cwd.join(".self-harness/runs").read_dir().is_ok_and(|mut d| d.next().is_some())
 }

@@ -58,6 +58,7 @@ fn failed(task: &str, commands: &[(&str, i64, &str)], failing_test: &str) -> (Pa
             cost_usd: 0.0,
             duration_ms: 1000,
             verify_ms: None,
+            limits: None,
             finished_at: "2026-12-02T00:01:00Z".into(),
         }),
         turns,

@@ -117,6 +117,7 @@ pub async fn run_episode(
             match engine.start_sandbox(&sandbox_spec).await {
                 Err(e) => End::error(EpisodeErrorKind::InfrastructureError, format!("sandbox: {e}")),
                 Ok(sandbox) => {
+                    episode.limits = sandbox.capped().map(str::to_string);
                     let fresh = (engine, &sandbox_spec);
                     let end = episode.act_and_verify(&sandbox, &spec.task.verifier, fresh, phase).await?;
                     phase("removing");
@@ -234,11 +235,22 @@ struct Episode<'s> {
     tokens_out: u64,
     cost: f64,
     turns: u32,
+    /// The task's limits its container could not have (see `SandboxSpec::fitted`).
+    limits: Option<String>,
 }
 
 impl<'s> Episode<'s> {
     fn new(brief: &'s Brief<'s>, writer: TraceWriter) -> Self {
-        Episode { brief, writer, submission: Default::default(), tokens_in: 0, tokens_out: 0, cost: 0.0, turns: 0 }
+        Episode {
+            brief,
+            writer,
+            submission: Default::default(),
+            tokens_in: 0,
+            tokens_out: 0,
+            cost: 0.0,
+            turns: 0,
+            limits: None,
+        }
     }
 
     /// Writes the outcome line and publishes the trace.
@@ -256,6 +268,7 @@ impl<'s> Episode<'s> {
             cost_usd: self.cost,
             duration_ms: started.elapsed().as_millis() as u64,
             verify_ms: end.verify_ms,
+            limits: self.limits,
             finished_at: crate::util::now_rfc3339(),
         };
         let trace = self.writer.finish(&outcome)?;

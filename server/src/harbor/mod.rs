@@ -369,6 +369,7 @@ fn missing(detail: String) -> Outcome {
         cost_usd: 0.0,
         duration_ms: 0,
         verify_ms: None,
+        limits: None,
         finished_at: String::new(),
     }
 }

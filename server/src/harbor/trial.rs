@@ -71,6 +71,7 @@ pub fn read_trial(job: &Path, dir: &Path) -> Result<TrialResult, Vec<String>> {
         cost_usd: result.pointer("/agent_result/cost_usd").and_then(Value::as_f64).unwrap_or(0.0),
         duration_ms: 0,
         verify_ms: None,
+        limits: None,
         finished_at: result.get("finished_at").and_then(Value::as_str).unwrap_or_default().to_string(),
     };
     let name = dir.file_name().unwrap_or_default().to_string_lossy();

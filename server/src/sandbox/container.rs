@@ -29,6 +29,13 @@ pub struct SandboxSpec {
     pub lifetime: Duration,
 }
 
+/// What the engine can give one container: its CPUs and memory, where it says.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Capacity {
+    pub cpus: Option<f64>,
+    pub memory_bytes: Option<i64>,
+}
+
 /// Upper bound on processes in a task container, against fork bombs.
 const TASK_PIDS_LIMIT: i64 = 4096;
 /// Slack on top of the agent and verifier timeouts before a task container ends itself.
@@ -48,6 +55,32 @@ impl SandboxSpec {
             lifetime: task.agent_timeout + task.verifier.timeout + LIFETIME_SLACK,
         }
     }
+
+    /// The spec with its CPU and memory limits capped to what `capacity` has, and what was
+    /// capped, as a task's author reads it ("asked 4 CPUs, ran with 2"). Terminal-Bench's
+    /// harness and Harbor run such a task on a smaller machine the same way; the engine
+    /// would refuse the container instead.
+    pub fn fitted(&self, capacity: Capacity) -> (SandboxSpec, Option<String>) {
+        let mut fitted = self.clone();
+        let mut said = Vec::new();
+        if let (Some(asked), Some(has)) = (self.cpus, capacity.cpus) {
+            if asked > has {
+                fitted.cpus = Some(has);
+                said.push(format!("asked {asked} CPUs, ran with {has}"));
+            }
+        }
+        if let (Some(asked), Some(has)) = (self.memory_bytes, capacity.memory_bytes) {
+            if asked > has {
+                fitted.memory_bytes = Some(has);
+                said.push(format!("asked {} of memory, ran with {}", mib(asked), mib(has)));
+            }
+        }
+        (fitted, (!said.is_empty()).then(|| said.join("; ")))
+    }
+}
+
+fn mib(bytes: i64) -> String {
+    format!("{} MiB", bytes / (1024 * 1024))
 }
 
 /// A running container. Dropping it removes the container in the background; call
@@ -58,6 +91,7 @@ pub struct Sandbox {
     pub(super) name: String,
     pub(super) exec_server: tokio::sync::Mutex<Option<super::exec::ExecServer>>,
     removed: AtomicBool,
+    capped: Option<String>,
 }
 
 impl Engine {
@@ -73,6 +107,7 @@ impl Engine {
     }
 
     async fn create_and_start(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
+        let (spec, capped) = spec.fitted(self.capacity());
         let name = format!("self-harness-{}-{}", sanitize(&spec.name_hint), random_suffix());
         let host_config = HostConfig {
             nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
@@ -108,6 +143,7 @@ impl Engine {
             name,
             exec_server: tokio::sync::Mutex::new(None),
             removed: AtomicBool::new(false),
+            capped,
         };
         // On failure the guard removes the created container.
         self.docker().start_container(&sandbox.id, None).await?;
@@ -122,6 +158,11 @@ impl Sandbox {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The task's limits this container could not have, said (see [`SandboxSpec::fitted`]).
+    pub fn capped(&self) -> Option<&str> {
+        self.capped.as_deref()
     }
 
     /// Copies a host file or folder to `to` (an absolute path) in the container; a folder's
@@ -255,4 +296,35 @@ fn random_suffix() -> String {
     hasher
         .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     format!("{:08x}", hasher.finish() as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(cpus: Option<f64>, memory_bytes: Option<i64>) -> SandboxSpec {
+        SandboxSpec {
+            image: "i".into(),
+            name_hint: "t".into(),
+            cpus,
+            memory_bytes,
+            pids_limit: 1,
+            allow_internet: false,
+            lifetime: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn limits_beyond_the_engine_are_capped_and_said() {
+        let host = Capacity { cpus: Some(2.0), memory_bytes: Some(8 << 30) };
+        let (fitted, said) = spec(Some(4.0), Some(16 << 30)).fitted(host);
+        assert_eq!((fitted.cpus, fitted.memory_bytes), (Some(2.0), Some(8 << 30)));
+        assert_eq!(said.as_deref(), Some("asked 4 CPUs, ran with 2; asked 16384 MiB of memory, ran with 8192 MiB"));
+        let (fitted, said) = spec(Some(1.5), Some(1 << 30)).fitted(host);
+        assert_eq!((fitted.cpus, fitted.memory_bytes, said), (Some(1.5), Some(1 << 30), None), "within: as asked");
+        let (fitted, said) = spec(None, None).fitted(host);
+        assert_eq!((fitted.cpus, fitted.memory_bytes, said), (None, None, None), "no limit stays none");
+        let (fitted, said) = spec(Some(64.0), None).fitted(Capacity::default());
+        assert_eq!((fitted.cpus, said), (Some(64.0), None), "an engine that does not say: left as asked");
+    }
 }

@@ -33,7 +33,7 @@ use bollard::Docker;
 /// a size-capped tmpfs (see `exec::OUTPUT_SPACE`).
 pub(crate) const WORK_DIR: &str = "/tmp/.self-harness";
 
-pub use container::{Sandbox, SandboxSpec};
+pub use container::{Capacity, Sandbox, SandboxSpec};
 pub use error::SandboxError;
 pub use exec::{ExecOptions, ExecOutput};
 pub use shell::{Shell, COMMAND_OUTPUT_LIMIT};
@@ -43,6 +43,7 @@ pub use terminal::Terminal;
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    capacity: Capacity,
 }
 
 impl Engine {
@@ -56,7 +57,20 @@ impl Engine {
         let docker = docker.with_timeout(Duration::from_secs(3600));
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         docker.ping().await.map_err(unreachable)?;
-        Ok(Engine { docker })
+        // What the engine has (`docker info`); unknown leaves a task's limits as they are.
+        let capacity = match docker.info().await {
+            Ok(info) => Capacity {
+                cpus: info.ncpu.filter(|n| *n > 0).map(|n| n as f64),
+                memory_bytes: info.mem_total.filter(|m| *m > 0),
+            },
+            Err(_) => Capacity::default(),
+        };
+        Ok(Engine { docker, capacity })
+    }
+
+    /// The CPUs and memory the engine can give one container.
+    pub fn capacity(&self) -> Capacity {
+        self.capacity
     }
 
     pub(crate) fn docker(&self) -> &Docker {

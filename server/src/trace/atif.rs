@@ -675,6 +675,7 @@ mod tests {
                 cost_usd: 0.0,
                 duration_ms: 900,
                 verify_ms: None,
+                limits: None,
                 finished_at: "2026-11-23T00:00:01Z".into(),
             }),
             torn_tail: false,
@@ -780,6 +781,7 @@ mod tests {
             cost_usd: 0.0,
             duration_ms: 0,
             verify_ms: None,
+            limits: None,
             finished_at: String::new(),
         };
         let trace = from_atif(&doc, "t", outcome).unwrap();

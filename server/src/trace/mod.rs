@@ -158,6 +158,10 @@ pub struct Outcome {
     /// fresh containers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_ms: Option<u64>,
+    /// The task's CPU or memory limits the engine could not give, and what it ran with
+    /// ("asked 4 CPUs, ran with 2").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<String>,
     pub finished_at: String,
 }
 
@@ -298,6 +302,7 @@ mod tests {
             cost_usd: 0.0,
             duration_ms: 100,
             verify_ms: None,
+            limits: None,
             finished_at: "2026-11-23T00:00:01Z".into(),
         }
     }

@@ -153,6 +153,7 @@ pub fn generate(rng: &mut fastrand::Rng, task: usize, p: f64, filler: usize) -> 
             cost_usd: 0.0,
             duration_ms: 1000,
             verify_ms: None,
+            limits: None,
             finished_at: "2026-11-23T00:01:00Z".into(),
         }),
         turns,
