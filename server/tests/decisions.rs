@@ -225,32 +225,27 @@ fn intercode_table() -> String {
     out
 }
 
-#[test]
-fn the_intercode_power_table_of_docs_statistics_md_is_current() {
+/// Checks that the block of docs/statistics.md between `<!-- {marker}:begin -->` and its end
+/// is `generated`; with `UPDATE_DOCS` set, writes it there instead.
+fn statistics_block_is_current(marker: &str, generated: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/statistics.md");
     let doc = std::fs::read_to_string(&path).unwrap();
-    let (begin, end) = ("<!-- intercode:begin -->\n", "<!-- intercode:end -->");
-    let start = doc.find(begin).expect("the begin marker") + begin.len();
-    let stop = doc.find(end).expect("the end marker");
-    let table = intercode_table();
+    let (begin, end) = (format!("<!-- {marker}:begin -->\n"), format!("<!-- {marker}:end -->"));
+    let start = doc.find(&begin).expect("the begin marker") + begin.len();
+    let stop = doc.find(&end).expect("the end marker");
     if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(&path, format!("{}{table}{}", &doc[..start], &doc[stop..])).unwrap();
+        std::fs::write(&path, format!("{}{generated}{}", &doc[..start], &doc[stop..])).unwrap();
         return;
     }
-    assert_eq!(&doc[start..stop], table, "docs/statistics.md is stale: UPDATE_DOCS=1 cargo test --test decisions");
+    assert_eq!(&doc[start..stop], generated, "docs/statistics.md is stale: UPDATE_DOCS=1 cargo test --test decisions");
+}
+
+#[test]
+fn the_intercode_power_table_of_docs_statistics_md_is_current() {
+    statistics_block_is_current("intercode", &intercode_table());
 }
 
 #[test]
 fn the_tables_of_docs_statistics_md_are_current() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/statistics.md");
-    let doc = std::fs::read_to_string(&path).unwrap();
-    let (begin, end) = ("<!-- tables:begin -->\n", "<!-- tables:end -->");
-    let start = doc.find(begin).expect("the begin marker") + begin.len();
-    let stop = doc.find(end).expect("the end marker");
-    let tables = tables();
-    if std::env::var_os("UPDATE_DOCS").is_some() {
-        std::fs::write(&path, format!("{}{tables}{}", &doc[..start], &doc[stop..])).unwrap();
-        return;
-    }
-    assert_eq!(&doc[start..stop], tables, "docs/statistics.md is stale: UPDATE_DOCS=1 cargo test --test decisions");
+    statistics_block_is_current("tables", &tables());
 }

@@ -20,6 +20,15 @@ fn eval(cwd: &Path, base_url: &str, args: &[&str]) -> std::process::Output {
     common::run(&mut command)
 }
 
+/// [`eval`] on a blocking thread, so the scripted model answers from the runtime meanwhile.
+async fn eval_beside(cwd: &Path, base_url: &str, args: &[&str]) -> std::process::Output {
+    let (cwd, base_url) = (cwd.to_path_buf(), base_url.to_string());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || eval(&cwd, &base_url, &args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .unwrap()
+}
+
 fn minimal() -> String {
     common::repo_root().join("harnesses/minimal").display().to_string()
 }
@@ -42,13 +51,7 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     let cwd = tempfile::tempdir().unwrap();
     let base = model.base_url().to_string();
     let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "right-solution", "--trials", "2", "--json"];
-    let output = tokio::task::spawn_blocking({
-        let cwd = cwd.path().to_path_buf();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        move || eval(&cwd, &base, &args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let output = eval_beside(cwd.path(), &base, &args).await;
     assert_eq!(output.status.code(), Some(0));
     let summary = common::json(&output);
     assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(2)), "{summary}");
@@ -80,13 +83,7 @@ async fn a_task_asking_more_than_the_host_runs_capped_and_the_trace_says_so() {
     let cwd = tempfile::tempdir().unwrap();
     let base = model.base_url().to_string();
     let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "more-than-the-host", "--json"];
-    let output = tokio::task::spawn_blocking({
-        let cwd = cwd.path().to_path_buf();
-        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        move || eval(&cwd, &base, &args.iter().map(String::as_str).collect::<Vec<_>>())
-    })
-    .await
-    .unwrap();
+    let output = eval_beside(cwd.path(), &base, &args).await;
     let summary = common::json(&output);
     assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(1)), "{summary}");
     let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
@@ -139,12 +136,9 @@ async fn a_task_whose_image_fails_to_build_stops_before_any_episode() {
     let model = ScriptedModel::start(vec![Reply::text("OK")]).await;
     let cwd = tempfile::tempdir().unwrap();
     let base = model.base_url().to_string();
-    let cwd_path = cwd.path().to_path_buf();
-    let output = tokio::task::spawn_blocking(move || {
-        eval(&cwd_path, &base, &["--harness", &minimal(), "--tasks", &fixtures(), "--task", "build-fails"])
-    })
-    .await
-    .unwrap();
+    let output =
+        eval_beside(cwd.path(), &base, &["--harness", &minimal(), "--tasks", &fixtures(), "--task", "build-fails"])
+            .await;
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("task build-fails") && stderr.contains("non-zero code: 3"), "{stderr}");
