@@ -62,6 +62,9 @@ pub enum CheckStatus {
     /// The task pins a package version its mirror no longer serves (`pin`): it fails
     /// against the real image too.
     StalePin,
+    /// The task pins an Ubuntu package version (`pin`) that Debian's stand-in for Ubuntu
+    /// replaced with its own, or lacks, and it failed: on Ubuntu it may not.
+    UbuntuPin,
     /// Its reference command gives another result on each run (the clock, processes,
     /// randomness): it cannot judge an agent.
     UnstableReference,
@@ -88,6 +91,7 @@ impl CheckStatus {
             self,
             CheckStatus::NeedsInternet
                 | CheckStatus::StalePin
+                | CheckStatus::UbuntuPin
                 | CheckStatus::UnstableReference
                 | CheckStatus::BrokenReference
                 | CheckStatus::JudgesNothing
@@ -107,6 +111,7 @@ impl CheckStatus {
             CheckStatus::InfraError => "infra-error",
             CheckStatus::NeedsInternet => "needs-internet",
             CheckStatus::StalePin => "stale-pin",
+            CheckStatus::UbuntuPin => "ubuntu-pin",
             CheckStatus::UnstableReference => "unstable-reference",
             CheckStatus::BrokenReference => "broken-reference",
             CheckStatus::JudgesNothing => "judges-nothing",
@@ -130,16 +135,21 @@ pub struct TaskCheck {
     /// The host that could not be reached (`needs-internet`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// The `package=version` the mirror no longer serves (`stale-pin`).
+    /// The `package=version` the mirror no longer serves (`stale-pin`), or the Ubuntu
+    /// stand-in could not stand in for (`ubuntu-pin`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin: Option<String>,
+    /// What the Ubuntu stand-in changed to build the image, one line each ("jq=1.7.1-3build1
+    /// is not a version Debian carries; installing Debian's jq 1.7.1-6 instead").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stand_in: Vec<String>,
     /// How the solution compared with the reference commands (`judge = "intercode"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judgement: Option<Judgement>,
     /// The task's CPU or memory limits the engine could not give ("asked 4 CPUs, ran with 2").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<String>,
-    /// One line on what went wrong, if anything, and the limits capped.
+    /// One line on what went wrong, if anything, the limits capped and the stand-in's notes.
     pub detail: String,
     pub logs: PathBuf,
 }
@@ -162,6 +172,7 @@ pub async fn check_task(
         tests: Vec::new(),
         host: None,
         pin: None,
+        stand_in: Vec::new(),
         judgement: None,
         limits: None,
         detail: String::new(),
@@ -206,6 +217,7 @@ pub async fn check_task(
         }
     };
     result.image_cached = image.cached;
+    result.stand_in = image.stand_in.clone();
 
     let Some(solver) = options.solver else {
         result.status = CheckStatus::Built;
@@ -217,7 +229,7 @@ pub async fn check_task(
         return finish(result);
     }
 
-    result.limits = SandboxSpec::for_task(task, &image.tag).fitted(engine.capacity()).1;
+    result.limits = SandboxSpec::for_task(task, &image.tag).fitted(&engine.capacity()).1;
     let run_started = Instant::now();
     let mut transcript = String::new();
     let outcome = run_oracle_episode(engine, task, solver, &image.tag, &logs, &mut transcript, phase).await;
@@ -281,8 +293,8 @@ pub async fn check_task(
     finish(result)
 }
 
-/// Turns a failure into `needs-internet` or `stale-pin` when `log` shows that something
-/// out of reach was needed, keeping the failure's own detail after the reason.
+/// Turns a failure into `needs-internet`, `stale-pin` or `ubuntu-pin` when `log` shows that
+/// something out of reach was needed, keeping the failure's own detail after the reason.
 fn mark_unavailable(result: &mut TaskCheck, log: &str) {
     let Some(unavailable) = crate::sandbox::offline::unavailable(log) else { return };
     result.detail = format!("{unavailable}; {} ({})", result.detail, result.status.word());
@@ -294,6 +306,10 @@ fn mark_unavailable(result: &mut TaskCheck, log: &str) {
         Unavailable::StalePin(pin) => {
             result.pin = Some(pin);
             CheckStatus::StalePin
+        }
+        Unavailable::UbuntuPin { pin, .. } => {
+            result.pin = Some(pin);
+            CheckStatus::UbuntuPin
         }
     };
 }
@@ -422,8 +438,11 @@ async fn run_oracle_episode(
 }
 
 fn finish(mut result: TaskCheck) -> TaskCheck {
-    if let Some(limits) = &result.limits {
-        result.detail = if result.detail.is_empty() { limits.clone() } else { format!("{}; {limits}", result.detail) };
+    let notes = result.stand_in.iter().map(|n| format!("stand-in: {n}"));
+    let said: Vec<String> = result.limits.clone().into_iter().chain(notes).collect();
+    if !said.is_empty() {
+        let said = said.join("; ");
+        result.detail = if result.detail.is_empty() { said } else { format!("{}; {said}", result.detail) };
     }
     if let Ok(json) = serde_json::to_string_pretty(&result) {
         write_log(&result.logs, "result.json", &json);

@@ -1,7 +1,8 @@
 //! `self-harness tasks check` end to end, with real containers: the oracle passes good
 //! tasks, a wrong solution gets reward 0, a hanging one is stopped at its timeout, a broken
 //! verifier is an error (not a failed task), a host out of reach is `needs-internet` (not a
-//! failure), and nothing is left behind, even on Ctrl-C or SIGKILL.
+//! failure), an Ubuntu pin Debian lacks is replaced in the open, and nothing is left
+//! behind, even on Ctrl-C or SIGKILL.
 
 mod common;
 
@@ -57,6 +58,9 @@ fn oracle_outcomes_are_told_apart() {
     assert_eq!(big["status"], "pass", "{big}");
     let detail = big["detail"].as_str().unwrap();
     assert!(detail.starts_with("asked 512 CPUs, ran with ") && detail.contains("of memory, ran with"), "{detail}");
+    let storage = tokio::runtime::Runtime::new().unwrap().block_on(common::storage_quota());
+    let said = detail.contains("asked 20480 MiB of storage, not enforced here (");
+    assert_eq!(said, storage != self_harness::sandbox::StorageQuota::Enforced, "{storage:?}: {detail}");
 
     let tb1 = result(&report, "tb1-format");
     assert_eq!((tb1["status"].as_str(), tb1["reward"].as_f64()), (Some("pass"), Some(1.0)), "{tb1}");
@@ -94,10 +98,36 @@ fn oracle_outcomes_are_told_apart() {
         (Some("needs-internet"), Some("huggingface.co")),
         "{download}"
     );
+    // An Ubuntu pin Debian does not carry: Debian's version instead, and said; a package
+    // only Ubuntu has: counted apart, naming the pin.
+    let pinned = result(&report, "ubuntu-pin");
+    assert_eq!(pinned["status"], "pass", "{pinned}");
+    let replaced = "jq=1.7.1-3build1 is not a version Debian carries; installing Debian's jq ";
+    assert!(pinned["stand_in"][0].as_str().is_some_and(|n| n.starts_with(replaced)), "{pinned}");
+    assert!(pinned["detail"].as_str().unwrap().contains(&format!("stand-in: {replaced}")), "{pinned}");
+    let ubuntu_only = result(&report, "ubuntu-only-package");
+    assert_eq!(
+        (ubuntu_only["status"].as_str(), ubuntu_only["pin"].as_str()),
+        (Some("ubuntu-pin"), Some("ubuntu-pro-client=32.3.1~24.04")),
+        "{ubuntu_only}"
+    );
+    assert!(ubuntu_only["detail"].as_str().unwrap().contains("Unable to locate package"), "{ubuntu_only}");
+
     let summary = &report["summary"];
+    assert_eq!(summary["ubuntu_pin"], 1, "{summary}");
     assert_eq!(summary["needs_internet"], 3, "{summary}");
     assert_eq!(summary["hosts"], serde_json::json!(["alpine:3.20", "github.com", "huggingface.co"]), "{summary}");
     assert_eq!(summary["failed"], 4, "wrong, hanging, verifier-crash, build-fails: {summary}");
+
+    // Built again, from the cache: the image still says what its stand-in changed.
+    let again = run(bin()
+        .args(["tasks", "check", "--json", "--task", "ubuntu-pin", "--logs"])
+        .arg(logs.path().join("again"))
+        .arg(fixture("oracle")));
+    let again = json(&again);
+    let cached = result(&again, "ubuntu-pin");
+    assert_eq!((cached["status"].as_str(), cached["image_cached"].as_bool()), (Some("built"), Some(true)), "{cached}");
+    assert_eq!(cached["stand_in"], pinned["stand_in"], "{cached}");
 
     // Logs for a task author to read.
     let verifier_log = std::fs::read_to_string(logs.path().join("wrong-solution/verifier.log")).unwrap();

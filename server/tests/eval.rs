@@ -7,6 +7,7 @@ mod support;
 
 use std::path::Path;
 
+use self_harness::sandbox::StorageQuota;
 use serde_json::json;
 use support::{Reply, ScriptedModel};
 
@@ -93,6 +94,14 @@ async fn a_task_asking_more_than_the_host_runs_capped_and_the_trace_says_so() {
         limits.starts_with("asked 512 CPUs, ran with ") && limits.contains("asked 4194304 MiB of memory"),
         "{limits}"
     );
+    // Its 20G of storage: capped where the engine can, otherwise said (this machine: overlay2 on ext4).
+    match common::storage_quota().await {
+        StorageQuota::Enforced => assert!(!limits.contains("storage"), "{limits}"),
+        StorageQuota::Unavailable(why) => {
+            assert!(limits.ends_with(&format!("asked 20480 MiB of storage, not enforced here ({why})")), "{limits}")
+        }
+        StorageQuota::Unknown => assert!(limits.contains("asked 20480 MiB of storage, not enforced here"), "{limits}"),
+    }
 }
 
 fn runs_written(cwd: &Path) -> bool {

@@ -14,6 +14,7 @@ fn sandbox_spec(allow_internet: bool) -> SandboxSpec {
         name_hint: "sandbox-test".into(),
         cpus: Some(1.0),
         memory_bytes: Some(256 << 20),
+        storage_bytes: None,
         pids_limit: 256,
         allow_internet,
         lifetime: Duration::from_secs(300),
@@ -160,6 +161,7 @@ async fn removed_and_dropped_sandboxes_leave_no_container() {
         name_hint: "dropped".into(),
         cpus: None,
         memory_bytes: None,
+        storage_bytes: None,
         pids_limit: 64,
         allow_internet: false,
         lifetime: Duration::from_secs(300),
@@ -202,6 +204,33 @@ async fn a_start_cancelled_at_any_moment_leaves_no_container() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("{} container(s) of cancelled starts remain", named());
+}
+
+/// A removal whose caller is dropped while it waits (an editor's job cancelled just as an
+/// episode ends) still removes the container: the guard, already marked removed, would not.
+/// This is what made `a_cancelled_validation_stops_and_leaves_no_container` flaky.
+#[tokio::test]
+async fn a_removal_cancelled_while_it_waits_still_removes_the_container() {
+    if !common::docker_available() {
+        return;
+    }
+    let engine = Engine::connect().await.unwrap();
+    let spec = SandboxSpec { name_hint: "cancelled-removal".into(), ..sandbox_spec(false) };
+    let sandbox = engine.start_sandbox(&spec).await.unwrap();
+    let id = sandbox.id().to_string();
+    // Polled once, then dropped, as a cancelled job's future is.
+    tokio::select! {
+        biased;
+        _ = sandbox.remove() => panic!("a removal does not finish in one poll"),
+        _ = std::future::ready(()) => {}
+    }
+    for _ in 0..300 {
+        if !common::managed_containers(None).iter().any(|c| id.starts_with(c.as_str())) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the container {id} of a cancelled removal remains");
 }
 
 #[tokio::test]

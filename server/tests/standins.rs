@@ -29,6 +29,7 @@ async fn sandbox_from(image: &str) -> Sandbox {
         name_hint: "standin-test".into(),
         cpus: Some(1.0),
         memory_bytes: Some(1 << 30),
+        storage_bytes: None,
         pids_limit: 512,
         allow_internet: true,
         lifetime: Duration::from_secs(600),

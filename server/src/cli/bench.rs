@@ -68,6 +68,7 @@ pub async fn run(command: BenchCommand) -> CliResult {
         name_hint: "bench".into(),
         cpus: None,
         memory_bytes: None,
+        storage_bytes: None,
         pids_limit: 4096,
         allow_internet: false,
         lifetime: Duration::from_secs(3600),

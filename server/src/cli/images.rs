@@ -34,8 +34,9 @@ fn python_images_named(names: &[String]) -> Result<Vec<&'static PythonImage>, Cl
 
 #[derive(Subcommand)]
 pub enum ImagesCommand {
-    /// Build the base images with debootstrap (needs root, ~2 minutes each) and tag the
-    /// stand-in names; with --python, also Python stand-ins, which are otherwise built the
+    /// Build the base images with debootstrap (needs root, ~2 minutes each) and the Ubuntu
+    /// stand-in on trixie (its apt installs Debian's version of an Ubuntu pin, and says so),
+    /// and tag the stand-in names; with --python, also Python stand-ins, which are otherwise built the
     /// first time a task asks for them (~6 minutes each on two cores). Up-to-date images are
     /// kept unless --force.
     #[command(
@@ -95,6 +96,32 @@ pub async fn run(command: ImagesCommand) -> CliResult {
                 CliError::new(code, e.to_string())
             };
             let mut reports = base::build(engine, &options, &progress).await.map_err(failed)?;
+            // The Ubuntu stand-in, and the literal `ubuntu:*` names pointed at it, as Harbor's
+            // own builds find them.
+            for served in standins::STAND_INS.iter().map(|s| &s.serves) {
+                let standins::Serves::Ubuntu(on) = served else { continue };
+                let tag = crate::sandbox::ubuntu::tag(on);
+                if reports.iter().any(|r| r.tag == tag) {
+                    continue;
+                }
+                let started = std::time::Instant::now();
+                if options.force {
+                    engine.remove_image(&tag).await;
+                }
+                let mut log = |line: &str| progress(line);
+                let ensured = crate::sandbox::ubuntu::ensure(engine, on, &mut log).await.map_err(failed)?;
+                let mut aliases = Vec::new();
+                for name in standins::literal_names(&tag) {
+                    base::tag_alias(engine, &tag, name).await.map_err(failed)?;
+                    aliases.push(name.to_string());
+                }
+                reports.push(base::BuildReport {
+                    tag,
+                    up_to_date: !ensured.built,
+                    aliases,
+                    seconds: started.elapsed().as_secs_f64(),
+                });
+            }
             for python in pythons {
                 let started = std::time::Instant::now();
                 if options.force {

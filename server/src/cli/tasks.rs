@@ -26,7 +26,10 @@ pub enum TasksCommand {
     /// A task that cannot be checked from this machine is counted apart, not as a failure:
     /// `needs-internet` when its build, solution or tests could not reach a host (named in
     /// the detail and in `--json` as `host`), `stale-pin` when it pins a package version its
-    /// mirror no longer serves (it fails against the real image too).
+    /// mirror no longer serves (it fails against the real image too), `ubuntu-pin` when it
+    /// pins an Ubuntu package version and fails on the Debian root standing in for Ubuntu,
+    /// which installs Debian's version of such a package instead (said in the detail and in
+    /// `--json` as `stand_in`, also when the task passes).
     ///
     /// A task judged by reference commands (`judge = "intercode"`) whose reference cannot
     /// judge an agent here is counted apart too: `unstable-reference` (two runs differ: the
@@ -319,6 +322,7 @@ struct CheckSummary {
     /// The hosts that could not be reached, each once.
     hosts: Vec<String>,
     stale_pin: usize,
+    ubuntu_pin: usize,
     unstable_reference: usize,
     broken_reference: usize,
     judges_nothing: usize,
@@ -340,6 +344,7 @@ impl CheckSummary {
             needs_internet: count(CheckStatus::NeedsInternet),
             hosts,
             stale_pin: count(CheckStatus::StalePin),
+            ubuntu_pin: count(CheckStatus::UbuntuPin),
             unstable_reference: count(CheckStatus::UnstableReference),
             broken_reference: count(CheckStatus::BrokenReference),
             judges_nothing: count(CheckStatus::JudgesNothing),
@@ -359,6 +364,7 @@ impl CheckSummary {
             parts.push(format!("{} pin a version gone from its mirror", self.stale_pin));
         }
         for (n, what) in [
+            (self.ubuntu_pin, "pin an Ubuntu version Debian's stand-in could not replace"),
             (self.unstable_reference, "have a reference that differs between runs"),
             (self.broken_reference, "have a reference that calls a missing program"),
             (self.judges_nothing, "have a reference that changes and prints nothing"),

@@ -168,7 +168,7 @@ pub async fn build(
             progress(&format!("{} is up to date (recipe {recipe})", base.tag));
         }
         let mut aliases = Vec::new();
-        for name in standins::literal_names(base) {
+        for name in standins::literal_names(base.tag) {
             tag_alias(engine, base.tag, name).await?;
             aliases.push(name.to_string());
         }
@@ -180,6 +180,13 @@ pub async fn build(
         });
     }
     Ok(reports)
+}
+
+/// A stand-in built on a base (a Python, the Ubuntu one) made available.
+pub struct Ensured {
+    pub id: String,
+    /// False when an up-to-date image was already there.
+    pub built: bool,
 }
 
 /// Tags the local image `source` as `name` (e.g. `ubuntu:24.04`).

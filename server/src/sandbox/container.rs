@@ -22,6 +22,8 @@ pub struct SandboxSpec {
     pub name_hint: String,
     pub cpus: Option<f64>,
     pub memory_bytes: Option<i64>,
+    /// A cap on the container's disk, where the engine can enforce one.
+    pub storage_bytes: Option<i64>,
     pub pids_limit: i64,
     pub allow_internet: bool,
     /// The container stops (and removes itself) after this long even if nobody is left
@@ -29,11 +31,43 @@ pub struct SandboxSpec {
     pub lifetime: Duration,
 }
 
-/// What the engine can give one container: its CPUs and memory, where it says.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// What the engine can give one container: its CPUs and memory, where it says, and
+/// whether it can cap a container's disk.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Capacity {
     pub cpus: Option<f64>,
     pub memory_bytes: Option<i64>,
+    pub storage: StorageQuota,
+}
+
+/// Whether the engine's storage driver can cap a container's disk (`--storage-opt size`):
+/// btrfs and zfs can (the whole root file system, as a Terminal-Bench sandbox's disk), and
+/// overlay2 on xfs mounted with `pquota` (the writable layer); overlay2 on ext4, this
+/// machine's usual engine, cannot (scripts/docker-with-disk-quota.sh starts one that can).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum StorageQuota {
+    /// The engine did not say what it runs on.
+    #[default]
+    Unknown,
+    Enforced,
+    /// Why not, as a person reads it ("overlay2 on extfs has no per-container quota").
+    Unavailable(String),
+}
+
+impl StorageQuota {
+    /// From `docker info`'s storage driver and its status rows (`Backing Filesystem`).
+    pub fn of(driver: Option<&str>, status: &[Vec<String>]) -> StorageQuota {
+        let backing = status.iter().find(|row| row.first().is_some_and(|k| k == "Backing Filesystem"));
+        let backing = backing.and_then(|row| row.get(1)).map(String::as_str);
+        match (driver, backing) {
+            (Some("btrfs" | "zfs"), _) | (Some("overlay2"), Some("xfs")) => StorageQuota::Enforced,
+            (Some(driver), Some(backing)) => {
+                StorageQuota::Unavailable(format!("{driver} on {backing} has no per-container quota"))
+            }
+            (Some(driver), None) => StorageQuota::Unavailable(format!("{driver} has no per-container quota")),
+            (None, _) => StorageQuota::Unknown,
+        }
+    }
 }
 
 /// Upper bound on processes in a task container, against fork bombs.
@@ -50,6 +84,7 @@ impl SandboxSpec {
             name_hint: task.name.clone(),
             cpus: task.environment.cpus,
             memory_bytes: task.environment.memory_bytes,
+            storage_bytes: task.environment.storage_bytes,
             pids_limit: TASK_PIDS_LIMIT,
             allow_internet: task.environment.allow_internet,
             lifetime: task.agent_timeout + task.verifier.timeout + LIFETIME_SLACK,
@@ -59,8 +94,9 @@ impl SandboxSpec {
     /// The spec with its CPU and memory limits capped to what `capacity` has, and what was
     /// capped, as a task's author reads it ("asked 4 CPUs, ran with 2"). Terminal-Bench's
     /// harness and Harbor run such a task on a smaller machine the same way; the engine
-    /// would refuse the container instead.
-    pub fn fitted(&self, capacity: Capacity) -> (SandboxSpec, Option<String>) {
+    /// would refuse the container instead. A storage limit the engine cannot enforce is
+    /// dropped and said, never ignored silently.
+    pub fn fitted(&self, capacity: &Capacity) -> (SandboxSpec, Option<String>) {
         let mut fitted = self.clone();
         let mut said = Vec::new();
         if let (Some(asked), Some(has)) = (self.cpus, capacity.cpus) {
@@ -73,6 +109,17 @@ impl SandboxSpec {
             if asked > has {
                 fitted.memory_bytes = Some(has);
                 said.push(format!("asked {} of memory, ran with {}", mib(asked), mib(has)));
+            }
+        }
+        if let Some(asked) = self.storage_bytes {
+            let why = match &capacity.storage {
+                StorageQuota::Enforced => None,
+                StorageQuota::Unavailable(why) => Some(why.as_str()),
+                StorageQuota::Unknown => Some("the engine does not say whether it can cap a container's disk"),
+            };
+            if let Some(why) = why {
+                fitted.storage_bytes = None;
+                said.push(format!("asked {} of storage, not enforced here ({why})", mib(asked)));
             }
         }
         (fitted, (!said.is_empty()).then(|| said.join("; ")))
@@ -106,8 +153,25 @@ impl Engine {
         tokio::spawn(async move { engine.create_and_start(&spec).await }).await.map_err(std::io::Error::other)?
     }
 
-    async fn create_and_start(&self, spec: &SandboxSpec) -> Result<Sandbox, SandboxError> {
-        let (spec, capped) = spec.fitted(self.capacity());
+    async fn create_and_start(&self, asked: &SandboxSpec) -> Result<Sandbox, SandboxError> {
+        let capacity = self.capacity();
+        let (spec, capped) = asked.fitted(&capacity);
+        match self.create_and_start_fitted(&spec, capped).await {
+            // overlay2 on xfs mounted without `pquota` refuses a size: run without one, and say so.
+            Err(SandboxError::Docker(e)) if spec.storage_bytes.is_some() && e.to_string().contains("storage-opt") => {
+                let why = format!("the engine refused it: {e}");
+                let (spec, capped) = asked.fitted(&Capacity { storage: StorageQuota::Unavailable(why), ..capacity });
+                self.create_and_start_fitted(&spec, capped).await
+            }
+            other => other,
+        }
+    }
+
+    async fn create_and_start_fitted(
+        &self,
+        spec: &SandboxSpec,
+        capped: Option<String>,
+    ) -> Result<Sandbox, SandboxError> {
         let name = format!("self-harness-{}-{}", sanitize(&spec.name_hint), random_suffix());
         let host_config = HostConfig {
             nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
@@ -116,6 +180,7 @@ impl Engine {
             memory_swap: spec.memory_bytes,
             pids_limit: Some(spec.pids_limit),
             network_mode: (!spec.allow_internet).then(|| "none".to_string()),
+            storage_opt: spec.storage_bytes.map(|bytes| HashMap::from([("size".to_string(), bytes.to_string())])),
             // tini as pid 1 reaps the orphans of background jobs the agent starts.
             init: Some(true),
             auto_remove: Some(true),
@@ -238,7 +303,12 @@ impl Sandbox {
     /// Removes the container and waits until it is gone.
     pub async fn remove(self) {
         self.removed.store(true, Ordering::SeqCst);
-        reaper::force_remove(&self.engine, &self.id).await;
+        // In a task of its own: a caller cancelled while it waits here (an editor's job
+        // cancelled as an episode ends) must not leave the container half removed, and its
+        // guard, marked removed, would no longer do it.
+        let (engine, id) = (self.engine.clone(), self.id.clone());
+        let removal = tokio::spawn(async move { reaper::force_remove(&engine, &id).await });
+        let _ = removal.await;
     }
 }
 
@@ -308,6 +378,7 @@ mod tests {
             name_hint: "t".into(),
             cpus,
             memory_bytes,
+            storage_bytes: None,
             pids_limit: 1,
             allow_internet: false,
             lifetime: Duration::from_secs(1),
@@ -316,7 +387,8 @@ mod tests {
 
     #[test]
     fn limits_beyond_the_engine_are_capped_and_said() {
-        let host = Capacity { cpus: Some(2.0), memory_bytes: Some(8 << 30) };
+        let host = Capacity { cpus: Some(2.0), memory_bytes: Some(8 << 30), storage: StorageQuota::Enforced };
+        let host = &host;
         let (fitted, said) = spec(Some(4.0), Some(16 << 30)).fitted(host);
         assert_eq!((fitted.cpus, fitted.memory_bytes), (Some(2.0), Some(8 << 30)));
         assert_eq!(said.as_deref(), Some("asked 4 CPUs, ran with 2; asked 16384 MiB of memory, ran with 8192 MiB"));
@@ -324,7 +396,28 @@ mod tests {
         assert_eq!((fitted.cpus, fitted.memory_bytes, said), (Some(1.5), Some(1 << 30), None), "within: as asked");
         let (fitted, said) = spec(None, None).fitted(host);
         assert_eq!((fitted.cpus, fitted.memory_bytes, said), (None, None, None), "no limit stays none");
-        let (fitted, said) = spec(Some(64.0), None).fitted(Capacity::default());
+        let (fitted, said) = spec(Some(64.0), None).fitted(&Capacity::default());
         assert_eq!((fitted.cpus, said), (Some(64.0), None), "an engine that does not say: left as asked");
+    }
+
+    #[test]
+    fn a_storage_limit_is_enforced_where_the_driver_can_and_otherwise_said() {
+        let asking = SandboxSpec { storage_bytes: Some(10 << 30), ..spec(None, None) };
+        let ext4 = StorageQuota::of(Some("overlay2"), &[vec!["Backing Filesystem".into(), "extfs".into()]]);
+        assert_eq!(ext4, StorageQuota::Unavailable("overlay2 on extfs has no per-container quota".into()));
+        let (fitted, said) = asking.fitted(&Capacity { storage: ext4, ..Capacity::default() });
+        assert_eq!(fitted.storage_bytes, None, "not asked of an engine that would refuse the container");
+        assert_eq!(
+            said.as_deref(),
+            Some("asked 10240 MiB of storage, not enforced here (overlay2 on extfs has no per-container quota)")
+        );
+        let xfs = StorageQuota::of(Some("overlay2"), &[vec!["Backing Filesystem".into(), "xfs".into()]]);
+        let (fitted, said) = asking.fitted(&Capacity { storage: xfs, ..Capacity::default() });
+        assert_eq!((fitted.storage_bytes, said), (Some(10 << 30), None));
+        assert_eq!(StorageQuota::of(Some("btrfs"), &[]), StorageQuota::Enforced);
+        let (_, said) = asking.fitted(&Capacity::default());
+        assert!(said.is_some_and(|s| s.contains("does not say")), "unknown is said too");
+        let (_, said) = spec(None, None).fitted(&Capacity::default());
+        assert_eq!(said, None, "no storage asked: nothing to say");
     }
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::base::{self, BASE_LABEL};
 use super::standins::{self, Serves};
-use super::{python, reaper, Engine, SandboxError};
+use super::{python, reaper, ubuntu, Engine, SandboxError};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -46,6 +46,9 @@ pub struct TaskImage {
     pub cached: bool,
     #[serde(with = "crate::util::serde_secs")]
     pub duration: Duration,
+    /// What the Ubuntu stand-in changed to build it ([`ubuntu::notes`]), one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stand_in: Vec<String>,
 }
 
 impl Engine {
@@ -81,13 +84,20 @@ impl Engine {
         }
         let tag = format!("self-harness-task/{}:{}", sanitize(&spec.name), hex::encode(&hasher.finalize()[..8]));
 
-        if self.docker().inspect_image(&tag).await.is_ok() {
-            return Ok(TaskImage { tag, cached: true, duration: started.elapsed() });
+        if let Ok(cached) = self.docker().inspect_image(&tag).await {
+            let stand_in = ubuntu::labelled_notes(cached.config.as_ref().and_then(|c| c.labels.as_ref()));
+            return Ok(TaskImage { tag, cached: true, duration: started.elapsed(), stand_in });
         }
 
         let labels = HashMap::from([(reaper::MANAGED_LABEL.to_string(), "true".to_string())]);
         let dockerfile = spec.dockerfile.to_string_lossy();
-        self.build_image(&tag, &dockerfile, archive, &labels, spec.timeout, log).await.map_err(|e| match e {
+        let mut stand_in = Vec::new();
+        let mut log = |line: &str| {
+            stand_in.extend(ubuntu::notes(line));
+            log(line);
+        };
+        let built = self.build_image(&tag, &dockerfile, archive, &labels, spec.timeout, &mut log).await;
+        built.map_err(|e| match e {
             SandboxError::Build { message, log_tail, .. } => {
                 SandboxError::Build { context: context_name.clone(), message, log_tail }
             }
@@ -96,7 +106,10 @@ impl Engine {
             }
             other => other,
         })?;
-        Ok(TaskImage { tag, cached: false, duration: started.elapsed() })
+        if !stand_in.is_empty() {
+            ubuntu::label_notes(self, &tag, &stand_in).await?;
+        }
+        Ok(TaskImage { tag, cached: false, duration: started.elapsed(), stand_in })
     }
 
     /// Builds `archive` (a tar of the build context) as `tag`, streaming the output to
@@ -175,6 +188,7 @@ impl Engine {
                     })?;
                     (base.tag.to_string(), found.id.unwrap_or_default())
                 }
+                Serves::Ubuntu(base) => (ubuntu::tag(base), ubuntu::ensure(self, base, log).await?.id),
                 Serves::Python(python) => {
                     (python.tag(), python::ensure(self, python, &base::debian_mirror(), log).await?.id)
                 }

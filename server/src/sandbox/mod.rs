@@ -3,7 +3,7 @@
 //!
 //! [`Engine`] connects to the local Docker engine (through bollard, negotiating the API
 //! version, honouring `DOCKER_HOST`), builds task images ([`image`]) on top of locally
-//! built stand-ins for registry base images ([`standins`], [`base`], [`python`]), and starts
+//! built stand-ins for registry base images ([`standins`], [`base`], [`ubuntu`], [`python`]), and starts
 //! [`Sandbox`]es: one container per episode, with the task's limits, that can run
 //! commands with a hard timeout and exchange files. Every container is labelled with its
 //! owner and registered in [`reaper`], so that it is removed on every path: normal end,
@@ -23,6 +23,7 @@ pub mod remote;
 mod shell;
 pub mod standins;
 mod terminal;
+pub mod ubuntu;
 
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ use bollard::Docker;
 /// a size-capped tmpfs (see `exec::OUTPUT_SPACE`).
 pub(crate) const WORK_DIR: &str = "/tmp/.self-harness";
 
-pub use container::{Capacity, Sandbox, SandboxSpec};
+pub use container::{Capacity, Sandbox, SandboxSpec, StorageQuota};
 pub use error::SandboxError;
 pub use exec::{ExecOptions, ExecOutput};
 pub use shell::{Shell, COMMAND_OUTPUT_LIMIT};
@@ -62,15 +63,16 @@ impl Engine {
             Ok(info) => Capacity {
                 cpus: info.ncpu.filter(|n| *n > 0).map(|n| n as f64),
                 memory_bytes: info.mem_total.filter(|m| *m > 0),
+                storage: StorageQuota::of(info.driver.as_deref(), info.driver_status.as_deref().unwrap_or_default()),
             },
             Err(_) => Capacity::default(),
         };
         Ok(Engine { docker, capacity })
     }
 
-    /// The CPUs and memory the engine can give one container.
+    /// The CPUs and memory the engine can give one container, and whether it caps disk.
     pub fn capacity(&self) -> Capacity {
-        self.capacity
+        self.capacity.clone()
     }
 
     pub(crate) fn docker(&self) -> &Docker {

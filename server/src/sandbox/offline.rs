@@ -4,8 +4,9 @@
 //! or whose tests download a model, fails for that reason alone, and a person reading a
 //! summary needs to see that at a glance instead of another build error. The signs are
 //! the messages the usual tools print when a host does not resolve or answer (curl, git,
-//! wget, ssh, pip and Python, npm, Go, Docker's own `ADD`), and apt's message for a pinned
-//! version the mirror no longer carries (such a task fails against the real image too).
+//! wget, ssh, pip and Python, npm, Go, Docker's own `ADD`), apt's message for a pinned
+//! version the mirror no longer carries (such a task fails against the real image too), and
+//! the Ubuntu stand-in's note on a pin it had to replace (a failure after it may be ours).
 
 use std::sync::LazyLock;
 
@@ -23,6 +24,9 @@ pub enum Unavailable {
     Host(String),
     /// A package version that the mirror no longer serves: `package=version`.
     StalePin(String),
+    /// An Ubuntu pin the Debian stand-in replaced, or could not (`package=version`, and the
+    /// stand-in's note).
+    UbuntuPin { pin: String, note: String },
 }
 
 impl std::fmt::Display for Unavailable {
@@ -31,6 +35,9 @@ impl std::fmt::Display for Unavailable {
             Unavailable::Host(host) => write!(f, "needs {host}, which cannot be reached from here"),
             Unavailable::StalePin(pin) => {
                 write!(f, "pins {pin}, which the mirror no longer serves (the real image fails too)")
+            }
+            Unavailable::UbuntuPin { note, .. } => {
+                write!(f, "pins an Ubuntu package version that Debian's stand-in for Ubuntu lacks ({note})")
             }
         }
     }
@@ -65,6 +72,11 @@ static URL_HOST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"https?://([A-Za
 static APT_STALE_PIN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"E: Version '([^']+)' for '([^']+)' was not found").expect("valid"));
 
+/// The Ubuntu stand-in's note (see [`super::ubuntu`]), which begins with the pin.
+static UBUNTU_PIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?m){}(([^\s=]+=\S+)[^\n]*)", regex::escape(super::ubuntu::NOTE_PREFIX))).expect("valid")
+});
+
 /// The first thing `log` shows could not be had, ignoring hosts the images answer for.
 pub fn unavailable(log: &str) -> Option<Unavailable> {
     let answered = |host: &str| ANSWERED_HOSTS.iter().any(|a| host == *a || host.ends_with(&format!(".{a}")));
@@ -82,6 +94,10 @@ pub fn unavailable(log: &str) -> Option<Unavailable> {
     }
     if let Some(c) = APT_STALE_PIN.captures(log) {
         found.push((c.get(0).map_or(0, |m| m.start()), Unavailable::StalePin(format!("{}={}", &c[2], &c[1]))));
+    }
+    if let Some(c) = UBUNTU_PIN.captures(log) {
+        let (pin, note) = (c[2].to_string(), c[1].trim_end().to_string());
+        found.push((c.get(0).map_or(0, |m| m.start()), Unavailable::UbuntuPin { pin, note }));
     }
     found.into_iter().min_by_key(|(at, _)| *at).map(|(_, what)| what)
 }
@@ -135,6 +151,19 @@ mod tests {
     fn a_pinned_version_gone_from_the_mirror_is_named() {
         let log = "E: Version '20250419' for 'ca-certificates' was not found\nE: Version '1.22.21' for 'dpkg-dev' was not found";
         assert_eq!(unavailable(log), Some(Unavailable::StalePin("ca-certificates=20250419".into())));
+    }
+
+    #[test]
+    fn an_ubuntu_pin_the_stand_in_replaced_or_lacks_is_named() {
+        let log = "self-harness stand-in: texlive-latex-base=2023.20240207-1 is not a version Debian carries; \
+                   installing Debian's texlive-latex-base 2024.20250309-3 instead\nE: Sub-process returned an error code";
+        let Some(Unavailable::UbuntuPin { pin, note }) = unavailable(log) else { panic!("{log}") };
+        assert_eq!(pin, "texlive-latex-base=2023.20240207-1");
+        assert!(note.ends_with("2024.20250309-3 instead"), "{note}");
+        let log = "self-harness stand-in: ubuntu-pro-client=1:32.3~24.04 is not in Debian's package lists; left as it is\n\
+                   E: Unable to locate package ubuntu-pro-client";
+        let Some(Unavailable::UbuntuPin { pin, .. }) = unavailable(log) else { panic!("{log}") };
+        assert_eq!(pin, "ubuntu-pro-client=1:32.3~24.04", "an epoch is part of the version");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
-use super::base::{BaseImage, BASE_LABEL, RECIPE_LABEL};
+use super::base::{BaseImage, Ensured, BASE_LABEL, RECIPE_LABEL};
 use super::{Engine, SandboxError};
 
 /// CPython `version` built on `base`.
@@ -82,13 +82,6 @@ ENV PYTHON_VERSION={version}
 "#
         )
     }
-}
-
-/// A Python stand-in made available.
-pub struct Ensured {
-    pub id: String,
-    /// False when an up-to-date image was already there.
-    pub built: bool,
 }
 
 /// Builds the image unless an up-to-date one exists. `mirror` is the Debian mirror the

@@ -2,8 +2,9 @@
 //! differs from the real one.
 //!
 //! No registry can be reached, so `FROM ubuntu:24.04` in a task's Dockerfile must be served
-//! by an image built here: a Debian root ([`super::base`]) or, for `python:*`, CPython built
-//! on one ([`super::python`]). Task files are never patched: before a task image is built,
+//! by an image built here: a Debian root ([`super::base`]), for `ubuntu:*` one whose apt
+//! installs Debian's version of an Ubuntu pin ([`super::ubuntu`]), or, for `python:*`,
+//! CPython built on one ([`super::python`]). Task files are never patched: before a task image is built,
 //! each `FROM` image it names that matches a pattern below is tagged as an alias of the
 //! image that serves it. The first matching row wins.
 
@@ -22,6 +23,8 @@ pub struct StandIn {
 /// The local image behind a stand-in.
 pub enum Serves {
     Base(&'static BaseImage),
+    /// The base with the Ubuntu wrapper around apt ([`super::ubuntu`]).
+    Ubuntu(&'static BaseImage),
     Python(PythonImage),
 }
 
@@ -30,6 +33,7 @@ impl Serves {
     pub fn tag(&self) -> String {
         match self {
             Serves::Base(base) => base.tag.to_string(),
+            Serves::Ubuntu(base) => super::ubuntu::tag(base),
             Serves::Python(python) => python.tag(),
         }
     }
@@ -38,6 +42,7 @@ impl Serves {
     pub fn describe(&self) -> String {
         match self {
             Serves::Base(base) => format!("{}, Debian's Python {}", base.release, base.python),
+            Serves::Ubuntu(base) => format!("{}, Debian's Python {}, apt wrapped", base.release, base.python),
             Serves::Python(python) => python.describe(),
         }
     }
@@ -53,6 +58,7 @@ const NOT_SERVED: &[&str] = &["*alpine*", "*windowsservercore*", "*nanoserver*",
 
 const UBUNTU: &[&str] = &[
     "a Debian 13 root, not Ubuntu: Python 3.13 (Ubuntu 24.04: 3.12), gcc 14 (13), Debian's package names and versions",
+    "apt-get and apt install Debian's version of a package pinned to a version Debian lacks, and say so in the build log",
 ];
 const POINT_RELEASE: &[&str] =
     &["the current point release: a version pinned to an older point release (`dpkg-dev=1.22.21`) may be gone"];
@@ -71,6 +77,10 @@ const fn base(pattern: &'static str, base: &'static BaseImage, differences: &'st
     StandIn { pattern, serves: Serves::Base(base), differences }
 }
 
+const fn ubuntu(pattern: &'static str, base: &'static BaseImage) -> StandIn {
+    StandIn { pattern, serves: Serves::Ubuntu(base), differences: UBUNTU }
+}
+
 const fn python(
     pattern: &'static str,
     version: &'static str,
@@ -81,8 +91,8 @@ const fn python(
 }
 
 pub const STAND_INS: &[StandIn] = &[
-    base("ubuntu:24.04", &TRIXIE, UBUNTU),
-    base("ubuntu:*", &TRIXIE, UBUNTU),
+    ubuntu("ubuntu:24.04", &TRIXIE),
+    ubuntu("ubuntu:*", &TRIXIE),
     base("debian:12.*", &BOOKWORM, POINT_RELEASE),
     base("debian:12*", &BOOKWORM, &[]),
     base("debian:bookworm*", &BOOKWORM, &[]),
@@ -125,11 +135,11 @@ pub fn python_images() -> Vec<&'static PythonImage> {
     images
 }
 
-/// Names with no wildcard that a base image serves, tagged eagerly when it is built.
-pub fn literal_names(base: &BaseImage) -> impl Iterator<Item = &'static str> + '_ {
+/// Names with no wildcard that the local image `tag` serves, tagged eagerly when it is built.
+pub fn literal_names(tag: &str) -> impl Iterator<Item = &'static str> + '_ {
     STAND_INS
         .iter()
-        .filter(move |s| matches!(s.serves, Serves::Base(b) if b.tag == base.tag))
+        .filter(move |s| s.serves.tag() == tag)
         .filter(|s| !s.pattern.contains(['*', '?']))
         .map(|s| s.pattern)
 }
@@ -219,9 +229,9 @@ mod tests {
     #[test]
     fn table_serves_the_images_real_tasks_ask_for() {
         for (image, served_by) in [
-            ("ubuntu:24.04", "self-harness/base:trixie"),
-            ("ubuntu:22.04", "self-harness/base:trixie"),
-            ("docker.io/library/ubuntu:24.04", "self-harness/base:trixie"),
+            ("ubuntu:24.04", "self-harness/ubuntu:trixie"),
+            ("ubuntu:22.04", "self-harness/ubuntu:trixie"),
+            ("docker.io/library/ubuntu:24.04", "self-harness/ubuntu:trixie"),
             ("debian:13.0-slim", "self-harness/base:trixie"),
             ("debian:bookworm-slim", "self-harness/base:bookworm"),
             ("python:3.13-slim-bookworm", "self-harness/python:3.13-bookworm"),

@@ -67,6 +67,8 @@ pub struct Environment {
     pub build_timeout: Duration,
     pub cpus: Option<f64>,
     pub memory_bytes: Option<i64>,
+    /// Disk for the container's writable layer (`storage`), enforced where the engine can.
+    pub storage_bytes: Option<i64>,
     pub allow_internet: bool,
 }
 

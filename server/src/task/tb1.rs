@@ -97,6 +97,7 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
             build_timeout: BUILD_TIMEOUT,
             cpus: None,
             memory_bytes: None,
+            storage_bytes: None,
             allow_internet: true,
         },
         agent_timeout: timeout(config.max_agent_timeout_sec, DEFAULT_AGENT_TIMEOUT, "max_agent_timeout_sec")?,

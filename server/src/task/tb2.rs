@@ -68,6 +68,8 @@ struct EnvironmentToml {
     cpus: Option<f64>,
     memory: Option<String>,
     memory_mb: Option<f64>,
+    storage: Option<String>,
+    storage_mb: Option<f64>,
     allow_internet: bool,
 }
 
@@ -78,6 +80,8 @@ impl Default for EnvironmentToml {
             cpus: None,
             memory: None,
             memory_mb: None,
+            storage: None,
+            storage_mb: None,
             // Harbor's default: the verifier of most TB2 tasks fetches pytest through uv.
             allow_internet: true,
         }
@@ -144,13 +148,17 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     };
 
     let env = &config.environment;
-    let memory_bytes = match (&env.memory, env.memory_mb) {
-        (_, Some(mb)) if mb > 0.0 => Some((mb * 1024.0 * 1024.0) as i64),
-        (Some(text), _) => Some(parse_memory(text).ok_or_else(|| {
-            TaskError::new(&toml_path, format!("environment.memory: cannot read {text:?} as a size such as \"2G\""))
-        })?),
-        _ => None,
+    let size = |text: &Option<String>, mb: Option<f64>, key: &str| -> Result<Option<i64>, TaskError> {
+        Ok(match (text, mb) {
+            (_, Some(mb)) if mb > 0.0 => Some((mb * 1024.0 * 1024.0) as i64),
+            (Some(text), _) => Some(parse_memory(text).ok_or_else(|| {
+                TaskError::new(&toml_path, format!("environment.{key}: cannot read {text:?} as a size such as \"2G\""))
+            })?),
+            _ => None,
+        })
     };
+    let memory_bytes = size(&env.memory, env.memory_mb, "memory")?;
+    let storage_bytes = size(&env.storage, env.storage_mb, "storage")?;
     let timeout = |value: Option<f64>, default: f64, key: &str| -> Result<Duration, TaskError> {
         seconds(value.unwrap_or(default))
             .ok_or_else(|| TaskError::new(&toml_path, format!("{key} must be a positive number of seconds")))
@@ -187,6 +195,7 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
             build_timeout: timeout(env.build_timeout_sec, DEFAULT_BUILD_TIMEOUT, "environment.build_timeout_sec")?,
             cpus: env.cpus.filter(|c| *c > 0.0),
             memory_bytes,
+            storage_bytes,
             allow_internet: env.allow_internet,
         },
         agent_timeout: timeout(config.agent.timeout_sec, DEFAULT_AGENT_TIMEOUT, "agent.timeout_sec")?,

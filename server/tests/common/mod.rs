@@ -16,6 +16,12 @@ pub fn docker_available() -> bool {
     true
 }
 
+/// Whether this machine's engine can cap a container's disk (what `storage` limits meet).
+pub async fn storage_quota() -> self_harness::sandbox::StorageQuota {
+    let engine = self_harness::sandbox::Engine::connect().await.expect("Docker engine reachable");
+    engine.capacity().storage
+}
+
 pub fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_self-harness"));
     command.env("NO_COLOR", "1");
