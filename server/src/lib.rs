@@ -3,8 +3,9 @@
 //! The modules are layered, and imports only run downward (`ARCHITECTURE.md` lists the
 //! layers; `tests/layers.rs` fails on an upward import):
 //!
-//! * foundations: [`util`], [`stats`], [`config`]; above them [`pypackage`], other projects'
-//!   Python packages read where they are installed;
+//! * foundations: [`util`], [`stats`], [`trust`] (the config files the user trusts),
+//!   [`config`]; above them [`pypackage`], other projects' Python packages read where they
+//!   are installed;
 //! * the world an episode runs in: [`task`] → [`sandbox`] → [`verify`] → [`oracle`] →
 //!   [`check`]; [`harness`] defines the agent, [`llm`] and [`model`] connect it to a model;
 //! * one episode: [`trace`], [`agent`], or many as Harbor trials: [`harbor`];
@@ -14,6 +15,7 @@
 //! * the front ends, side by side: [`lsp`], [`cli`].
 
 pub mod config;
+pub mod trust;
 pub mod pypackage;
 pub mod stats;
 pub mod util;

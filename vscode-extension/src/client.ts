@@ -39,7 +39,7 @@ function isExecutable(file: string): boolean {
 
 function readSettings() {
   const config = vscode.workspace.getConfiguration('selfHarness');
-  return serverSettings((key) => config.get(key));
+  return serverSettings((key) => config.get(key), vscode.workspace.isTrusted);
 }
 
 export interface ClientHooks {
@@ -73,6 +73,8 @@ export class ServerConnection implements vscode.Disposable {
         }
       }),
       apiKey.onDidChange(() => void this.restart()),
+      // Trust granted: a server that now gets the stored key and may start jobs.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => void this.restart()),
     );
   }
 
@@ -114,7 +116,8 @@ export class ServerConnection implements vscode.Disposable {
       return;
     }
     this.output.appendLine(`Starting ${resolved.command} lsp (${resolved.source})`);
-    const env = serverEnv(process.env, await this.apiKey.get());
+    // A restricted workspace starts no job, so its server is not handed the stored key.
+    const env = serverEnv(process.env, vscode.workspace.isTrusted ? await this.apiKey.get() : undefined);
     const serverOptions: ServerOptions = {
       command: resolved.command,
       args: ['lsp'],

@@ -1,7 +1,9 @@
 // The `selfHarness.*` settings as the server's settings object (docs/lsp.md, "Settings"):
 // the same object goes in `initializationOptions` and in `workspace/didChangeConfiguration`.
 // Unset or empty settings are left out, so the server falls back to self-harness.toml and
-// the OPENAI_* environment. The API key is never among them (see secrets.ts).
+// the OPENAI_* environment. The API key is never among them (see secrets.ts). Beside them
+// goes the editor's word on the workspace (Workspace Trust): trusted, the server trusts the
+// workspace's self-harness.toml and settings with the key; restricted, it starts no job.
 
 /** Reads one setting under `selfHarness.` (e.g. `model.baseUrl`). */
 export type SettingReader = (key: string) => unknown;
@@ -24,6 +26,7 @@ export interface ServerSettings {
   episodeTimeoutSecs?: number;
   budgetTokens?: number;
   budgetUsd?: number;
+  workspaceTrusted?: boolean;
 }
 
 /** Settings that change what the server process is, not what it acts on: a restart applies them. */
@@ -45,7 +48,7 @@ function real(read: SettingReader, key: string, above: number, max = Infinity): 
   return typeof value === 'number' && Number.isFinite(value) && value > above && value <= max ? value : undefined;
 }
 
-export function serverSettings(read: SettingReader): ServerSettings {
+export function serverSettings(read: SettingReader, workspaceTrusted?: boolean): ServerSettings {
   const settings: ServerSettings = {};
   const put = <K extends keyof ServerSettings>(key: K, value: ServerSettings[K] | undefined) => {
     if (value !== undefined) {
@@ -83,5 +86,6 @@ export function serverSettings(read: SettingReader): ServerSettings {
   put('budgetTokens', whole(read, 'budgetTokens', 0));
   const usd = read('budgetUsd');
   put('budgetUsd', typeof usd === 'number' && Number.isFinite(usd) && usd >= 0 ? usd : undefined);
+  put('workspaceTrusted', workspaceTrusted);
   return settings;
 }

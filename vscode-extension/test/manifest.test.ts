@@ -27,6 +27,13 @@ describe('package.json', () => {
     expect(manifest.contributes.configuration.properties['selfHarness.serverPath'].scope).toBe('machine');
   });
 
+  it('runs limited in a restricted workspace, where the workspace chooses no model endpoint', () => {
+    const untrusted = manifest.capabilities.untrustedWorkspaces;
+    expect(untrusted.supported).toBe('limited');
+    expect(untrusted.description).toContain('no job runs');
+    expect(untrusted.restrictedConfigurations).toContain('selfHarness.model.baseUrl');
+  });
+
   it('has menus that name contributed commands only', () => {
     for (const [menu, entries] of Object.entries(manifest.contributes.menus as Record<string, { command: string }[]>)) {
       for (const entry of entries) {

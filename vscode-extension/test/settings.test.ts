@@ -79,6 +79,12 @@ describe('serverSettings', () => {
     expect(serverSettings(reader({ 'model.model': 'vim-lover' }))).toEqual({ model: { model: 'vim-lover' } });
   });
 
+  it("carries the editor's word on the workspace, and nothing when it has none", () => {
+    expect(serverSettings(reader({}), false)).toEqual({ workspaceTrusted: false });
+    expect(serverSettings(reader({}), true)).toEqual({ workspaceTrusted: true });
+    expect(serverSettings(reader({}))).toEqual({});
+  });
+
   it('never carries an API key, whatever the settings hold', () => {
     const settings = serverSettings(reader({ apiKey: 'sk-secret', 'model.apiKey': 'sk-secret' }));
     expect(JSON.stringify(settings)).not.toContain('sk-secret');

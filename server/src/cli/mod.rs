@@ -13,6 +13,7 @@ mod model;
 mod propose;
 mod report;
 mod tasks;
+mod trust;
 mod ui;
 mod validate;
 
@@ -51,6 +52,7 @@ Environment:
   OPENAI_BASE_URL      model endpoint (overrides [model] base_url of self-harness.toml)
   OPENAI_API_KEY       API key (or the variable named by [model] api_key_env)
   OPENAI_MODEL         model name (overrides [model] model)
+  XDG_CONFIG_HOME      where `self-harness trust` keeps its record (default: ~/.config)
 
 Start here:
   self-harness images build               # once: local stand-ins for ubuntu:24.04 & co
@@ -114,6 +116,8 @@ enum Command {
     /// Serve a real local model (Qwen2.5-Coder via llama.cpp) with an OpenAI-compatible API.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Trust a repository's self-harness.toml to choose its endpoint's key (bound to its content), list or revoke.
+    Trust(trust::TrustArgs),
     /// Remove containers left behind by Self-Harness processes that were killed.
     Clean {
         /// Remove every Self-Harness container, also those of running processes.
@@ -208,6 +212,7 @@ async fn run(command: Command) -> CliResult {
         Command::Export(args) => export::run(args).await,
         Command::Act(args) => act::run(args).await,
         Command::Model(command) => model::run(command).await,
+        Command::Trust(args) => trust::run(args),
         Command::Lsp { .. } => {
             crate::lsp::serve_stdio().await;
             Ok(exit::OK)
@@ -477,10 +482,10 @@ fn project_config(config: Option<&std::path::Path>) -> Result<crate::config::Pro
             crate::config::ProjectConfig::load(&here).map_err(bad)?
         }
     };
-    let mut withheld: Vec<&str> =
-        [&loaded.model, &loaded.proposer].iter().filter_map(|m| m.key_withheld.as_deref()).collect();
-    withheld.dedup();
-    for why in withheld {
+    let mut said: Vec<&str> = loaded.ignored.iter().map(String::as_str).collect();
+    said.extend([&loaded.model, &loaded.proposer].iter().filter_map(|m| m.key_withheld.as_deref()));
+    said.dedup();
+    for why in said {
         ui::warn(why);
     }
     Ok(loaded)

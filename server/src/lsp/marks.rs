@@ -141,6 +141,7 @@ pub(crate) mod tests {
             candidate_dir: "/c".into(),
             candidate_version: "cand".into(),
             policy: "paired".into(),
+            sample: 0,
             decision: crate::stages::validate::Decision {
                 accepted,
                 reason: "5 tasks better, 0 worse, 0 tied: p = 0.0312 ≤ 0.05".into(),

@@ -1,13 +1,17 @@
 //! The editor's settings (`initializationOptions` and `workspace/didChangeConfiguration`,
 //! under `selfHarness`): what the jobs act on and how. Every key is optional; what is not
 //! set falls back to `self-harness.toml` and the `OPENAI_*` environment, as for the CLI.
-//! The API key is never a setting.
+//! The API key is never a setting. `workspaceTrusted` is the editor's own word on the
+//! workspace (VS Code's Workspace Trust), not a user's setting: granted, the workspace's
+//! `self-harness.toml` and settings are trusted as `self-harness trust` would make them;
+//! refused, no job runs; absent (Neovim, Helix), the user's record decides
+//! ([`crate::trust`]).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::config::{ConfigError, ProjectConfig};
+use crate::config::{Chooser, ConfigError, ProjectConfig};
 use crate::stages::propose::{Budget, ProposeOptions, Proposer};
 use crate::stages::validate::{Policy, ValidateOptions};
 
@@ -41,6 +45,8 @@ pub struct Settings {
     pub episode_timeout_secs: Option<u64>,
     pub budget_tokens: Option<u64>,
     pub budget_usd: Option<f64>,
+    /// Whether the editor trusts the workspace (VS Code's Workspace Trust).
+    pub workspace_trusted: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -107,20 +113,39 @@ impl Settings {
     /// The proposer's model configuration: `[proposer]` of the project config, else the
     /// acting model's (with these settings on top).
     pub fn proposer_config(&self, project: &Path) -> Result<crate::config::ModelConfig, ConfigError> {
-        let loaded = ProjectConfig::load(project)?;
+        let loaded = self.project_config(project)?;
         match loaded.proposer_is_actor() {
             true => self.model_config(project),
             false => Ok(loaded.proposer),
         }
     }
 
+    /// The project's `self-harness.toml`, trusted as the editor says (or the user's record).
+    pub fn project_config(&self, project: &Path) -> Result<ProjectConfig, ConfigError> {
+        ProjectConfig::load_in_workspace(project, &|name| std::env::var(name).ok(), self.workspace_trusted)
+    }
+
+    /// Why no job may run here, when the editor says the workspace is not trusted.
+    pub fn refused(&self) -> Option<String> {
+        (self.workspace_trusted == Some(false)).then(|| {
+            "this workspace is not trusted (the editor's restricted mode): jobs, which run its harness in containers \
+             and talk to the model, start once you trust it"
+                .to_string()
+        })
+    }
+
     /// The model configuration: the project's, with these settings on top.
     pub fn model_config(&self, project: &Path) -> Result<crate::config::ModelConfig, ConfigError> {
-        let mut config = ProjectConfig::load(project)?.model;
+        let mut config = self.project_config(project)?.model;
         if let Some(base_url) = &self.model.base_url {
             // Workspace settings travel with a repository: the key goes there only if trusted.
             config.base_url = base_url.clone();
-            config.read_key(&|name| std::env::var(name).ok(), Some("the editor setting selfHarness.model.baseUrl"));
+            let chooser = Chooser {
+                who: "the editor setting selfHarness.model.baseUrl",
+                allow: "trust the workspace in the editor",
+            };
+            let chosen_by = (self.workspace_trusted != Some(true)).then_some(chooser);
+            config.read_key(&|name| std::env::var(name).ok(), chosen_by);
         }
         if let Some(model) = &self.model.model {
             config.model = model.clone();

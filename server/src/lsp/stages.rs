@@ -57,7 +57,7 @@ pub async fn remove_containers() {
 
 /// The Harbor backend when the project's `[backend]` asks for one (the editor has no flags).
 fn harbor_backend(project: &Project, store: &Store) -> Result<Option<crate::harbor::Backend>, String> {
-    let backend = crate::config::ProjectConfig::load(&project.root).map_err(|e| e.to_string())?.backend;
+    let backend = project.settings.project_config(&project.root).map_err(|e| e.to_string())?.backend;
     if !backend.harbor {
         return Ok(None);
     }
@@ -84,6 +84,9 @@ struct Resolved {
 
 impl Resolved {
     async fn new(project: &Project) -> Result<Resolved, String> {
+        if let Some(why) = project.settings.refused() {
+            return Err(why);
+        }
         let config = project.settings.model_config(&project.root).map_err(|e| e.to_string())?;
         let model = config.model.clone();
         let client = Client::new(config).map_err(|e| e.to_string())?;
@@ -186,6 +189,9 @@ pub async fn mine(project: Project, job: JobHandle) -> Result<String, String> {
 
 /// Proposals for one weakness into the store.
 pub async fn propose(project: Project, weakness: String, job: JobHandle) -> Result<String, String> {
+    if let Some(why) = project.settings.refused() {
+        return Err(why);
+    }
     let config = project.settings.proposer_config(&project.root).map_err(|e| e.to_string())?;
     let client = Client::new(config).map_err(|e| e.to_string())?;
     let store = project.store();

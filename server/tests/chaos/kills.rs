@@ -109,6 +109,14 @@ async fn a_loop_killed_at_seeded_points_of_every_stage_finishes_consistent() {
 
     let entries = entries(&cwd);
     assert_consistent(&entries);
+    // One line of validations.jsonl per decision of the ledger, however often a kill came
+    // between the line and the ledger's entry.
+    let (records, _) = self_harness::util::read_json_lines::<self_harness::stages::validate::ValidationRecord>(
+        &cwd.join(".self-harness/validations.jsonl"),
+    )
+    .unwrap();
+    let decisions = entries.iter().filter(|e| matches!(e, Entry::Decision { .. })).count();
+    assert_eq!(records.len(), decisions, "one line per decision");
     assert_eq!(entries.iter().filter(|e| matches!(e, Entry::Applied { .. })).count(), 1, "installed once");
     assert!(std::fs::read_to_string(harness.join("system.md")).unwrap().contains(FIX));
     // No episode lost or run twice: every key folder has its one trace, finished.

@@ -169,6 +169,7 @@ fn record_of(candidate: &Candidate, options: ValidateOptions, compared: &Compare
         candidate_dir: harness.dir().to_path_buf(),
         candidate_version: harness.version().to_string(),
         policy: options.policy.to_string(),
+        sample: options.sample,
         decision: compared.decision.clone(),
         stopped_early: compared.stopped_early,
         cost_ratio: compared.cost_ratio,
@@ -291,6 +292,9 @@ pub struct ValidationRecord {
     pub candidate_dir: PathBuf,
     pub candidate_version: String,
     pub policy: String,
+    /// The sample of the validate split the parent's episodes came from (0: the first).
+    #[serde(default)]
+    pub sample: u32,
     /// Accepted or not, why, the p-value and the scores.
     #[serde(flatten)]
     pub decision: Decision,
@@ -300,6 +304,13 @@ pub struct ValidationRecord {
 }
 
 impl ValidationRecord {
+    /// Whether `other` decides the same question: the same candidate against the same
+    /// parent, by the same rule, on the same sample.
+    fn same_decision(&self, other: &ValidationRecord) -> bool {
+        (&self.parent_version, &self.candidate_version, &self.policy, self.sample, self.proposal.as_ref())
+            == (&other.parent_version, &other.candidate_version, &other.policy, other.sample, other.proposal.as_ref())
+    }
+
     /// "+3/16 tasks · p=0.031": tasks better minus tasks worse, of the tasks compared, and
     /// the p-value acceptance was judged by (adjusted for the candidates judged together).
     pub fn evidence(&self) -> String {
@@ -315,9 +326,17 @@ pub fn records(store: &Store) -> Result<Vec<ValidationRecord>, String> {
     crate::util::read_json_lines(&store.validations_path()).map(|(records, _)| records)
 }
 
-/// Appends a decision to the store's `validations.jsonl`.
+/// Appends a decision to the store's `validations.jsonl`, unless the same decision — this
+/// candidate against this parent, by this rule, on this sample — is there already: a
+/// validation killed after its record and resumed decides again from the same episodes,
+/// and one decision is one line.
 pub fn append_record(store: &Store, record: &ValidationRecord) -> std::io::Result<()> {
-    crate::util::append_json_line(&store.validations_path(), record)
+    let path = store.validations_path();
+    let (recorded, _) = crate::util::read_json_lines::<ValidationRecord>(&path).map_err(std::io::Error::other)?;
+    if recorded.iter().any(|r| r.same_decision(record)) {
+        return Ok(());
+    }
+    crate::util::append_json_line(&path, record)
 }
 
 #[cfg(test)]
@@ -349,5 +368,44 @@ mod tests {
         let mut rejected = Decision { accepted: false, ..accepted };
         cost_veto(&mut rejected, Some(3.0), Some(1.5));
         assert!(!rejected.reason.contains("vetoed"));
+    }
+
+    #[test]
+    fn a_decision_recorded_again_is_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let record = |candidate: &str, sample: u32, at: &str| ValidationRecord {
+            at: at.into(),
+            proposal: Some("p-1".into()),
+            harness: None,
+            parent_dir: "/p".into(),
+            parent_version: "parent".into(),
+            candidate_dir: "/c".into(),
+            candidate_version: candidate.into(),
+            policy: "paired".into(),
+            sample,
+            decision: Decision {
+                accepted: false,
+                reason: "1 task better".into(),
+                p_value: Some(0.5),
+                p_adjusted: Some(0.5),
+                family: 1,
+                parent: Score::default(),
+                candidate: Score::default(),
+                improved: vec![],
+                regressed: vec![],
+            },
+            stopped_early: false,
+            cost_ratio: None,
+            spend: Spend::default(),
+        };
+        append_record(&store, &record("c1", 0, "first")).unwrap();
+        // Killed after the line, resumed: the same decision, made again later.
+        append_record(&store, &record("c1", 0, "again")).unwrap();
+        // Another candidate, or the same on the next iteration's sample: decisions of their own.
+        append_record(&store, &record("c2", 0, "other")).unwrap();
+        append_record(&store, &record("c1", 1, "next sample")).unwrap();
+        let at: Vec<String> = records(&store).unwrap().into_iter().map(|r| r.at).collect();
+        assert_eq!(at, ["first", "other", "next sample"]);
     }
 }
