@@ -12,12 +12,15 @@
 #   scripts/docker-with-disk-quota.sh stop DIR                         stop it, unmount, remove the file
 #
 # With no DOCKERD-ARG the engine listens on DIR/docker.sock beside the machine's own engine,
-# with no bridge network of its own (containers get `--network none`, as tasks without the
-# internet do). scripts/setup-docker.sh uses it for the machine's engine when
+# on a bridge of its own without NAT (its containers and builds reach no network). Not
+# `--bridge none`: dockerd then deletes the host's docker0, the other engine's bridge.
+# scripts/setup-docker.sh uses it for the machine's engine when
 # SELF_HARNESS_DOCKER_DISK_QUOTA=SIZE is set; server/tests/storage.rs for a second one.
 set -euo pipefail
 
 log() { printf '==> %s\n' "$*" >&2; }
+# The bridge of the engine kept in DIR: a name of at most 15 characters, from DIR.
+bridge_of() { printf 'shq%s' "$(printf %s "$1" | sha256sum | cut -c1-8)"; }
 
 case "${1:-}" in
   start)
@@ -36,8 +39,15 @@ case "${1:-}" in
     fi
     args=("$@")
     if [ ${#args[@]} -eq 0 ]; then
+      bridge=$(bridge_of "$dir")
+      if ! ip link show "$bridge" >/dev/null 2>&1; then
+        hash=$(printf %s "$dir" | sha256sum)
+        ip link add name "$bridge" type bridge
+        ip addr add "10.250.$((16#${hash:0:2})).1/24" dev "$bridge"
+        ip link set "$bridge" up
+      fi
       args=(-H "unix://$dir/docker.sock" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid"
-        --bridge none --iptables=false --ip6tables=false)
+        --bridge "$bridge" --iptables=false --ip6tables=false --ip-masq=false)
     fi
     log "starting dockerd on $dir/root (log: $dir/dockerd.log)"
     nohup dockerd --data-root "$dir/root/docker" --storage-driver btrfs "${args[@]}" >"$dir/dockerd.log" 2>&1 &
@@ -70,6 +80,7 @@ case "${1:-}" in
       umount "$dir/root" || umount -l "$dir/root"
     fi
     rm -f "$dir/btrfs.img"
+    ip link delete "$(bridge_of "$dir")" 2>/dev/null || true
     ;;
   *)
     echo "usage: $0 start DIR SIZE [DOCKERD-ARG…] | stop DIR" >&2

@@ -85,10 +85,15 @@ fn a_storage_limit_is_enforced_where_the_engine_can_and_said_where_it_cannot() {
     }
 
     // On btrfs the same task's write is refused, and nothing is said.
+    let docker0 = || Command::new("ip").args(["link", "show", "docker0"]).output().is_ok_and(|o| o.status.success());
+    let had_docker0 = docker0();
     let scratch = tempfile::Builder::new().prefix("sh-quota").tempdir_in("/tmp").unwrap();
     let engine = QuotaEngine::start(scratch.path());
     engine.load("self-harness/base:trixie");
     let capped = check(Some(&engine.host), &logs.path().join("quota"));
     assert_eq!(capped["status"], "pass", "{capped}");
     assert!(!capped["detail"].as_str().unwrap().contains("storage"), "{capped}");
+    // The second engine leaves the machine's own alone (`--bridge none` deleted its docker0).
+    drop(engine);
+    assert_eq!(docker0(), had_docker0, "the machine's engine lost its bridge");
 }
