@@ -156,7 +156,15 @@ for stage in "${stages[@]}"; do
       evaluate "$out/main" "$out/harnesses/minimal" minimal
       evaluate "$out/main" "$out/harnesses/reference" reference
       ;;
-    loop) loop_in "$out/main" model+catalog ;;
+    loop)
+      # The formats stage's split where it ran first (the same rule and seed give the same
+      # sets; a copy keeps them the same should the exclusions have changed since).
+      mkdir -p "$out/main/.self-harness"
+      if [ ! -e "$out/main/.self-harness/splits.json" ] && [ -e "$out/formats/.self-harness/splits.json" ]; then
+        cp "$out/formats/.self-harness/splits.json" "$out/main/.self-harness/"
+      fi
+      loop_in "$out/main" model+catalog
+      ;;
     final) final "$out/main" ;;
     ablations)
       for proposer in none generic random catalog model; do
