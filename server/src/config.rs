@@ -743,7 +743,10 @@ mod tests {
         assert!(config.model.api_key.is_none(), "{:?}", config.model);
         assert_eq!(config.model.api_key_env, DEFAULT_API_KEY_ENV, "the file does not choose which secret is read");
         let ignored = config.ignored.as_deref().unwrap();
-        assert!(ignored.contains("api_key_env = \"GITHUB_TOKEN\"") && ignored.contains("self-harness trust"), "{ignored}");
+        assert!(
+            ignored.contains("api_key_env = \"GITHUB_TOKEN\"") && ignored.contains("self-harness trust"),
+            "{ignored}"
+        );
         let why = config.model.key_withheld.as_deref().unwrap();
         assert!(why.contains("OPENAI_API_KEY") && why.contains("https://evil.example/v1"), "{why}");
         assert!(why.contains("self-harness trust") && why.contains(FILE_NAME), "says how to trust the file: {why}");

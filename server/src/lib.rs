@@ -15,9 +15,9 @@
 //! * the front ends, side by side: [`lsp`], [`cli`].
 
 pub mod config;
-pub mod trust;
 pub mod pypackage;
 pub mod stats;
+pub mod trust;
 pub mod util;
 
 pub mod check;

@@ -259,17 +259,20 @@ async fn a_proposal_that_creates_a_file_resolves_into_a_create_and_one_edit_per_
     client.shutdown().await;
 }
 
-#[tokio::test]
-async fn proposals_are_code_actions_resolved_into_annotated_edits() {
-    let project = project();
-    let trace = trace(&project);
-    store_write(&project, "weaknesses.json", &vec![weakness(&project, &trace)]);
-    store_write(&project, "proposals.json", &vec![proposal(&project)]);
-    let mut client = client(&project).await;
-    let (path, text) = manifest(&project);
+/// A store with the weakness and its proposal (and `validations`, the lines of
+/// validations.jsonl), the manifest open: the client and the code actions on the weakness.
+async fn actions_on_the_weakness(project: &Project, validations: &[Value]) -> (LspClient, Value) {
+    let trace = trace(project);
+    store_write(project, "weaknesses.json", &vec![weakness(project, &trace)]);
+    store_write(project, "proposals.json", &vec![proposal(project)]);
+    if !validations.is_empty() {
+        let lines: String = validations.iter().map(|v| format!("{v}\n")).collect();
+        std::fs::write(project.root.join(".self-harness/validations.jsonl"), lines).unwrap();
+    }
+    let mut client = client(project).await;
+    let (path, text) = manifest(project);
     let uri = client.open(&path, &text).await;
     let diagnostics = client.diagnostics(&uri, |d| !d.is_empty()).await;
-
     let actions = client
         .request(
             "textDocument/codeAction",
@@ -278,6 +281,13 @@ async fn proposals_are_code_actions_resolved_into_annotated_edits() {
         )
         .await
         .unwrap();
+    (client, actions)
+}
+
+#[tokio::test]
+async fn proposals_are_code_actions_resolved_into_annotated_edits() {
+    let project = project();
+    let (mut client, actions) = actions_on_the_weakness(&project, &[]).await;
     let titles: Vec<&str> = actions.as_array().unwrap().iter().filter_map(|a| a["title"].as_str()).collect();
     assert_eq!(
         titles,
@@ -393,6 +403,23 @@ fn decision(project: &Project, accepted: bool) -> Value {
         "regressed": if accepted { json!([]) } else { all }, "stopped_early": false, "cost_ratio": null,
         "spend": {"tokens": 0, "cost_usd": 0.0, "container_seconds": 0.0}
     })
+}
+
+/// A rejected proposal is no longer offered to apply (it would install what validation turned
+/// down, and validate it again), and resolving an old action for it says why.
+#[tokio::test]
+async fn a_rejected_proposal_is_not_offered_again() {
+    let project = project();
+    let (mut client, actions) = actions_on_the_weakness(&project, &[decision(&project, false)]).await;
+    let titles: Vec<&str> = actions.as_array().unwrap().iter().filter_map(|a| a["title"].as_str()).collect();
+    assert_eq!(
+        titles,
+        ["Propose fixes: Opens interactive programs", "Preview proposal interactive-program-1 (rejected)"]
+    );
+    let stale = json!({"title": "Apply proposal interactive-program-1", "data": {"kind": "proposal", "proposal": "interactive-program-1"}});
+    let error = client.request("codeAction/resolve", stale).await.unwrap_err();
+    assert!(error["message"].as_str().unwrap().contains("was rejected (-5/5 tasks"), "{error}");
+    client.shutdown().await;
 }
 
 #[tokio::test]

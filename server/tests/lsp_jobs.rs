@@ -152,6 +152,27 @@ async fn mine_propose_apply_validate_and_mark_from_the_editor() {
     client.shutdown().await;
 }
 
+/// Evaluate runs the trials per task asked for (VS Code's Evaluate prompts for them), not the
+/// repeats setting; a number out of range is refused before anything runs.
+#[tokio::test]
+async fn evaluate_runs_the_trials_asked_for() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let mut client = start(&cwd, &tasks, &harness, &model).await;
+    let job = execute(&mut client, "selfHarness.eval", json!({"trials": 1})).await;
+    let (state, message) = ended(&mut client, &job).await;
+    assert_eq!(state, "done", "{message}");
+    assert!(message.ends_with("/15 passed"), "15 tasks × 1 trial, not the setting's 2: {message}");
+    let refused = client
+        .request("workspace/executeCommand", json!({"command": "selfHarness.eval", "arguments": [{"trials": 0}]}))
+        .await;
+    assert!(refused.unwrap_err()["message"].as_str().unwrap().contains("1 to 20"));
+    client.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_cancelled_validation_stops_and_leaves_no_container() {
     if !common::docker_available() {

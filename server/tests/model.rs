@@ -144,3 +144,17 @@ fn a_busy_port_is_refused_with_advice() {
     assert!(stderr.contains(&format!("port {port} on 127.0.0.1 is in use")), "{stderr}");
     assert!(stderr.contains("--port"), "says what to do: {stderr}");
 }
+
+/// The served context holds what a harness may spend (the default budget and minimal's), so a
+/// long episode meets the harness's own overflow policy, not the server's error.
+#[test]
+fn the_served_context_holds_a_harness_budget() {
+    let minimal = self_harness::harness::Harness::load(common::repo_root().join("harnesses/minimal")).unwrap();
+    for budget in [minimal.policy().context_budget_tokens, self_harness::harness::defaults::context_budget_tokens()] {
+        assert!(
+            self_harness::model::DEFAULT_CTX_SIZE >= budget,
+            "served {} < budget {budget}",
+            self_harness::model::DEFAULT_CTX_SIZE
+        );
+    }
+}

@@ -27,8 +27,13 @@ impl QuotaEngine {
             .arg("4G")
             .output()
             .expect("run docker-with-disk-quota.sh");
-        let engine = QuotaEngine { dir: dir.to_path_buf(), host: String::from_utf8_lossy(&output.stdout).trim().into() };
-        assert!(output.status.success(), "docker-with-disk-quota.sh start: {}", String::from_utf8_lossy(&output.stderr));
+        let engine =
+            QuotaEngine { dir: dir.to_path_buf(), host: String::from_utf8_lossy(&output.stdout).trim().into() };
+        assert!(
+            output.status.success(),
+            "docker-with-disk-quota.sh start: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         engine
     }
 

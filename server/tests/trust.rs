@@ -96,7 +96,8 @@ async fn lsp(project: &Project, options: Value) -> LspClient {
 /// Runs the editor's propose job to its end: how it ended, and its message.
 async fn propose_by_lsp(client: &mut LspClient) -> (String, String) {
     let arguments = json!([{"weakness": "interactive-program"}]);
-    let reply = client.request("workspace/executeCommand", json!({"command": "selfHarness.propose", "arguments": arguments}));
+    let reply =
+        client.request("workspace/executeCommand", json!({"command": "selfHarness.propose", "arguments": arguments}));
     let id = reply.await.unwrap()["job"].as_str().unwrap().to_string();
     let message = client
         .wait_for("selfHarness/jobs", Duration::from_secs(120), |p| {
@@ -118,7 +119,10 @@ async fn a_repositorys_config_gets_no_key_until_trusted_and_none_after_an_edit()
     assert!(authorizations(&model, 0).iter().all(Option::is_none), "{stderr}");
     no_secret_left(&model, 0);
     let file = project.config.display().to_string();
-    assert!(stderr.contains(&format!("{file} is not trusted, so its api_key_env = \"CANARY_TOKEN\" is ignored")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{file} is not trusted, so its api_key_env = \"CANARY_TOKEN\" is ignored")),
+        "{stderr}"
+    );
     assert!(stderr.contains(&format!("run `self-harness trust {file}`")), "{stderr}");
 
     // Trusted: its variable is read and its endpoint gets the key.

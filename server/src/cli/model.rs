@@ -83,7 +83,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     cache: CacheArg,
     /// Context window in tokens.
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = model::DEFAULT_CTX_SIZE)]
     ctx_size: u32,
     /// CPU threads for inference [default: all cores].
     #[arg(long)]

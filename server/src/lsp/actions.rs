@@ -61,13 +61,17 @@ pub fn list(view: &StoreView, diagnostics: &[Diagnostic]) -> Vec<CodeActionOrCom
                 ));
                 for p in view.proposals_for(&weakness.id) {
                     let state = state_of(view, p);
+                    // A rejected edit is not offered again: applying it would install what the
+                    // validation turned down, and validate the same candidate once more.
+                    if !is_rejected(view, p) {
+                        actions.push(action(
+                            format!("Apply proposal {}{state}: {}", p.id, summary(&p.edit.rationale)),
+                            Some(json!({"kind": "proposal", "proposal": p.id})),
+                            None,
+                        ));
+                    }
                     actions.push(action(
-                        format!("Apply proposal {}{state}: {}", p.id, summary(&p.edit.rationale)),
-                        Some(json!({"kind": "proposal", "proposal": p.id})),
-                        None,
-                    ));
-                    actions.push(action(
-                        format!("Preview proposal {}", p.id),
+                        format!("Preview proposal {}{state}", p.id),
                         None,
                         Some(Command {
                             title: "Preview".into(),
@@ -84,6 +88,11 @@ pub fn list(view: &StoreView, diagnostics: &[Diagnostic]) -> Vec<CodeActionOrCom
         }
     }
     actions
+}
+
+/// Whether the latest decision about `proposal` rejected it.
+fn is_rejected(view: &StoreView, proposal: &Proposal) -> bool {
+    view.decision_of(&proposal.id).is_some_and(|d| !d.record.decision.accepted)
 }
 
 /// " (accepted)" / " (rejected)" when the proposal has been decided.
@@ -115,6 +124,12 @@ pub fn resolve(
         Some("proposal") => {
             let id = data["proposal"].as_str().unwrap_or_default();
             let proposal = view.proposal(id).ok_or_else(|| format!("proposal {id} is no longer in the store"))?;
+            if let Some(decided) = view.decision_of(id).filter(|_| is_rejected(view, proposal)) {
+                return Err(format!(
+                    "proposal {id} was rejected ({}): it is not applied again; propose anew, or edit by hand",
+                    decided.record.evidence()
+                ));
+            }
             let annotation = format!("self-harness/{id}");
             let mut changes = Vec::new();
             // One edit per file (a proposal may change a file twice), against its text now.

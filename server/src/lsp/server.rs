@@ -285,7 +285,17 @@ impl Backend {
         let project = self.project();
         let text = |key: &str| argument.get(key).and_then(Value::as_str).map(str::to_string);
         let id = match command {
-            "selfHarness.eval" => self.spawn("eval", "Evaluate the harness", |job| stages::eval(project, job)),
+            "selfHarness.eval" => {
+                // The trials the person asked for (VS Code's Evaluate prompts for them), else the repeats setting.
+                let mut project = project;
+                if let Some(trials) = argument.get("trials") {
+                    let trials = trials.as_u64().filter(|n| (1..=20).contains(n));
+                    let trials =
+                        trials.ok_or_else(|| Error::invalid_params("\"trials\" is a whole number, 1 to 20"))?;
+                    project.settings.repeats = Some(trials as u32);
+                }
+                self.spawn("eval", "Evaluate the harness", |job| stages::eval(project, job))
+            }
             "selfHarness.mine" => self.spawn("mine", "Mine weaknesses", |job| stages::mine(project, job)),
             "selfHarness.propose" => {
                 let weakness = text("weakness").ok_or_else(|| Error::invalid_params("name a \"weakness\""))?;

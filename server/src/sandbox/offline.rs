@@ -160,7 +160,8 @@ mod tests {
         let Some(Unavailable::UbuntuPin { pin, note }) = unavailable(log) else { panic!("{log}") };
         assert_eq!(pin, "texlive-latex-base=2023.20240207-1");
         assert!(note.ends_with("2024.20250309-3 instead"), "{note}");
-        let log = "self-harness stand-in: ubuntu-pro-client=1:32.3~24.04 is not in Debian's package lists; left as it is\n\
+        let log =
+            "self-harness stand-in: ubuntu-pro-client=1:32.3~24.04 is not in Debian's package lists; left as it is\n\
                    E: Unable to locate package ubuntu-pro-client";
         let Some(Unavailable::UbuntuPin { pin, .. }) = unavailable(log) else { panic!("{log}") };
         assert_eq!(pin, "ubuntu-pro-client=1:32.3~24.04", "an epoch is part of the version");

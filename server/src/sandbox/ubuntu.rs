@@ -70,7 +70,10 @@ pub async fn ensure(
             return Ok(Ensured { id: existing.id.unwrap_or_default(), built: false });
         }
     }
-    log(&format!("building the stand-in {tag}: {} with apt installing Debian's version of an Ubuntu pin", base.release));
+    log(&format!(
+        "building the stand-in {tag}: {} with apt installing Debian's version of an Ubuntu pin",
+        base.release
+    ));
     let mut archive = tar::Builder::new(Vec::new());
     for (name, text, mode) in [("Dockerfile", dockerfile.as_str(), 0o644), ("apt", APT_WRAPPER, 0o755)] {
         let mut header = tar::Header::new_gnu();
