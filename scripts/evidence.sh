@@ -354,7 +354,15 @@ def rate(e):
 print("The goal: the loop's final harness beats `minimal` on the held-out test split by at least")
 print(f"15 percentage points, with a task-level paired p < {alpha}.")
 print()
-if accepted == 0:
+finished = (out / "main" / ".self-harness" / "loop-finished").exists()
+ledger = out / "main" / ".self-harness" / "ledger.jsonl"
+reached = max((json.loads(l).get("iteration", 0) for l in ledger.read_text().splitlines() if l.strip()), default=0)
+if not finished and accepted == 0:
+    screened = sum(1 for l in ledger.read_text().splitlines() if l.strip() and json.loads(l)["type"] == "screening")
+    print(f"**Not reached yet: the loop is under way** (stopped in iteration {reached} of its run, after {screened}")
+    print("screening(s); `bash scripts/evidence.sh loop` resumes it). Nothing has been validated, so nothing")
+    print("is accepted yet" + (f"; `minimal` passes {rate(tests['minimal'])} of the test split." if "minimal" in tests else "."))
+elif accepted == 0:
     print(f"**Not reached.** No loop ({len(stores)} stores: the main one and its ablations) accepted an edit, so")
     print("every final harness is `minimal` itself and the lift is 0 pp" + (
         f":\n`minimal` passed {rate(tests['minimal'])} of the test split" if "minimal" in tests else "")
