@@ -189,6 +189,65 @@ pub struct Ensured {
     pub built: bool,
 }
 
+/// One stand-in build at a time: tasks built in parallel would otherwise each build it.
+static DERIVED_BUILD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A stand-in built on `base` (a Python, the Ubuntu one): the image `tag` from the build
+/// context `files` (name, text, mode; the `Dockerfile` among them), unless one built from
+/// the same base image and files is there (its recipe label says so). `announce` is logged
+/// before a build.
+pub(super) async fn ensure_built_on(
+    engine: &Engine,
+    base: &BaseImage,
+    tag: &str,
+    files: &[(&str, &str, u32)],
+    timeout: std::time::Duration,
+    announce: &str,
+    log: &mut (dyn FnMut(&str) + Send),
+) -> Result<Ensured, SandboxError> {
+    let found = engine
+        .docker()
+        .inspect_image(base.tag)
+        .await
+        .map_err(|_| SandboxError::MissingBaseImage { image: tag.to_string(), base: base.tag.to_string() })?;
+    let mut hasher = Sha256::new();
+    hasher.update(found.id.unwrap_or_default().as_bytes());
+    for (_, text, _) in files {
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+    }
+    let recipe = hex::encode(&hasher.finalize()[..8]);
+
+    let _one_at_a_time = DERIVED_BUILD_LOCK.lock().await;
+    if let Ok(existing) = engine.docker().inspect_image(tag).await {
+        let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
+        if labels.and_then(|l| l.get(RECIPE_LABEL)) == Some(&recipe) {
+            return Ok(Ensured { id: existing.id.unwrap_or_default(), built: false });
+        }
+    }
+    log(announce);
+    let labels = std::collections::HashMap::from([
+        (RECIPE_LABEL.to_string(), recipe),
+        (BASE_LABEL.to_string(), tag.to_string()),
+    ]);
+    engine.build_image(tag, "Dockerfile", build_context(files)?, &labels, timeout, log).await?;
+    let built = engine.docker().inspect_image(tag).await?;
+    Ok(Ensured { id: built.id.unwrap_or_default(), built: true })
+}
+
+/// A build context of in-memory files (name, text, mode), as the tar the engine expects.
+pub(super) fn build_context(files: &[(&str, &str, u32)]) -> std::io::Result<Vec<u8>> {
+    let mut archive = tar::Builder::new(Vec::new());
+    for (name, text, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(*mode);
+        header.set_cksum();
+        archive.append_data(&mut header, name, text.as_bytes())?;
+    }
+    archive.into_inner()
+}
+
 /// Tags the local image `source` as `name` (e.g. `ubuntu:24.04`).
 pub async fn tag_alias(engine: &Engine, source: &str, name: &str) -> Result<(), SandboxError> {
     let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));

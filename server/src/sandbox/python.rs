@@ -10,11 +10,7 @@
 //! built the first time a task asks for it (about ten minutes on two cores) and kept; its
 //! recipe hash covers the base image and the Dockerfile, so a rebuilt base rebuilds it.
 
-use std::collections::HashMap;
-
-use sha2::{Digest, Sha256};
-
-use super::base::{BaseImage, Ensured, BASE_LABEL, RECIPE_LABEL};
+use super::base::{self, BaseImage, Ensured};
 use super::{Engine, SandboxError};
 
 /// CPython `version` built on `base`.
@@ -29,9 +25,6 @@ const SOURCE_SUITES: &[(&str, &str)] = &[("3.11", "bookworm"), ("3.13", "trixie"
 /// How long building one Python may take: compiling CPython on two cores takes about ten
 /// minutes.
 const BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// One build at a time: tasks checked in parallel often ask for the same image.
-static BUILD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl PythonImage {
     /// The local tag, e.g. `self-harness/python:3.13-bookworm`.
@@ -93,41 +86,14 @@ pub async fn ensure(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Ensured, SandboxError> {
     let tag = python.tag();
-    let base = engine
-        .docker()
-        .inspect_image(python.base.tag)
-        .await
-        .map_err(|_| SandboxError::MissingBaseImage { image: tag.clone(), base: python.base.tag.to_string() })?;
     let dockerfile = python.dockerfile(mirror);
-    let mut hasher = Sha256::new();
-    hasher.update(base.id.unwrap_or_default().as_bytes());
-    hasher.update([0]);
-    hasher.update(dockerfile.as_bytes());
-    let recipe = hex::encode(&hasher.finalize()[..8]);
-
-    let _one_at_a_time = BUILD_LOCK.lock().await;
-    if let Ok(existing) = engine.docker().inspect_image(&tag).await {
-        let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
-        if labels.and_then(|l| l.get(RECIPE_LABEL)) == Some(&recipe) {
-            return Ok(Ensured { id: existing.id.unwrap_or_default(), built: false });
-        }
-    }
-    log(&format!(
+    let announce = format!(
         "building the stand-in {tag}: {}, from Debian's {} source (once; about ten minutes on two cores)",
         python.describe(),
         python.source_suite()
-    ));
-    let mut archive = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(dockerfile.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    archive.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
-    let archive = archive.into_inner()?;
-    let labels = HashMap::from([(RECIPE_LABEL.to_string(), recipe), (BASE_LABEL.to_string(), tag.clone())]);
-    engine.build_image(&tag, "Dockerfile", archive, &labels, BUILD_TIMEOUT, log).await?;
-    let built = engine.docker().inspect_image(&tag).await?;
-    Ok(Ensured { id: built.id.unwrap_or_default(), built: true })
+    );
+    let files = [("Dockerfile", dockerfile.as_str(), 0o644)];
+    base::ensure_built_on(engine, python.base, &tag, &files, BUILD_TIMEOUT, &announce, log).await
 }
 
 #[cfg(test)]

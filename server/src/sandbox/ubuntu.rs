@@ -13,9 +13,7 @@
 
 use std::collections::HashMap;
 
-use sha2::{Digest, Sha256};
-
-use super::base::{BaseImage, Ensured, BASE_LABEL, RECIPE_LABEL};
+use super::base::{BaseImage, Ensured};
 use super::{Engine, SandboxError};
 
 /// The local tag of the stand-in built on `base`.
@@ -35,9 +33,6 @@ const DOCKERFILE: &str = "FROM {base}\nCOPY apt /usr/local/sbin/apt-get\nCOPY ap
 
 const BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// One build at a time: tasks built in parallel would otherwise each build it.
-static BUILD_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The notes in a build log, in order.
 pub fn notes(log: &str) -> Vec<String> {
     log.lines().filter_map(|line| line.trim_start().strip_prefix(NOTE_PREFIX)).map(str::to_string).collect()
@@ -50,60 +45,23 @@ pub async fn ensure(
     log: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Ensured, SandboxError> {
     let tag = tag(base);
-    let found = engine
-        .docker()
-        .inspect_image(base.tag)
-        .await
-        .map_err(|_| SandboxError::MissingBaseImage { image: tag.clone(), base: base.tag.to_string() })?;
     let dockerfile = DOCKERFILE.replace("{base}", base.tag);
-    let mut hasher = Sha256::new();
-    for part in [found.id.unwrap_or_default().as_str(), &dockerfile, APT_WRAPPER] {
-        hasher.update(part.as_bytes());
-        hasher.update([0]);
-    }
-    let recipe = hex::encode(&hasher.finalize()[..8]);
-
-    let _one_at_a_time = BUILD_LOCK.lock().await;
-    if let Ok(existing) = engine.docker().inspect_image(&tag).await {
-        let labels = existing.config.as_ref().and_then(|c| c.labels.as_ref());
-        if labels.and_then(|l| l.get(RECIPE_LABEL)) == Some(&recipe) {
-            return Ok(Ensured { id: existing.id.unwrap_or_default(), built: false });
-        }
-    }
-    log(&format!(
-        "building the stand-in {tag}: {} with apt installing Debian's version of an Ubuntu pin",
-        base.release
-    ));
-    let mut archive = tar::Builder::new(Vec::new());
-    for (name, text, mode) in [("Dockerfile", dockerfile.as_str(), 0o644), ("apt", APT_WRAPPER, 0o755)] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(mode);
-        header.set_cksum();
-        archive.append_data(&mut header, name, text.as_bytes())?;
-    }
-    let archive = archive.into_inner()?;
-    let labels = HashMap::from([(RECIPE_LABEL.to_string(), recipe), (BASE_LABEL.to_string(), tag.clone())]);
-    engine.build_image(&tag, "Dockerfile", archive, &labels, BUILD_TIMEOUT, log).await?;
-    let built = engine.docker().inspect_image(&tag).await?;
-    Ok(Ensured { id: built.id.unwrap_or_default(), built: true })
+    let announce =
+        format!("building the stand-in {tag}: {} with apt installing Debian's version of an Ubuntu pin", base.release);
+    let files = [("Dockerfile", dockerfile.as_str(), 0o644), ("apt", APT_WRAPPER, 0o755)];
+    super::base::ensure_built_on(engine, base, &tag, &files, BUILD_TIMEOUT, &announce, log).await
 }
 
 /// Labels the freshly built image `tag` with its build's `notes` (a one-line build on top of
 /// it, under the same tag), so that a cached image still says what its stand-in changed.
 pub async fn label_notes(engine: &Engine, tag: &str, notes: &[String]) -> Result<(), SandboxError> {
     let dockerfile = format!("FROM {tag}\n");
-    let mut archive = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(dockerfile.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    archive.append_data(&mut header, "Dockerfile", dockerfile.as_bytes())?;
+    let context = super::base::build_context(&[("Dockerfile", dockerfile.as_str(), 0o644)])?;
     let labels = HashMap::from([
         (super::reaper::MANAGED_LABEL.to_string(), "true".to_string()),
         (STAND_IN_LABEL.to_string(), notes.join("\n")),
     ]);
-    engine.build_image(tag, "Dockerfile", archive.into_inner()?, &labels, BUILD_TIMEOUT, &mut |_| {}).await
+    engine.build_image(tag, "Dockerfile", context, &labels, BUILD_TIMEOUT, &mut |_| {}).await
 }
 
 /// The notes a task image carries (none for an image built without the wrapper's help).
