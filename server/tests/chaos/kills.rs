@@ -17,7 +17,8 @@ const PLAN: [(&str, usize, &str, u64); 8] = [
     ("proposing", 2, "/proposals/1/1-", 1),
     ("proposing", 2, "ledger.jsonl", 2),
     ("validating", 3, "before publishing", 3),
-    ("validating", 3, "validations.jsonl", 2),
+    // Once: a validation killed after its line and resumed does not write it again.
+    ("validating", 1, "validations.jsonl", 1),
     ("installing", 2, "install", 1),
     ("final test", 2, "before publishing", 4),
 ];
