@@ -372,6 +372,38 @@ async fn the_catalog_survey_hook_shows_the_container_before_the_first_turn() {
     assert!(run.result.outcome.passed);
 }
 
+/// InterCode's tasks start in `/`: the survey must not read `/dev/zero` or `/proc/kmsg`
+/// (it once ran `wc -l < /dev/zero` until the episode's time was up, starving the model).
+#[tokio::test]
+async fn the_catalog_survey_hook_is_quick_in_the_root_folder() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = catalog_remedy("no-verification", "survey");
+    let script = std::fs::read(harness.dir().join("hooks/survey.sh")).unwrap();
+    let engine = Engine::connect().await.unwrap();
+    let spec = self_harness::sandbox::SandboxSpec {
+        image: self_harness::sandbox::base::TRIXIE.tag.into(),
+        name_hint: "survey-root".into(),
+        cpus: None,
+        memory_bytes: None,
+        storage_bytes: None,
+        pids_limit: 256,
+        allow_internet: false,
+        lifetime: std::time::Duration::from_secs(300),
+    };
+    let sandbox = engine.start_sandbox(&spec).await.unwrap();
+    sandbox.write_file("/tmp/survey.sh", &script, 0o755).await.unwrap();
+    let options = self_harness::sandbox::ExecOptions::with_timeout(std::time::Duration::from_secs(30));
+    let out = sandbox.exec("cd / && WORKDIR=/ bash /tmp/survey.sh", &options).await.unwrap();
+    sandbox.remove().await;
+    assert!(!out.timed_out && out.exit_code == Some(0), "{out:?}");
+    assert!(out.output.contains("What is in / now") && out.output.contains("  /etc/\n"), "{}", out.output);
+    for kernel in ["/dev/", "/proc/", "/sys/"] {
+        assert!(!out.output.contains(kernel), "{kernel} is not surveyed: {}", out.output);
+    }
+}
+
 #[tokio::test]
 async fn the_after_command_hook_speaks_after_each_command() {
     if !common::docker_available() {
