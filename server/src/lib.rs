@@ -38,6 +38,7 @@ pub mod splits;
 pub mod store;
 
 pub mod stages;
+pub mod throughput;
 
 pub mod evolve;
 pub mod report;

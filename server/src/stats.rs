@@ -1,6 +1,14 @@
 //! Small statistics the tables and decisions need: Wilson intervals for pass rates, the
 //! exact paired sign-flip test for decisions.
 
+/// The `q` quantile of `sorted` (ascending) by nearest rank; 0 when it is empty.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => sorted[((n - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize],
+    }
+}
+
 /// The Wilson score interval for `successes` out of `trials` at 95% confidence: unlike
 /// the normal approximation it stays inside [0, 1] and behaves at 0/n and n/n.
 pub fn wilson_95(successes: u64, trials: u64) -> (f64, f64) {

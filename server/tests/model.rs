@@ -158,3 +158,30 @@ fn the_served_context_holds_a_harness_budget() {
         );
     }
 }
+
+/// #35 item 3: speculative decoding changes how fast tokens come, never which: the built-in
+/// recorded episode replayed greedily (minimal's temperature 0) gives the same replies with
+/// n-gram speculation as without, and the speculation really drafts (llama.cpp's own
+/// lookup lengths never matched an agent's reply, so nothing was drafted at all).
+#[test]
+fn greedy_replies_are_token_identical_with_speculation_on() {
+    if !model_available() {
+        return;
+    }
+    let port = free_port();
+    let out = run(bin()
+        .current_dir(common::repo_root())
+        .args(["bench", "model", "--size", "0.5b", "--repeats", "1", "--json", "--port", &port.to_string()])
+        .args(["--config", "llama.cpp", "--config", "ngram-simple:8", "--config", "ngram-mod:8"]));
+    assert!(out.status.success(), "bench model failed");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let configurations = report["configurations"].as_array().unwrap();
+    assert_eq!(configurations.len(), 3);
+    assert_eq!(configurations[0]["replay"]["drafts_accepted"], Value::Null, "no speculation, no drafts");
+    for speculating in &configurations[1..] {
+        assert_eq!(speculating["replies_differ"], false, "{speculating}");
+        let accepted = speculating["replay"]["drafts_accepted"].as_f64();
+        assert!(accepted.is_some_and(|a| a > 0.0), "it drafted, and some drafts held: {speculating}");
+    }
+    assert!(configurations.iter().all(|c| c["replay"]["generated_tokens_per_s"].as_f64().is_some_and(|r| r > 0.0)));
+}

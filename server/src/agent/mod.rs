@@ -603,6 +603,9 @@ impl<'s> Episode<'s> {
         record.model_ms += millis(started.elapsed());
         record.tokens_in += response.usage.prompt_tokens;
         record.tokens_out += response.usage.completion_tokens;
+        if let Some(timings) = &response.timings {
+            record.served.get_or_insert_with(Default::default).add(timings);
+        }
         self.tokens_in += response.usage.prompt_tokens;
         self.tokens_out += response.usage.completion_tokens;
         self.cost += response.cost_usd.unwrap_or(0.0);

@@ -28,6 +28,12 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The local model's server in several configurations (speculation, batch sizes, cache
+    /// reuse, threads, slots), one after another on the same machine: a recorded episode
+    /// replayed (prompt and generation tokens/s, turn latency p50/p99, drafts accepted,
+    /// replies identical to the first configuration's) and, with --tasks, episodes per hour
+    /// on a fixed sample of tasks. Run nothing else meanwhile: it measures the CPU.
+    Model(super::bench_model::ModelBenchArgs),
 }
 
 #[derive(Serialize)]
@@ -58,7 +64,13 @@ impl Row {
 }
 
 pub async fn run(command: BenchCommand) -> CliResult {
-    let BenchCommand::Exec { iterations, lifecycles, image, json } = command;
+    match command {
+        BenchCommand::Exec { iterations, lifecycles, image, json } => exec(iterations, lifecycles, image, json).await,
+        BenchCommand::Model(args) => super::bench_model::run(args).await,
+    }
+}
+
+async fn exec(iterations: usize, lifecycles: usize, image: String, json: bool) -> CliResult {
     if iterations == 0 || lifecycles == 0 {
         return Err(CliError::new(exit::BAD_INPUT, "--iterations and --lifecycles must be at least 1"));
     }

@@ -3,6 +3,7 @@
 
 mod act;
 mod bench;
+mod bench_model;
 mod eval;
 mod export;
 mod harness_cmd;
@@ -136,6 +137,11 @@ pub struct CliError {
 impl CliError {
     pub fn new(code: u8, message: impl Into<String>) -> Self {
         CliError { code, message: message.into() }
+    }
+
+    /// A file or folder of this machine that could not be made, written or read.
+    pub fn io(what: impl std::fmt::Display, e: std::io::Error) -> Self {
+        CliError::new(exit::ENVIRONMENT, format!("{what}: {e}"))
     }
 }
 

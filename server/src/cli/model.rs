@@ -69,6 +69,15 @@ pub enum SizeArg {
     OneAndHalf,
 }
 
+impl From<SizeArg> for ModelSize {
+    fn from(size: SizeArg) -> ModelSize {
+        match size {
+            SizeArg::Half => ModelSize::Half,
+            SizeArg::OneAndHalf => ModelSize::OneAndHalf,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct ServeArgs {
     /// Which model.
@@ -88,6 +97,13 @@ pub struct ServeArgs {
     /// CPU threads for inference [default: all cores].
     #[arg(long)]
     threads: Option<usize>,
+    /// How the server computes, as `bench model` names configurations: parts joined by '+',
+    /// e.g. `ngram-simple:8` (speculative drafts copied from the context, at most 8 tokens),
+    /// `draft:4` (drafts from the 0.5B), `batch:N`, `ubatch:N`, `cache-reuse:N`,
+    /// `threads-batch:N`, `slots:N`; `llama.cpp` for llama.cpp's own defaults, which
+    /// measured fastest on a 2-core CPU (docs/serving.md) [default: llama.cpp].
+    #[arg(long, value_parser = clap::builder::ValueParser::new(|s: &str| s.parse::<model::Serving>()))]
+    serving: Option<model::Serving>,
     /// Stay in the foreground until Ctrl-C, then stop the server (the default).
     #[arg(long, conflicts_with = "detach")]
     foreground: bool,
@@ -110,7 +126,7 @@ pub async fn run(command: ModelCommand) -> CliResult {
     }
 }
 
-fn model_error(e: ModelError) -> CliError {
+pub(super) fn model_error(e: ModelError) -> CliError {
     let code = match e {
         ModelError::ExitedEarly { .. } | ModelError::NotReady { .. } => exit::FAILED,
         _ => exit::ENVIRONMENT,
@@ -119,10 +135,7 @@ fn model_error(e: ModelError) -> CliError {
 }
 
 async fn serve(args: ServeArgs) -> CliResult {
-    let size = match args.size {
-        SizeArg::Half => ModelSize::Half,
-        SizeArg::OneAndHalf => ModelSize::OneAndHalf,
-    };
+    let size = ModelSize::from(args.size);
     let options = ServeOptions {
         size,
         host: args.host.clone(),
@@ -130,6 +143,7 @@ async fn serve(args: ServeArgs) -> CliResult {
         cache: args.cache.dir(),
         ctx_size: args.ctx_size,
         threads: args.threads.unwrap_or_else(model::default_threads),
+        serving: args.serving.unwrap_or_default(),
         ready_timeout: Duration::from_secs(args.timeout),
         ..ServeOptions::default()
     };
@@ -234,7 +248,7 @@ async fn serve(args: ServeArgs) -> CliResult {
 
 /// In the foreground, the server ends with this command, also on Ctrl-C (when the future
 /// that owns this guard is dropped).
-struct StopOnDrop(Option<model::RunningServer>);
+pub(super) struct StopOnDrop(pub(super) Option<model::RunningServer>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {

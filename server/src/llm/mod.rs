@@ -18,7 +18,8 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY
 
 pub use error::{LlmError, ModelErrorKind};
 pub use types::{
-    ChatRequest, ChatResponse, FinishReason, Message, ResponseFormat, Role, TokenUsage, ToolCall, ToolSpec,
+    ChatRequest, ChatResponse, FinishReason, Message, ResponseFormat, Role, ServerTimings, TokenUsage, ToolCall,
+    ToolSpec,
 };
 pub use usage::{Usage, UsageTotals};
 
@@ -352,6 +353,7 @@ impl Client {
             attempts: retries + 1,
             model: reply.model.unwrap_or_else(|| model.to_string()),
             id: reply.id,
+            timings: reply.timings,
         }
     }
 }

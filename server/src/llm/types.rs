@@ -235,6 +235,44 @@ impl TokenUsage {
     }
 }
 
+/// What a llama.cpp server says it spent on a reply (its `timings` extension): the prompt
+/// tokens it evaluated (those not in its prompt cache), the tokens it generated, and with
+/// speculative decoding the drafted tokens and how many were accepted. Sums over requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerTimings {
+    #[serde(default)]
+    pub prompt_n: u64,
+    #[serde(default)]
+    pub prompt_ms: f64,
+    /// Prompt tokens taken from the cache instead of evaluated.
+    #[serde(default)]
+    pub cache_n: u64,
+    #[serde(default, rename = "predicted_n")]
+    pub generated_n: u64,
+    #[serde(default, rename = "predicted_ms")]
+    pub generated_ms: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub draft_n: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub draft_n_accepted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl ServerTimings {
+    pub fn add(&mut self, other: &ServerTimings) {
+        self.prompt_n += other.prompt_n;
+        self.prompt_ms += other.prompt_ms;
+        self.cache_n += other.cache_n;
+        self.generated_n += other.generated_n;
+        self.generated_ms += other.generated_ms;
+        self.draft_n += other.draft_n;
+        self.draft_n_accepted += other.draft_n_accepted;
+    }
+}
+
 /// A reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatResponse {
@@ -260,6 +298,9 @@ pub struct ChatResponse {
     /// The server's id for the completion, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// What the server spent on it, when it says (llama.cpp does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<ServerTimings>,
 }
 
 impl ChatResponse {

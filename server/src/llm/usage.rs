@@ -110,6 +110,7 @@ mod tests {
             attempts,
             model: "m".into(),
             id: None,
+            timings: None,
         }
     }
 

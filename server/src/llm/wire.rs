@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::types::{ChatRequest, FinishReason, Message, ResponseFormat, Role, TokenUsage, ToolCall};
+use super::types::{ChatRequest, FinishReason, Message, ResponseFormat, Role, ServerTimings, TokenUsage, ToolCall};
 
 /// The JSON body of a request.
 pub(crate) fn request_body(request: &ChatRequest, model: &str) -> Value {
@@ -102,6 +102,7 @@ pub(crate) struct Reply {
     pub usage: Option<TokenUsage>,
     pub model: Option<String>,
     pub id: Option<String>,
+    pub timings: Option<ServerTimings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +111,13 @@ struct WireResponse {
     model: Option<String>,
     choices: Vec<WireChoice>,
     usage: Option<WireUsage>,
+    #[serde(default)]
+    timings: Option<Value>,
+}
+
+/// llama.cpp's `timings`, when a body has them in a shape it can read.
+fn timings_of(value: Option<&Value>) -> Option<ServerTimings> {
+    value.filter(|v| v.is_object()).and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +219,7 @@ pub(crate) fn parse_response(body: &str) -> Result<Reply, String> {
         usage: response.usage.and_then(WireUsage::into_usage),
         model: response.model,
         id: response.id,
+        timings: timings_of(response.timings.as_ref()),
     })
 }
 
@@ -241,6 +250,7 @@ pub(crate) struct StreamAssembler {
     usage: Option<TokenUsage>,
     model: Option<String>,
     id: Option<String>,
+    timings: Option<ServerTimings>,
     done: bool,
     /// The raw start of the stream, for error messages.
     pub head: String,
@@ -291,6 +301,9 @@ impl StreamAssembler {
         }
         if let Some(model) = chunk.get("model").and_then(Value::as_str) {
             self.model.get_or_insert_with(|| model.to_string());
+        }
+        if let Some(timings) = timings_of(chunk.get("timings")) {
+            self.timings = Some(timings);
         }
         if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
             if let Ok(usage) = serde_json::from_value::<WireUsage>(usage.clone()) {
@@ -358,6 +371,7 @@ impl StreamAssembler {
             usage: self.usage,
             model: self.model,
             id: self.id,
+            timings: self.timings,
         })
     }
 }
@@ -456,6 +470,32 @@ mod tests {
         );
         assert_eq!(reply.usage, Some(TokenUsage { prompt_tokens: 5, completion_tokens: 3, estimated: false }));
         assert_eq!(reply.id.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn llama_cpp_timings_are_read_from_replies_and_streams() {
+        let timings = r#"{"cache_n":120,"prompt_n":22,"prompt_ms":700.5,"predicted_n":40,"predicted_ms":3300.0,"draft_n":16,"draft_n_accepted":9}"#;
+        let body =
+            format!(r#"{{"choices":[{{"message":{{"content":"hi"}},"finish_reason":"stop"}}],"timings":{timings}}}"#);
+        let expected = ServerTimings {
+            prompt_n: 22,
+            prompt_ms: 700.5,
+            cache_n: 120,
+            generated_n: 40,
+            generated_ms: 3300.0,
+            draft_n: 16,
+            draft_n_accepted: 9,
+        };
+        assert_eq!(parse_response(&body).unwrap().timings, Some(expected));
+        let mut assembler = StreamAssembler::default();
+        let last = format!(r#"data: {{"choices":[{{"delta":{{}},"finish_reason":"stop"}}],"timings":{timings}}}"#);
+        assembler
+            .feed(format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"hi\"}}}}]}}\n\n{last}\n\n").as_bytes())
+            .unwrap();
+        assert_eq!(assembler.finish().unwrap().timings, Some(expected));
+        // Another server's shape, or none: no timings, and the reply still reads.
+        let odd = r#"{"choices":[{"message":{"content":"hi"},"finish_reason":"stop"}],"timings":"fast"}"#;
+        assert_eq!(parse_response(odd).unwrap().timings, None);
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub async fn ensure_installed(options: &ServeOptions, progress: &dyn Fn(Progress
     let python = ensure_venv(cache, &options.python, progress).await?;
     let weights = options.size.weights();
     let gguf = ensure_weights(cache, &python, weights, progress).await?;
+    // Draft speculation drafts with the 0.5B.
+    if let Some(super::Speculation::Draft { .. }) = options.serving.speculation {
+        ensure_weights(cache, &python, &super::QWEN_05B, progress).await?;
+    }
     Ok(ModelFiles {
         size: options.size,
         model_name: weights.model_name.to_string(),

@@ -17,6 +17,7 @@
 
 mod install;
 mod process;
+mod serving;
 
 use std::path::PathBuf;
 
@@ -27,6 +28,7 @@ pub use process::{
     find_servers, parse_port, start, stop_pid, stop_pid_blocking, PidFile, RunningServer, ServerState, StatusEntry,
     LAUNCHER_PY,
 };
+pub use serving::{Serving, Speculation, SPEC_HELP};
 
 /// The pinned xllamacpp release (llama.cpp's server as a prebuilt wheel).
 pub const XLLAMACPP_VERSION: &str = "2026.10.11549";
@@ -142,6 +144,8 @@ pub struct ServeOptions {
     pub cache: PathBuf,
     pub ctx_size: u32,
     pub threads: usize,
+    /// How it computes (speculation, batches, slots).
+    pub serving: Serving,
     /// How long to wait for the server to answer `GET /v1/models`.
     pub ready_timeout: std::time::Duration,
     /// The Python used to create the venv (default `python3`, or `SELF_HARNESS_PYTHON`).
@@ -157,6 +161,7 @@ impl Default for ServeOptions {
             cache: default_cache_dir(),
             ctx_size: DEFAULT_CTX_SIZE,
             threads: default_threads(),
+            serving: Serving::default(),
             ready_timeout: std::time::Duration::from_secs(300),
             python: default_python(),
         }
@@ -225,6 +230,10 @@ pub enum ModelError {
     SizeMismatch { path: String, found: u64, expected: u64 },
     #[error("port {port} on {host} is in use (a model server from earlier? see `self-harness model status`); choose another with --port")]
     PortInUse { host: String, port: u16 },
+    #[error("the model server on port {port} serves with {running}, not {asked}; stop it first (`self-harness model stop --port {port}`) or choose another --port")]
+    ServingDiffers { port: u16, running: Serving, asked: Serving },
+    #[error("draft speculation drafts with the 0.5B model, whose weights are not at {path}: serve the 0.5B once (`self-harness model serve --size 0.5b`), which installs them")]
+    NoDraftModel { path: String },
     #[error("the model server exited before it answered ({status}); last lines of {log}:\n{tail}")]
     ExitedEarly { status: String, log: String, tail: String },
     #[error("the model server did not answer GET /v1/models within {secs} s (still loading? slow machine?); raise --timeout, or read {log}")]

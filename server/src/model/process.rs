@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::install::tail;
-use super::{base_url, url_host, ModelError, ModelFiles, ModelSize, ServeOptions};
+use super::{base_url, url_host, ModelError, ModelFiles, ModelSize, ServeOptions, Serving, Speculation, QWEN_05B};
 
 /// The launcher the server runs. xllamacpp has no `python -m` server entry point: its
 /// `xllamacpp.Server(CommonParams)` loads the model and starts llama.cpp's HTTP server
@@ -29,6 +29,15 @@ ap.add_argument("--host", default="127.0.0.1")
 ap.add_argument("--port", type=int, default=8080)
 ap.add_argument("--ctx-size", type=int, default=8192)
 ap.add_argument("--threads", type=int, default=2)
+# How it computes (model::Serving); 0 or "none": llama.cpp's default.
+ap.add_argument("--spec", default="none")
+ap.add_argument("--draft-max", type=int, default=0)
+ap.add_argument("--draft-model", default="")
+ap.add_argument("--batch", type=int, default=0)
+ap.add_argument("--ubatch", type=int, default=0)
+ap.add_argument("--cache-reuse", type=int, default=0)
+ap.add_argument("--threads-batch", type=int, default=0)
+ap.add_argument("--slots", type=int, default=0)
 a = ap.parse_args()
 
 stop = threading.Event()
@@ -45,6 +54,41 @@ p.cpuparams.n_threads = a.threads
 p.cpuparams_batch.n_threads = a.threads
 p.use_jinja = True          # the chat template built into the GGUF
 p.chat_template = ""
+if a.threads_batch:
+    p.cpuparams_batch.n_threads = a.threads_batch
+if a.batch:
+    p.n_batch = a.batch
+if a.ubatch:
+    p.n_ubatch = a.ubatch
+if a.cache_reuse:
+    p.n_cache_reuse = a.cache_reuse
+if a.slots:
+    p.n_parallel = a.slots
+# Drafts are looked up after the last 3 (n-gram map) or 4 (n-gram mod) tokens: llama.cpp's
+# 12 and 24 were never matched in an agent's short replies, so nothing was ever drafted.
+T = xlc.common_speculative_type
+spec = p.speculative
+if a.spec == "ngram-simple":
+    spec.types = [T.COMMON_SPECULATIVE_TYPE_NGRAM_SIMPLE]
+    spec.ngram_simple.size_m = a.draft_max
+    spec.ngram_simple.size_n = 3
+elif a.spec == "ngram-map-k":
+    spec.types = [T.COMMON_SPECULATIVE_TYPE_NGRAM_MAP_K]
+    spec.ngram_map_k.size_m = a.draft_max
+    spec.ngram_map_k.size_n = 3
+elif a.spec == "ngram-mod":
+    spec.types = [T.COMMON_SPECULATIVE_TYPE_NGRAM_MOD]
+    spec.ngram_mod.n_max = a.draft_max
+    spec.ngram_mod.n_min = min(spec.ngram_mod.n_min, max(1, a.draft_max // 4))
+    spec.ngram_mod.n_match = 4
+elif a.spec == "draft":
+    spec.types = [T.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
+    spec.draft.mparams.path = a.draft_model
+    spec.draft.n_max = a.draft_max
+    spec.draft.cpuparams.n_threads = a.threads
+    spec.draft.cpuparams_batch.n_threads = a.threads
+elif a.spec != "none":
+    sys.exit("unknown --spec %s" % a.spec)
 server = xlc.Server(p)      # returns once the model is loaded and the port listens
 print("self-harness: serving %s at %s" % (a.alias, server.listening_address), flush=True)
 while not stop.wait(3600):
@@ -69,6 +113,9 @@ pub struct PidFile {
     pub launcher: PathBuf,
     /// Seconds since the Unix epoch.
     pub started_at: u64,
+    /// How it computes (absent in pid files written before: llama.cpp's defaults).
+    #[serde(default)]
+    pub serving: Serving,
 }
 
 impl PidFile {
@@ -186,6 +233,13 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
     if let Some(existing) = PidFile::read(&pid_path) {
         if existing.state() == ServerState::Running {
             if existing.model_name == files.model_name && existing.host == options.host {
+                if existing.serving != options.serving {
+                    return Err(ModelError::ServingDiffers {
+                        port: options.port,
+                        running: existing.serving,
+                        asked: options.serving,
+                    });
+                }
                 return Ok(RunningServer {
                     base_url: existing.base_url,
                     model_name: existing.model_name,
@@ -212,6 +266,16 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
         std::fs::File::create(&log).map_err(|e| ModelError::io(format!("cannot create {}", log.display()), e))?;
     let log_err = log_file.try_clone().map_err(|e| ModelError::io(format!("cannot open {}", log.display()), e))?;
 
+    let draft_model = match options.serving.speculation {
+        Some(Speculation::Draft { .. }) => {
+            let path = cache.join("weights").join(QWEN_05B.file_name());
+            if !path.is_file() {
+                return Err(ModelError::NoDraftModel { path: path.display().to_string() });
+            }
+            Some(path)
+        }
+        _ => None,
+    };
     let mut command = tokio::process::Command::new(&files.python);
     command
         .arg(&launcher)
@@ -221,6 +285,7 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
         .args(["--port", &options.port.to_string()])
         .args(["--ctx-size", &options.ctx_size.to_string()])
         .args(["--threads", &options.threads.max(1).to_string()])
+        .args(options.serving.launcher_args(draft_model.as_deref()))
         .stdin(Stdio::null())
         .stdout(Stdio::from(log_file))
         .stderr(Stdio::from(log_err))
@@ -244,6 +309,7 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default(),
+        serving: options.serving,
     };
     record.write(&pid_path).map_err(|e| ModelError::io(format!("cannot write {}", pid_path.display()), e))?;
 
@@ -478,6 +544,7 @@ mod tests {
             log: PidFile::log_path(dir.path(), 8123),
             launcher: dir.path().join("serve.py"),
             started_at: 1,
+            serving: "ngram-simple:8".parse().unwrap(),
         };
         record.write(&path).unwrap();
         let back = PidFile::read(&path).unwrap();

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::llm::ServerTimings;
 use crate::verify::TestResult;
 
 /// Bumped when a change to the format would mislead an older reader.
@@ -90,6 +91,10 @@ pub struct Turn {
     pub tokens_out: u64,
     /// Time waiting for the model, in milliseconds (fractional).
     pub model_ms: f64,
+    /// What the server said it spent on this turn's replies (llama.cpp's timings: prompt
+    /// tokens evaluated and taken from its cache, tokens generated, drafts accepted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<ServerTimings>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
