@@ -6,6 +6,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What the tests need before anything else: what Debian packages can give is installed,
+# the rest is named with the way to get it.
+echo "==> prerequisites"
+apt_install() { # apt_install PACKAGE…: Debian packages, once
+  [ "$(id -u)" = 0 ] || { echo "error: $* missing and not root to install it (apt-get install $*)" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+command -v cargo >/dev/null || { echo "error: cargo not found: install Rust (https://rustup.rs), then run this again" >&2; exit 1; }
+command -v curl >/dev/null || apt_install curl ca-certificates
+if ! python3 -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  apt_install python3 python3-venv python3-pip
+fi
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+  || { echo "error: $(python3 --version) is older than 3.10, which the model server and InterCode need" >&2; exit 1; }
+# npm only bootstraps the VS Code test's own Node 24 and code-server (scripts/test-vscode.sh).
+command -v npm >/dev/null || apt_install npm
+echo "    cargo $(cargo --version | cut -d' ' -f2), $(python3 --version), npm $(npm --version)"
+
 bash scripts/setup-docker.sh
 
 echo "==> building"
