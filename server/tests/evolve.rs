@@ -54,6 +54,11 @@ async fn run_loop(cwd: &Path, base_url: &str, tasks: &Path, harness: &Path, extr
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
+    // Each episode's line says how far the run is: `[3/≤24, ≤1m 5s left]`.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in stderr.lines().filter(|l| l.contains(" turns) ")) {
+        assert!(line.contains("/≤") && line.ends_with(']'), "no progress on: {line}");
+    }
 }
 
 /// Runs git in `repo`; its standard output.

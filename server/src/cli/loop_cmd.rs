@@ -101,7 +101,9 @@ pub async fn run(args: LoopArgs) -> CliResult {
     }
     let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
     let price = setup.client.config().price();
-    say_plan(&evolve::plan(&options, &harness, &setup.splits, args.run.repeats, price), &harness, &setup.model);
+    let plan = evolve::plan(&options, &harness, &setup.splits, args.run.repeats, price);
+    say_plan(&plan, &harness, &setup.model);
+    let pace = ui::Pace::new(plan.episodes);
 
     let bar = ui::spinner("loop");
     let interactive = ui::interactive();
@@ -116,8 +118,12 @@ pub async fn run(args: LoopArgs) -> CliResult {
     let on_episode = |e: &Episode| {
         let verdict = if e.outcome.passed { "pass" } else { "fail" };
         let line = format!(
-            "    {:<28} s{:<3} {verdict} ({:?}, {} turns)",
-            e.task, e.seed, e.outcome.error_class, e.outcome.turns
+            "    {:<28} s{:<3} {verdict} ({:?}, {} turns) {}",
+            e.task,
+            e.seed,
+            e.outcome.error_class,
+            e.outcome.turns,
+            pace.episode(&e.outcome.finished_at)
         );
         if interactive {
             bar.set_message(line.trim().to_string());

@@ -60,9 +60,11 @@ pub fn progress(len: u64, what: &str) -> ProgressBar {
     }
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} {elapsed_precise} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {prefix} [{bar:30}] {pos}/{len} {elapsed_precise}, ~{eta} left {wide_msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     bar.set_prefix(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(120));
@@ -108,4 +110,84 @@ pub fn diff(unified: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Episodes done of those planned, and how long the rest may take, for a long command's
+/// progress: the pace is that of the episodes run by this process (a resumed run reuses
+/// finished ones at once, which would promise far too soon an end), and the plan is an
+/// upper bound (validations stop early), so the time left is one too.
+pub struct Pace {
+    planned: u64,
+    started: std::time::Instant,
+    /// Episodes that finished before this, by their trace, were reused.
+    started_at: String,
+    done: std::sync::atomic::AtomicU64,
+    ran: std::sync::atomic::AtomicU64,
+}
+
+impl Pace {
+    pub fn new(planned: u64) -> Pace {
+        Pace {
+            planned,
+            started: std::time::Instant::now(),
+            started_at: crate::util::now_rfc3339(),
+            done: Default::default(),
+            ran: Default::default(),
+        }
+    }
+
+    /// Counts an episode that finished at `finished_at` (its trace's RFC 3339 time) and says
+    /// where the run stands: `[12/≤1606, ≤7h 30m left]`.
+    pub fn episode(&self, finished_at: &str) -> String {
+        use std::sync::atomic::Ordering::SeqCst;
+        let done = self.done.fetch_add(1, SeqCst) + 1;
+        let ran = if finished_at >= self.started_at.as_str() {
+            self.ran.fetch_add(1, SeqCst) + 1
+        } else {
+            self.ran.load(SeqCst)
+        };
+        let left = self.planned.saturating_sub(done);
+        let eta = match ran {
+            0 => String::new(),
+            _ if left == 0 => ", the last planned".to_string(),
+            ran => {
+                let each = self.started.elapsed().as_secs_f64() / ran as f64;
+                format!(", ≤{} left", human_duration(each * left as f64))
+            }
+        };
+        format!("[{done}/≤{}{eta}]", self.planned)
+    }
+}
+
+/// `7h 30m`, `12m 5s`, `40s`.
+pub fn human_duration(secs: f64) -> String {
+    let secs = secs.max(0.0).round() as u64;
+    match (secs / 3600, secs % 3600 / 60, secs % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m {s}s"),
+        (h, m, _) => format!("{h}h {m}m"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_counts_reused_episodes_but_times_only_those_it_ran() {
+        let pace = Pace::new(4);
+        assert_eq!(pace.episode("2000-01-01T00:00:00Z"), "[1/≤4]", "reused: no pace yet");
+        let now = crate::util::now_rfc3339();
+        let second = pace.episode(&now);
+        assert!(second.starts_with("[2/≤4, ≤") && second.ends_with(" left]"), "{second}");
+        pace.episode(&now);
+        assert_eq!(pace.episode(&now), "[4/≤4, the last planned]");
+    }
+
+    #[test]
+    fn durations_read_as_a_person_says_them() {
+        assert_eq!(human_duration(40.4), "40s");
+        assert_eq!(human_duration(725.0), "12m 5s");
+        assert_eq!(human_duration(27000.0), "7h 30m");
+    }
 }
