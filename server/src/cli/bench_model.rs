@@ -61,6 +61,8 @@ pub struct ModelBenchArgs {
     /// Cap on each episode's agent time, in seconds.
     #[arg(long, default_value_t = 120)]
     episode_timeout: u64,
+    #[command(flatten)]
+    cache: super::model::CacheArg,
     /// First port to serve on (one per configuration, upwards).
     #[arg(long, default_value_t = 8095, value_parser = model::parse_port)]
     port: u16,
@@ -134,6 +136,7 @@ pub async fn run(args: ModelBenchArgs) -> CliResult {
             size,
             port: args.port.saturating_add(i as u16),
             serving: *serving,
+            cache: args.cache.dir(),
             ..ServeOptions::default()
         };
         ui::info(&format!("[{}/{}] serving the {size} with {serving} on port {}", i + 1, configs.len(), options.port));

@@ -54,7 +54,7 @@ pub struct CacheArg {
 }
 
 impl CacheArg {
-    fn dir(&self) -> PathBuf {
+    pub(super) fn dir(&self) -> PathBuf {
         self.cache.clone().unwrap_or_else(model::default_cache_dir)
     }
 }
