@@ -256,6 +256,19 @@ async fn a_proposal_that_creates_a_file_resolves_into_a_create_and_one_edit_per_
     );
     assert_eq!(changes[2]["textDocument"]["uri"], json!(uri(&script)));
     assert!(changes[2]["edits"][0]["newText"].as_str().unwrap().starts_with("#!/bin/bash\n"));
+
+    // The preview shows the manifest with both of its changes, names the script it also
+    // writes, and hands the editor the whole proposal to apply on Accept (it once showed and
+    // wrote the first change only: the harness then named a hook script never written).
+    let preview =
+        client.request("selfHarness/proposedText", json!({"proposal": "interactive-program-1"})).await.unwrap();
+    assert_eq!(preview["uri"], manifest_uri);
+    let proposed = preview["proposed"].as_str().unwrap();
+    assert!(proposed.contains("declare_after_check") && proposed.contains("[hooks.before_completion]"), "{proposed}");
+    assert_eq!(preview["files"], json!(["harness.toml", "hooks/show-changes.sh"]));
+    assert_eq!(preview["edit"]["documentChanges"], resolved["edit"]["documentChanges"]);
+    let diff = preview["diff"].as_str().unwrap();
+    assert!(diff.contains("+++ b/harness.toml") && diff.contains("+++ b/hooks/show-changes.sh"), "{diff}");
     client.shutdown().await;
 }
 

@@ -93,6 +93,16 @@ export class ServerConnection implements vscode.Disposable {
     return params === undefined ? client.sendRequest<R>(method) : client.sendRequest<R>(method, params);
   }
 
+  /** An LSP workspace edit from the server as VS Code's own. */
+  async asWorkspaceEdit(edit: unknown): Promise<vscode.WorkspaceEdit> {
+    // The converter takes the protocol's type; the server's JSON is that type.
+    const converted = await this.running().protocol2CodeConverter.asWorkspaceEdit(edit as never);
+    if (!converted) {
+      throw new Error('the server sent no edit');
+    }
+    return converted;
+  }
+
   /** Runs a server command (`workspace/executeCommand`) with one argument object. */
   async execute<R>(command: string, argument: object = {}): Promise<R> {
     return this.running().sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] }) as Promise<R>;

@@ -1,7 +1,8 @@
 // The inline diff of a proposal: `selfHarness.previewProposal` (the client command the
 // server's "Preview proposal" code action runs) asks `selfHarness/proposedText` and opens
 // `vscode.diff` between the harness file and a virtual document with the proposed text.
-// Accept (editor title) applies the proposal to the file, saves it and starts its
+// Accept (editor title) applies the whole proposal (the shown file and any other it
+// changes or creates, such as a hook script), saves what it touched and starts its
 // validation on the server; Reject closes the diff.
 
 import * as vscode from 'vscode';
@@ -9,7 +10,6 @@ import * as vscode from 'vscode';
 import type { ServerConnection } from './client';
 import { PROPOSED_TEXT_REQUEST, ServerCommand, type ProposedText } from './protocol';
 import { diffTitle, proposalIdOf, proposalUri } from './proposalUri';
-import { minimalReplacement } from './textEdit';
 
 export class ProposalPreview implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly texts = new Map<string, ProposedText>();
@@ -39,7 +39,8 @@ export class ProposalPreview implements vscode.TextDocumentContentProvider, vsco
     const file = vscode.Uri.parse(text.uri);
     const right = this.virtualUri(id, text);
     this.changed.fire(right);
-    await vscode.commands.executeCommand('vscode.diff', file, right, diffTitle(id, file.path, text.title), {
+    const others = text.files.slice(1);
+    await vscode.commands.executeCommand('vscode.diff', file, right, diffTitle(id, file.path, text.title, others), {
       preview: false,
     });
   }
@@ -67,21 +68,16 @@ export class ProposalPreview implements vscode.TextDocumentContentProvider, vsco
       );
       return;
     }
-    const replacement = minimalReplacement(text.original, text.proposed);
-    if (replacement) {
-      const edit = new vscode.WorkspaceEdit();
-      const range = new vscode.Range(document.positionAt(replacement.start), document.positionAt(replacement.end));
-      edit.replace(file, range, replacement.text, {
-        label: `Self-Harness proposal ${id}`,
-        description: text.title,
-        needsConfirmation: false,
-      });
-      if (!(await vscode.workspace.applyEdit(edit))) {
-        void vscode.window.showErrorMessage(`Self-Harness: could not apply proposal ${id}.`);
-        return;
-      }
+    // The whole proposal, as the server's "Apply proposal" action would apply it.
+    const edit = await this.server.asWorkspaceEdit(text.edit);
+    if (!(await vscode.workspace.applyEdit(edit))) {
+      void vscode.window.showErrorMessage(`Self-Harness: could not apply proposal ${id}.`);
+      return;
     }
-    await document.save();
+    for (const [uri] of edit.entries()) {
+      const touched = await vscode.workspace.openTextDocument(uri);
+      await touched.save();
+    }
     await this.close(this.virtualUri(id, text));
     await vscode.window.showTextDocument(document, { preview: false });
     await this.server.execute(ServerCommand.validate, { proposal: id });

@@ -26,8 +26,9 @@ export function proposalIdOf(uri: { scheme: string; query: string }): string | u
 }
 
 /** The diff editor's title. */
-export function diffTitle(id: string, file: string, rationale: string): string {
+export function diffTitle(id: string, file: string, rationale: string, others: string[] = []): string {
   const name = file.split(/[\\/]/).filter(Boolean).pop() ?? file;
   const why = rationale.length > 60 ? `${rationale.slice(0, 59)}…` : rationale;
-  return `${name} ↔ proposal ${id}${why ? ` — ${why}` : ''}`;
+  const more = others.length > 0 ? ` (and ${others.join(', ')})` : '';
+  return `${name}${more} ↔ proposal ${id}${why ? ` — ${why}` : ''}`;
 }

@@ -96,12 +96,17 @@ export interface SideBarState {
   runs: Run[];
 }
 
+/** The first file a proposal changes, before and after; every file it touches (the shown
+ * one first); a unified diff of them all; and the whole proposal as an LSP workspace edit,
+ * which Accept applies. */
 export interface ProposedText {
   uri: string;
   original: string;
   proposed: string;
   diff: string;
   title: string;
+  files: string[];
+  edit: unknown;
 }
 
 export interface ReportResult {

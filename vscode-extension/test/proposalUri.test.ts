@@ -26,4 +26,10 @@ describe('proposal URIs', () => {
     expect(long.endsWith('…')).toBe(true);
     expect(long.length).toBeLessThan(100);
   });
+
+  it('names the other files a proposal changes, which Accept writes too', () => {
+    expect(diffTitle('p-2', '/h/harness.toml', 'check before done', ['hooks/show-changes.sh'])).toBe(
+      'harness.toml (and hooks/show-changes.sh) ↔ proposal p-2 — check before done',
+    );
+  });
 });

@@ -130,51 +130,7 @@ pub fn resolve(
                     decided.record.evidence()
                 ));
             }
-            let annotation = format!("self-harness/{id}");
-            let mut changes = Vec::new();
-            // One edit per file (a proposal may change a file twice), against its text now.
-            let mut files: Vec<(DocumentText, String)> = Vec::new();
-            for part in proposal.edit.parts() {
-                let path = crate::util::join_inside(&proposal.parent_dir, &part.file)?;
-                let uri = Uri::from_file_path(&path).ok_or_else(|| format!("{} has no URI", path.display()))?;
-                let at = match files.iter().position(|(doc, _)| doc.uri == uri) {
-                    Some(at) => at,
-                    None => {
-                        let doc = match document(&path) {
-                            Some(doc) => doc,
-                            // A file the proposal creates.
-                            None if part.search.is_empty() && !path.exists() => {
-                                changes.push(DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
-                                    uri: uri.clone(),
-                                    options: None,
-                                    annotation_id: Some(annotation.clone()),
-                                })));
-                                DocumentText { uri, text: String::new(), version: None }
-                            }
-                            None => return Err(format!("cannot read {}", path.display())),
-                        };
-                        let text = doc.text.clone();
-                        files.push((doc, text));
-                        files.len() - 1
-                    }
-                };
-                files[at].1 = apply_edit(&files[at].1, &part)
-                    .map_err(|e| format!("proposal {id} no longer applies to {}: {e}", path.display()))?;
-            }
-            for (doc, proposed) in files {
-                let edits = line_edits(&doc.text, &proposed);
-                changes.push(DocumentChangeOperation::Edit(document_edit(doc, edits, &annotation)));
-            }
-            let weakness = view.weakness(&proposal.weakness).map_or(proposal.weakness.as_str(), |w| w.title.as_str());
-            action.edit = Some(workspace_edit(
-                changes,
-                &annotation,
-                ChangeAnnotation {
-                    label: format!("Self-Harness proposal {id}"),
-                    needs_confirmation: Some(false),
-                    description: Some(format!("For \"{weakness}\": {}", proposal.edit.rationale)),
-                },
-            ));
+            action.edit = Some(proposal_edit(view, proposal, document)?);
             action.command = Some(Command {
                 title: "Validate".into(),
                 command: commands::VALIDATE.into(),
@@ -213,6 +169,77 @@ pub fn resolve(
     }
 }
 
+/// The whole of a proposal as one workspace edit against the files as they are now: the
+/// files it creates, and one edit per file it changes (a file changed twice is edited once).
+fn proposal_edit(
+    view: &StoreView,
+    proposal: &Proposal,
+    document: &dyn Fn(&Path) -> Option<DocumentText>,
+) -> Result<WorkspaceEdit, String> {
+    let id = &proposal.id;
+    let annotation = format!("self-harness/{id}");
+    let files = proposed_files(proposal, document)?;
+    // The files it creates first, then an edit per file.
+    let mut changes: Vec<DocumentChangeOperation> = files
+        .iter()
+        .filter(|(_, _, created)| *created)
+        .map(|(doc, _, _)| {
+            DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
+                uri: doc.uri.clone(),
+                options: None,
+                annotation_id: Some(annotation.clone()),
+            }))
+        })
+        .collect();
+    for (doc, proposed, _) in files {
+        let edits = line_edits(&doc.text, &proposed);
+        changes.push(DocumentChangeOperation::Edit(document_edit(doc, edits, &annotation)));
+    }
+    let weakness = view.weakness(&proposal.weakness).map_or(proposal.weakness.as_str(), |w| w.title.as_str());
+    Ok(workspace_edit(
+        changes,
+        &annotation,
+        ChangeAnnotation {
+            label: format!("Self-Harness proposal {id}"),
+            needs_confirmation: Some(false),
+            description: Some(format!("For \"{weakness}\": {}", proposal.edit.rationale)),
+        },
+    ))
+}
+
+/// Each file a proposal touches, in the order it first does: its text now, its text with
+/// every part of the proposal for it applied, and whether the proposal creates it.
+fn proposed_files(
+    proposal: &Proposal,
+    document: &dyn Fn(&Path) -> Option<DocumentText>,
+) -> Result<Vec<(DocumentText, String, bool)>, String> {
+    let id = &proposal.id;
+    let mut files: Vec<(DocumentText, String, bool)> = Vec::new();
+    for part in proposal.edit.parts() {
+        let path = crate::util::join_inside(&proposal.parent_dir, &part.file)?;
+        let uri = Uri::from_file_path(&path).ok_or_else(|| format!("{} has no URI", path.display()))?;
+        let at = match files.iter().position(|(doc, _, _)| doc.uri == uri) {
+            Some(at) => at,
+            None => {
+                let (doc, created) = match document(&path) {
+                    Some(doc) => (doc, false),
+                    // A file the proposal creates.
+                    None if part.search.is_empty() && !path.exists() => {
+                        (DocumentText { uri, text: String::new(), version: None }, true)
+                    }
+                    None => return Err(format!("cannot read {}", path.display())),
+                };
+                let text = doc.text.clone();
+                files.push((doc, text, created));
+                files.len() - 1
+            }
+        };
+        files[at].1 = apply_edit(&files[at].1, &part)
+            .map_err(|e| format!("proposal {id} no longer applies to {}: {e}", path.display()))?;
+    }
+    Ok(files)
+}
+
 fn document_edit(doc: DocumentText, edits: Vec<TextEdit>, id: &str) -> TextDocumentEdit {
     TextDocumentEdit {
         text_document: OptionalVersionedTextDocumentIdentifier { uri: doc.uri, version: doc.version },
@@ -248,7 +275,10 @@ pub fn line_edits(old: &str, new: &str) -> Vec<TextEdit> {
         .collect()
 }
 
-/// The answer to `selfHarness/proposedText`.
+/// The answer to `selfHarness/proposedText`: the first file the proposal changes, before
+/// and after (every part of the proposal for that file applied), for a diff view; every file
+/// it touches; a unified diff of them all; and the whole proposal as one workspace edit, which
+/// is what accepting the preview applies (a hook remedy also writes its script).
 #[derive(Debug, Serialize)]
 pub struct ProposedText {
     pub uri: Uri,
@@ -256,6 +286,9 @@ pub struct ProposedText {
     pub proposed: String,
     pub diff: String,
     pub title: String,
+    /// Each file the proposal touches, relative to the harness folder, the shown one first.
+    pub files: Vec<String>,
+    pub edit: WorkspaceEdit,
 }
 
 pub fn proposed_text(
@@ -264,16 +297,35 @@ pub fn proposed_text(
     document: &dyn Fn(&Path) -> Option<DocumentText>,
 ) -> Result<ProposedText, String> {
     let proposal = view.proposal(id).ok_or_else(|| format!("no proposal {id} in the store"))?;
-    let own = &proposal.edit.parts()[0];
-    let path = crate::util::join_inside(&proposal.parent_dir, &own.file)?;
-    let doc = document(&path).ok_or_else(|| format!("cannot read {}", path.display()))?;
-    let proposed = apply_edit(&doc.text, own).map_err(|e| format!("proposal {id} no longer applies: {e}"))?;
-    let diff = TextDiff::from_lines(&doc.text, &proposed)
-        .unified_diff()
-        .context_radius(3)
-        .header(&format!("a/{}", own.file), &format!("b/{}", own.file))
-        .to_string();
-    Ok(ProposedText { uri: doc.uri, original: doc.text, proposed, diff, title: proposal.edit.rationale.clone() })
+    let files = proposed_files(proposal, document)?;
+    let mut names: Vec<String> = Vec::new();
+    for part in proposal.edit.parts() {
+        if !names.contains(&part.file) {
+            names.push(part.file.clone());
+        }
+    }
+    let diff = files
+        .iter()
+        .zip(&names)
+        .map(|((doc, proposed, _), name)| {
+            TextDiff::from_lines(&doc.text, proposed)
+                .unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{name}"), &format!("b/{name}"))
+                .to_string()
+        })
+        .collect();
+    let edit = proposal_edit(view, proposal, document)?;
+    let (doc, proposed, _) = files.into_iter().next().ok_or_else(|| format!("proposal {id} changes nothing"))?;
+    Ok(ProposedText {
+        uri: doc.uri,
+        original: doc.text,
+        proposed,
+        diff,
+        title: proposal.edit.rationale.clone(),
+        files: names,
+        edit,
+    })
 }
 
 /// Markdown for a hover on a weakness: what it is and each proposal's diff.

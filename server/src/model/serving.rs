@@ -94,18 +94,23 @@ impl Serving {
                 push("--draft-model", path.display().to_string());
             }
         }
-        for (flag, value) in [
-            ("--batch", self.batch.map(|n| n as usize)),
-            ("--ubatch", self.ubatch.map(|n| n as usize)),
-            ("--cache-reuse", self.cache_reuse.map(|n| n as usize)),
-            ("--threads-batch", self.threads_batch),
-            ("--slots", self.slots.map(|n| n as usize)),
-        ] {
+        for (name, value) in self.numbers() {
             if let Some(value) = value {
-                push(flag, value.to_string());
+                push(&format!("--{name}"), value.to_string());
             }
         }
         args
+    }
+
+    /// The numeric settings by their spec names (which are also the launcher's flags).
+    fn numbers(&self) -> [(&'static str, Option<usize>); 5] {
+        [
+            ("batch", self.batch.map(|n| n as usize)),
+            ("ubatch", self.ubatch.map(|n| n as usize)),
+            ("cache-reuse", self.cache_reuse.map(|n| n as usize)),
+            ("threads-batch", self.threads_batch),
+            ("slots", self.slots.map(|n| n as usize)),
+        ]
     }
 }
 
@@ -116,13 +121,7 @@ impl fmt::Display for Serving {
         if let Some(s) = self.speculation {
             parts.push(format!("{}:{}", s.name(), s.draft_max()));
         }
-        for (name, value) in [
-            ("batch", self.batch.map(|n| n as usize)),
-            ("ubatch", self.ubatch.map(|n| n as usize)),
-            ("cache-reuse", self.cache_reuse.map(|n| n as usize)),
-            ("threads-batch", self.threads_batch),
-            ("slots", self.slots.map(|n| n as usize)),
-        ] {
+        for (name, value) in self.numbers() {
             if let Some(value) = value {
                 parts.push(format!("{name}:{value}"));
             }
