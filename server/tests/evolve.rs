@@ -366,6 +366,43 @@ async fn mine_propose_and_validate_step_by_step() {
     assert_eq!(ran, test_split);
 }
 
+/// `loop --json` is JSON Lines as it runs: the plan, each step, each episode with where the
+/// run stands, and the end; nothing else on stdout.
+#[tokio::test]
+async fn the_loop_reports_json_lines_as_it_runs() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = ScriptedModel::responding(vim_model).await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let (base_url, tasks_dir, harness_dir, dir) =
+        (model.base_url().to_string(), tasks.clone(), harness.clone(), cwd.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        let extra = ["--iterations", "1", "--proposer", "none", "--json"];
+        common::run(&mut loop_command_with(&dir, &base_url, &tasks_dir, &harness_dir, &extra))
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"plan"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"finished"), "{kinds:?}");
+    assert!(kinds.contains(&"say"), "{kinds:?}");
+    let episodes: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "episode").collect();
+    assert!(!episodes.is_empty());
+    let planned = events[0]["plan"]["episodes"].as_u64().unwrap();
+    for (i, e) in episodes.iter().enumerate() {
+        assert_eq!(e["progress"]["done"].as_u64(), Some(i as u64 + 1), "{e}");
+        assert_eq!(e["progress"]["planned"].as_u64(), Some(planned), "{e}");
+        assert!(e["task"].is_string() && e["passed"].is_boolean(), "{e}");
+    }
+    assert!(episodes.last().unwrap()["progress"]["left_s"].is_number(), "paced once episodes ran");
+}
+
 #[tokio::test]
 async fn an_unchanged_harness_is_not_mined_twice() {
     if !common::docker_available() {

@@ -17,7 +17,8 @@ use crate::episodes::{Backend, Runner};
 use crate::llm::Client;
 use crate::model::{self, ServeOptions, Serving};
 use crate::store::Store;
-use crate::throughput::{self, EpisodeFigures, Recording, ServerFigures};
+use crate::task::{Suite, Task};
+use crate::throughput::{self, EpisodeFigures, Recording, ServerFigures, TurnFigures};
 
 /// The recorded episode replayed when `--replay` is not given: the 1.5B with `minimal`
 /// (temperature 0) on the starter task `git-bisect-revert`, its first six commands (a
@@ -83,39 +84,13 @@ struct Measured {
 }
 
 pub async fn run(args: ModelBenchArgs) -> CliResult {
-    let bad = |message: String| CliError::new(exit::BAD_INPUT, message);
     if args.repeats == 0 || args.parallel == 0 {
-        return Err(bad("--repeats and --parallel must be at least 1".into()));
+        return Err(CliError::new(exit::BAD_INPUT, "--repeats and --parallel must be at least 1"));
     }
     let harness = load_harness(&args.harness)?;
     let suite = args.tasks.as_deref().map(load_suite).transpose()?;
-    let recording = match &args.replay {
-        None => {
-            let scratch = tempfile::tempdir().map_err(|e| CliError::io("a temporary folder", e))?;
-            let path = scratch.path().join("trace.jsonl");
-            std::fs::write(&path, RECORDED_TRACE).map_err(|e| CliError::io(path.display(), e))?;
-            let trace = crate::trace::read(&path).map_err(|e| bad(e.to_string()))?;
-            Recording::of(&trace, RECORDED_INSTRUCTION).map_err(bad)?
-        }
-        Some(path) => {
-            let trace = crate::trace::read(path).map_err(|e| bad(e.to_string()))?;
-            let tasks = &suite.as_ref().expect("--replay requires --tasks").tasks;
-            let task = tasks
-                .iter()
-                .find(|t| t.name == trace.header.task)
-                .ok_or_else(|| bad(format!("{}: its task {} is not in --tasks", path.display(), trace.header.task)))?;
-            Recording::of(&trace, &task.instruction).map_err(bad)?
-        }
-    };
-    let sample: Vec<crate::task::Task> = match &suite {
-        Some(suite) if args.sample > 0 => {
-            let mut tasks = suite.tasks.clone();
-            tasks.sort_by(|a, b| a.name.cmp(&b.name));
-            let n = args.sample.min(tasks.len());
-            (0..n).map(|i| tasks[i * tasks.len() / n].clone()).collect()
-        }
-        _ => Vec::new(),
-    };
+    let recording = recording(args.replay.as_deref(), suite.as_ref())?;
+    let sample = suite.as_ref().map_or_else(Vec::new, |suite| spread(&suite.tasks, args.sample));
     let backend = if sample.is_empty() { None } else { Some(Backend::Local(engine().await?.clone())) };
     let configs = if args.configs.is_empty() {
         let mut configs = vec![Serving::LLAMA_CPP];
@@ -158,43 +133,16 @@ pub async fn run(args: ModelBenchArgs) -> CliResult {
         })
         .map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
 
-        let bar = ui::progress((args.repeats + 1) as u64, &format!("replay {serving}"));
-        let mut turns = Vec::new();
-        let mut replies = Vec::new();
-        for repeat in 0..=args.repeats {
-            let dir = scratch.path().join(format!("replay-{i}-{repeat}"));
-            let replayed = throughput::replay(&recording, &harness, &client, &files.model_name, &dir)
-                .await
-                .map_err(|e| CliError::io(dir.display(), e))?;
-            if repeat > 0 {
-                turns.extend(replayed.turns);
-            }
-            replies = replayed.replies;
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
+        let dir = scratch.path().join(format!("replay-{i}"));
+        let (turns, replies) =
+            replay_counted(&recording, &harness, &client, &files.model_name, args.repeats, &dir).await?;
         let replies_differ = first_replies.get_or_insert_with(|| replies.clone()) != &replies;
 
         let episodes = match &backend {
             None => None,
             Some(backend) => {
-                let bar = ui::progress(sample.len() as u64, &format!("episodes {serving}"));
-                let on_episode = |_: &crate::episodes::Episode| bar.inc(1);
                 let dir = scratch.path().join(format!("episodes-{i}"));
-                let runner = Runner {
-                    backend,
-                    client: &client,
-                    model: files.model_name.clone(),
-                    store: Store::at(&dir),
-                    parallel: args.parallel,
-                    time_limit: Some(Duration::from_secs(args.episode_timeout)),
-                    on_episode: &on_episode,
-                };
-                let figures = throughput::episodes_per_hour(&runner, &harness, &sample)
-                    .await
-                    .map_err(|e| CliError::io(dir.display(), e))?;
-                bar.finish_and_clear();
-                Some(figures)
+                Some(time_episodes(&args, backend, &client, &files.model_name, &harness, &sample, &dir).await?)
             }
         };
         drop(guard);
@@ -220,12 +168,92 @@ pub async fn run(args: ModelBenchArgs) -> CliResult {
     Ok(exit::OK)
 }
 
-fn print_table(measured: &[Measured], recording: &Recording, repeats: usize, sample: &[crate::task::Task]) {
+/// Replays `recording` `repeats` times after one that warms the server's cache up (traces
+/// under `dir`): the counted turns, and the last replay's replies.
+async fn replay_counted(
+    recording: &Recording,
+    harness: &crate::harness::Harness,
+    client: &Client,
+    model: &str,
+    repeats: usize,
+    dir: &std::path::Path,
+) -> Result<(Vec<TurnFigures>, Vec<String>), CliError> {
+    let bar = ui::progress((repeats + 1) as u64, "replay");
+    let (mut turns, mut replies) = (Vec::new(), Vec::new());
+    for repeat in 0..=repeats {
+        let dir = dir.join(repeat.to_string());
+        let replayed = throughput::replay(recording, harness, client, model, &dir)
+            .await
+            .map_err(|e| CliError::io(dir.display(), e))?;
+        if repeat > 0 {
+            turns.extend(replayed.turns);
+        }
+        replies = replayed.replies;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok((turns, replies))
+}
+
+/// Real episodes of `sample`, timed, in a fresh store under `dir`.
+async fn time_episodes(
+    args: &ModelBenchArgs,
+    backend: &Backend,
+    client: &Client,
+    model: &str,
+    harness: &crate::harness::Harness,
+    sample: &[Task],
+    dir: &std::path::Path,
+) -> Result<EpisodeFigures, CliError> {
+    let bar = ui::progress(sample.len() as u64, "episodes");
+    let on_episode = |_: &crate::episodes::Episode| bar.inc(1);
+    let runner = Runner {
+        backend,
+        client,
+        model: model.to_string(),
+        store: Store::at(dir),
+        parallel: args.parallel,
+        time_limit: Some(Duration::from_secs(args.episode_timeout)),
+        on_episode: &on_episode,
+    };
+    let figures =
+        throughput::episodes_per_hour(&runner, harness, sample).await.map_err(|e| CliError::io(dir.display(), e))?;
+    bar.finish_and_clear();
+    Ok(figures)
+}
+
+/// The episode to replay: the built-in one, or the trace at `replay` with its task's
+/// instruction from `suite`.
+fn recording(replay: Option<&std::path::Path>, suite: Option<&Suite>) -> Result<Recording, CliError> {
+    let bad = |message: String| CliError::new(exit::BAD_INPUT, message);
+    let Some(path) = replay else {
+        let scratch = tempfile::tempdir().map_err(|e| CliError::io("a temporary folder", e))?;
+        let path = scratch.path().join("trace.jsonl");
+        std::fs::write(&path, RECORDED_TRACE).map_err(|e| CliError::io(path.display(), e))?;
+        let trace = crate::trace::read(&path).map_err(|e| bad(e.to_string()))?;
+        return Recording::of(&trace, RECORDED_INSTRUCTION).map_err(bad);
+    };
+    let trace = crate::trace::read(path).map_err(|e| bad(e.to_string()))?;
+    let task = suite
+        .and_then(|suite| suite.tasks.iter().find(|t| t.name == trace.header.task))
+        .ok_or_else(|| bad(format!("{}: its task {} is not in --tasks", path.display(), trace.header.task)))?;
+    Recording::of(&trace, &task.instruction).map_err(bad)
+}
+
+/// `n` of `tasks` spread evenly over them in name order: the same sample every run.
+fn spread(tasks: &[Task], n: usize) -> Vec<Task> {
+    let mut tasks = tasks.to_vec();
+    tasks.sort_by(|a, b| a.name.cmp(&b.name));
+    let n = n.min(tasks.len());
+    (0..n).map(|i| tasks[i * tasks.len() / n].clone()).collect()
+}
+
+fn print_table(measured: &[Measured], recording: &Recording, repeats: usize, sample: &[Task]) {
     let opt = |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     let pct = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.0}%", v * 100.0));
     let mut header =
         vec!["serving", "prompt tok/s", "cached", "gen tok/s", "turn p50 s", "turn p99 s", "drafts ok", "same replies"];
-    if sample.iter().len() > 0 {
+    if !sample.is_empty() {
         header.extend(["episodes/h", "vs first", "passed", "model share"]);
     }
     let mut table = ui::table(&header);

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use serde_json::json;
 
 use super::{exit, ui, CliError, CliResult, StageSetup};
 use crate::episodes::Episode;
@@ -69,8 +70,10 @@ pub struct LoopArgs {
     /// whether its validate split can accept anything, then stop without running.
     #[arg(long)]
     dry_run: bool,
-    /// With --dry-run: the plan as JSON.
-    #[arg(long, requires = "dry_run")]
+    /// With --dry-run: the plan as JSON. Otherwise JSON Lines on stdout as the loop runs,
+    /// one event per line: `plan`, `say` (a step), `episode` (with `progress`: done, planned,
+    /// left_s) and `finished`.
+    #[arg(long)]
     json: bool,
     #[command(flatten)]
     agent: super::AgentArgs,
@@ -102,13 +105,22 @@ pub async fn run(args: LoopArgs) -> CliResult {
     let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
     let price = setup.client.config().price();
     let plan = evolve::plan(&options, &harness, &setup.splits, args.run.repeats, price);
-    say_plan(&plan, &harness, &setup.model);
+    let events = args.json;
+    if events {
+        event(
+            json!({"event": "plan", "harness": harness.name(), "version": harness.version(), "model": setup.model, "plan": plan}),
+        );
+    } else {
+        say_plan(&plan, &harness, &setup.model);
+    }
     let pace = ui::Pace::new(plan.episodes);
 
-    let bar = ui::spinner("loop");
-    let interactive = ui::interactive();
+    let bar = if events { indicatif::ProgressBar::hidden() } else { ui::spinner("loop") };
+    let interactive = ui::interactive() && !events;
     let say = |line: &str| {
-        if interactive {
+        if events {
+            event(json!({"event": "say", "line": line}));
+        } else if interactive {
             bar.println(line);
             bar.set_message(line.to_string());
         } else {
@@ -116,14 +128,18 @@ pub async fn run(args: LoopArgs) -> CliResult {
         }
     };
     let on_episode = |e: &Episode| {
+        let progress = pace.episode(&e.outcome.finished_at);
+        if events {
+            event(json!({
+                "event": "episode", "task": e.task, "seed": e.seed, "passed": e.outcome.passed,
+                "error_class": e.outcome.error_class, "turns": e.outcome.turns, "progress": progress,
+            }));
+            return;
+        }
         let verdict = if e.outcome.passed { "pass" } else { "fail" };
         let line = format!(
-            "    {:<28} s{:<3} {verdict} ({:?}, {} turns) {}",
-            e.task,
-            e.seed,
-            e.outcome.error_class,
-            e.outcome.turns,
-            pace.episode(&e.outcome.finished_at)
+            "    {:<28} s{:<3} {verdict} ({:?}, {} turns) {progress}",
+            e.task, e.seed, e.outcome.error_class, e.outcome.turns
         );
         if interactive {
             bar.set_message(line.trim().to_string());
@@ -141,11 +157,23 @@ pub async fn run(args: LoopArgs) -> CliResult {
         CliError::new(code, e.to_string())
     })?;
     bar.finish_and_clear();
-    println!(
-        "loop finished: {} (harness version {}); `self-harness report` shows the results",
-        end.reason, end.harness_version
-    );
+    if events {
+        event(json!({"event": "finished", "reason": end.reason.to_string(), "harness_version": end.harness_version}));
+    } else {
+        println!(
+            "loop finished: {} (harness version {}); `self-harness report` shows the results",
+            end.reason, end.harness_version
+        );
+    }
     Ok(exit::OK)
+}
+
+/// One JSON Lines event on stdout, written whole.
+fn event(value: serde_json::Value) {
+    use std::io::Write;
+    let mut line = value.to_string();
+    line.push('\n');
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }
 
 /// `--dry-run`: the plan, from the options and the files alone (no engine, no model call,

@@ -136,9 +136,8 @@ impl Pace {
         }
     }
 
-    /// Counts an episode that finished at `finished_at` (its trace's RFC 3339 time) and says
-    /// where the run stands: `[12/≤1606, ≤7h 30m left]`.
-    pub fn episode(&self, finished_at: &str) -> String {
+    /// Counts an episode that finished at `finished_at` (its trace's RFC 3339 time).
+    pub fn episode(&self, finished_at: &str) -> Progress {
         use std::sync::atomic::Ordering::SeqCst;
         let done = self.done.fetch_add(1, SeqCst) + 1;
         let ran = if finished_at >= self.started_at.as_str() {
@@ -147,15 +146,29 @@ impl Pace {
             self.ran.load(SeqCst)
         };
         let left = self.planned.saturating_sub(done);
-        let eta = match ran {
-            0 => String::new(),
-            _ if left == 0 => ", the last planned".to_string(),
-            ran => {
-                let each = self.started.elapsed().as_secs_f64() / ran as f64;
-                format!(", ≤{} left", human_duration(each * left as f64))
-            }
+        let left_s = (ran > 0).then(|| self.started.elapsed().as_secs_f64() / ran as f64 * left as f64);
+        Progress { done, planned: self.planned, left_s }
+    }
+}
+
+/// Where a run stands after an episode: `[12/≤1606, ≤7h 30m left]` as text.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Progress {
+    pub done: u64,
+    /// At most this many episodes in all.
+    pub planned: u64,
+    /// At most this long to go, once the pace is known.
+    pub left_s: Option<f64>,
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let eta = match self.left_s {
+            None => String::new(),
+            Some(_) if self.done >= self.planned => ", the last planned".to_string(),
+            Some(left) => format!(", ≤{} left", human_duration(left)),
         };
-        format!("[{done}/≤{}{eta}]", self.planned)
+        write!(f, "[{}/≤{}{eta}]", self.done, self.planned)
     }
 }
 
@@ -176,12 +189,14 @@ mod tests {
     #[test]
     fn pace_counts_reused_episodes_but_times_only_those_it_ran() {
         let pace = Pace::new(4);
-        assert_eq!(pace.episode("2000-01-01T00:00:00Z"), "[1/≤4]", "reused: no pace yet");
+        assert_eq!(pace.episode("2000-01-01T00:00:00Z").to_string(), "[1/≤4]", "reused: no pace yet");
         let now = crate::util::now_rfc3339();
         let second = pace.episode(&now);
-        assert!(second.starts_with("[2/≤4, ≤") && second.ends_with(" left]"), "{second}");
+        assert_eq!((second.done, second.planned), (2, 4));
+        let text = second.to_string();
+        assert!(text.starts_with("[2/≤4, ≤") && text.ends_with(" left]"), "{text}");
         pace.episode(&now);
-        assert_eq!(pace.episode(&now), "[4/≤4, the last planned]");
+        assert_eq!(pace.episode(&now).to_string(), "[4/≤4, the last planned]");
     }
 
     #[test]
