@@ -523,6 +523,88 @@ async fn a_candidate_that_gains_nothing_on_the_mine_split_is_not_validated() {
 }
 
 #[tokio::test]
+async fn screening_halves_the_candidates_in_rounds_and_resumes_from_its_records() {
+    if !common::docker_available() {
+        return;
+    }
+    // Three edits that do not help and the fix, screened in rounds of at least one task: all
+    // four on the first 3 of the 5 mine tasks, the better two on all five.
+    let model = ScriptedModel::responding(|request| {
+        if request["response_format"]["json_schema"]["name"] == "proposals" {
+            let advice = |text: &str| {
+                json!({"file": "system.md", "search": "", "replace": text, "rationale": "r",
+                       "expected_fixes": [], "might_break": []})
+            };
+            return support::Reply::json(&json!({
+                "proposals": [
+                    advice("Think about the task before you act."),
+                    advice("Prefer one short command per turn over long pipelines."),
+                    advice("When a listing is long, count its lines with wc -l first."),
+                    {"file": "system.md", "search": "", "replace": FIX,
+                     "rationale": "no vim", "expected_fixes": [], "might_break": []}
+                ],
+                "decline": null
+            }));
+        }
+        vim_model(request)
+    })
+    .await;
+    let (_root, tasks, harness, cwd) = workspace();
+    let args = ["--iterations", "1", "--weaknesses", "1", "--candidates", "4", "--screen-round", "1"];
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &args).await;
+    let screenings = |entries: &[Entry]| -> Vec<(String, Option<u32>, i64)> {
+        entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Screening { proposal, tasks, .. } => Some((proposal.clone(), *tasks, e.gain().unwrap())),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = entries(&cwd);
+    assert_consistent(&first);
+    let screened = screenings(&first);
+    assert_eq!(screened.len(), 4, "every candidate screened once: {screened:?}");
+    let out: Vec<_> = screened.iter().filter(|(_, tasks, _)| *tasks == Some(3)).collect();
+    assert_eq!(out.len(), 2, "two out after the first round's 3 tasks: {screened:?}");
+    assert!(out.iter().all(|(_, _, gain)| *gain == 0), "{screened:?}");
+    let fix = screened.iter().find(|(_, _, gain)| *gain > 0).expect("the fix gains");
+    assert_eq!((fix.1, fix.2), (None, 10), "the fix ran on the whole split, two seeds a task: {screened:?}");
+    let decisions: Vec<(Vec<String>, bool)> = first
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Decision { proposals, accepted, .. } => Some((proposals.clone(), *accepted)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(decisions, [(vec![fix.0.clone()], true)], "only the fix is validated");
+    // 4 × 3 + 2 × 2 candidate tasks of the mine split, two episodes each, not 4 × 5.
+    let report = common::run(common::bin().current_dir(&cwd).args(["report", "--json"]));
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    let counted: u64 = report["iterations"][1]["screenings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"))
+        .iter()
+        .map(|s| s["counted"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, (4 * 3 + 2 * 2) * 2, "{report}");
+
+    // A crash after the first record: the same command replays the rounds from the records
+    // and the stored episodes and records the other three, the same.
+    let kept = cut_ledger_after(&cwd, |e| matches!(e, Entry::Screening { .. }));
+    git(harness.parent().unwrap(), &["reset", "-q", "--hard", "HEAD~1"]);
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &args).await;
+    let again = entries(&cwd);
+    assert_consistent(&again);
+    let mut resumed = screenings(&again);
+    let mut before = screened.clone();
+    resumed.sort();
+    before.sort();
+    assert_eq!(resumed, before, "the same screenings, each once");
+    assert!(again.len() > kept.len());
+}
+
+#[tokio::test]
 async fn a_candidate_that_overflows_the_context_loses_its_pairs() {
     if !common::docker_available() {
         return;

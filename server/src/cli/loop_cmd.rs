@@ -19,8 +19,8 @@ use crate::store::Store;
 #[command(after_help = "\
 The loop evaluates the harness on the mine, validate and test splits (baseline), then per
 iteration mines weaknesses from the mine split's failed traces, asks the model for edits,
-screens each candidate on the mine split, validates the best (--finalists) against its parent
-on the validate split (same tasks, same seeds) and, with --auto-apply, installs what is accepted (a git commit when the harness is in a
+screens each candidate on the mine split (on a large one in rounds that halve the candidates,
+--screen-round), validates the best (--finalists) against its parent on the validate split (same tasks, same seeds) and, with --auto-apply, installs what is accepted (a git commit when the harness is in a
 repository). Without --auto-apply it stops after the proposals. Ctrl-C or a crash, then the
 same command: it resumes from .self-harness/ledger.jsonl without losing or double-counting
 an episode. `self-harness report` shows the outcome.
@@ -57,6 +57,12 @@ pub struct LoopArgs {
     /// of every proposal. 0 validates every proposal, unscreened.
     #[arg(long, default_value_t = LoopOptions::DEFAULT_FINALISTS)]
     finalists: usize,
+    /// On a large mine split, screening halves the candidates in rounds: all of them on a
+    /// first part of the split, the better half on a part twice as large, and so on to the
+    /// whole split, where the finalists must gain. No round runs on fewer than N tasks, so a
+    /// split of under 2N tasks screens every candidate on all of it.
+    #[arg(long, value_name = "N", default_value_t = evolve::screen::MIN_ROUND)]
+    screen_round: usize,
     /// Most lines an edit of the proposer may change (the catalog's reviewed remedies have a budget of their own).
     #[arg(long, default_value_t = Budget::default().max_changed_lines)]
     max_changed_lines: u32,
@@ -96,6 +102,7 @@ pub async fn run(args: LoopArgs) -> CliResult {
         },
         validate: args.judge.options(),
         finalists: args.finalists,
+        screen_round: args.screen_round,
         budget_tokens: args.budget_tokens,
         budget_usd: args.budget_usd,
     };

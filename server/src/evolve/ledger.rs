@@ -104,12 +104,17 @@ pub enum Entry {
     /// A proposal run on the mine split with its parent's tasks and seeds there, before
     /// validation: the loop validates only the candidates that gained the most (its
     /// `finalists`), chosen on episodes the validate split's decision does not see, so that
-    /// decision judges a family of a few instead of every proposal.
+    /// decision judges a family of a few instead of every proposal. On a large split the
+    /// candidates are halved in rounds (`evolve::screen`), and one that dropped out ran on
+    /// the first `tasks` tasks of the split only.
     Screening {
         at: String,
         iteration: u32,
         proposal: String,
         candidate_version: String,
+        /// The tasks of the mine split it ran on, when not all of them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tasks: Option<u32>,
         parent: Score,
         candidate: Score,
         /// How many of the proposal's predicted flips (tasks of the mine split) came true, of
@@ -174,7 +179,8 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// A screening's gain: the candidate's passes on the mine split minus its parent's.
+    /// A screening's gain: the candidate's passes on the mine split (or the part it ran on)
+    /// minus its parent's there.
     pub fn gain(&self) -> Option<i64> {
         match self {
             Entry::Screening { parent, candidate, .. } => Some(i64::from(candidate.passed) - i64::from(parent.passed)),

@@ -10,6 +10,7 @@
 
 pub mod ledger;
 mod plan;
+pub mod screen;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,9 @@ pub struct LoopOptions {
     /// Candidates validated per iteration after screening on the mine split (see
     /// [`screen`]); 0 validates every proposal, unscreened.
     pub finalists: usize,
+    /// The fewest tasks a round of screening runs on ([`screen::MIN_ROUND`]); the split's
+    /// size or more screens every candidate on all of it.
+    pub screen_round: usize,
     pub budget_tokens: Option<u64>,
     pub budget_usd: Option<f64>,
 }
@@ -292,7 +296,7 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
             return Ok(LoopEnd { harness_version: harness.version().to_string(), reason });
         }
 
-        let finalists = screen(options, &ledger, &earlier, &mined, &proposals, iteration).await?;
+        let finalists = screen::screen(options, &ledger, &earlier, &mined, &proposals, iteration).await?;
         (ctx.say)(&format!("iteration {iteration}: validating {} candidate(s)", finalists.len()));
         // One family per iteration: its finalists and, when there are several, their
         // combination are judged against the same parent sample — a fresh one each
@@ -361,80 +365,6 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         reason: reason.clone(),
     })?;
     Ok(LoopEnd { harness_version: harness.version().to_string(), reason })
-}
-
-/// The proposals to validate. With `options.finalists` > 0 each proposal first runs on the
-/// mine split with the tasks and seeds its parent ran there (`mined`), recorded once in the
-/// ledger; those that gained no pass are left out, and of the others the `finalists` that
-/// gained most (the smaller edit first on a tie) go on. The choice sees only mine-split
-/// episodes, so the validate split's test is still made on data nothing was chosen on, and
-/// its family is the few finalists rather than every proposal: with 12 validate tasks, 5
-/// tasks turned from failing to passing accept one candidate at α = 0.05, where seven
-/// candidates would need 8.
-async fn screen(
-    options: &LoopOptions,
-    ledger: &Ledger<'_>,
-    earlier: &Spend,
-    mined: &[Episode],
-    proposals: &[Proposal],
-    iteration: u32,
-) -> Result<Vec<Proposal>, LoopError> {
-    if options.finalists == 0 {
-        return Ok(proposals.to_vec());
-    }
-    let say = ledger.ctx.say;
-    say(&format!("iteration {iteration}: screening {} candidate(s) on the mine split", proposals.len()));
-    let (parent, _) = score(mined);
-    let mut gains: Vec<(i64, &Proposal)> = Vec::new();
-    for proposal in proposals {
-        let entries = ledger.entries()?;
-        let recorded = entries.iter().find(
-            |e| matches!(e, Entry::Screening { iteration: i, proposal: id, .. } if *i == iteration && *id == proposal.id),
-        );
-        let entry = match recorded {
-            Some(entry) => entry.clone(),
-            None => {
-                if let Some(why) = ledger.over_budget(options, earlier) {
-                    say(&format!("  {why}: {} and the rest left unscreened", proposal.id));
-                    break;
-                }
-                let candidate = load(&proposal.dir)?;
-                let episodes = ledger.ctx.run_split(&candidate, Split::Mine).await?;
-                let (screened, _) = score(&episodes);
-                let (spend, episodes) = ledger.uncounted(&entries, &episodes);
-                let passes = |s: &crate::episodes::Score, task: &str| s.per_task.get(task).map_or(0, |t| t.passed);
-                let predicted: Vec<&String> =
-                    proposal.edit.expected_fixes.iter().filter(|t| parent.per_task.contains_key(*t)).collect();
-                let hits = predicted.iter().filter(|t| passes(&screened, t) > passes(&parent, t)).count();
-                say(&format!(
-                    "  {} on the mine split: {} → {} of {} passed",
-                    proposal.id, parent.passed, screened.passed, screened.counted
-                ));
-                let entry = Entry::Screening {
-                    at: now(),
-                    iteration,
-                    proposal: proposal.id.clone(),
-                    candidate_version: candidate.version().to_string(),
-                    parent: parent.clone(),
-                    candidate: screened,
-                    predicted_hits: hits as u32,
-                    predicted_total: predicted.len() as u32,
-                    spend,
-                    episodes,
-                };
-                ledger.append(entry.clone())?;
-                entry
-            }
-        };
-        gains.push((entry.gain().unwrap_or(0), proposal));
-    }
-    gains.retain(|(gain, _)| *gain > 0);
-    gains.sort_by_key(|(gain, p)| (std::cmp::Reverse(*gain), p.changed_lines));
-    let finalists: Vec<Proposal> = gains.into_iter().take(options.finalists).map(|(_, p)| p.clone()).collect();
-    if finalists.is_empty() {
-        say("  no candidate passed more of the mine split than its parent: none is validated");
-    }
-    Ok(finalists)
 }
 
 /// Why no candidate can be accepted against a parent with `passes` per validate task, if

@@ -26,7 +26,7 @@ pub struct Plan {
     /// asked for), and their combination.
     pub family: usize,
     /// Episodes: the baseline on every split; per iteration the new harness on the mine
-    /// split, every candidate on it (screening, or the paper rule), a fresh parent sample of
+    /// split, the candidates on it (screening's rounds, or the paper rule), a fresh parent sample of
     /// the validate split and the family on it; the final test evaluation.
     pub episodes: u64,
     /// Model calls: each episode's turn limit, and the reading of failed traces and the
@@ -57,9 +57,15 @@ pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: 
     let candidates = options.weaknesses * options.propose.candidates;
     let judged = if options.finalists == 0 { candidates } else { candidates.min(options.finalists) };
     let family = judged + usize::from(judged > 1);
-    let on_mine = options.finalists > 0 || options.validate.policy == Policy::Paper;
+    let on_mine = if options.finalists > 0 {
+        super::screen::episodes(tasks[&Split::Mine], candidates, options.finalists, options.screen_round, repeats)
+    } else if options.validate.policy == Policy::Paper {
+        candidates as u64 * episodes_of(Split::Mine)
+    } else {
+        0
+    };
     let per_iteration = episodes_of(Split::Mine)
-        + if on_mine { candidates as u64 * episodes_of(Split::Mine) } else { 0 }
+        + on_mine
         + episodes_of(Split::Validate)
         + family as u64 * episodes_of(Split::Validate);
     let baseline: u64 = tasks.keys().map(|&s| episodes_of(s)).sum();

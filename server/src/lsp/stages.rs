@@ -288,6 +288,7 @@ pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Re
         propose: settings.propose_options(),
         validate: settings.validate_options(),
         finalists: settings.finalists.unwrap_or(LoopOptions::DEFAULT_FINALISTS),
+        screen_round: crate::evolve::screen::MIN_ROUND,
         budget_tokens: settings.budget_tokens,
         budget_usd: settings.budget_usd,
     };

@@ -137,6 +137,9 @@ pub struct ScreeningRow {
     pub parent_passed: u32,
     pub candidate_passed: u32,
     pub counted: u32,
+    /// The tasks of the mine split it ran on before it dropped out of screening's rounds;
+    /// `None`: all of them.
+    pub tasks: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -338,6 +341,7 @@ impl Report {
                 Entry::Screening {
                     iteration,
                     proposal,
+                    tasks,
                     parent,
                     candidate,
                     predicted_hits,
@@ -358,6 +362,7 @@ impl Report {
                         parent_passed: parent.passed,
                         candidate_passed: candidate.passed,
                         counted: candidate.counted,
+                        tasks: *tasks,
                     });
                 }
                 Entry::Decision {
@@ -616,13 +621,14 @@ impl Report {
             for s in &it.screenings {
                 let validated = it.decisions.iter().any(|d| d.proposals == [s.proposal.as_str()]);
                 lines.push(format!(
-                    "iteration {}: {} screened on the mine split: {} → {} of {} passed ({:+}){}",
+                    "iteration {}: {} screened on the mine split: {} → {} of {} passed ({:+}){}{}",
                     it.iteration,
                     s.proposal,
                     s.parent_passed,
                     s.candidate_passed,
                     s.counted,
                     i64::from(s.candidate_passed) - i64::from(s.parent_passed),
+                    s.tasks.map_or(String::new(), |t| format!(", out of the race after its first {t} tasks")),
                     if validated { ", validated" } else { "" }
                 ));
             }
