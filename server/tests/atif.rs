@@ -186,7 +186,7 @@ fn mining_a_harbor_job_finds_the_weaknesses_of_its_failed_trials() {
     let job = job_folder();
     let output = mine_harbor(job.path());
     assert_eq!(output.status.code(), Some(0));
-    let report = json(&output);
+    let report = common::finished(&output);
     assert_eq!(report["trials"].as_array().unwrap().len(), 3, "{report:#}");
     let weaknesses = report["weaknesses"].as_array().unwrap();
     let find = |id: &str| weaknesses.iter().find(|w| w["id"] == id).unwrap_or_else(|| panic!("no {id}: {report:#}"));
@@ -203,7 +203,7 @@ fn mining_a_harbor_job_finds_the_weaknesses_of_its_failed_trials() {
     // The passing trial counts as passing, and must keep passing.
     assert_eq!(find("interactive-program")["counts"]["passed_total"], 1);
     assert_eq!(find("interactive-program")["keep_passing"], serde_json::json!(["count-lines"]));
-    assert!(report["saved_to"].is_null(), "without --harness nothing replaces the store's weaknesses");
+    assert!(report["written_to"].is_null(), "without --harness nothing replaces the store's weaknesses");
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{bin, fixture, json, managed_containers, run, run_with_pid};
+use common::{bin, fixture, managed_containers, run, run_with_pid};
 
 fn result<'a>(report: &'a serde_json::Value, task: &str) -> &'a serde_json::Value {
     report["results"]
@@ -32,8 +32,13 @@ fn oracle_outcomes_are_told_apart() {
             .arg(logs.path())
             .arg(fixture("oracle")),
     );
-    let report = json(&output);
+    let report = common::finished(&output);
     assert_eq!(output.status.code(), Some(1), "some fixtures must fail");
+    // One event per task as its check ended, the last one at the plan's end.
+    let checked: Vec<_> = common::events(&output).into_iter().filter(|e| e["event"] == "task").collect();
+    let results = report["results"].as_array().unwrap().len() as u64;
+    assert_eq!(checked.len() as u64, results, "{checked:?}");
+    assert_eq!(checked.last().unwrap()["progress"]["done"].as_u64(), Some(results));
 
     let right = result(&report, "right-solution");
     assert_eq!((right["status"].as_str(), right["reward"].as_f64()), (Some("pass"), Some(1.0)));
@@ -124,7 +129,7 @@ fn oracle_outcomes_are_told_apart() {
         .args(["tasks", "check", "--json", "--task", "ubuntu-pin", "--logs"])
         .arg(logs.path().join("again"))
         .arg(fixture("oracle")));
-    let again = json(&again);
+    let again = common::finished(&again);
     let cached = result(&again, "ubuntu-pin");
     assert_eq!((cached["status"].as_str(), cached["image_cached"].as_bool()), (Some("built"), Some(true)), "{cached}");
     assert_eq!(cached["stand_in"], pinned["stand_in"], "{cached}");
@@ -146,7 +151,7 @@ fn the_starter_suite_passes_its_oracles() {
         .args(["tasks", "check", "--oracle", "--parallel", "2", "--json", "--logs"])
         .arg(logs.path())
         .arg(common::repo_root().join("tasks")));
-    let report = json(&output);
+    let report = common::finished(&output);
     let failed: Vec<_> = report["results"].as_array().unwrap().iter().filter(|r| r["status"] != "pass").collect();
     assert!(failed.is_empty(), "starter tasks whose oracle did not pass: {failed:#?}");
     assert_eq!(output.status.code(), Some(0));

@@ -54,9 +54,15 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "right-solution", "--trials", "2", "--json"];
     let output = eval_beside(cwd.path(), &base, &args).await;
     assert_eq!(output.status.code(), Some(0));
-    let summary = common::json(&output);
+    let summary = common::finished(&output)["evaluation"].clone();
     assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(2)), "{summary}");
     assert_eq!(summary["pass_rate"].as_f64(), Some(0.5));
+    // Each episode reported as it ended, with how far the run is.
+    let episodes: Vec<_> = common::events(&output).into_iter().filter(|e| e["event"] == "episode").collect();
+    let done: Vec<_> =
+        episodes.iter().map(|e| (e["progress"]["done"].as_u64(), e["progress"]["planned"].as_u64())).collect();
+    assert_eq!(done, [(Some(1), Some(2)), (Some(2), Some(2))], "{episodes:?}");
+    assert!(episodes.iter().all(|e| e["task"] == "right-solution" && e["passed"].is_boolean()), "{episodes:?}");
     let (lo, hi) = (summary["ci95"][0].as_f64().unwrap(), summary["ci95"][1].as_f64().unwrap());
     assert!(lo < 0.5 && hi > 0.5);
     let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
@@ -85,7 +91,7 @@ async fn a_task_asking_more_than_the_host_runs_capped_and_the_trace_says_so() {
     let base = model.base_url().to_string();
     let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "more-than-the-host", "--json"];
     let output = eval_beside(cwd.path(), &base, &args).await;
-    let summary = common::json(&output);
+    let summary = common::finished(&output)["evaluation"].clone();
     assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(1)), "{summary}");
     let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
     let trace = self_harness::trace::read(&run.join("more-than-the-host/0/trace.jsonl")).unwrap();
@@ -178,7 +184,7 @@ async fn eval_with_the_real_local_model_completes_with_traces() {
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    let summary = common::json(&output);
+    let summary = common::finished(&output)["evaluation"].clone();
     assert_eq!(summary["counted"].as_u64(), Some(3), "{summary}");
     assert_eq!(summary["model"], "qwen2.5-coder-0.5b-instruct");
     let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());

@@ -327,7 +327,7 @@ async fn mine_propose_and_validate_step_by_step() {
     };
     let output = validate(&id).await.unwrap();
     assert_eq!(output.status.code(), Some(0), "accepted: {}", String::from_utf8_lossy(&output.stdout));
-    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let decision = common::finished(&output)["validation"].clone();
     assert_eq!((decision["accepted"].as_bool(), decision["proposal"].as_str()), (Some(true), Some(id.as_str())));
     assert_eq!((&decision["parent"]["passed"], &decision["candidate"]["passed"]), (&json!(0), &json!(10)));
     assert!(decision["p_value"].as_f64().unwrap() <= 0.05, "{decision}");
@@ -341,7 +341,7 @@ async fn mine_propose_and_validate_step_by_step() {
     let generic_id = generic["proposals"][0]["id"].as_str().unwrap().to_string();
     let output = validate(&generic_id).await.unwrap();
     assert_eq!(output.status.code(), Some(1), "rejected: {}", String::from_utf8_lossy(&output.stdout));
-    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let decision = common::finished(&output)["validation"].clone();
     assert_eq!(decision["accepted"], false);
     assert_eq!(decision["stopped_early"], true, "{decision}");
 
@@ -357,7 +357,7 @@ async fn mine_propose_and_validate_step_by_step() {
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let summary = common::finished(&output)["evaluation"].clone();
     assert_eq!(summary["passed"], 0, "the vim model fails them");
     let splits: Value =
         serde_json::from_str(&std::fs::read_to_string(cwd.join(".self-harness/splits.json")).unwrap()).unwrap();
@@ -657,7 +657,7 @@ async fn a_candidate_that_overflows_the_context_loses_its_pairs() {
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(1), "rejected: {}", String::from_utf8_lossy(&output.stderr));
-    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let decision = common::finished(&output)["validation"].clone();
     // The overflow is the candidate's failure: its pairs are counted, as losses, not left
     // out and re-run as if the infrastructure had failed.
     let (parent, candidate) = (&decision["parent"], &decision["candidate"]);
@@ -707,7 +707,7 @@ async fn a_split_too_small_to_accept_is_said_up_front_and_spends_nothing() {
         .await
         .unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    let decision: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let decision = common::finished(&output)["validation"].clone();
     let reason = decision["reason"].as_str().unwrap();
     assert!(reason.starts_with("no candidate can be accepted on 2 validate task(s)"), "{reason}");
     assert!(!cwd.join(".self-harness/runs").exists(), "not one episode ran");

@@ -65,7 +65,7 @@ fn eval_on_harbor(project: &Path, harness: &Path, model: &ScriptedModel, tasks: 
     }
     let output = common::run(&mut command);
     assert!(output.status.success(), "eval failed: {}", String::from_utf8_lossy(&output.stdout));
-    common::json(&output)
+    common::finished(&output)["evaluation"].clone()
 }
 
 /// The protocol end to end with a scripted model: the harness's tool and hook are uploaded
@@ -283,7 +283,7 @@ fn checked_here(dirs: &[PathBuf]) -> std::collections::BTreeMap<String, String> 
         for dir in dirs.iter().filter(|d| d.parent() == Some(parent)) {
             command.arg("--task").arg(dir.file_name().unwrap());
         }
-        let report = common::json(&common::run(&mut command));
+        let report = common::finished(&common::run(&mut command));
         for r in report["results"].as_array().unwrap() {
             statuses.insert(r["task"].as_str().unwrap().to_string(), r["status"].as_str().unwrap().to_string());
         }
@@ -375,7 +375,7 @@ fn the_oracle_and_the_local_model_run_through_harbor_as_they_do_here() {
         }
         let output = common::run(&mut command);
         assert!(output.status.success(), "eval through Harbor failed");
-        let summary = common::json(&output);
+        let summary = common::finished(&output)["evaluation"].clone();
         eprintln!("local model through Harbor: {}/{} passed", summary["passed"], summary["counted"]);
         let run = project.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
         if summary["infrastructure_errors"] != 0 {
@@ -446,7 +446,7 @@ async fn a_stage_on_harbor_needs_no_docker_engine_here() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "mine: {stderr}");
-    let mined = common::json(&output);
+    let mined = common::finished(&output)["weaknesses"].clone();
     eprintln!("{mined:#}");
     let traces: Vec<PathBuf> =
         walk(&project.path().join(".self-harness/runs")).into_iter().filter(|p| p.ends_with("trace.jsonl")).collect();

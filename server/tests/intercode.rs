@@ -266,7 +266,7 @@ fn references_that_cannot_judge_here_are_counted_apart_and_left_out_of_every_run
         "--json",
     ]));
     assert_eq!(output.status.code(), Some(0), "only tasks counted apart: {}", String::from_utf8_lossy(&output.stdout));
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = common::finished(&output);
     let status = |name: &str| {
         let results = report["results"].as_array().unwrap();
         let result = results.iter().find(|r| r["task"] == name).unwrap();

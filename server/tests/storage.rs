@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{bin, fixture, json, run};
+use common::{bin, fixture, run};
 use self_harness::sandbox::StorageQuota;
 
 /// The second engine; stopped, unmounted and removed on drop, whatever the test did.
@@ -64,7 +64,7 @@ fn check(docker_host: Option<&str>, logs: &Path) -> serde_json::Value {
     if let Some(host) = docker_host {
         command.env("DOCKER_HOST", host);
     }
-    let report = json(&run(&mut command));
+    let report = common::finished(&run(&mut command));
     report["results"][0].clone()
 }
 

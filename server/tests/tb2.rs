@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bin, json, managed_containers, run_with_pid};
+use common::{bin, managed_containers, run_with_pid};
 
 #[test]
 fn real_tb2_tasks_pass_their_oracles() {
@@ -21,7 +21,7 @@ fn real_tb2_tasks_pass_their_oracles() {
     let (output, pid) = run_with_pid(
         bin().args(["tasks", "check", "--oracle", "--parallel", "2", "--json", "--logs"]).arg(logs.path()).arg(&dir),
     );
-    let report = json(&output);
+    let report = common::finished(&output);
     let results = report["results"].as_array().unwrap();
     eprintln!("{:<28} {:<15} {:<6} {:<28} detail", "task", "status", "reward", "needs");
     for r in results {

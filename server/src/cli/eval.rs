@@ -1,7 +1,6 @@
 //! `self-harness eval`: run a harness with a model on tasks and report pass rates.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
@@ -49,7 +48,8 @@ pub struct EvalArgs {
     backend: super::BackendArgs,
     #[command(flatten)]
     agent: super::AgentArgs,
-    /// Print JSON instead of a table.
+    /// JSON Lines on stdout instead of the table: an `episode` event as each episode ends
+    /// (with its `progress`: done, planned, left_s), then `finished` with the `evaluation`.
     #[arg(long)]
     json: bool,
 }
@@ -87,16 +87,9 @@ pub async fn run(args: EvalArgs) -> CliResult {
         .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot create the run folder: {e}")))?;
     let episodes: Vec<(usize, u32)> =
         (0..suite.tasks.len()).flat_map(|t| (0..args.trials).map(move |k| (t, k))).collect();
-    let bar = Arc::new(ui::progress(episodes.len() as u64, "eval"));
-    let report = |task: &str, trial: u32, outcome: &Outcome| {
-        bar.inc(1);
-        let line = format!("{task:<28} trial {trial}  {}", describe(outcome));
-        if ui::interactive() {
-            bar.println(line)
-        } else {
-            ui::info(&line)
-        }
-    };
+    let reporter = ui::Reporter::new(ui::progress(0, "eval"), episodes.len() as u64, args.json);
+    let seed_of = |trial: u32| args.seed + u64::from(trial);
+    let report = |task: &str, trial: u32, outcome: &Outcome| reporter.episode(task, seed_of(trial), outcome);
     let results: Vec<(usize, std::io::Result<agent::EpisodeResult>)> = match &harbor {
         Some(harbor) => {
             let submissions: Vec<crate::harbor::Submission> = episodes
@@ -108,7 +101,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
                     dir: run.episode_dir(&suite.tasks[t].name, trial),
                 })
                 .collect();
-            bar.set_message(format!("Harbor ({}), {} at a time", harbor.environment, harbor.parallel));
+            reporter.bar().set_message(format!("Harbor ({}), {} at a time", harbor.environment, harbor.parallel));
             let batch = crate::harbor::Batch {
                 harness: &harness,
                 model: &model,
@@ -132,7 +125,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
             futures_util::stream::iter(episodes)
                 .map(|(t, trial)| {
                     let (task, bar, harness, client, model, run, report) =
-                        (&suite.tasks[t], bar.clone(), &harness, &client, &model, &run, &report);
+                        (&suite.tasks[t], reporter.bar(), &harness, &client, &model, &run, &report);
                     async move {
                         let spec = EpisodeSpec {
                             task,
@@ -157,8 +150,6 @@ pub async fn run(args: EvalArgs) -> CliResult {
                 .await
         }
     };
-    bar.finish_and_clear();
-
     let mut rows: Vec<TaskRow> = suite
         .tasks
         .iter()
@@ -202,9 +193,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
     let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
     crate::util::write_atomic(&run.path.join(RunDir::SUMMARY), json.as_bytes())
         .map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-    if args.json {
-        println!("{json}");
-    } else {
+    if !reporter.finished(serde_json::json!({ "evaluation": summary })) {
         let mut table = ui::table(&["task", "pass", "errors", "tokens", "seconds"]);
         for r in &summary.tasks {
             table.add_row(vec![
@@ -236,17 +225,6 @@ pub async fn run(args: EvalArgs) -> CliResult {
         }
     }
     Ok(exit::OK)
-}
-
-fn describe(outcome: &Outcome) -> String {
-    let verdict = match outcome.reward {
-        Some(r) if r >= 1.0 => "pass".to_string(),
-        Some(r) => format!("fail (reward {r})"),
-        None => "no verdict".to_string(),
-    };
-    let class =
-        serde_json::to_value(outcome.error_class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-    format!("{verdict:<14} {class:<20} {} turns, {} tokens", outcome.turns, outcome.tokens_in + outcome.tokens_out)
 }
 
 /// Builds (or finds built) every task's image, so a task that cannot be built here is one

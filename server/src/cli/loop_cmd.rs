@@ -112,48 +112,16 @@ pub async fn run(args: LoopArgs) -> CliResult {
     let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
     let price = setup.client.config().price();
     let plan = evolve::plan(&options, &harness, &setup.splits, args.run.repeats, price);
-    let events = args.json;
-    if events {
-        event(
+    if args.json {
+        ui::event(
             json!({"event": "plan", "harness": harness.name(), "version": harness.version(), "model": setup.model, "plan": plan}),
         );
     } else {
         say_plan(&plan, &harness, &setup.model);
     }
-    let pace = ui::Pace::new(plan.episodes);
-
-    let bar = if events { indicatif::ProgressBar::hidden() } else { ui::spinner("loop") };
-    let interactive = ui::interactive() && !events;
-    let say = |line: &str| {
-        if events {
-            event(json!({"event": "say", "line": line}));
-        } else if interactive {
-            bar.println(line);
-            bar.set_message(line.to_string());
-        } else {
-            ui::info(line);
-        }
-    };
-    let on_episode = |e: &Episode| {
-        let progress = pace.episode(&e.outcome.finished_at);
-        if events {
-            event(json!({
-                "event": "episode", "task": e.task, "seed": e.seed, "passed": e.outcome.passed,
-                "error_class": e.outcome.error_class, "turns": e.outcome.turns, "progress": progress,
-            }));
-            return;
-        }
-        let verdict = if e.outcome.passed { "pass" } else { "fail" };
-        let line = format!(
-            "    {:<28} s{:<3} {verdict} ({:?}, {} turns) {progress}",
-            e.task, e.seed, e.outcome.error_class, e.outcome.turns
-        );
-        if interactive {
-            bar.set_message(line.trim().to_string());
-        } else {
-            ui::info(&line);
-        }
-    };
+    let reporter = ui::Reporter::new(ui::spinner("loop"), plan.episodes, args.json);
+    let say = |line: &str| reporter.say(line);
+    let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
     let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
     let end = evolve::run(&options, &ctx).await.map_err(|e| {
         let code = match e {
@@ -163,24 +131,13 @@ pub async fn run(args: LoopArgs) -> CliResult {
         };
         CliError::new(code, e.to_string())
     })?;
-    bar.finish_and_clear();
-    if events {
-        event(json!({"event": "finished", "reason": end.reason.to_string(), "harness_version": end.harness_version}));
-    } else {
+    if !reporter.finished(json!({"reason": end.reason.to_string(), "harness_version": end.harness_version})) {
         println!(
             "loop finished: {} (harness version {}); `self-harness report` shows the results",
             end.reason, end.harness_version
         );
     }
     Ok(exit::OK)
-}
-
-/// One JSON Lines event on stdout, written whole.
-fn event(value: serde_json::Value) {
-    use std::io::Write;
-    let mut line = value.to_string();
-    line.push('\n');
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }
 
 /// `--dry-run`: the plan, from the options and the files alone (no engine, no model call,

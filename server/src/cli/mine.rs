@@ -46,7 +46,8 @@ pub struct MineArgs {
     backend: super::BackendArgs,
     #[command(flatten)]
     agent: super::AgentArgs,
-    /// Print JSON instead of a table.
+    /// JSON Lines on stdout instead of the table: `say` and `episode` events as the mine split
+    /// runs (each with its `progress`), then `finished` with the `weaknesses`.
     #[arg(long)]
     json: bool,
 }
@@ -70,20 +71,15 @@ pub async fn run(args: MineArgs) -> CliResult {
         backend: args.backend.clone(),
     };
     let setup = StageSetup::new(Store::at(&super::current_dir()?), &run, &args.agent).await?;
-    let bar = ui::progress(0, "mine");
-    let on_episode = |_: &Episode| bar.inc(1);
-    let say = |line: &str| bar.set_message(line.to_string());
+    let reporter = ui::Reporter::new(ui::progress(0, "mine"), 0, args.json);
+    let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
+    let say = |line: &str| reporter.say(line);
     let ctx = setup.context(&run, &args.agent, &on_episode, &say);
-    bar.set_length(ctx.jobs(crate::splits::Split::Mine).len() as u64);
+    reporter.set_planned(ctx.jobs(crate::splits::Split::Mine).len() as u64);
     let mine::Mining { episodes, weaknesses, .. } =
         mine::mine(&ctx, &harness).await.map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
-    bar.finish_and_clear();
-
-    let json = serde_json::to_string_pretty(&weaknesses).unwrap_or_default();
     let path = setup.store.weaknesses_path();
-    if args.json {
-        println!("{json}");
-    } else {
+    if !reporter.finished(serde_json::json!({"weaknesses": weaknesses, "written_to": path})) {
         println!("{}", table(&weaknesses));
         let passed = episodes.iter().filter(|e| e.outcome.passed).count();
         println!(
@@ -131,14 +127,14 @@ async fn from_harbor(job: &std::path::Path, args: &MineArgs) -> CliResult {
     };
     if args.json {
         let trials: Vec<_> = mining.job.trials.iter().map(|(path, _)| path).collect();
-        let report = serde_json::json!({
+        ui::event(serde_json::json!({
+            "event": "finished",
             "job": job,
             "trials": trials,
             "skipped": mining.job.skipped,
             "weaknesses": mining.weaknesses,
-            "saved_to": saved,
-        });
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+            "written_to": saved,
+        }));
         return Ok(exit::OK);
     }
     for skipped in &mining.job.skipped {

@@ -1,7 +1,6 @@
 //! `self-harness tasks …`
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use futures_util::StreamExt;
@@ -98,7 +97,8 @@ pub struct CheckArgs {
     /// Where to write each task's build, oracle and verifier logs.
     #[arg(long, value_name = "DIR", default_value_os_t = default_logs_dir())]
     logs: PathBuf,
-    /// Print JSON instead of a table.
+    /// JSON Lines on stdout instead of the table: a `task` event as each task's check ends
+    /// (with its `progress`), then `finished` with the `results` and the `summary`.
     #[arg(long)]
     json: bool,
 }
@@ -219,15 +219,13 @@ async fn check(args: CheckArgs) -> CliResult {
         Some(check::Solver::Nop) => "checking (nothing run)",
         None => "building",
     };
-    let bar = ui::progress(suite.tasks.len() as u64, what);
-    let bar = Arc::new(bar);
+    let reporter = ui::Reporter::new(ui::progress(0, what), suite.tasks.len() as u64, args.json);
     let results: Vec<TaskCheck> = futures_util::stream::iter(suite.tasks.iter())
         .map(|task| {
-            let (bar, options) = (bar.clone(), &options);
+            let (reporter, options) = (&reporter, &options);
             async move {
-                let phase = |phase: &str| bar.set_message(format!("{}: {phase}", task.name));
+                let phase = |phase: &str| reporter.bar().set_message(format!("{}: {phase}", task.name));
                 let result = check::check_task(engine, task, options, &phase).await;
-                bar.inc(1);
                 let line = format!(
                     "{:<28} {:<15} reward {:<5} build {:>6.1}s  run {:>6.1}s",
                     result.task,
@@ -236,18 +234,16 @@ async fn check(args: CheckArgs) -> CliResult {
                     result.build_secs,
                     result.run_secs
                 );
-                if ui::interactive() {
-                    bar.println(line);
-                } else {
-                    ui::info(&line);
-                }
+                let fields = serde_json::json!({
+                    "event": "task", "task": result.task, "status": result.status, "reward": result.reward,
+                });
+                reporter.item(fields, &line, &crate::util::now_rfc3339());
                 result
             }
         })
         .buffer_unordered(args.parallel as usize)
         .collect()
         .await;
-    bar.finish_and_clear();
 
     let mut results = results;
     results.sort_by(|a, b| a.task.cmp(&b.task));
@@ -256,15 +252,13 @@ async fn check(args: CheckArgs) -> CliResult {
         write_exclusions(&args.dir, &results)?;
     }
 
-    if args.json {
-        let value = serde_json::json!({
-            "results": results,
-            "summary": summary,
-            "load_errors": suite.errors,
-            "logs": args.logs,
-        });
-        println!("{}", serde_json::to_string_pretty(&value).unwrap_or_default());
-    } else {
+    let value = serde_json::json!({
+        "results": results,
+        "summary": summary,
+        "load_errors": suite.errors,
+        "logs": args.logs,
+    });
+    if !reporter.finished(value) {
         let mut table = ui::table(&["task", "build s", "run s", "reward", "status"]);
         for r in &results {
             let bad = !r.status.is_ok() && !r.status.is_unavailable();

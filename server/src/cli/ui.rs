@@ -2,6 +2,7 @@
 //! stderr, progress bars on a terminal and plain lines elsewhere, tables.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Duration;
 
 use comfy_table::{presets, ContentArrangement, Table};
@@ -117,18 +118,18 @@ pub fn diff(unified: &str) -> String {
 /// finished ones at once, which would promise far too soon an end), and the plan is an
 /// upper bound (validations stop early), so the time left is one too.
 pub struct Pace {
-    planned: u64,
+    planned: AtomicU64,
     started: std::time::Instant,
     /// Episodes that finished before this, by their trace, were reused.
     started_at: String,
-    done: std::sync::atomic::AtomicU64,
-    ran: std::sync::atomic::AtomicU64,
+    done: AtomicU64,
+    ran: AtomicU64,
 }
 
 impl Pace {
     pub fn new(planned: u64) -> Pace {
         Pace {
-            planned,
+            planned: AtomicU64::new(planned),
             started: std::time::Instant::now(),
             started_at: crate::util::now_rfc3339(),
             done: Default::default(),
@@ -136,19 +137,120 @@ impl Pace {
         }
     }
 
+    /// The plan, once it is known.
+    pub fn set_planned(&self, planned: u64) {
+        self.planned.store(planned, SeqCst);
+    }
+
     /// Counts an episode that finished at `finished_at` (its trace's RFC 3339 time).
     pub fn episode(&self, finished_at: &str) -> Progress {
-        use std::sync::atomic::Ordering::SeqCst;
         let done = self.done.fetch_add(1, SeqCst) + 1;
         let ran = if finished_at >= self.started_at.as_str() {
             self.ran.fetch_add(1, SeqCst) + 1
         } else {
             self.ran.load(SeqCst)
         };
-        let left = self.planned.saturating_sub(done);
+        let planned = self.planned.load(SeqCst).max(done);
+        let left = planned - done;
         let left_s = (ran > 0).then(|| self.started.elapsed().as_secs_f64() / ran as f64 * left as f64);
-        Progress { done, planned: self.planned, left_s }
+        Progress { done, planned, left_s }
     }
+}
+
+/// How a long command (eval, mine, validate, loop, tasks check) reports as it runs: for a
+/// person, a bar on a terminal and a line per finished item (plain lines on a pipe); with
+/// `--json`, JSON Lines on stdout and nothing else there: `say` (a step), one event per
+/// finished item with its `progress` (done, planned, left_s), and last `finished` with the
+/// command's result.
+pub struct Reporter {
+    json: bool,
+    bar: ProgressBar,
+    pace: Pace,
+}
+
+impl Reporter {
+    /// Over `planned` items (0 until [`Reporter::set_planned`]), drawn on `bar`.
+    pub fn new(bar: ProgressBar, planned: u64, json: bool) -> Reporter {
+        let bar = if json { ProgressBar::hidden() } else { bar };
+        bar.set_length(planned);
+        Reporter { json, bar, pace: Pace::new(planned) }
+    }
+
+    pub fn set_planned(&self, planned: u64) {
+        self.bar.set_length(planned);
+        self.pace.set_planned(planned);
+    }
+
+    /// The bar, for what the step in flight is doing.
+    pub fn bar(&self) -> &ProgressBar {
+        &self.bar
+    }
+
+    /// A step: the bar's message, or a line.
+    pub fn say(&self, line: &str) {
+        if self.json {
+            event(serde_json::json!({"event": "say", "line": line}));
+        } else if interactive() {
+            self.bar.println(line);
+            self.bar.set_message(line.to_string());
+        } else {
+            info(line);
+        }
+    }
+
+    /// One finished episode of `task` with `seed`.
+    pub fn episode(&self, task: &str, seed: u64, outcome: &crate::trace::Outcome) {
+        let verdict = if outcome.passed { "pass" } else { "fail" };
+        let class = serde_json::to_value(outcome.error_class).unwrap_or_default();
+        let line = format!(
+            "{task:<28} s{seed:<3} {verdict} ({}, {} turns, {} tokens)",
+            class.as_str().unwrap_or_default(),
+            outcome.turns,
+            outcome.tokens_in + outcome.tokens_out
+        );
+        let fields = serde_json::json!({
+            "event": "episode", "task": task, "seed": seed, "passed": outcome.passed, "reward": outcome.reward,
+            "error_class": class, "turns": outcome.turns, "tokens": outcome.tokens_in + outcome.tokens_out,
+        });
+        self.item(fields, &line, &outcome.finished_at);
+    }
+
+    /// One finished item: its event (an object with `event`) or its line, with the progress.
+    /// `finished_at` is when it finished (an item finished before this command was reused).
+    pub fn item(&self, mut fields: serde_json::Value, line: &str, finished_at: &str) {
+        let progress = self.pace.episode(finished_at);
+        self.bar.inc(1);
+        if self.json {
+            fields["progress"] = serde_json::to_value(progress).unwrap_or_default();
+            event(fields);
+        } else if interactive() {
+            self.bar.println(format!("{line} {progress}"));
+        } else {
+            info(&format!("{line} {progress}"));
+        }
+    }
+
+    /// The end: with `--json` the `finished` event, `result`'s fields beside `event` (and
+    /// true); otherwise the bar is cleared for the command's own output (and false).
+    pub fn finished(&self, result: serde_json::Value) -> bool {
+        self.bar.finish_and_clear();
+        if self.json {
+            let mut line = serde_json::json!({"event": "finished"});
+            if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), result) {
+                line.extend(fields);
+            }
+            event(line);
+        }
+        self.json
+    }
+}
+
+/// One JSON Lines event on stdout, written whole.
+pub fn event(value: serde_json::Value) {
+    use std::io::Write;
+    let mut line = value.to_string();
+    line.push('\n');
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
 }
 
 /// Where a run stands after an episode: `[12/≤1606, ≤7h 30m left]` as text.

@@ -35,7 +35,9 @@ pub struct ValidateArgs {
     judge: super::PolicyArgs,
     #[command(flatten)]
     agent: super::AgentArgs,
-    /// Print the decision as JSON.
+    /// JSON Lines on stdout instead of the table: `say`, `episode` (with its `progress`) and
+    /// `pairs` (the decision's running count) events as it runs, then `finished` with the
+    /// `validation` record.
     #[arg(long)]
     json: bool,
 }
@@ -58,21 +60,23 @@ pub async fn run(args: ValidateArgs) -> CliResult {
     }
     let setup = StageSetup::new(store, &args.run, &args.agent).await?;
     let options = args.judge.options();
-    let bar = ui::progress(0, "validate");
-    let on_episode = |e: &Episode| {
-        bar.inc(1);
-        if !ui::interactive() {
-            ui::info(&format!("  {} s{} {}", e.task, e.seed, if e.outcome.passed { "pass" } else { "fail" }));
-        }
-    };
-    let say = |line: &str| bar.set_message(line.to_string());
+    let reporter = ui::Reporter::new(ui::progress(0, "validate"), 0, args.json);
+    let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
+    let say = |line: &str| reporter.say(line);
     let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
     // Parent and candidate on the validate split; the paper's two-way rule adds the mine split.
     let sides =
         if options.policy == Policy::Paper { vec![Split::Validate, Split::Mine] } else { vec![Split::Validate] };
-    bar.set_length(2 * sides.iter().map(|&split| ctx.jobs(split).len() as u64).sum::<u64>());
+    reporter.set_planned(2 * sides.iter().map(|&split| ctx.jobs(split).len() as u64).sum::<u64>());
     let on_progress = |p: &Progress| {
-        bar.set_message(format!(
+        if args.json {
+            ui::event(serde_json::json!({
+                "event": "pairs", "done": p.done, "total": p.total,
+                "parent_passed": p.parent_passed, "candidate_passed": p.candidate_passed,
+            }));
+            return;
+        }
+        reporter.bar().set_message(format!(
             "candidate {}: {}/{} pairs · parent {} · candidate {} passes",
             candidate.harness.version(),
             p.done,
@@ -86,11 +90,7 @@ pub async fn run(args: ValidateArgs) -> CliResult {
         ValidateError::Io(e) => CliError::new(exit::ENVIRONMENT, e.to_string()),
     })?;
     let record = validation.record;
-    bar.finish_and_clear();
-
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&record).unwrap_or_default());
-    } else {
+    if !reporter.finished(serde_json::json!({ "validation": record })) {
         let mut table = ui::table(&["harness", "version", "passed", "of"]);
         for (name, version, score) in [
             ("parent", &record.parent_version, &record.decision.parent),

@@ -89,6 +89,27 @@ pub fn json(output: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
 }
 
+/// The events of a long command's `--json` output (JSON Lines): every line one.
+pub fn events(output: &Output) -> Vec<serde_json::Value> {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
+        .collect();
+    assert!(events.iter().all(|e| e["event"].is_string()), "every line an event: {text}");
+    events
+}
+
+/// The `finished` event of a long command's `--json` output: the last, and only once.
+pub fn finished(output: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let events = events(output);
+    let last = events.last().unwrap_or_else(|| panic!("no events: {text}"));
+    assert_eq!(last["event"], "finished", "finished last: {text}");
+    assert_eq!(events.iter().filter(|e| e["event"] == "finished").count(), 1, "{text}");
+    last.clone()
+}
+
 /// Tests that need the real local model skip only when this variable says it is absent;
 /// CI never sets it.
 pub const SKIP_MODEL: &str = "SELF_HARNESS_SKIP_MODEL";
