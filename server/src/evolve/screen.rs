@@ -173,7 +173,7 @@ pub(super) async fn screen(
             runner.episodes = Some(episodes);
         }
         // The better first; on a tie the smaller edit, then the order proposed.
-        alive.sort_by_key(|r| (std::cmp::Reverse(r.gain()), r.proposal.changed_lines));
+        alive.sort_by_key(|r| (std::cmp::Reverse(r.gain()), r.proposal.changed_lines, r.index));
         let stay = if last { alive.len() } else { survivors(alive.len(), options.finalists) };
         // Those leaving the race are recorded in the order proposed.
         let mut leaving: Vec<&Runner> = if last { alive.iter().collect() } else { alive[stay..].iter().collect() };
