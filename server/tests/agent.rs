@@ -395,10 +395,12 @@ async fn the_catalog_survey_hook_is_quick_in_the_root_folder() {
     let sandbox = engine.start_sandbox(&spec).await.unwrap();
     sandbox.write_file("/tmp/survey.sh", &script, 0o755).await.unwrap();
     let options = self_harness::sandbox::ExecOptions::with_timeout(std::time::Duration::from_secs(30));
-    let out = sandbox.exec("cd / && WORKDIR=/ bash /tmp/survey.sh", &options).await.unwrap();
+    // As in an InterCode task: a repository at the root (its judge's change set).
+    let out = sandbox.exec("git init -q / && cd / && WORKDIR=/ bash /tmp/survey.sh", &options).await.unwrap();
     sandbox.remove().await;
     assert!(!out.timed_out && out.exit_code == Some(0), "{out:?}");
     assert!(out.output.contains("What is in / now") && out.output.contains("  /etc/\n"), "{}", out.output);
+    assert!(out.output.contains("Git repository: / (run git there: cd '/' && git status)"), "{}", out.output);
     for kernel in ["/dev/", "/proc/", "/sys/"] {
         assert!(!out.output.contains(kernel), "{kernel} is not surveyed: {}", out.output);
     }

@@ -54,7 +54,7 @@ pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: 
     let tasks: BTreeMap<Split, usize> =
         [Split::Mine, Split::Validate, Split::Test].into_iter().map(|s| (s, splits.tasks(s).len())).collect();
     let episodes_of = |split: Split| tasks[&split] as u64 * u64::from(repeats);
-    let candidates = options.weaknesses * options.propose.candidates;
+    let candidates = options.weaknesses * options.propose.proposer.most_per_weakness(options.propose.candidates);
     let judged = if options.finalists == 0 { candidates } else { candidates.min(options.finalists) };
     let family = judged + usize::from(judged > 1);
     let on_mine = if options.finalists > 0 {
@@ -93,5 +93,43 @@ pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: 
         usd,
         smallest_p,
         alpha,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::stages::propose::{ProposeOptions, Proposer};
+    use crate::stages::validate::ValidateOptions;
+
+    #[test]
+    fn the_plan_counts_the_catalogs_remedies_and_screenings_rounds() {
+        let harness = Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let names = |prefix: &str, n: usize| (0..n).map(|i| format!("{prefix}-{i}")).collect::<Vec<_>>();
+        let sets = [(Split::Mine, names("m", 85)), (Split::Validate, names("v", 84)), (Split::Test, names("t", 84))];
+        let splits = Splits { seed: 0, rule: "test".into(), sets: sets.into_iter().collect() };
+        let options = LoopOptions {
+            harness_dir: harness.dir().to_path_buf(),
+            iterations: 1,
+            auto_apply: true,
+            weaknesses: 1,
+            propose: ProposeOptions { candidates: 2, proposer: Proposer::ModelAndCatalog, ..Default::default() },
+            validate: ValidateOptions::default(),
+            finalists: 1,
+            screen_round: crate::evolve::screen::MIN_ROUND,
+            budget_tokens: None,
+            budget_usd: None,
+        };
+        // The baseline on all three splits; the model's 2 and the catalog's 6 screened in
+        // rounds of 22, 43 and 85 tasks (8, 4, then 2 candidates); the parent's fresh sample
+        // of the validate split and the finalist there; the final test.
+        let planned = plan(&options, &harness, &splits, 1, None);
+        let screening = 8 * 22 + 4 * 21 + 2 * 42;
+        assert_eq!(planned.episodes, 253 + 85 + screening + 84 + 84 + 84);
+        let model_only =
+            LoopOptions { propose: ProposeOptions { proposer: Proposer::Model, ..options.propose }, ..options };
+        assert_eq!(plan(&model_only, &harness, &splits, 1, None).episodes, 253 + 85 + 2 * 85 + 84 + 84 + 84);
     }
 }

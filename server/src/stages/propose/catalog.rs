@@ -12,6 +12,9 @@ use crate::stages::mine::{same_mechanism, Weakness, KNOWN_MECHANISMS};
 /// longer than the proposer's budget allows an edit it writes unseen.
 pub const CATALOG_BUDGET: Budget = Budget { max_changed_lines: 120 };
 
+/// The most remedies the catalog has for one weakness (a loop's plan counts them).
+pub const MOST_REMEDIES: usize = 6;
+
 /// The catalog's edits for `weakness`, against `harness` as it is.
 pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
     let manifest = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
@@ -275,6 +278,7 @@ mod tests {
         for id in ids {
             let remedies = remedies(&minimal, &weakness(id));
             assert!(!remedies.is_empty(), "{id} has a remedy");
+            assert!(remedies.len() <= MOST_REMEDIES, "{id}: {} remedies", remedies.len());
             for remedy in remedies {
                 n += 1;
                 let (candidate, diff, _) = prepare(&minimal, &remedy, &dir.path().join(n.to_string()), CATALOG_BUDGET)

@@ -61,6 +61,13 @@ impl Proposer {
         !matches!(self, Proposer::Catalog | Proposer::None)
     }
 
+    /// The most candidates one weakness gets when `asked` are asked of the model: those (or
+    /// as many ablation edits) and the catalog's remedies, as this proposer makes them.
+    pub fn most_per_weakness(self, asked: usize) -> usize {
+        let model = if self.asks_model() { asked } else { 0 };
+        model + if self.uses_catalog() { catalog::MOST_REMEDIES } else { 0 }
+    }
+
     /// Whether the catalog's remedies are proposed.
     fn uses_catalog(self) -> bool {
         matches!(self, Proposer::Catalog | Proposer::ModelAndCatalog)

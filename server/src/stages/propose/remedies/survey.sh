@@ -22,6 +22,7 @@ files | head -40 |
   done
 find "$dir" -maxdepth 3 -name .git -type d 2>/dev/null | head -5 | while IFS= read -r git; do
   repo=${git%/.git}
+  repo=${repo:-/}
   echo "Git repository: $repo (run git there: cd '$repo' && git status)"
 done
 shown=0
