@@ -191,15 +191,19 @@ fn action(command: &str, done: bool) -> Reply {
 
 /// An episode of the minimal harness on `name` in which the model sends `replies`.
 async fn episode(name: &str, replies: Vec<Reply>) -> self_harness::trace::Outcome {
+    episode_of(&harness(), name, replies).await
+}
+
+/// An episode of `harness` on `name` in which the model sends `replies`.
+async fn episode_of(harness: &Harness, name: &str, replies: Vec<Reply>) -> self_harness::trace::Outcome {
     let model = ScriptedModel::start(replies).await;
     let client = Client::new(model.config()).unwrap();
     let engine = Engine::connect().await.expect("Docker engine reachable");
     let task = task(name);
-    let harness = harness();
     let dir = tempfile::tempdir().unwrap().keep();
     let spec = EpisodeSpec {
         task: &task,
-        harness: &harness,
+        harness,
         client: &client,
         model: "scripted".into(),
         seed: 1,
@@ -243,6 +247,36 @@ async fn an_episode_is_judged_by_its_changes_their_contents_and_its_last_command
     // The alternative reference (`> /testbed/test.txt`) counts as well as the first.
     let outcome = episode("intercode-fs1-004", vec![action("> /testbed/test.txt", true)]).await;
     assert!(outcome.passed, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_hooks_own_files_are_not_the_agents_changes() {
+    if !common::docker_available() {
+        return;
+    }
+    // The catalog's completion hook marks that it spoke once: in HOOK_STATE, which the judge
+    // leaves out; a marker in /tmp was a file the agent "made", and failed every task.
+    let minimal = harness();
+    let weakness = serde_json::from_value(json!({
+        "id": "no-verification", "title": "t", "description": "d", "criticality": "high", "support": "s",
+        "surface": "prompts.system", "evidence": [], "tasks": []
+    }))
+    .unwrap();
+    let remedies = self_harness::stages::propose::remedies(&minimal, &weakness);
+    let remedy = remedies.iter().find(|e| e.files().contains("show-changes")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let with_hook = self_harness::stages::propose::prepare(
+        &minimal,
+        remedy,
+        &dir.path().join("h"),
+        self_harness::stages::propose::CATALOG_BUDGET,
+    )
+    .unwrap()
+    .0;
+    let replies = vec![action("cd / && ls -1", true), action("cd / && ls -1", true)];
+    let outcome = episode_of(&with_hook, "intercode-fs1-000", replies).await;
+    assert_eq!(outcome.turns, 2, "done held back once by the hook: {outcome:?}");
+    assert!(outcome.passed, "{:?}", outcome.judgement);
 }
 
 #[test]

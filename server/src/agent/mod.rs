@@ -666,14 +666,25 @@ fn harness_error(error: crate::harness::RenderError) -> Stop {
     Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(format!("harness: {error}")) }
 }
 
-/// Runs one of the harness's hook scripts in the sandbox, with `env` set.
+/// The folder every hook finds in `HOOK_STATE`, for its own files (a marker, a note kept
+/// from one call to the next): in the runner's work folder, so it lasts the episode and is
+/// never part of what a verifier judges (a marker in `/tmp` is a change InterCode's judge
+/// counts against the agent).
+fn hook_state_dir() -> String {
+    format!("{}/hook-state", crate::sandbox::WORK_DIR)
+}
+
+/// Runs one of the harness's hook scripts in the sandbox, with `env` and `HOOK_STATE` set.
 async fn run_hook<T: Terminal>(
     terminal: &T,
     hook: &Hook,
-    env: Vec<(String, String)>,
+    mut env: Vec<(String, String)>,
 ) -> Result<ExecOutput, SandboxError> {
+    let state = hook_state_dir();
+    let command = format!("mkdir -p {state} && bash {}", hook.container_path);
+    env.push(("HOOK_STATE".into(), state));
     let options = ExecOptions { env, ..ExecOptions::with_timeout(hook.timeout) };
-    terminal.exec(&format!("bash {}", hook.container_path), &options).await
+    terminal.exec(&command, &options).await
 }
 
 /// What the trace keeps of a command (or hook) run: `shown` is the output as the model saw it.

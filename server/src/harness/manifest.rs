@@ -353,6 +353,9 @@ pub struct Hooks {
 pub struct HookRef {
     /// Script file, run by bash, copied into the container as `/opt/harness/hooks/<hook
     /// name>` at the episode's start (so `find / -newer "$0"` lists what the episode changed).
+    /// `HOOK_STATE` names a folder for the hook's own files (markers, notes kept between
+    /// calls), which lasts the episode and is never judged; a file it writes elsewhere is a
+    /// change of the agent's like any other.
     #[schemars(length(min = 1))]
     pub file: String,
     /// Seconds the hook may run; a hook that times out counts as failed.

@@ -30,11 +30,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::{Submission, TestResult, TestStatus, Verdict, VerifierError};
-use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec, Shell, COMMAND_OUTPUT_LIMIT};
+use crate::sandbox::{Engine, ExecOptions, Sandbox, SandboxSpec, Shell, COMMAND_OUTPUT_LIMIT, WORK_DIR};
 use crate::task::Reference;
 
-/// The runner's own files in a container, relative to `/`: never part of a change set.
-const RUNNER_PATHS: &str = "tmp/.self-harness";
 /// How much of the reference's output the judgement keeps for a reader of the trace.
 const EXPECTED_SHOWN: usize = 2000;
 
@@ -236,7 +234,9 @@ exit 0
 
 /// Takes a container's [`Snapshot`].
 async fn snapshot(sandbox: &Sandbox) -> Result<Snapshot, VerifierError> {
-    let script = SNAPSHOT.replace("RUNNER_PATHS", RUNNER_PATHS);
+    // The runner's own files (its work folder, and in it the hooks' HOOK_STATE) are never
+    // part of a change set.
+    let script = SNAPSHOT.replace("RUNNER_PATHS", WORK_DIR.trim_start_matches('/'));
     let options = ExecOptions { timeout: Some(Duration::from_secs(120)), ..ExecOptions::default() };
     let out = sandbox.exec(&script, &options).await?;
     if out.timed_out {
