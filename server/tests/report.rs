@@ -209,6 +209,13 @@ fn report_numbers_plot_and_html() {
     assert!(
         html.contains("<th>paired by task</th>") && html.contains("<td>t1</td><td>0/2</td><td>2/2</td><td>better</td>")
     );
+    // Every decision with the validate tasks it compared, better, worse, tied and both p-values.
+    assert!(html.contains("<th>validate tasks compared</th><th>better</th><th>worse</th><th>tied</th>"), "{html}");
+    let accepted =
+        "<td>1-x-1</td><td>accepted</td><td>2</td><td>2</td><td>0</td><td>0</td><td>0.0625</td><td>0.0625</td>";
+    let rejected =
+        "<td>1-x-2</td><td>rejected (stopped early)</td><td>2</td><td>0</td><td>0</td><td>2</td><td>1.0000</td>";
+    assert!(html.contains(accepted) && html.contains(rejected), "{html}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("cut off"));
 
     let text = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));

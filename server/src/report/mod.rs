@@ -568,6 +568,48 @@ impl Report {
         if !self.iterations.is_empty() {
             grids.push(iterations);
         }
+        let p = |p: Option<f64>| p.map_or("-".into(), |p| format!("{p:.4}"));
+        let decisions: Vec<Vec<String>> = self
+            .iterations
+            .iter()
+            .flat_map(|it| it.decisions.iter().map(move |d| (it.iteration, d)))
+            .map(|(iteration, d)| {
+                let (better, worse) = (d.improved.len(), d.regressed.len());
+                vec![
+                    iteration.to_string(),
+                    d.proposals.join("+"),
+                    format!(
+                        "{}{}",
+                        if d.accepted { "accepted" } else { "rejected" },
+                        if d.stopped_early { " (stopped early)" } else { "" }
+                    ),
+                    d.tasks.to_string(),
+                    better.to_string(),
+                    worse.to_string(),
+                    d.tasks.saturating_sub(better + worse).to_string(),
+                    p(d.p_value),
+                    p(d.p_adjusted),
+                    d.changed_lines.to_string(),
+                ]
+            })
+            .collect();
+        if !decisions.is_empty() {
+            grids.push(Grid {
+                header: vec![
+                    "iter",
+                    "candidate",
+                    "verdict",
+                    "validate tasks compared",
+                    "better",
+                    "worse",
+                    "tied",
+                    "p (exact)",
+                    "p adjusted",
+                    "edit lines",
+                ],
+                rows: decisions,
+            });
+        }
         if !self.evaluations.is_empty() {
             let mut evaluations = Grid {
                 header: vec![
