@@ -84,7 +84,14 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
             "buffer changed",
             "validation progress",
             "validation ended",
-            "accepted mark"
+            "accepted mark",
+            "report",
+            "eval",
+            "mine",
+            "eval running",
+            "eval cancelled",
+            "loop running",
+            "loop stopped"
         ]
     );
     let step = |name: &str| steps.iter().find(|s| s["step"] == name).unwrap()["detail"].clone();
@@ -96,4 +103,16 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
     assert!(mark["title"].as_str().unwrap().starts_with("✓ accepted · +5/5 tasks"), "{mark}");
     let system = std::fs::read_to_string(harness.join("system.md")).unwrap();
     assert_eq!(mark["line"], system.lines().count(), "on the appended line, after the file's last line");
+    // The commands of `:SelfHarness`, each seen where the person sees it.
+    let report = step("report");
+    assert!(report["text"].as_str().is_some_and(|t| !t.is_empty()) && report["html"] == true, "{report}");
+    let eval = step("eval");
+    assert_eq!(
+        (eval["state"].as_str(), eval["total"].as_u64()),
+        (Some("done"), Some(15)),
+        "3 splits × 5 tasks × 1 trial: {eval}"
+    );
+    assert_eq!(step("mine")["state"], "done", "{}", step("mine"));
+    assert_eq!(step("eval cancelled")["state"], "cancelled", "{}", step("eval cancelled"));
+    assert_eq!(step("loop stopped")["state"], "cancelled", "{}", step("loop stopped"));
 }

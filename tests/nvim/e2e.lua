@@ -140,4 +140,87 @@ end, function()
   return lens and { line = lens.range.start.line, title = lens.command.title, status = jobs.status() } or nil
 end)
 
+-- The jobs listed now, to tell the next one apart.
+local function listed()
+  local ids = {}
+  for _, job in ipairs(jobs.jobs) do
+    ids[job.id] = true
+  end
+  return ids
+end
+
+-- The job of `kind` not among `before` once it is in the state `state` (any end, if nil).
+local function job_of(kind, before, state)
+  for _, job in ipairs(jobs.jobs) do
+    if job.kind == kind and not before[job.id] and (state and job.state == state or not state and job.state ~= 'running') then
+      return job
+    end
+  end
+  return nil
+end
+
+-- 7. :SelfHarness report: the report in a tab of its own, its HTML page written.
+vim.cmd('SelfHarness report')
+local report
+wait('report', 20000, function()
+  for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_get_name(buf):find('self-harness://report', 1, true) then
+      report = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n')
+      return report ~= ''
+    end
+  end
+  return false
+end, function()
+  return { text = report, html = vim.fn.filereadable(vim.fn.getcwd() .. '/.self-harness/report.html') == 1 }
+end)
+
+-- 8. :SelfHarness eval 1: every split, one trial a task.
+local before = listed()
+vim.cmd('SelfHarness eval 1')
+local job
+wait('eval', 300000, function()
+  job = job_of('eval', before)
+  return job ~= nil
+end, function()
+  return job
+end)
+
+-- 9. :SelfHarness mine.
+before = listed()
+vim.cmd('SelfHarness mine')
+wait('mine', 300000, function()
+  job = job_of('mine', before)
+  return job ~= nil
+end, function()
+  return job
+end)
+
+-- 10. :SelfHarness cancel while an evaluation with new seeds runs: it ends cancelled.
+before = listed()
+vim.cmd('SelfHarness eval 3')
+wait('eval running', 20000, function()
+  return job_of('eval', before, 'running') ~= nil
+end)
+vim.cmd('SelfHarness cancel')
+wait('eval cancelled', 60000, function()
+  job = job_of('eval', before)
+  return job ~= nil
+end, function()
+  return job
+end)
+
+-- 11. :SelfHarness autoapply 1, then :SelfHarness stop.
+before = listed()
+vim.cmd('SelfHarness autoapply 1')
+wait('loop running', 20000, function()
+  return job_of('loop', before, 'running') ~= nil
+end)
+vim.cmd('SelfHarness stop')
+wait('loop stopped', 60000, function()
+  job = job_of('loop', before)
+  return job ~= nil
+end, function()
+  return job
+end)
+
 finish()

@@ -375,7 +375,14 @@ impl Backend {
         tokio::spawn(async move {
             let _ = client.show_document(show).await;
         });
-        Ok(json!({"path": path, "uri": uri.as_str(), "json": report}))
+        let markdown = report.as_ref().map_or_else(
+            || {
+                "No loop or evaluation has run in this project yet: `selfHarness.eval` or the loop fills this report.\n"
+                    .into()
+            },
+            crate::report::Report::markdown,
+        );
+        Ok(json!({"path": path, "uri": uri.as_str(), "json": report, "markdown": markdown}))
     }
 
     /// `selfHarness/proposedText`.

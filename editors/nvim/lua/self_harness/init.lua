@@ -16,6 +16,7 @@ local jobs = require('self_harness.jobs')
 local preview = require('self_harness.preview')
 
 local NAME = 'self_harness'
+local COMMANDS
 
 local function client()
   return vim.lsp.get_clients({ name = NAME })[1]
@@ -40,6 +41,84 @@ end
 
 --- One line for a status line.
 M.status = jobs.status
+
+--- A whole number from `text`, or nil after saying what `name` expected.
+local function count(name, text, what)
+  if text == nil then
+    return nil, true
+  end
+  local n = tonumber(text)
+  if not n or n < 1 or n % 1 ~= 0 then
+    vim.notify(('self-harness: %s takes a number of %s, not %q'):format(name, what, text), vim.log.levels.ERROR)
+    return nil, false
+  end
+  return n, true
+end
+
+--- The report in a tab of its own (Markdown), and where its HTML page is.
+local function show_report(result)
+  vim.cmd('tabnew')
+  local buf = vim.api.nvim_get_current_buf()
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split(result.markdown or '', '\n', { plain = true }))
+  vim.bo[buf].buftype = 'nofile'
+  vim.bo[buf].bufhidden = 'wipe'
+  vim.bo[buf].filetype = 'markdown'
+  vim.bo[buf].modifiable = false
+  vim.api.nvim_buf_set_name(buf, 'self-harness://report')
+  vim.notify('self-harness: the report with its plot is ' .. result.path)
+end
+
+--- `:SelfHarness NAME [ARGUMENT]`: each name, the server command it runs and its argument.
+COMMANDS = {
+  eval = function(arg)
+    local trials, ok = count('eval', arg, 'trials per task')
+    return ok and 'eval', { trials = trials }
+  end,
+  mine = function()
+    return 'mine', {}
+  end,
+  propose = function(arg)
+    if not arg then
+      vim.notify('self-harness: propose needs a weakness (its diagnostic code)', vim.log.levels.ERROR)
+      return nil
+    end
+    return 'propose', { weakness = arg }
+  end,
+  validate = function(arg)
+    return 'validate', { proposal = arg }
+  end,
+  autoapply = function(arg)
+    local iterations, ok = count('autoapply', arg, 'iterations')
+    return ok and 'autoApply.start', { iterations = iterations }
+  end,
+  stop = function()
+    return 'autoApply.stop', {}
+  end,
+  cancel = function(arg)
+    local job = arg or jobs.running()
+    if not job then
+      vim.notify('self-harness: no job is running', vim.log.levels.WARN)
+      return nil
+    end
+    return 'cancel', { job = job }
+  end,
+  report = function()
+    return 'report', {}, show_report
+  end,
+}
+
+--- Runs `:SelfHarness name argument`.
+function M.command(name, argument)
+  local make = COMMANDS[name]
+  if not make then
+    vim.notify('self-harness: no command ' .. tostring(name), vim.log.levels.ERROR)
+    return
+  end
+  local command, params, callback = make(argument)
+  if command then
+    M.execute(command, params, callback)
+  end
+end
 
 local function refresh_marks(bufnr)
   if vim.api.nvim_buf_is_valid(bufnr) then
@@ -84,25 +163,21 @@ function M.setup(opts)
     end,
   })
   vim.api.nvim_create_user_command('SelfHarness', function(command)
-    local name = command.fargs[1]
-    local map = { autoapply = 'autoApply.start', stop = 'autoApply.stop' }
-    local argument = {}
-    if name == 'propose' then
-      argument.weakness = command.fargs[2]
-    elseif name == 'validate' then
-      argument.proposal = command.fargs[2]
-    end
-    M.execute(map[name] or name, argument, function(result)
-      if result and result.path then
-        vim.notify('self-harness: report at ' .. result.path)
-      end
-    end)
+    M.command(command.fargs[1], command.fargs[2])
   end, {
     nargs = '+',
-    complete = function()
-      return { 'eval', 'mine', 'propose', 'validate', 'autoapply', 'stop', 'report' }
+    complete = function(lead, line)
+      if #vim.split(line, '%s+') > 2 then
+        return {}
+      end
+      local names = vim.tbl_filter(function(name)
+        return name:find(lead, 1, true) == 1
+      end, vim.tbl_keys(COMMANDS))
+      table.sort(names)
+      return names
     end,
-    desc = 'Self-Harness: eval | mine | propose ID | validate [PROPOSAL] | autoapply | stop | report',
+    desc = 'Self-Harness: eval [TRIALS] | mine | propose WEAKNESS | validate [PROPOSAL] | autoapply [ITERATIONS] '
+      .. '| stop | cancel [JOB] | report',
   })
   vim.lsp.enable(NAME)
 end

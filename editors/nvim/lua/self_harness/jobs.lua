@@ -9,6 +9,16 @@ function M.handler(_, params)
   vim.api.nvim_exec_autocmds('User', { pattern = 'SelfHarnessJobs', modeline = false })
 end
 
+--- The id of the running job, if one runs.
+function M.running()
+  for _, job in ipairs(M.jobs) do
+    if job.state == 'running' then
+      return job.id
+    end
+  end
+  return nil
+end
+
 --- One line for a status line: the running job, else how the last one ended.
 function M.status()
   local last
