@@ -303,7 +303,9 @@ for store in sys.argv[2:]:
     its = [it for it in report["iterations"] if it["iteration"] > 0]
     sources = ", ".join(f"{v['proposed']} {k}" for k, v in sorted(report["sources"].items())) or "none"
     screens = [s for it in its for s in it["screenings"]]
-    best = max(screens, key=lambda s: s["candidate_passed"] - s["parent_passed"], default=None)
+    # The best of those screened on the whole mine split (the rest left the race early).
+    whole = [s for s in screens if s.get("tasks") is None] or screens
+    best = max(whole, key=lambda s: s["candidate_passed"] - s["parent_passed"], default=None)
     screened = f"{best['candidate_passed']} vs {best['parent_passed']} of {best['counted']}" if best else "none"
     decisions = "; ".join(d["reason"].split(":")[0] for it in its for d in it["decisions"]) or "none"
     tests = [e for e in report["evaluations"] if e["split"] == "test"]
@@ -562,7 +564,8 @@ echo "==> $doc"
   echo "on this machine ($(nproc) cores), temperature $temperature, $trials trial(s) per task on the"
   echo "test split (seed 0; trial k uses seed k), episodes capped at $timeout s, $parallel at once;"
   echo "the loop: $iterations iteration(s), 1 repeat, 1 weakness, 2 candidates from the model and"
-  echo "the catalog's, screened on the mine split, the best one validated (\`--finalists 1\`);"
+  echo "the catalog's, screened on the mine split (in rounds that keep the better half, each at least"
+  echo "20 tasks), the best on all of it validated (\`--finalists 1\`);"
   echo "written at commit $(git rev-parse --short HEAD); the stages' own dates and commits are listed below."
   echo "Each section is \`self-harness report --store <store> --markdown\`; its numbers regenerate"
   echo "from the committed store. Stage times (\`$out/stages.log\`):"

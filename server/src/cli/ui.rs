@@ -171,7 +171,12 @@ pub struct Reporter {
 impl Reporter {
     /// Over `planned` items (0 until [`Reporter::set_planned`]), drawn on `bar`.
     pub fn new(bar: ProgressBar, planned: u64, json: bool) -> Reporter {
-        let bar = if json { ProgressBar::hidden() } else { bar };
+        let bar = if json {
+            bar.finish_and_clear();
+            ProgressBar::hidden()
+        } else {
+            bar
+        };
         bar.set_length(planned);
         Reporter { json, bar, pace: Pace::new(planned) }
     }
