@@ -1,8 +1,8 @@
 #!/bin/bash
 # After each command: the way out of the dead ends small models walk into, as a command to run next. (after_command hook: COMMAND and EXIT_CODE are set.)
-# Each note is also kept in /tmp/.explain-pending until a command draws none, so that a
+# Each note is also kept in $HOOK_STATE/explain-pending until a command draws none, so that a
 # completion check (hooks/pending.sh) can hold done back once while a way out is untried.
-cmd=$COMMAND code=$EXIT_CODE pending=/tmp/.explain-pending
+cmd=$COMMAND code=$EXIT_CODE pending=$HOOK_STATE/explain-pending
 rm -f "$pending"
 say() { printf 'Note: %s\n' "$*" | tee -a "$pending"; }
 # The words in command position: first word, and the first word after | ; & && || ( and sudo.

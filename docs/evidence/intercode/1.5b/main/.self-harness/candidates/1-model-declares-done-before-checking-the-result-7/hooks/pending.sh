@@ -1,6 +1,6 @@
 #!/bin/bash
 # Before done counts: the way out that the last command's note named (hooks/explain.sh keeps it), once, if it was not taken.
-pending=/tmp/.explain-pending
+pending=$HOOK_STATE/explain-pending
 [ -s "$pending" ] || exit 0
 echo "Not done yet. After your last command you were told:"
 cat "$pending"
