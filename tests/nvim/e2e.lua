@@ -159,6 +159,17 @@ local function job_of(kind, before, state)
   return nil
 end
 
+-- Waits (`step`) for the job of `kind` not among `before` to end.
+local function job_ends(step, kind, before, ms)
+  local job
+  wait(step, ms, function()
+    job = job_of(kind, before)
+    return job ~= nil
+  end, function()
+    return job
+  end)
+end
+
 -- 7. :SelfHarness report: the report in a tab of its own, its HTML page written.
 vim.cmd('SelfHarness report')
 local report
@@ -177,23 +188,12 @@ end)
 -- 8. :SelfHarness eval 1: every split, one trial a task.
 local before = listed()
 vim.cmd('SelfHarness eval 1')
-local job
-wait('eval', 300000, function()
-  job = job_of('eval', before)
-  return job ~= nil
-end, function()
-  return job
-end)
+job_ends('eval', 'eval', before, 300000)
 
 -- 9. :SelfHarness mine.
 before = listed()
 vim.cmd('SelfHarness mine')
-wait('mine', 300000, function()
-  job = job_of('mine', before)
-  return job ~= nil
-end, function()
-  return job
-end)
+job_ends('mine', 'mine', before, 300000)
 
 -- 10. :SelfHarness cancel while an evaluation with new seeds runs: it ends cancelled.
 before = listed()
@@ -202,12 +202,7 @@ wait('eval running', 20000, function()
   return job_of('eval', before, 'running') ~= nil
 end)
 vim.cmd('SelfHarness cancel')
-wait('eval cancelled', 60000, function()
-  job = job_of('eval', before)
-  return job ~= nil
-end, function()
-  return job
-end)
+job_ends('eval cancelled', 'eval', before, 60000)
 
 -- 11. :SelfHarness autoapply 1, then :SelfHarness stop.
 before = listed()
@@ -216,11 +211,6 @@ wait('loop running', 20000, function()
   return job_of('loop', before, 'running') ~= nil
 end)
 vim.cmd('SelfHarness stop')
-wait('loop stopped', 60000, function()
-  job = job_of('loop', before)
-  return job ~= nil
-end, function()
-  return job
-end)
+job_ends('loop stopped', 'loop', before, 60000)
 
 finish()
