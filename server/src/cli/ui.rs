@@ -117,7 +117,7 @@ pub fn diff(unified: &str) -> String {
 /// progress: the pace is that of the episodes run by this process (a resumed run reuses
 /// finished ones at once, which would promise far too soon an end), and the plan is an
 /// upper bound (validations stop early), so the time left is one too.
-pub struct Pace {
+struct Pace {
     planned: AtomicU64,
     started: std::time::Instant,
     /// Episodes that finished before this, by their trace, were reused.
@@ -127,7 +127,7 @@ pub struct Pace {
 }
 
 impl Pace {
-    pub fn new(planned: u64) -> Pace {
+    fn new(planned: u64) -> Pace {
         Pace {
             planned: AtomicU64::new(planned),
             started: std::time::Instant::now(),
@@ -138,12 +138,12 @@ impl Pace {
     }
 
     /// The plan, once it is known.
-    pub fn set_planned(&self, planned: u64) {
+    fn set_planned(&self, planned: u64) {
         self.planned.store(planned, SeqCst);
     }
 
     /// Counts an episode that finished at `finished_at` (its trace's RFC 3339 time).
-    pub fn episode(&self, finished_at: &str) -> Progress {
+    fn episode(&self, finished_at: &str) -> Progress {
         let done = self.done.fetch_add(1, SeqCst) + 1;
         let ran = if finished_at >= self.started_at.as_str() {
             self.ran.fetch_add(1, SeqCst) + 1

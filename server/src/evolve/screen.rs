@@ -88,8 +88,8 @@ struct Runner<'p> {
     index: usize,
     parent: Score,
     candidate: Score,
-    /// Its episodes so far; `None` when its screening is recorded.
-    episodes: Option<Vec<Episode>>,
+    /// Its episodes so far and its harness version; `None` when its screening is recorded.
+    episodes: Option<(Vec<Episode>, String)>,
     /// Its recorded screening: the tasks it ran on, its parent's scores and its own there.
     recorded: Option<(usize, Score, Score)>,
 }
@@ -141,14 +141,7 @@ pub(super) async fn screen(
                 }
                 _ => None,
             });
-            Runner {
-                proposal,
-                index,
-                parent: Score::default(),
-                candidate: Score::default(),
-                episodes: recorded.is_none().then(Vec::new),
-                recorded,
-            }
+            Runner { proposal, index, parent: Score::default(), candidate: Score::default(), episodes: None, recorded }
         })
         .collect();
     for (round, &size) in sizes.iter().enumerate() {
@@ -170,7 +163,7 @@ pub(super) async fn screen(
             let episodes = ctx.runner.run_all(&candidate, &jobs).await?;
             runner.parent = within(&parent_all, part);
             runner.candidate = score(&episodes).0;
-            runner.episodes = Some(episodes);
+            runner.episodes = Some((episodes, candidate.version().to_string()));
         }
         // The better first; on a tie the smaller edit, then the order proposed.
         alive.sort_by_key(|r| (std::cmp::Reverse(r.gain()), r.proposal.changed_lines, r.index));
@@ -200,7 +193,7 @@ fn record(
     parent_all: &Score,
     (round, rounds, size, tasks): (usize, usize, usize, usize),
 ) -> Result<(), LoopError> {
-    let Some(episodes) = &runner.episodes else { return Ok(()) };
+    let Some((episodes, candidate_version)) = &runner.episodes else { return Ok(()) };
     let (parent, candidate, proposal) = (&runner.parent, &runner.candidate, runner.proposal);
     let passes = |s: &Score, task: &str| s.per_task.get(task).map_or(0, |t| t.passed);
     let predicted: Vec<&String> =
@@ -219,12 +212,11 @@ fn record(
     (ledger.ctx.say)(&format!("  {} on the mine split: {} → {outcome}", proposal.id, parent.passed));
     let entries = ledger.entries()?;
     let (spend, episodes) = ledger.uncounted(&entries, episodes);
-    let candidate_version = load(&proposal.dir)?.version().to_string();
     ledger.append(Entry::Screening {
         at: now(),
         iteration,
         proposal: proposal.id.clone(),
-        candidate_version,
+        candidate_version: candidate_version.clone(),
         tasks: (size < tasks).then_some(size as u32),
         parent: parent.clone(),
         candidate: candidate.clone(),
