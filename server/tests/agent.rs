@@ -580,6 +580,85 @@ async fn under_confirm_a_command_sent_with_done_is_shown_before_done_counts() {
     assert!(run.trace.turns[0].done, "the trace keeps what the agent declared");
 }
 
+/// A reply in Terminus-2's format: keystroke batches with their waits, and task_complete.
+fn keystrokes(batches: &[(&str, f64)], complete: bool) -> Reply {
+    let commands: Vec<_> = batches.iter().map(|(keys, wait)| json!({"keystrokes": keys, "duration": wait})).collect();
+    let object = json!({"analysis": "looking", "plan": "type", "commands": commands, "task_complete": complete});
+    Reply::text(format!("Here is my reply.\n{object}"))
+}
+
+#[tokio::test]
+async fn keystrokes_are_typed_into_a_terminal_that_can_be_interrupted_and_done_is_said_twice() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(
+        &tempdir(),
+        &[
+            ("action_format = \"json\"", "action_format = \"keystrokes\""),
+            ("completion = \"declare\"", "completion = \"twice\""),
+            ("format_error = \"format_error.md\"\n", ""),
+        ],
+        &[("observation.md", "{{ output }}")],
+    );
+    let run = episode(
+        &harness,
+        vec![
+            // A command that would outlast the episode, interrupted; the shell left and
+            // started again; then the work, half a line at a time.
+            keystrokes(&[("sleep 100\n", 0.5), ("C-c", 0.5), ("exit\n", 0.5), ("cd /app && echo hel", 0.0)], false),
+            keystrokes(&[("lo > greeting.txt\n", 0.3), ("cat greeting.txt\n", 0.3)], true),
+            keystrokes(&[], true),
+            keystrokes(&[("echo never typed\n", 0.1)], true),
+        ],
+    )
+    .await;
+    assert!(run.result.outcome.passed, "{:?}", run.result.outcome);
+    assert_eq!(run.trace.turns.len(), 3, "done said twice ends it: {:#?}", run.trace.turns);
+    assert!(run.model.requests()[0].json().get("response_format").is_none(), "nothing constrains the reply");
+
+    let first = &run.trace.turns[0];
+    let typed = first.command.as_ref().unwrap();
+    assert_eq!(typed.text, "sleep 100\nC-c\nexit\ncd /app && echo hel");
+    assert_eq!(typed.exit_code, None, "keystrokes have no exit code");
+    assert!(typed.duration_ms < 30_000.0, "C-c stopped the sleep: {}", typed.duration_ms);
+    let keys = first.action.as_ref().unwrap()["keys"].as_array().unwrap().len();
+    assert_eq!(keys, 4, "the trace keeps each batch");
+    let seen = last_user_message(&run.model, 1);
+    assert!(seen.starts_with("New Terminal Output:\n"), "{seen}");
+    assert!(seen.contains("sleep 100") && seen.contains("^C"), "the interrupt is on the screen: {seen}");
+    assert!(seen.contains("[the shell exited; a new one was started]"), "{seen}");
+    assert!(seen.trim_end().ends_with("echo hel"), "half a line waits at the prompt: {seen}");
+
+    let asked = last_user_message(&run.model, 2);
+    assert!(asked.contains("\nhello\n"), "cat's output: {asked}");
+    assert!(asked.contains("set \"task_complete\": true again"), "{asked}");
+    assert_eq!(run.trace.turns[1].notice.as_deref(), Some("done: asked to confirm"));
+    assert_eq!(run.trace.turns[2].notice, None, "the second done is not questioned");
+}
+
+#[tokio::test]
+async fn under_twice_done_counts_only_when_said_again_in_the_next_reply() {
+    if !common::docker_available() {
+        return;
+    }
+    let harness = harness_with(&tempdir(), &[("completion = \"declare\"", "completion = \"twice\"")], &[]);
+    let run = episode(
+        &harness,
+        vec![
+            action(None, true),
+            action(Some("echo hello > /app/greeting.txt"), false),
+            action(None, true),
+            action(None, true),
+        ],
+    )
+    .await;
+    assert_eq!((run.result.outcome.passed, run.result.outcome.turns), (true, 4), "asked twice, then it counts");
+    assert!(last_user_message(&run.model, 1).contains("say done again"));
+    assert_eq!(run.trace.turns[0].notice.as_deref(), Some("done: asked to confirm"));
+    assert_eq!(run.trace.turns[2].notice.as_deref(), Some("done: asked to confirm"), "a command in between resets it");
+}
+
 #[tokio::test]
 async fn the_turn_limit_ends_the_episode_and_the_tests_still_run() {
     if !common::docker_available() {

@@ -14,25 +14,6 @@ use std::process::Command;
 use common::{bin, fixture, json, repo_root, run};
 use self_harness::trace::atif;
 
-/// The python of the venv `scripts/setup-harbor.sh` makes. Never skipped: a missing Harbor
-/// fails the test with the command that installs it.
-fn harbor_python() -> PathBuf {
-    let python = std::env::var_os("HARBOR_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv-harbor/bin/python"));
-    let imports = Command::new(&python)
-        .args(["-c", "import harbor.models.trajectories"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        imports,
-        "Harbor is not installed at {}: run scripts/setup-harbor.sh (it installs harbor==0.25.0 into .venv-harbor/), \
-         or set HARBOR_PYTHON to a python that has it",
-        python.display()
-    );
-    python
-}
-
 /// Validates each trajectory with Harbor's `Trajectory` model; returns what Harbor says
 /// per file ("ok" or its validation error).
 fn validate_with_harbor(paths: &[PathBuf]) -> Vec<(PathBuf, String)> {
@@ -47,7 +28,7 @@ for path in sys.argv[1:]:
     except Exception as e:
         print("invalid", str(e).replace("\n", " | "))
 "#;
-    let output = Command::new(harbor_python()).arg("-c").arg(script).args(paths).output().expect("run python");
+    let output = Command::new(common::harbor_python()).arg("-c").arg(script).args(paths).output().expect("run python");
     assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8_lossy(&output.stdout).to_string();
     let mut lines = text.lines();

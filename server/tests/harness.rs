@@ -304,6 +304,13 @@ fn the_field_s_surfaces_are_checked_where_they_are_written() {
     let dir = folder(&manifest, PROMPTS);
     let codes: Vec<_> = Harness::load(dir.path()).unwrap().warnings().iter().map(|d| d.code).collect();
     assert_eq!(codes, ["unused-key", "unused-key"]);
+    // A keystrokes harness types into one terminal: the shell mode is not read.
+    let manifest =
+        format!("{BASE}[policy]\naction_format = \"keystrokes\"\ncompletion = \"twice\"\nshell = \"fresh\"\n");
+    let dir = folder(&manifest, PROMPTS);
+    let warnings: Vec<_> =
+        Harness::load(dir.path()).unwrap().warnings().iter().map(|d| (d.code, d.range.start.line)).collect();
+    assert_eq!(warnings, [("unused-key", 8)]);
     // Environment variables must be names a shell can export.
     let d = errors_of(&format!("{BASE}[policy.env]\nPAGER = \"cat\"\n\"1BAD\" = \"x\"\n"), PROMPTS);
     assert_eq!(places(&d), [("invalid-name", 7, 1, 7, 7)], "{d:#?}");

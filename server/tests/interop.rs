@@ -46,6 +46,7 @@ fn context() -> PromptContext {
         task_name: "count".into(),
         workdir: "/app".into(),
         uname: Uname::parse("Linux\n6.1.0\n#1 SMP\nx86_64\n"),
+        ..Default::default()
     }
 }
 
@@ -214,4 +215,87 @@ async fn mini_swe_agents_own_cli_runs_an_exported_harness() {
     );
     let trajectory: Value = serde_json::from_str(&std::fs::read_to_string(&trajectory).unwrap()).unwrap();
     assert_eq!(trajectory["info"]["exit_status"], "Submitted", "{trajectory}");
+}
+
+/// Terminus-2's prompt, imported from the installed `harbor` package into a fresh folder.
+fn terminus_imported() -> (tempfile::TempDir, Value) {
+    let out = tempfile::tempdir().unwrap();
+    let output = common::run(
+        common::bin()
+            .args(["harness", "import", "terminus-2", "--json", "--out"])
+            .arg(out.path())
+            .arg("--python")
+            .arg(common::harbor_python()),
+    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (out, serde_json::from_slice(&output.stdout).unwrap())
+}
+
+#[tokio::test]
+async fn terminus_2_imports_as_a_keystrokes_harness_that_solves_a_task_in_a_container() {
+    let (out, report) = terminus_imported();
+    let dir = out.path().join("terminus-2");
+    let harness = Harness::load(&dir).unwrap_or_else(|d| panic!("{d:#?}"));
+    let policy = harness.policy();
+    assert_eq!((policy.action_format, policy.completion), (ActionFormat::Keystrokes, Completion::Twice));
+    let context = PromptContext { terminal: "Current Terminal Screen:\nroot@box:/app#".into(), ..context() };
+    let first = harness.render_instruction(&context).unwrap();
+    assert!(first.contains("\"keystrokes\": \"ls -la\\n\""), "the package's own prompt, braces undone: {first}");
+    assert!(first.contains("Task Description:\nCount the files in /app."), "{first}");
+    assert!(first.contains("Current terminal state:\nCurrent Terminal Screen:\nroot@box:/app#"), "{first}");
+    assert_eq!(harness.render_system(&context).unwrap(), "", "Terminus-2 has no system prompt");
+    let notes = report["harnesses"][0]["notes"].as_array().unwrap();
+    assert!(notes.iter().any(|n| n.as_str().unwrap().contains("not tmux")), "{notes:?}");
+    let imported = std::fs::read_to_string(dir.join("IMPORTED.md")).unwrap();
+    assert!(imported.contains("harbor 0.25.0 agents/terminus_2/templates/terminus-json-plain.txt"), "{imported}");
+
+    if !common::docker_available() {
+        return;
+    }
+    let reply = |commands: Value, complete: bool| {
+        let object = serde_json::json!({"analysis": "a", "plan": "p", "commands": commands, "task_complete": complete});
+        Reply::text(format!("{object}\n"))
+    };
+    let model = ScriptedModel::start(vec![
+        reply(serde_json::json!([{"keystrokes": "echo hello > /app/greeting.txt\n", "duration": 0.2}]), true),
+        reply(serde_json::json!([]), true),
+    ])
+    .await;
+    let client = self_harness::llm::Client::new(model.config()).unwrap();
+    let engine = self_harness::sandbox::Engine::connect().await.expect("Docker engine reachable");
+    let task = self_harness::task::Task::load(&common::fixture("oracle/right-solution")).unwrap();
+    let spec = self_harness::agent::EpisodeSpec {
+        task: &task,
+        harness: &harness,
+        client: &client,
+        model: "scripted".into(),
+        seed: 0,
+        trial: 0,
+        dir: out.path().join("episode"),
+        time_limit: None,
+    };
+    let result = self_harness::agent::run_episode(&engine, &spec, &|_| {}).await.unwrap();
+    assert!(result.outcome.passed, "{:?}", result.outcome);
+    let messages = model.requests()[0].messages();
+    assert_eq!(messages[0]["content"], "", "an empty system message");
+    let first = messages[1]["content"].as_str().unwrap();
+    assert!(first.contains("Current terminal state:\nCurrent Terminal Screen:\n"), "the pane's first screen: {first}");
+    assert!(first.trim_end().ends_with('#'), "a root prompt: {first}");
+    let confirm = last_message(&model, 1);
+    assert!(confirm.starts_with("New Terminal Output:\n"), "{confirm}");
+    assert!(confirm.contains("task_complete\": true again"), "{confirm}");
+}
+
+#[test]
+fn a_terminus_prompt_that_is_no_format_string_is_refused_with_the_file_and_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let prompt = dir.path().join("prompt.txt");
+    std::fs::write(&prompt, "Reply in JSON.\nTask: {instruction}\nScreen: {terminal_state!r}\n").unwrap();
+    let output = common::run(
+        common::bin().args(["harness", "import", "terminus-2"]).arg(&prompt).arg("--out").arg(dir.path().join("h")),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("prompt.txt:3:") && stderr.contains("not a plain variable"), "{stderr}");
+    assert!(!dir.path().join("h").exists(), "nothing half written");
 }

@@ -4,9 +4,10 @@
 //! truncation, hooks, completion rule, context policy); the model only chooses actions.
 //! An episode: build or reuse the task image, start a sandbox, install the harness's tools
 //! and hooks, then turn by turn ask the model, parse its action, run its command in a
-//! persistent shell, show it the (truncated) output; when it is done, over time, out of
-//! turns or context, run the task's own tests. Every turn goes to the trace as it happens;
-//! the outcome line closes it. Infrastructure failures are classified, never counted.
+//! persistent shell (or type its keystrokes into a terminal pane), show it the (truncated)
+//! output; when it is done, over time, out of turns or context, run the task's own tests.
+//! Every turn goes to the trace as it happens; the outcome line closes it. Infrastructure
+//! failures are classified, never counted.
 
 mod context;
 
@@ -14,14 +15,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    first_message, Action, ActionError, ActionFormat, Completion, FormatError, Harness, Hook, Observation, Policy,
-    PromptContext, ShellMode, Uname,
+    first_message, Action, ActionError, ActionFormat, Completion, FormatError, Harness, Hook, Keystrokes, Observation,
+    Policy, PromptContext, ShellMode, Uname,
 };
 use crate::llm::{ChatRequest, Client, LlmError, Message, ModelErrorKind, ResponseFormat, ToolSpec};
 use crate::sandbox::image::ImageSpec;
 use crate::sandbox::offline;
 use crate::sandbox::{
-    Engine, ExecOptions, ExecOutput, Sandbox, SandboxError, SandboxSpec, Shell, Terminal, COMMAND_OUTPUT_LIMIT,
+    typed_output, Engine, ExecOptions, ExecOutput, Pane, Sandbox, SandboxError, SandboxSpec, Shell, Terminal,
+    COMMAND_OUTPUT_LIMIT,
 };
 use crate::task::{Task, VerifierSpec};
 use crate::trace::{self, CommandRecord, EpisodeErrorKind, Header, Outcome, TraceWriter, Turn};
@@ -55,6 +57,14 @@ const REFUSED_DONE: &str = "Your latest command failed, so the task is not done 
 const CONFIRM_DONE: &str = "\n\nYou said the task is done in the same reply as this command, before seeing its \
     output. Check the output above against the task. If the task is complete, say done again; \
     otherwise run the next command.";
+
+/// Appended to the observation under `completion = "twice"` when the agent first says done.
+const CONFIRM_TWICE: &str = "You said the task is done. Check what you see above against the task: if it is \
+    complete, say done again; otherwise run the next command.";
+
+/// The same for `action_format = "keystrokes"`, in its words.
+const CONFIRM_TWICE_KEYSTROKES: &str = "You set \"task_complete\": true. Check the terminal above against the task: \
+    if it is complete, set \"task_complete\": true again; otherwise send the next commands.";
 
 /// Which episode to run.
 pub struct EpisodeSpec<'a> {
@@ -325,8 +335,16 @@ impl<'s> Episode<'s> {
             },
             Err(e) => return Ok(Stop::infrastructure(e)),
         };
-        // Where the agent's commands run: its session, or a fresh shell each time.
+        // Where the agent's commands run: its session, or a fresh shell each time; under
+        // `action_format = "keystrokes"`, a pane it types into.
         let env: Vec<(String, String)> = policy.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut pane = match policy.action_format {
+            ActionFormat::Keystrokes => match Pane::open(terminal, "agent", env.clone(), tools_path(harness)).await {
+                Ok(pane) => Some(pane),
+                Err(e) => return Ok(Stop::infrastructure(e)),
+            },
+            _ => None,
+        };
         let shell = match policy.shell {
             ShellMode::Persistent => shell.with_env(env),
             ShellMode::Fresh => Shell::fresh(terminal, &workdir).with_env(env),
@@ -336,6 +354,7 @@ impl<'s> Episode<'s> {
             task_name: self.brief.task.to_string(),
             workdir,
             uname,
+            terminal: pane.as_mut().map(Pane::look).unwrap_or_default(),
         };
         let (system, instruction) = match (harness.render_system(&context), harness.render_instruction(&context)) {
             (Ok(s), Ok(i)) => (s, i),
@@ -434,10 +453,17 @@ impl<'s> Episode<'s> {
             turn.done = action.done;
 
             let mut observation = String::new();
-            if let Some(command) = action.command.as_deref().filter(|c| !c.trim().is_empty()) {
+            // A pane is looked at after every reply, even one that types nothing (a wait).
+            let typed = pane.is_some().then(|| action.command.clone().unwrap_or_default());
+            if let Some(command) = typed.or_else(|| action.command.clone().filter(|c| !c.trim().is_empty())).as_deref()
+            {
                 let limit = Duration::from_secs(policy.command_timeout_secs.into());
                 let timeout = limit.min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
-                let out = match shell.run(command, timeout, COMMAND_OUTPUT_LIMIT).await {
+                let run = match pane.as_mut() {
+                    Some(pane) => type_into(pane, &action.keys, timeout).await,
+                    None => shell.run(command, timeout, COMMAND_OUTPUT_LIMIT).await,
+                };
+                let out = match run {
                     Ok(out) => out,
                     Err(e) => {
                         self.writer.turn(&turn)?;
@@ -453,15 +479,16 @@ impl<'s> Episode<'s> {
                     truncated: omitted > 0,
                     omitted_bytes: omitted,
                     output: shown.clone(),
-                    timed_out: out.exit_code.is_none(),
+                    timed_out: out.timed_out,
                     timeout_secs: timeout.as_secs(),
-                    exception_info: match out.exit_code {
-                        Some(_) => String::new(),
-                        None => format!(
+                    exception_info: if out.timed_out {
+                        format!(
                             "The command did not finish within {} s and was stopped (with everything it started). \
                              Avoid interactive programs and long-running commands in the foreground.",
                             timeout.as_secs()
-                        ),
+                        )
+                    } else {
+                        String::new()
                     },
                 };
                 if seen.timed_out {
@@ -481,7 +508,14 @@ impl<'s> Episode<'s> {
                 let signalled = policy.completion == Completion::Command
                     && out.success()
                     && output.lines().next().is_some_and(|l| l.trim() == policy.completion_signal);
-                if !signalled {
+                if pane.is_some() {
+                    // The answer of a pane: what its last typed line printed.
+                    let last = action.keys.iter().rev().map(|k| k.keys.trim_end_matches('\n')).find(|k| !k.is_empty());
+                    if let Some(last) = last {
+                        let answer = typed_output(&out.output);
+                        self.submission = verify::Submission { last_command: Some(last.to_string()), answer };
+                    }
+                } else if !signalled {
                     self.submission =
                         verify::Submission { last_command: Some(command.to_string()), answer: out.output.clone() };
                 } else if let Some((_, rest)) = output.split_once('\n').filter(|(_, rest)| !rest.trim().is_empty()) {
@@ -495,7 +529,8 @@ impl<'s> Episode<'s> {
                     self.writer.turn(&turn)?;
                     return Ok(Stop { class: EpisodeErrorKind::None, detail: None });
                 }
-                last_failed = !out.success();
+                // A pane's keystrokes have no exit code: they never count as failed.
+                last_failed = out.timed_out || out.exit_code.is_some_and(|code| code != 0);
                 if last_failed
                     && !failures.insert((command.trim().to_string(), out.exit_code))
                     && policy.warn_repeated_failures
@@ -525,12 +560,26 @@ impl<'s> Episode<'s> {
             }
 
             // Under `confirm`, done with a command counts once the agent has seen one output
-            // since it first said done (its next reply says done again).
-            let unconfirmed = policy.completion == Completion::Confirm && turn.command.is_some() && !asked_to_confirm;
+            // since it first said done (its next reply says done again); under `twice`, any
+            // done counts only when the next reply says it again.
+            let unconfirmed = match policy.completion {
+                Completion::Confirm => turn.command.is_some(),
+                Completion::Twice => true,
+                _ => false,
+            } && !asked_to_confirm;
             asked_to_confirm = action.done && unconfirmed;
-            if asked_to_confirm {
+            if asked_to_confirm && policy.completion == Completion::Confirm {
                 turn.notice = Some("done with a command: asked to confirm".into());
                 observation.push_str(CONFIRM_DONE);
+            } else if asked_to_confirm {
+                turn.notice = Some("done: asked to confirm".into());
+                if !observation.is_empty() {
+                    observation.push_str("\n\n");
+                }
+                observation.push_str(match policy.action_format {
+                    ActionFormat::Keystrokes => CONFIRM_TWICE_KEYSTROKES,
+                    _ => CONFIRM_TWICE,
+                });
             } else if action.done && last_failed && policy.refuse_done_after_failure {
                 turn.notice = Some("done after a failed command: refused".into());
                 if !observation.is_empty() {
@@ -616,6 +665,7 @@ impl<'s> Episode<'s> {
             ActionFormat::Markdown => {
                 (response.content.clone(), Action::parse_markdown(&response.content, &policy.markdown))
             }
+            ActionFormat::Keystrokes => (response.content.clone(), Action::parse_keystrokes(&response.content)),
         };
         let parsed = parsed.map_err(|e| FormatError {
             error: e.problem,
@@ -639,7 +689,7 @@ impl<'s> Episode<'s> {
                 request.response_format(ResponseFormat::json_schema("action", harness.action_schema()))
             }
             ActionFormat::ToolCalls => request.tools(tool_specs(harness)),
-            ActionFormat::Markdown => request,
+            ActionFormat::Markdown | ActionFormat::Keystrokes => request,
         }
     }
 }
@@ -687,6 +737,25 @@ async fn run_hook<T: Terminal>(
     terminal.exec(&command, &options).await
 }
 
+/// Types an action's keystrokes into the pane (within `within`) and looks: the look is the
+/// output, and there is no exit code.
+async fn type_into<T: Terminal>(
+    pane: &mut Pane<'_, T>,
+    keys: &[Keystrokes],
+    within: Duration,
+) -> Result<ExecOutput, SandboxError> {
+    let started = Instant::now();
+    pane.type_keys(keys, within).await?;
+    let output = pane.look();
+    Ok(ExecOutput {
+        exit_code: None,
+        output_bytes: output.len() as u64,
+        output,
+        timed_out: false,
+        duration: started.elapsed(),
+    })
+}
+
 /// What the trace keeps of a command (or hook) run: `shown` is the output as the model saw it.
 fn record(text: &str, out: &ExecOutput, shown: String) -> CommandRecord {
     CommandRecord {
@@ -699,6 +768,11 @@ fn record(text: &str, out: &ExecOutput, shown: String) -> CommandRecord {
     }
 }
 
+/// The folder of the harness's tools, which goes first on PATH, when it has any.
+fn tools_path(harness: &Harness) -> Option<&'static str> {
+    (!harness.tools().is_empty()).then_some(crate::harness::TOOLS_DIR)
+}
+
 /// Copies the harness's tools and hooks into the container and puts the tools on PATH.
 async fn install_harness<T: Terminal>(terminal: &T, harness: &Harness) -> Result<(), String> {
     for tool in harness.tools() {
@@ -707,8 +781,8 @@ async fn install_harness<T: Terminal>(terminal: &T, harness: &Harness) -> Result
     for hook in harness.hooks() {
         terminal.write_file(&hook.container_path, &hook.script, 0o755).await.map_err(|e| e.to_string())?;
     }
-    if !harness.tools().is_empty() {
-        let path = format!("export PATH={}:$PATH", crate::harness::TOOLS_DIR);
+    if let Some(tools) = tools_path(harness) {
+        let path = format!("export PATH={tools}:$PATH");
         Shell::on(terminal, "agent").run(&path, Duration::from_secs(30), 4096).await.map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -720,11 +794,22 @@ struct ActionRecord<'a> {
     thought: &'a str,
     command: Option<&'a str>,
     done: bool,
+    /// The keystroke batches, under `action_format = "keystrokes"`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<KeysRecord<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct KeysRecord<'a> {
+    keystrokes: &'a str,
+    duration: f64,
 }
 
 impl<'a> From<&'a Action> for ActionRecord<'a> {
     fn from(action: &'a Action) -> Self {
-        ActionRecord { thought: &action.thought, command: action.command.as_deref(), done: action.done }
+        let keys =
+            action.keys.iter().map(|k| KeysRecord { keystrokes: &k.keys, duration: k.wait.as_secs_f64() }).collect();
+        ActionRecord { thought: &action.thought, command: action.command.as_deref(), done: action.done, keys }
     }
 }
 
@@ -764,7 +849,7 @@ fn action_from_tool_calls(response: &crate::llm::ChatResponse, policy: &Policy) 
         let done = if with_done { ", or `done` when the task is complete" } else { "" };
         return Err(problem(format!("Call a tool: `{tool}` with a command to run{done}.")));
     }
-    let mut action = Action { thought: response.content.clone(), command: None, done: false };
+    let mut action = Action { thought: response.content.clone(), command: None, done: false, keys: Vec::new() };
     let mut commands = Vec::new();
     for call in &response.tool_calls {
         match call.name.as_str() {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::{exit, ui, CliError, CliResult};
-use crate::harness::interop::{mini_swe_agent, Converted};
+use crate::harness::interop::{mini_swe_agent, terminus_2, Converted, InteropError};
 use crate::pypackage::{Package, PackageError};
 
 #[derive(Subcommand)]
@@ -13,14 +13,17 @@ pub enum HarnessCommand {
     /// Make a harness folder from another agent's configuration. `mini-swe-agent`: its
     /// YAML (templates, action regex or tool call, completion command, step limit,
     /// environment variables), by default both configurations of the installed package
-    /// (`mini_textbased.yaml` and `mini.yaml`).
+    /// (`mini_textbased.yaml` and `mini.yaml`). `terminus-2`: Harbor's Terminus-2 prompt
+    /// (a Python format string), by default the installed `harbor` package's JSON one,
+    /// becoming a harness that types keystrokes into a terminal pane.
     ///
     /// The templates are translated (`{{task}}` → `{{ instruction }}`, `output.returncode`
-    /// → `exit_code`, …); whatever has no counterpart is named on stderr and in the
-    /// folder's IMPORTED.md, never dropped silently. The texts are read from your files or
-    /// your installed package, not from this program.
+    /// → `exit_code`, `{terminal_state}` → `{{ terminal }}`, …); whatever has no counterpart
+    /// or differs is named on stderr and in the folder's IMPORTED.md, never dropped
+    /// silently. The texts are read from your files or your installed package, not from
+    /// this program.
     #[command(
-        after_help = "Examples:\n  pip install mini-swe-agent==2.4.6\n  self-harness harness import mini-swe-agent --out harnesses-imported\n  self-harness harness import mini-swe-agent my-config.yaml --out harnesses/mine"
+        after_help = "Examples:\n  pip install mini-swe-agent==2.4.6\n  self-harness harness import mini-swe-agent --out harnesses-imported\n  self-harness harness import mini-swe-agent my-config.yaml --out harnesses/mine\n  self-harness harness import terminus-2 --python .venv-harbor/bin/python --out harnesses-imported"
     )]
     Import(ImportArgs),
     /// Write a harness as another agent's configuration, on stdout. `mini-swe-agent`: a
@@ -34,10 +37,10 @@ pub enum HarnessCommand {
 #[derive(Args)]
 pub struct ImportArgs {
     /// The other agent.
-    #[arg(value_parser = ["mini-swe-agent"])]
+    #[arg(value_parser = ["mini-swe-agent", "terminus-2"])]
     agent: String,
-    /// Its configuration file; by default the configurations of the installed package,
-    /// each into a folder of its own under --out.
+    /// Its configuration file (Terminus-2: a prompt file); by default the configurations
+    /// of the installed package, each into a folder of its own under --out.
     config: Option<PathBuf>,
     /// The harness folder to write (with CONFIG), or the folder to write them into.
     #[arg(long, value_name = "DIR")]
@@ -76,7 +79,37 @@ fn bad(e: impl std::fmt::Display) -> CliError {
     CliError::new(exit::BAD_INPUT, e.to_string())
 }
 
+/// An agent whose harness can be imported: the package that holds its configurations,
+/// the ones read by default (file in the package, harness name), and the converter.
+struct Importable {
+    dist: &'static str,
+    module: &'static str,
+    pinned: &'static str,
+    install_hint: &'static str,
+    packaged: &'static [(&'static str, &'static str)],
+    import: fn(&str, &str, &str) -> Result<Converted, InteropError>,
+}
+
+const MINI_SWE_AGENT: Importable = Importable {
+    dist: mini_swe_agent::DIST,
+    module: mini_swe_agent::MODULE,
+    pinned: mini_swe_agent::PINNED,
+    install_hint: mini_swe_agent::INSTALL_HINT,
+    packaged: &mini_swe_agent::PACKAGED,
+    import: mini_swe_agent::import,
+};
+
+const TERMINUS_2: Importable = Importable {
+    dist: terminus_2::DIST,
+    module: terminus_2::MODULE,
+    pinned: terminus_2::PINNED,
+    install_hint: terminus_2::INSTALL_HINT,
+    packaged: &[(terminus_2::TEMPLATE, "terminus-2")],
+    import: terminus_2::import,
+};
+
 fn import(args: ImportArgs) -> CliResult {
+    let agent = if args.agent == "terminus-2" { &TERMINUS_2 } else { &MINI_SWE_AGENT };
     // (source for messages, text, harness name, folder)
     let mut configs: Vec<(String, String, String, PathBuf)> = Vec::new();
     if let Some(config) = &args.config {
@@ -85,28 +118,28 @@ fn import(args: ImportArgs) -> CliResult {
         configs.push((config.display().to_string(), text, args.name.clone().unwrap_or(stem), args.out.clone()));
     } else {
         let package = match &args.from {
-            Some(path) => Package::open(path, mini_swe_agent::DIST, mini_swe_agent::MODULE),
-            None => Package::installed(&args.python, mini_swe_agent::DIST, mini_swe_agent::MODULE),
+            Some(path) => Package::open(path, agent.dist, agent.module),
+            None => Package::installed(&args.python, agent.dist, agent.module),
         };
         let package = package.map_err(|e| match e {
             PackageError::NotInstalled { .. } => bad(format!(
-                "{e}\n  install it: {}, or give --from a wheel or folder, or a CONFIG file",
-                mini_swe_agent::INSTALL_HINT
+                "{e}\n  install it: {}, or name its Python with --python, or give --from a wheel or folder, or a CONFIG file",
+                agent.install_hint
             )),
             e => bad(e),
         })?;
-        if package.version.as_deref() != Some(mini_swe_agent::PINNED) {
-            ui::warn(&format!("{}: the imports are tested with {}", package.describe(), mini_swe_agent::PINNED));
+        if package.version.as_deref() != Some(agent.pinned) {
+            ui::warn(&format!("{}: the imports are tested with {}", package.describe(), agent.pinned));
         }
-        for (file, name) in mini_swe_agent::PACKAGED {
+        for (file, name) in agent.packaged {
             let text = package.read_text(file).map_err(bad)?;
-            let source = format!("{} {} {file}", mini_swe_agent::DIST, package.version.as_deref().unwrap_or("?"));
+            let source = format!("{} {} {file}", agent.dist, package.version.as_deref().unwrap_or("?"));
             configs.push((source, text, name.to_string(), args.out.join(name)));
         }
     }
     let mut written = Vec::new();
     for (source, text, name, dir) in configs {
-        let converted: Converted = mini_swe_agent::import(&text, &source, &name).map_err(bad)?;
+        let converted: Converted = (agent.import)(&text, &source, &name).map_err(bad)?;
         converted.write_harness(&dir, &source).map_err(bad)?;
         // What was written must load; the notes say what did not map.
         if let Err(diagnostics) = crate::harness::Harness::load(&dir) {

@@ -1,8 +1,11 @@
-//! The agent's action each turn, in the three forms a harness can ask for: a JSON object
+//! The agent's action each turn, in the four forms a harness can ask for: a JSON object
 //! constrained by a JSON Schema (`action_format = "json"`, sent as `response_format`),
-//! native tool calls (`"tool_calls"`), or free text with the command in a fenced code block
-//! (`"markdown"`, as mini-swe-agent asks). The schema, the tool spec and the parsers live
-//! together so they cannot drift apart.
+//! native tool calls (`"tool_calls"`), free text with the command in a fenced code block
+//! (`"markdown"`, as mini-swe-agent asks), or Terminus-2's JSON of keystroke batches
+//! (`"keystrokes"`). The schema, the tool spec and the parsers live together so they
+//! cannot drift apart.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -15,8 +18,36 @@ use super::manifest::{MarkdownPolicy, NoBlock, SeveralBlocks};
 #[serde(deny_unknown_fields)]
 pub struct Action {
     pub thought: String,
+    /// Under `action_format = "keystrokes"`, the batches' keys one per line (what the trace
+    /// and the hooks see of them).
     pub command: Option<String>,
     pub done: bool,
+    /// Under `action_format = "keystrokes"`: what to type, batch by batch.
+    #[serde(skip)]
+    pub keys: Vec<Keystrokes>,
+}
+
+/// The longest wait one batch of keystrokes may ask for (Terminus-2's cap).
+pub const LONGEST_WAIT: Duration = Duration::from_secs(60);
+
+/// One batch of keystrokes and how long to wait after typing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keystrokes {
+    /// Typed as they are, except a whole tmux key name (`C-c`, `Enter`, `Up`, …), which
+    /// is that key.
+    pub keys: String,
+    /// How long to wait before the next batch or the look at the screen (at most
+    /// [`LONGEST_WAIT`]).
+    pub wait: Duration,
+}
+
+impl Keystrokes {
+    /// A batch that waits `seconds` (a model's number: negative or not a number is no
+    /// wait, more than [`LONGEST_WAIT`] is that).
+    pub fn new(keys: impl Into<String>, seconds: f64) -> Self {
+        let seconds = if seconds > 0.0 { seconds.min(LONGEST_WAIT.as_secs_f64()) } else { 0.0 };
+        Keystrokes { keys: keys.into(), wait: Duration::from_secs_f64(seconds) }
+    }
 }
 
 /// A reply that is not a valid action: what is wrong with it, which the harness's
@@ -65,7 +96,7 @@ impl Action {
         let (blocks, thought) = fenced_blocks(reply, &policy.info_string);
         let fence = format!("```{}", policy.info_string);
         let command = match (blocks.len(), policy.no_block, policy.several_blocks) {
-            (0, NoBlock::Done, _) => return Ok(Action { thought, command: None, done: true }),
+            (0, NoBlock::Done, _) => return Ok(Action { thought, command: None, done: true, keys: Vec::new() }),
             (0, NoBlock::FormatError, _) => return Err(ActionError::new(format!("has no {fence} code block"))),
             (1, _, _) => blocks.into_iter().next().unwrap_or_default(),
             (n, _, SeveralBlocks::FormatError) => {
@@ -78,8 +109,67 @@ impl Action {
         if command.trim().is_empty() {
             return Err(ActionError::new(format!("has an empty {fence} code block")));
         }
-        Ok(Action { thought, command: Some(command), done: false })
+        Ok(Action { thought, command: Some(command), done: false, keys: Vec::new() })
     }
+}
+
+impl Action {
+    /// Parses a model reply for `action_format = "keystrokes"`, as Terminus-2 reads it: the
+    /// JSON object from the reply's first `{` to its last `}` (text around it is
+    /// tolerated), with `analysis`, `plan` and `commands` (a list of `{"keystrokes":
+    /// string, "duration": seconds}`, 1 s where the duration is missing or not a number),
+    /// and `task_complete` (a boolean, or "true", "yes", "1"). A reply that completes the
+    /// task is not refused for a broken command list: it types nothing.
+    pub fn parse_keystrokes(reply: &str) -> Result<Action, ActionError> {
+        let (Some(start), Some(end)) = (reply.find('{'), reply.rfind('}')) else {
+            return Err(ActionError::new("has no JSON object"));
+        };
+        if end < start {
+            return Err(ActionError::new("has no JSON object"));
+        }
+        let object = match serde_json::from_str::<Value>(&reply[start..=end]) {
+            Ok(Value::Object(object)) => object,
+            Ok(_) => return Err(ActionError::new("is not a JSON object")),
+            Err(e) => return Err(ActionError::new(format!("is not valid JSON ({e})"))),
+        };
+        let missing: Vec<&str> =
+            ["analysis", "plan", "commands"].into_iter().filter(|field| !object.contains_key(*field)).collect();
+        if !missing.is_empty() {
+            return Err(ActionError::new(format!("misses the required field(s) {}", missing.join(", "))));
+        }
+        let done = match object.get("task_complete") {
+            Some(Value::Bool(done)) => *done,
+            Some(Value::String(text)) => matches!(text.to_ascii_lowercase().as_str(), "true" | "yes" | "1"),
+            _ => false,
+        };
+        let text = |field: &str| object.get(field).and_then(Value::as_str).unwrap_or_default().trim().to_string();
+        let thought = [text("analysis"), text("plan")].into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>();
+        let keys = match keystroke_batches(&object["commands"]) {
+            Ok(keys) => keys,
+            Err(_) if done => Vec::new(),
+            Err(problem) => return Err(ActionError::new(problem)),
+        };
+        let typed: Vec<&str> = keys.iter().map(|k| k.keys.trim_end_matches('\n')).filter(|k| !k.is_empty()).collect();
+        let command = (!typed.is_empty()).then(|| typed.join("\n"));
+        Ok(Action { thought: thought.join("\n"), command, done, keys })
+    }
+}
+
+/// The batches of Terminus-2's `commands` list, or what is wrong with it.
+fn keystroke_batches(commands: &Value) -> Result<Vec<Keystrokes>, String> {
+    let Value::Array(commands) = commands else {
+        return Err("has a \"commands\" field that is not a list".into());
+    };
+    commands
+        .iter()
+        .enumerate()
+        .map(|(i, command)| {
+            let keys = command.get("keystrokes").and_then(Value::as_str);
+            let keys = keys.ok_or_else(|| format!("has a command {} without a \"keystrokes\" string", i + 1))?;
+            let seconds = command.get("duration").and_then(Value::as_f64).unwrap_or(1.0);
+            Ok(Keystrokes::new(keys, seconds))
+        })
+        .collect()
 }
 
 /// The contents of the fenced code blocks of `text` whose info string's first word is
@@ -187,7 +277,7 @@ mod tests {
 
     #[test]
     fn parses_plain_and_fenced_replies() {
-        let expected = Action { thought: "t".into(), command: Some("ls".into()), done: false };
+        let expected = Action { thought: "t".into(), command: Some("ls".into()), done: false, keys: Vec::new() };
         assert_eq!(Action::parse_json(r#"{"thought":"t","command":"ls","done":false}"#), Ok(expected.clone()));
         assert_eq!(
             Action::parse_json("```json\n{\"thought\":\"t\",\"command\":\"ls\",\"done\":false}\n```"),
@@ -233,6 +323,43 @@ mod tests {
         let any = MarkdownPolicy { info_string: String::new(), ..policy };
         assert_eq!(Action::parse_markdown("```\npwd\n```", &any).unwrap().command.as_deref(), Some("pwd"));
         assert!(Action::parse_markdown("```bash\n\n```", &MarkdownPolicy::default()).is_err(), "an empty block");
+    }
+
+    #[test]
+    fn a_keystrokes_reply_is_read_as_terminus_2_reads_it() {
+        let reply = r#"Sure. {"analysis": "Empty folder.", "plan": "List it, then stop top.",
+            "commands": [{"keystrokes": "ls -la\n", "duration": 0.1}, {"keystrokes": "C-c"}],
+            "task_complete": false} Thanks"#;
+        let action = Action::parse_keystrokes(reply).unwrap();
+        assert_eq!(action.thought, "Empty folder.\nList it, then stop top.");
+        assert_eq!(action.command.as_deref(), Some("ls -la\nC-c"));
+        assert_eq!(action.keys, vec![Keystrokes::new("ls -la\n", 0.1), Keystrokes::new("C-c", 1.0)]);
+        assert!(!action.done);
+
+        let wait = Action::parse_keystrokes(
+            r#"{"analysis": "", "plan": "", "commands": [{"keystrokes": "", "duration": 5}]}"#,
+        )
+        .unwrap();
+        assert_eq!((wait.command, wait.keys.len()), (None, 1), "a wait types nothing");
+        let done = r#"{"analysis": "a", "plan": "p", "commands": "none", "task_complete": "true"}"#;
+        assert!(Action::parse_keystrokes(done).unwrap().done, "done, its broken list ignored");
+
+        let problem = |reply: &str| Action::parse_keystrokes(reply).unwrap_err().problem;
+        assert_eq!(problem("ls -la"), "has no JSON object");
+        assert!(problem("{\"analysis\": }").starts_with("is not valid JSON ("), "{}", problem("{\"analysis\": }"));
+        assert_eq!(problem(r#"{"commands": []}"#), "misses the required field(s) analysis, plan");
+        assert_eq!(
+            problem(r#"{"analysis": "", "plan": "", "commands": [{"duration": 1}]}"#),
+            "has a command 1 without a \"keystrokes\" string"
+        );
+    }
+
+    #[test]
+    fn a_models_wait_is_cut_to_what_a_pane_waits() {
+        assert_eq!(Keystrokes::new("ls\n", 0.1).wait, Duration::from_millis(100));
+        assert_eq!(Keystrokes::new("", 600.0).wait, LONGEST_WAIT);
+        assert_eq!(Keystrokes::new("", -1.0).wait, Duration::ZERO);
+        assert_eq!(Keystrokes::new("", f64::NAN).wait, Duration::ZERO);
     }
 
     #[test]

@@ -363,6 +363,14 @@ fn semantic(path: &Path, text: &str, root: &DeTable, manifest: &Manifest, out: &
             "[policy.markdown] is read only with action_format = \"markdown\"",
         ));
     }
+    if policy.action_format == ActionFormat::Keystrokes && written(&["policy", "shell"]) {
+        out.push(HarnessDiagnostic::warning(
+            path,
+            at(&["policy", "shell"]),
+            "unused-key",
+            "policy.shell is not read with action_format = \"keystrokes\": the agent types into one terminal for the whole episode",
+        ));
+    }
     if policy.completion != Completion::Command && written(&["policy", "completion_signal"]) {
         out.push(HarnessDiagnostic::warning(
             path,

@@ -58,9 +58,10 @@ pub struct Policy {
     pub output: OutputPolicy,
     /// How the model expresses an action: "json" (a JSON object following the harness's
     /// action schema, sent as a `response_format` JSON schema), "tool_calls" (native tool
-    /// calls), or "markdown" (free text with the command in a fenced code block, as
+    /// calls), "markdown" (free text with the command in a fenced code block, as
     /// mini-swe-agent's text-based configuration asks; `[policy.markdown]` says which blocks
-    /// count).
+    /// count), or "keystrokes" (Terminus-2's JSON: batches of keystrokes typed into a
+    /// terminal pane, each followed by a wait, and `task_complete`).
     #[serde(default)]
     pub action_format: ActionFormat,
     /// How a reply is read under `action_format = "markdown"`.
@@ -165,6 +166,12 @@ pub enum ActionFormat {
     /// The model writes free text with the command in one fenced code block (see
     /// `[policy.markdown]`); no grammar constrains the reply.
     Markdown,
+    /// The model replies as Harbor's Terminus-2 does: `{"analysis", "plan", "commands":
+    /// [{"keystrokes", "duration"}], "task_complete"}`. The keystrokes are typed into a
+    /// terminal pane (160×40, a login bash; `C-c`, `Enter`, `Up`, … are keys), each batch
+    /// followed by its wait (at most 60 s), and the model sees what the terminal printed
+    /// since its last look. There are no exit codes; `policy.shell` is not read.
+    Keystrokes,
 }
 
 /// How a reply is read under `action_format = "markdown"`: the command is the content of
@@ -239,6 +246,10 @@ pub enum Completion {
     /// The episode ends when a command's first output line is `completion_signal` (or the
     /// agent says done, where its action format can say it).
     Command,
+    /// Done counts only when said in two replies in a row, as Terminus-2 asks: the first
+    /// is answered with the output (or the terminal) and the question whether the task is
+    /// really complete.
+    Twice,
 }
 
 /// What happens when the conversation would exceed the context budget.
@@ -739,7 +750,10 @@ mod tests {
         let max_turns = key_doc("policy.max_turns").unwrap();
         assert_eq!(max_turns.kind, "integer 1..=1000");
         assert_eq!(max_turns.default.as_deref(), Some("30"));
-        assert_eq!(key_doc("policy.action_format").unwrap().kind, "one of \"json\", \"tool_calls\", \"markdown\"");
+        assert_eq!(
+            key_doc("policy.action_format").unwrap().kind,
+            "one of \"json\", \"tool_calls\", \"markdown\", \"keystrokes\""
+        );
         assert!(key_doc("name").unwrap().required);
     }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-pub use action::{Action, ActionError};
+pub use action::{Action, ActionError, Keystrokes, LONGEST_WAIT};
 pub use diagnostic::{HarnessDiagnostic, Position, Range, Severity};
 pub use locate::locate_surface;
 pub use manifest::{
@@ -346,6 +346,7 @@ impl Harness {
                 let text = match self.manifest.policy.action_format {
                     ActionFormat::Json => template::DEFAULT_FORMAT_ERROR_JSON,
                     ActionFormat::Markdown => template::DEFAULT_FORMAT_ERROR_MARKDOWN,
+                    ActionFormat::Keystrokes => template::DEFAULT_FORMAT_ERROR_KEYSTROKES,
                     ActionFormat::ToolCalls => template::DEFAULT_FORMAT_ERROR,
                 };
                 ("(built-in format error)".into(), text.into())
@@ -385,6 +386,7 @@ impl Harness {
             "policy": self.manifest.policy,
             "action_schema": schema,
             "uname": context.uname,
+            "terminal": context.terminal,
         });
         if let (Some(all), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
             all.extend(extra);

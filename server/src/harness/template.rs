@@ -24,6 +24,7 @@ pub const TEMPLATE_VARIABLES: &[(&str, &str)] = &[
     ("policy", "the [policy] table: policy.max_turns, policy.command_timeout_secs, policy.output.head_bytes, …"),
     ("action_schema", "the JSON Schema of the action object, pretty-printed (string; action_format = \"json\")"),
     ("uname", "the container's kernel, as `uname` says it: uname.system, uname.release, uname.version, uname.machine"),
+    ("terminal", "the terminal's screen when the episode starts (string; action_format = \"keystrokes\", else \"\")"),
 ];
 
 /// What a template is for, which decides the variables it may use beyond
@@ -92,6 +93,11 @@ object: {\"thought\": string, \"command\": string or null, \"done\": true or fal
 pub const DEFAULT_FORMAT_ERROR_MARKDOWN: &str = "Your reply {{ error }}. Reply with your reasoning and exactly one \
 ```{{ policy.markdown.info_string }} code block holding the one shell command to run next.";
 
+/// The built-in `prompts.format_error` for `action_format = "keystrokes"`.
+pub const DEFAULT_FORMAT_ERROR_KEYSTROKES: &str = "Your reply {{ error }}. Reply with one JSON object: \
+{\"analysis\": string, \"plan\": string, \"commands\": [{\"keystrokes\": string, \"duration\": seconds}], \
+\"task_complete\": true or false}.";
+
 /// The built-in `prompts.format_error` for tool calls, whose parser says what to send
 /// instead.
 pub const DEFAULT_FORMAT_ERROR: &str = "{{ error }}";
@@ -107,6 +113,8 @@ pub struct PromptContext {
     pub workdir: String,
     /// The container's kernel.
     pub uname: Uname,
+    /// The terminal's screen at the start, under `action_format = "keystrokes"` (else "").
+    pub terminal: String,
 }
 
 /// What `uname` says of a container (`-s`, `-r`, `-v`, `-m`).

@@ -34,6 +34,9 @@ pub enum SandboxError {
     #[error("the container {container} is gone: {message}")]
     ContainerGone { container: String, message: String },
 
+    #[error("the agent's terminal pane failed: {0}")]
+    Pane(String),
+
     #[error("the driver failed: {0}")]
     Driver(String),
 

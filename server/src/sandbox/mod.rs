@@ -9,7 +9,8 @@
 //! owner and registered in [`reaper`], so that it is removed on every path: normal end,
 //! error, Ctrl-C, and (by the next run's sweep and the container's own lifetime) SIGKILL.
 //! The agent asks only for a [`Terminal`]: a `Sandbox`, or a [`remote::Remote`] whose
-//! commands a driver such as Harbor performs in its own environments.
+//! commands a driver such as Harbor performs in its own environments. On it the agent runs
+//! whole commands in a [`Shell`], or types keystrokes into a [`Pane`].
 
 pub mod base;
 mod container;
@@ -17,6 +18,7 @@ mod error;
 mod exec;
 pub mod image;
 pub mod offline;
+mod pane;
 pub mod python;
 pub mod reaper;
 pub mod remote;
@@ -37,6 +39,7 @@ pub(crate) const WORK_DIR: &str = "/tmp/.self-harness";
 pub use container::{Capacity, Sandbox, SandboxSpec, StorageQuota};
 pub use error::SandboxError;
 pub use exec::{ExecOptions, ExecOutput};
+pub use pane::{typed_output, Pane, PANE_COLUMNS, PANE_ROWS};
 pub use shell::{Shell, COMMAND_OUTPUT_LIMIT};
 pub use terminal::Terminal;
 

@@ -36,6 +36,25 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The python of the venv `scripts/setup-harbor.sh` makes. Never skipped: a missing Harbor
+/// fails the test with the command that installs it.
+pub fn harbor_python() -> PathBuf {
+    let python = std::env::var_os("HARBOR_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv-harbor/bin/python"));
+    let imports = Command::new(&python)
+        .args(["-c", "import harbor.models.trajectories"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        imports,
+        "Harbor is not installed at {}: run scripts/setup-harbor.sh (it installs harbor==0.25.0 into .venv-harbor/), \
+         or set HARBOR_PYTHON to a python that has it",
+        python.display()
+    );
+    python
+}
+
 /// Copies the prompt files of `harnesses/minimal` (every `.md` its manifest names) into
 /// `dir`, for tests that write a manifest of their own beside them.
 pub fn copy_minimal_prompts(dir: &Path) {

@@ -15,7 +15,7 @@
 use serde_yaml_ng::Value;
 
 use super::jinja::{self, attr, var, Rename};
-use super::{Converted, InteropError};
+use super::{toml_string, Converted, InteropError};
 use crate::harness::{ActionFormat, Completion, Harness, ShellMode, TemplateKind};
 
 pub const DIST: &str = "mini-swe-agent";
@@ -282,15 +282,16 @@ pub fn export(harness: &Harness) -> Result<Converted, InteropError> {
     let policy = harness.policy();
     let refuse = |message: String| InteropError { file: harness.dir().display().to_string(), line: None, message };
     let mut notes = Vec::new();
-    let text_based =
-        match policy.action_format {
-            ActionFormat::Markdown => true,
-            ActionFormat::ToolCalls => false,
-            ActionFormat::Json => return Err(refuse(
-                "mini-swe-agent has no JSON action format: set action_format = \"markdown\" (or \"tool_calls\") first"
-                    .into(),
-            )),
-        };
+    let text_based = match policy.action_format {
+        ActionFormat::Markdown => true,
+        ActionFormat::ToolCalls => false,
+        ActionFormat::Json | ActionFormat::Keystrokes => {
+            return Err(refuse(format!(
+                "mini-swe-agent has no {} action format: set action_format = \"markdown\" (or \"tool_calls\") first",
+                if policy.action_format == ActionFormat::Json { "JSON" } else { "keystrokes" }
+            )))
+        }
+    };
     let mut template = |kind: TemplateKind, renames: &[Rename], kept: &[&str]| -> Result<String, InteropError> {
         let (file, text) = harness.template_text(kind);
         let translated = jinja::rename(&text, renames).map_err(|e| refuse(format!("{file}: {e}")))?;
@@ -427,10 +428,6 @@ fn scalar(value: &Value) -> Option<String> {
 /// The 1-based line of the first `key:` in a YAML text.
 fn key_line(text: &str, key: &str) -> Option<usize> {
     text.lines().position(|l| l.trim_start().starts_with(&format!("{key}:"))).map(|i| i + 1)
-}
-
-fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
 }
 
 fn toml_key(key: &str) -> String {

@@ -1,16 +1,23 @@
 //! Other agents' harnesses, in and out.
 //!
 //! Harness engineers do not start from our `minimal`: they run mini-swe-agent, whose
-//! whole harness is one YAML file ([`mini_swe_agent`]). An import turns such a
+//! whole harness is one YAML file ([`mini_swe_agent`]), or Harbor's Terminus-2, whose
+//! harness is a prompt and a keystroke protocol ([`terminus_2`]). An import turns such a
 //! configuration into a harness folder the loop can evolve, an export turns the evolved
-//! folder back into a configuration the other agent runs. Templates are translated by
+//! folder back into a configuration the other agent runs (mini-swe-agent's). Templates are translated by
 //! renaming their variables ([`jinja`]); whatever has no counterpart on the other side is
 //! named in [`Converted::notes`], never dropped silently.
 
 pub mod jinja;
 pub mod mini_swe_agent;
+pub mod terminus_2;
 
 use std::path::{Path, PathBuf};
+
+/// `text` as a TOML string.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
 
 /// What an import or export made: files by their path, and what did not map.
 #[derive(Debug, Clone, PartialEq, Eq)]
