@@ -22,9 +22,10 @@
 #              baseline's (seeds 1, 2), for the per-task rates the power simulation of
 #              docs/statistics.md reads (validate-rates.json); minimal greedy (temperature 0) on
 #              every usable task; with EVIDENCE_MODEL=0.5b, minimal at both temperatures
-#   formats    (intercode) minimal (JSON), minimal-markdown, and mini-swe-agent's two
-#              configurations imported from the installed package, on the mine split, same
-#              seeds (EVIDENCE_FORMAT_TRIALS, 1): which reply format this model does best with
+#   formats    (intercode) minimal (JSON), minimal-markdown, mini-swe-agent's two
+#              configurations and Terminus-2 (keystrokes) imported from the installed
+#              packages, on the mine split, same seeds (EVIDENCE_FORMAT_TRIALS, 1): which
+#              reply format this model does best with
 #   baselines  minimal and reference (harnesses/ at the stated temperature) on the test split
 #   loop       the loop with auto-apply from minimal, proposer model+catalog
 #   final      the loop's final harness on the test split, same seeds as the baselines
@@ -258,13 +259,20 @@ PY
         done
         rm -rf "$scratch"
       fi
+      # Terminus-2 as Harbor 0.25.0 ships it, at the evidence's temperature.
+      if [ ! -d "$out/harnesses/terminus-2" ]; then
+        scratch=$(mktemp -d)
+        "$bin" harness import terminus-2 --python "$(bash scripts/setup-harbor.sh)" --out "$scratch/imported"
+        at_temperature "$scratch/imported/terminus-2" "$out/harnesses/terminus-2"
+        rm -rf "$scratch"
+      fi
       # The loop's split: the main store's where it exists, else made by the same rule and
       # seed (0), which gives the same sets.
       mkdir -p "$out/formats/.self-harness"
       if [ ! -e "$out/formats/.self-harness/splits.json" ] && [ -e "$out/main/.self-harness/splits.json" ]; then
         cp "$out/main/.self-harness/splits.json" "$out/formats/.self-harness/"
       fi
-      for harness in minimal minimal-markdown mini-swe-agent-textbased mini-swe-agent; do
+      for harness in minimal minimal-markdown mini-swe-agent-textbased mini-swe-agent terminus-2; do
         evaluate "$out/formats" "$out/harnesses/$harness" "$harness-mine" mine 0 "$format_trials"
       done
       ;;
