@@ -512,7 +512,7 @@ impl<'s> Episode<'s> {
                     // The answer of a pane: what its last typed line printed.
                     let last = action.keys.iter().rev().map(|k| k.keys.trim_end_matches('\n')).find(|k| !k.is_empty());
                     if let Some(last) = last {
-                        let answer = typed_output(&out.output);
+                        let answer = typed_output(&out.output, last);
                         self.submission = verify::Submission { last_command: Some(last.to_string()), answer };
                     }
                 } else if !signalled {

@@ -255,14 +255,21 @@ fn without_header(output: &str) -> &str {
     }
 }
 
-/// What the keystrokes printed, read from a look: the lines between the prompt they were
-/// typed at and the prompt after them (InterCode's judge compares an agent's last output,
-/// and a pane has no other way to tell output from prompts).
-pub fn typed_output(look: &str) -> String {
+/// What the last typed line printed, read from a look: the lines after the last one that
+/// ends with `last` (the prompt it was typed at), up to the prompt after it; where no line
+/// does (a long line wrapped), everything between the first prompt and the last. InterCode's
+/// judge compares an agent's last output, and a pane has no other way to tell output from
+/// prompts.
+pub fn typed_output(look: &str, last: &str) -> String {
     let lines: Vec<&str> = look.lines().skip(1).skip_while(|l| l.trim().is_empty()).collect();
+    let last = last.trim();
+    let start = match lines.iter().rposition(|l| !last.is_empty() && l.trim_end().ends_with(last)) {
+        Some(at) if at + 1 < lines.len() => at + 1,
+        _ => 1,
+    };
     match lines.len() {
-        0..=2 => String::new(),
-        n => lines[1..n - 1].join("\n") + "\n",
+        n if n > start => lines[start..n - 1].join("\n") + if n - 1 > start { "\n" } else { "" },
+        _ => String::new(),
     }
 }
 
@@ -343,11 +350,14 @@ mod tests {
     }
 
     #[test]
-    fn typed_output_is_between_the_prompts() {
+    fn typed_output_is_the_last_lines_output() {
         let look = "New Terminal Output:\n\nroot@box:/app# ls\na.txt\nb.txt\nroot@box:/app#";
-        assert_eq!(typed_output(look), "a.txt\nb.txt\n");
-        assert_eq!(typed_output("New Terminal Output:\n\nroot@box:/app# cd /\nroot@box:/#"), "");
-        assert_eq!(typed_output("Current Terminal Screen:\nroot@box:/app#"), "");
+        assert_eq!(typed_output(look, "ls"), "a.txt\nb.txt\n");
+        let two = "New Terminal Output:\nroot@box:/# find / -name a\n/a\nroot@box:/# ls -l /a\n-rw 1 /a\nroot@box:/#";
+        assert_eq!(typed_output(two, "ls -l /a"), "-rw 1 /a\n", "only the last command's");
+        assert_eq!(typed_output(two, "a command wrapped"), "/a\nroot@box:/# ls -l /a\n-rw 1 /a\n", "else all");
+        assert_eq!(typed_output("New Terminal Output:\n\nroot@box:/app# cd /\nroot@box:/#", "cd /"), "");
+        assert_eq!(typed_output("Current Terminal Screen:\nroot@box:/app#", "ls"), "");
     }
 
     #[test]
