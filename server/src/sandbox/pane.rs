@@ -161,11 +161,6 @@ printf '%s' '{encoded}' | base64 -d > {d}/in"#
         self.view.look()
     }
 
-    /// The screen as it is now.
-    pub fn screen(&self) -> String {
-        self.view.screen()
-    }
-
     async fn exec(&self, script: &str, timeout: Duration) -> Result<ExecOutput, SandboxError> {
         let options = ExecOptions { output_limit: 4 << 20, ..ExecOptions::with_timeout(timeout) };
         let out = self.terminal.exec(script, &options).await?;
