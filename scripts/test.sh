@@ -23,6 +23,12 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
 # npm only bootstraps the VS Code test's own Node 24 and code-server (scripts/test-vscode.sh).
 command -v npm >/dev/null || apt_install npm
 echo "    cargo $(cargo --version | cut -d' ' -f2), $(python3 --version), npm $(npm --version)"
+# A full run writes about 13 GB here (the build 6, Python packages, Node and code-server 2,
+# containers and their layers the rest); a disk that fills half-way fails far from the cause.
+free_gb=$(( $(df -Pk . | awk 'NR == 2 { print $4 }') / 1024 / 1024 ))
+[ "$free_gb" -ge 14 ] \
+  || { echo "error: ${free_gb} GB free on the disk of $PWD; the tests need about 14 GB: free some (docker system prune, old target/ folders), then run this again" >&2; exit 1; }
+echo "    ${free_gb} GB free on the disk"
 
 bash scripts/setup-docker.sh
 

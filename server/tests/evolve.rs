@@ -465,6 +465,45 @@ async fn a_candidate_already_rejected_is_not_validated_again() {
 }
 
 #[tokio::test]
+async fn a_candidate_already_screened_out_is_not_screened_again() {
+    if !common::docker_available() {
+        return;
+    }
+    // The vim model, always proposing the same edit, which gains nothing on the mine split:
+    // iteration 1 screens it out; iteration 2, from the same parent, discards it unrun.
+    let model = ScriptedModel::responding(|request| {
+        if request["response_format"]["json_schema"]["name"] == "proposals" {
+            return support::Reply::json(&json!({
+                "proposals": [{"file": "system.md", "search": "", "replace": "Think about the task before you act.",
+                               "rationale": "r", "expected_fixes": [], "might_break": []}],
+                "decline": null
+            }));
+        }
+        vim_model(request)
+    })
+    .await;
+    let (_root, tasks, harness, cwd) = workspace();
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2", "--weaknesses", "1"]).await;
+    let entries = entries(&cwd);
+    assert_consistent(&entries);
+    let screened: Vec<u32> = entries
+        .iter()
+        .filter_map(|e| if let Entry::Screening { iteration, .. } = e { Some(*iteration) } else { None })
+        .collect();
+    assert_eq!(screened, [1], "screened once: {entries:#?}");
+    assert!(!entries.iter().any(|e| matches!(e, Entry::Decision { .. })), "nothing validated");
+    let again = entries.iter().find_map(|e| match e {
+        Entry::Discarded { iteration: 2, reason, .. } => Some(reason.as_str()),
+        _ => None,
+    });
+    let again = again.unwrap_or_else(|| panic!("iteration 2 discards it: {entries:#?}"));
+    assert!(
+        again.starts_with("the same harness as a candidate screened in iteration 1 and not validated (0 → 0 of "),
+        "{again}"
+    );
+}
+
+#[tokio::test]
 async fn a_candidate_that_gains_nothing_on_the_mine_split_is_not_validated() {
     if !common::docker_available() {
         return;

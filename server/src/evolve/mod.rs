@@ -457,7 +457,9 @@ fn record_weaknesses(
 /// Proposals for this iteration, a round per weakness (see [`propose::propose_for`]): a
 /// round the ledger has closed is read back from it, the others are asked for and each is
 /// recorded as it ends, its proposals, discards and spend in one append. A candidate the
-/// ledger has already decided is discarded with that decision as its reason.
+/// ledger has already decided, or screened without validating it, against the same parent
+/// is discarded with that verdict as its reason: a catalog that offers the same remedies
+/// every iteration would otherwise pay their screening again for another look at noise.
 async fn proposals(
     options: &LoopOptions,
     ledger: &Ledger<'_>,
@@ -478,9 +480,12 @@ async fn proposals(
         })
     };
     let settled = |p: &Proposal| {
-        decided(&entries, harness.version(), &p.version).map(|earlier| {
+        if let Some(earlier) = decided(&entries, harness.version(), &p.version) {
             let verdict = if earlier.accepted { "accepted" } else { "rejected" };
-            format!("the same harness as a candidate {verdict} in iteration {}", earlier.iteration)
+            return Some(format!("the same harness as a candidate {verdict} in iteration {}", earlier.iteration));
+        }
+        screen::screened(&entries, harness.version(), &p.version).map(|(iteration, outcome)| {
+            format!("the same harness as a candidate screened in iteration {iteration} and not validated ({outcome})")
         })
     };
     propose::keep_parent(store, harness).map_err(LoopError::Store)?;

@@ -184,6 +184,31 @@ pub(super) async fn screen(
     Ok(alive.into_iter().map(|r| r.proposal.clone()).collect())
 }
 
+/// The iteration and outcome of an earlier screening of the harness version `candidate`
+/// against the harness version `parent` (the one its iteration mined), if the ledger holds
+/// one. A decision on it, where one followed, is what the caller asks about first.
+pub(super) fn screened(entries: &[Entry], parent: &str, candidate: &str) -> Option<(u32, String)> {
+    let mined_from = |iteration: u32| {
+        entries.iter().find_map(|e| match e {
+            Entry::Weaknesses { iteration: i, harness_version, .. } if *i == iteration => {
+                Some(harness_version.as_str())
+            }
+            _ => None,
+        })
+    };
+    entries.iter().find_map(|e| match e {
+        Entry::Screening { iteration, candidate_version, tasks, parent: before, candidate: after, .. }
+            if candidate_version == candidate && mined_from(*iteration) == Some(parent) =>
+        {
+            let part = tasks.map_or(String::new(), |t| format!(" of the first {t} tasks"));
+            let outcome =
+                format!("{} → {} of {} passed{part} of the mine split", before.passed, after.passed, after.counted);
+            Some((*iteration, outcome))
+        }
+        _ => None,
+    })
+}
+
 /// Records `runner`'s screening (once), now that it dropped out in `round` of `rounds` or
 /// finished, after `size` of the split's `tasks` tasks.
 fn record(
@@ -260,6 +285,44 @@ mod tests {
         );
         assert_ne!(a, order(&tasks, 0, 2), "each iteration its own order");
         assert_ne!(a[..10], tasks[..10], "shuffled");
+    }
+
+    #[test]
+    fn a_screening_is_found_only_against_the_parent_its_iteration_mined() {
+        let scored = |passed| Score { passed, counted: 22, ..Score::default() };
+        let weaknesses = |iteration, version: &str| Entry::Weaknesses {
+            at: String::new(),
+            iteration,
+            harness_version: version.into(),
+            ids: vec![],
+            titles: vec![],
+        };
+        let screening = |iteration, version: &str, tasks| Entry::Screening {
+            at: String::new(),
+            iteration,
+            proposal: format!("{iteration}-p"),
+            candidate_version: version.into(),
+            tasks,
+            parent: scored(8),
+            candidate: scored(5),
+            predicted_hits: 0,
+            predicted_total: 0,
+            spend: Spend::default(),
+            episodes: vec![],
+        };
+        let entries = [
+            weaknesses(1, "parent"),
+            screening(1, "edit", Some(22)),
+            weaknesses(2, "next"),
+            screening(2, "other", None),
+        ];
+        assert_eq!(
+            screened(&entries, "parent", "edit"),
+            Some((1, "8 → 5 of 22 passed of the first 22 tasks of the mine split".into()))
+        );
+        assert_eq!(screened(&entries, "next", "edit"), None, "another parent");
+        assert_eq!(screened(&entries, "parent", "other"), None, "screened against another parent");
+        assert_eq!(screened(&entries, "next", "other").unwrap().0, 2);
     }
 
     #[test]
