@@ -68,7 +68,12 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
     let status = tokio::time::timeout(Duration::from_secs(600), child.wait()).await.expect("Neovim finishes");
     eprintln!("Neovim ran {:.1} s, {status:?}", started.elapsed().as_secs_f64());
 
-    let record: Value = serde_json::from_str(&std::fs::read_to_string(&out).expect("the script's record")).unwrap();
+    let text = std::fs::read_to_string(&out).expect("the script's record");
+    // Kept beside the VS Code test's artifacts, to read what each step saw.
+    let artifacts = common::repo_root().join("target/nvim-e2e");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("record.json"), &text).unwrap();
+    let record: Value = serde_json::from_str(&text).unwrap();
     let steps = record.as_array().unwrap();
     for step in steps {
         assert_eq!(step["ok"], true, "step {} failed: {:#}", step["step"], step["detail"]);
@@ -81,10 +86,15 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
             "weakness diagnostic",
             "syntax diagnostic",
             "syntax diagnostic cleared",
+            "preview",
             "buffer changed",
             "validation progress",
             "validation ended",
             "accepted mark",
+            "working edit validated",
+            "rejected mark",
+            "reverted",
+            "propose",
             "report",
             "eval",
             "mine",
@@ -101,8 +111,22 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
     assert_eq!(step("weakness diagnostic")["message"], "2/2 failed traces: Opens interactive programs");
     let mark = step("accepted mark");
     assert!(mark["title"].as_str().unwrap().starts_with("✓ accepted · +5/5 tasks"), "{mark}");
+    assert_eq!(mark["line"], mark["lines_on_disk"], "on the appended line, after the file's last line (unsaved)");
+    // The preview: the proposal's text beside the file, both in diff mode.
+    let preview = step("preview");
+    assert_eq!((preview["diff"].as_bool(), preview["windows"].as_u64()), (Some(true), Some(2)), "{preview}");
+    assert!(preview["name"].as_str().unwrap().ends_with("/interactive-program-1"), "{preview}");
+    assert!(preview["text"].as_str().unwrap().contains(prepared_store::FIX), "{preview}");
+    assert_eq!(step("propose")["state"], "done", "{}", step("propose"));
+    // The working edit, validated against the commit of the accepted one: rejected, marked
+    // where it is, and reverted by its action (saved, the accepted edit kept).
+    let validated = step("working edit validated");
+    assert_eq!(validated["state"], "done", "{validated}");
+    let rejected = step("rejected mark");
+    assert!(rejected["line"].as_u64() > mark["line"].as_u64(), "on the added line, after the accepted one: {rejected}");
+    assert!(rejected["message"].as_str().unwrap().contains("rejected"), "{rejected}");
     let system = std::fs::read_to_string(harness.join("system.md")).unwrap();
-    assert_eq!(mark["line"], system.lines().count(), "on the appended line, after the file's last line");
+    assert!(system.contains(prepared_store::FIX) && !system.contains("Think about the task"), "{system}");
     // The commands of `:SelfHarness`, each seen where the person sees it.
     let report = step("report");
     assert!(report["text"].as_str().is_some_and(|t| !t.is_empty()) && report["html"] == true, "{report}");

@@ -82,63 +82,7 @@ wait('syntax diagnostic cleared', 20000, function()
   return #diagnostics(manifest, function(d) return d.severity == vim.diagnostic.severity.ERROR end) == 0
 end)
 
--- 4. Pick the proposal's code action on the weakness line: the system prompt changes.
-vim.api.nvim_win_set_cursor(0, { weakness.lnum + 1, 0 })
-vim.lsp.buf.code_action({
-  filter = function(action)
-    return action.title:find('^Apply proposal') ~= nil
-  end,
-  apply = true,
-})
-local system = vim.fn.bufadd(env.SH_HARNESS .. '/system.md')
-wait('buffer changed', 20000, function()
-  if not vim.api.nvim_buf_is_loaded(system) then
-    return false
-  end
-  local text = table.concat(vim.api.nvim_buf_get_lines(system, 0, -1, false), '\n')
-  return text:find(env.SH_FIX, 1, true) ~= nil
-end, function()
-  return { modified = vim.api.nvim_buf_is_loaded(system) and vim.bo[system].modified }
-end)
-
--- 5. Applying it started its validation: progress arrives.
-wait('validation progress', 120000, function()
-  for _, p in ipairs(progress) do
-    if p.kind == 'report' and p.message and p.message:find('^validate') then
-      return true
-    end
-  end
-  return false
-end, function()
-  return progress
-end)
-
--- 6. It ends, and the edit gets its mark: a code lens on the edited line.
 local jobs = require('self_harness.jobs')
-wait('validation ended', 300000, function()
-  for _, job in ipairs(jobs.jobs) do
-    if job.kind == 'validate' and job.state ~= 'running' then
-      return true
-    end
-  end
-  return false
-end, function()
-  return jobs.jobs
-end)
-local lens
-wait('accepted mark', 20000, function()
-  vim.lsp.codelens.refresh({ bufnr = system })
-  vim.wait(200)
-  for _, l in ipairs(vim.lsp.codelens.get(system)) do
-    if l.command and l.command.title:find('accepted') then
-      lens = l
-      return true
-    end
-  end
-  return false
-end, function()
-  return lens and { line = lens.range.start.line, title = lens.command.title, status = jobs.status() } or nil
-end)
 
 -- The jobs listed now, to tell the next one apart.
 local function listed()
@@ -170,6 +114,130 @@ local function job_ends(step, kind, before, ms)
   end)
 end
 
+-- 3b. "Preview proposal" on the weakness line: a tab with the file and the proposed text
+--     side by side in diff mode.
+vim.api.nvim_win_set_cursor(0, { weakness.lnum + 1, 0 })
+vim.lsp.buf.code_action({
+  filter = function(action)
+    return action.title == 'Preview proposal interactive-program-1'
+  end,
+  apply = true,
+})
+local shown
+wait('preview', 20000, function()
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    local buf = vim.api.nvim_win_get_buf(win)
+    if vim.api.nvim_buf_get_name(buf):find('self-harness://proposal/', 1, true) then
+      shown = { name = vim.api.nvim_buf_get_name(buf), diff = vim.wo[win].diff, windows = #vim.api.nvim_tabpage_list_wins(0),
+                text = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n') }
+      return true
+    end
+  end
+  return false
+end, function()
+  return shown
+end)
+vim.cmd('tabclose')
+vim.api.nvim_set_current_buf(manifest)
+
+-- 4. Pick the proposal's code action on the weakness line: the system prompt changes.
+vim.api.nvim_win_set_cursor(0, { weakness.lnum + 1, 0 })
+vim.lsp.buf.code_action({
+  filter = function(action)
+    return action.title:find('^Apply proposal') ~= nil
+  end,
+  apply = true,
+})
+local system = vim.fn.bufadd(env.SH_HARNESS .. '/system.md')
+wait('buffer changed', 20000, function()
+  if not vim.api.nvim_buf_is_loaded(system) then
+    return false
+  end
+  local text = table.concat(vim.api.nvim_buf_get_lines(system, 0, -1, false), '\n')
+  return text:find(env.SH_FIX, 1, true) ~= nil
+end, function()
+  return { modified = vim.api.nvim_buf_is_loaded(system) and vim.bo[system].modified,
+           text = vim.api.nvim_buf_is_loaded(system) and table.concat(vim.api.nvim_buf_get_lines(system, 0, -1, false), '\n') or nil }
+end)
+
+-- 5. Applying it started its validation: progress arrives.
+wait('validation progress', 120000, function()
+  for _, p in ipairs(progress) do
+    if p.kind == 'report' and p.message and p.message:find('^validate') then
+      return true
+    end
+  end
+  return false
+end, function()
+  return progress
+end)
+
+-- 6. It ends, and the edit gets its mark: a code lens on the edited line.
+wait('validation ended', 300000, function()
+  for _, job in ipairs(jobs.jobs) do
+    if job.kind == 'validate' and job.state ~= 'running' then
+      return true
+    end
+  end
+  return false
+end, function()
+  return jobs.jobs
+end)
+local lens
+wait('accepted mark', 20000, function()
+  vim.lsp.codelens.refresh({ bufnr = system })
+  vim.wait(200)
+  for _, l in ipairs(vim.lsp.codelens.get(system)) do
+    if l.command and l.command.title:find('accepted') then
+      lens = l
+      return true
+    end
+  end
+  return false
+end, function()
+  return lens and { line = lens.range.start.line, title = lens.command.title, status = jobs.status(),
+                   lines_on_disk = #vim.fn.readfile(env.SH_HARNESS .. '/system.md') } or nil
+end)
+
+-- 6b. A person commits the accepted edit, adds a sentence that helps nothing and runs
+--     :SelfHarness validate (the working edit against that commit): it is rejected, the
+--     rejected edit gets its diagnostic, and its "Revert rejected edit" action undoes it.
+vim.cmd.edit(env.SH_HARNESS .. '/system.md')
+vim.cmd('write')
+vim.fn.system({ 'git', '-C', env.SH_HARNESS, 'commit', '-qam', 'the accepted edit' })
+local before = listed()
+local useless = 'Think about the task before you act.'
+vim.api.nvim_buf_set_lines(system, -1, -1, false, { useless })
+vim.cmd('write')
+vim.cmd('SelfHarness validate')
+job_ends('working edit validated', 'validate', before, 300000)
+local rejected
+wait('rejected mark', 20000, function()
+  rejected = diagnostics(system, function(d) return d.code == 'rejected-edit' end)[1]
+  return rejected ~= nil
+end, function()
+  return rejected and { line = rejected.lnum, message = rejected.message } or nil
+end)
+vim.api.nvim_win_set_cursor(0, { rejected.lnum + 1, 0 })
+vim.lsp.buf.code_action({
+  filter = function(action)
+    return action.title == 'Revert rejected edit'
+  end,
+  apply = true,
+})
+wait('reverted', 20000, function()
+  local text = table.concat(vim.api.nvim_buf_get_lines(system, 0, -1, false), '\n')
+  return text:find(useless, 1, true) == nil and text:find(env.SH_FIX, 1, true) ~= nil
+end, function()
+  return { lines = vim.api.nvim_buf_line_count(system), modified = vim.bo[system].modified }
+end)
+vim.cmd('write')
+
+-- 6c. :SelfHarness propose WEAKNESS: the proposer is asked again for that weakness.
+before = listed()
+vim.cmd('SelfHarness propose interactive-program')
+job_ends('propose', 'propose', before, 120000)
+
 -- 7. :SelfHarness report: the report in a tab of its own, its HTML page written.
 vim.cmd('SelfHarness report')
 local report
@@ -186,7 +254,7 @@ end, function()
 end)
 
 -- 8. :SelfHarness eval 1: every split, one trial a task.
-local before = listed()
+before = listed()
 vim.cmd('SelfHarness eval 1')
 job_ends('eval', 'eval', before, 300000)
 
