@@ -3,7 +3,11 @@
 //! binary, real containers and the model whose weakness is known: open harness.toml, see the
 //! weakness squiggle from a prepared store, open the quick-fix menu, then either preview the
 //! proposal's diff and accept it there, or apply it from the menu; see validation progress,
-//! the accepted mark and the side bar. The steps run in `tests/vscode/e2e.mjs` (repository
+//! the accepted mark and the side bar; and every command from the command palette, as a
+//! person answers its prompts (the API key to the secret store and the model, evaluate with
+//! its trials, mine, propose, validate, cancel with no container left, auto-apply installing
+//! an edit and stopped, preview and reject, the log, the report, a restart), with the side
+//! bar's refresh and evidence. The steps run in `tests/vscode/e2e.mjs` (repository
 //! root); these tests prepare the project, start code-server and check the record the driver
 //! writes. Screenshots of every step land in `target/vscode-e2e/<scenario>/`.
 //!
@@ -64,9 +68,10 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 /// What a scenario left: the driver's steps and the folders they acted on.
 struct Run {
     steps: Vec<Value>,
+    model: ScriptedModel,
     harness: PathBuf,
     project: PathBuf,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 impl Run {
@@ -115,7 +120,7 @@ fn copy_logs(from: &Path, to: &Path) {
 
 /// Runs the driver's `scenario` in a fresh project and code-server; `None` when skipped.
 /// Every step must have passed, in the order `expected`, each with its screenshot.
-async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
+async fn run(scenario: &str, expected: &[&str], limit: Duration) -> Option<Run> {
     if std::env::var_os(SKIP_VSCODE).is_some_and(|v| !v.is_empty()) {
         eprintln!("SKIPPED: {SKIP_VSCODE} is set, so the VS Code test does not run");
         return None;
@@ -240,7 +245,7 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
         .kill_on_drop(true)
         .spawn()
         .expect("start the driver");
-    let status = tokio::time::timeout(Duration::from_secs(600), driver.wait()).await.expect("the driver finishes");
+    let status = tokio::time::timeout(limit, driver.wait()).await.expect("the driver finishes");
     eprintln!("the VS Code driver ({scenario}) ran {:.1} s, {status:?}", started.elapsed().as_secs_f64());
     copy_logs(&user_data.join("logs"), &artifacts.join("logs"));
 
@@ -263,7 +268,7 @@ async fn run(scenario: &str, expected: &[&str]) -> Option<Run> {
         let shot = artifacts.join(format!("{:02}-{}.png", i + 1, name.replace(' ', "-")));
         assert!(shot.is_file(), "no screenshot {}", shot.display());
     }
-    Some(Run { steps: steps.clone(), harness, project, _root: root })
+    Some(Run { steps: steps.clone(), model, harness, project, root })
 }
 
 #[tokio::test]
@@ -284,6 +289,7 @@ async fn vscode_shows_a_weakness_previews_and_accepts_a_proposal_and_marks_the_v
             "report",
             "server restarted",
         ],
+        Duration::from_secs(600),
     )
     .await
     else {
@@ -320,6 +326,7 @@ async fn vscode_applies_a_proposal_from_the_quick_fix_menu_and_marks_the_validat
             "accepted mark",
             "side bar",
         ],
+        Duration::from_secs(600),
     )
     .await
     else {
@@ -333,4 +340,80 @@ async fn vscode_applies_a_proposal_from_the_quick_fix_menu_and_marks_the_validat
     assert_eq!(applied["dirty"], false, "saved: {applied}");
     let system = std::fs::read_to_string(run.harness.join("system.md")).unwrap();
     assert!(system.contains(prepared_store::FIX), "the file on disk has the proposal: {system}");
+}
+
+#[tokio::test]
+async fn vscode_runs_every_command_from_the_palette() {
+    let Some(run) = run(
+        "palette",
+        &[
+            "workbench",
+            "set api key",
+            "evaluate",
+            "mine",
+            "propose",
+            "validate",
+            "refresh",
+            "open evidence",
+            "preview and reject",
+            "cancel",
+            "stop auto-apply",
+            "auto-apply",
+            "show output",
+            "show report",
+            "restart server",
+            "clear api key",
+        ],
+        Duration::from_secs(1500),
+    )
+    .await
+    else {
+        return;
+    };
+    let text = |step: &str, field: &str| run.step(step)[field].as_str().unwrap_or_default().to_string();
+    // The key: asked for in a password box, kept in the secret store, sent to the model.
+    let key = run.step("set api key");
+    assert_eq!(key["inputType"], "password", "{key}");
+    let sent = run
+        .model
+        .requests()
+        .iter()
+        .filter(|r| r.header("authorization") == Some("Bearer sk-e2e-palette-secret"))
+        .count();
+    assert!(sent > 0, "the model never saw the key");
+    for settings in walkdir::WalkDir::new(run.root.path()).into_iter().filter_map(Result::ok) {
+        if settings.file_name() == "settings.json" {
+            let written = std::fs::read_to_string(settings.path()).unwrap();
+            assert!(!written.contains("sk-e2e-palette-secret"), "the key in {}", settings.path().display());
+        }
+    }
+    assert!(text("clear api key", "toast").contains("API key removed"), "{}", run.step("clear api key"));
+    // Evaluate with 1 trial a task: 3 splits × 5 tasks, not the repeats setting's 2.
+    let evaluated = text("evaluate", "status");
+    assert!(evaluated.starts_with("eval done") && evaluated.contains("/15 passed"), "{evaluated}");
+    assert!(text("mine", "status").starts_with("mine done"), "{}", run.step("mine"));
+    assert!(text("propose", "status").starts_with("propose done"), "{}", run.step("propose"));
+    assert!(text("validate", "status").starts_with("validate done: ✓ accepted"), "{}", run.step("validate"));
+    assert!(text("refresh", "proposal").contains("✓ accepted"), "{}", run.step("refresh"));
+    assert!(text("open evidence", "label").starts_with("turn "), "{}", run.step("open evidence"));
+    let preview = run.step("preview and reject");
+    assert!(preview["title"].as_str().is_some_and(|t| !t.is_empty()), "the diff's tab: {preview}");
+    // Cancel: the evaluation ends cancelled and its containers are gone.
+    let cancel = run.step("cancel");
+    assert!(text("cancel", "status").starts_with("eval cancelled"), "{cancel}");
+    assert_eq!(cancel["containers"], json!([]), "{cancel}");
+    // Auto-apply: one iteration accepted and installed the fix, on disk and marked.
+    let applied = run.step("auto-apply");
+    assert!(text("auto-apply", "status").starts_with("loop done"), "{applied}");
+    assert_eq!(applied["installed"], true, "{applied}");
+    assert!(text("auto-apply", "mark").starts_with("✓ accepted"), "{applied}");
+    let system = std::fs::read_to_string(run.harness.join("system.md")).unwrap();
+    assert!(system.to_lowercase().contains("never open an interactive editor"), "{system}");
+    assert!(text("stop auto-apply", "status").starts_with("loop cancelled"), "{}", run.step("stop auto-apply"));
+    let output = run.step("show output");
+    assert_eq!(output["channel"], "Self-Harness", "{output}");
+    assert!(text("show output", "log").contains("Received response"), "{output}");
+    assert!(text("show report", "text").contains("Self-Harness report"), "{}", run.step("show report"));
+    let restart = run.step("restart server");
+    assert_ne!(restart["after"], json!(null), "{restart}");
 }

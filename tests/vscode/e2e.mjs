@@ -1,12 +1,15 @@
 // Driven by server/tests/vscode.rs: the Self-Harness extension in code-server, in Debian's
 // chromium through playwright-core. Each step waits for what a person would see, records
 // it and takes a screenshot; the Rust test reads the record (SH_OUT, JSON) and asserts on
-// it. Two scenarios (SH_SCENARIO): `preview` opens the proposal's diff from the quick-fix
-// menu and accepts it there; `quick-fix` picks "Apply proposal" in the menu directly.
+// it. Three scenarios (SH_SCENARIO): `preview` opens the proposal's diff from the quick-fix
+// menu and accepts it there; `quick-fix` picks "Apply proposal" in the menu directly;
+// `palette` runs every command of the extension from the command palette, in the order a
+// person would, answering its prompts.
 // Environment: SH_URL (code-server with the project folder), SH_HARNESS (the harness
 // folder), SH_FIX (the text the proposal adds), SH_PROPOSAL (its id), SH_CHROMIUM,
 // SH_ARTIFACTS (screenshots), SH_OUT, and for the crash of the server SH_SERVER_BIN (its
 // binary) and SH_ROOT_PID (code-server's process, of which it is a descendant).
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -99,6 +102,11 @@ await step('workbench', async () => {
   await page.locator('[id$="selfHarness.status"]').waitFor({ timeout: 60000 });
   return { status: await status() };
 });
+
+if (env.SH_SCENARIO === 'palette') {
+  await paletteScenario();
+  await finish(0);
+}
 
 /** Opens `file` with Go to File (absolute paths work, also outside the workspace). */
 async function openFile(file) {
@@ -344,3 +352,240 @@ if (env.SH_SCENARIO !== 'quick-fix') {
 }
 
 await finish(0);
+
+/** Runs `title` ("Self-Harness: " left out) from the command palette. */
+async function palette(title) {
+  const full = `Self-Harness: ${title}`;
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10000 });
+  await input.fill(`>${full}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: full }).first();
+  await row.waitFor({ timeout: 10000 });
+  await row.click();
+}
+
+/** Answers the input box or quick pick the command opened: types `value` and presses Enter. */
+async function answer(value) {
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ timeout: 10000 });
+  await input.fill(value);
+  await page.keyboard.press('Enter');
+}
+
+/** Picks the row of the open quick pick that shows `label`; returns every row's text. */
+async function pick(label) {
+  const rows = page.locator('.quick-input-list .monaco-list-row');
+  const all = await until(`the pick list with ${label}`, 15000, async () => {
+    const shown = (await rows.allInnerTexts()).map(words);
+    return shown.some((r) => r.includes(label)) && shown;
+  });
+  await rows.filter({ hasText: label }).first().click();
+  return all;
+}
+
+/** The status bar once it matches `pattern` (the jobs of this scenario end one by one). */
+function statusMatching(what, ms, pattern) {
+  return until(what, ms, async () => {
+    const now = await status();
+    return pattern.test(now) && now;
+  });
+}
+
+/** The notifications shown now, once one includes `text`. */
+function toast(text) {
+  return until(`a notification saying "${text}"`, 20000, async () => {
+    const shown = words(await page.locator('.notifications-toasts').innerText({ timeout: 1000 }));
+    return shown.includes(text) && shown;
+  });
+}
+
+/** The ids of the containers the language server `pid` started that still exist. */
+function containersOf(pid) {
+  const lines = execFileSync('docker', [
+    'ps', '-a', '--filter', 'label=dev.self-harness.managed=true', '--format', '{{.ID}} {{.Label "dev.self-harness.owner"}}',
+  ], { encoding: 'utf8' });
+  return lines.split('\n').filter((l) => l.split('/')[1] === String(pid)).map((l) => l.split(' ')[0]);
+}
+
+/** A new language server, once the one of `before` has been replaced. */
+function newServer(before) {
+  return until('a new language server', 30000, () => {
+    const now = serverPids();
+    return now.length === 1 && !before.includes(now[0]) && now[0];
+  });
+}
+
+/** The side bar's section `name`, opened (a click on the activity bar's icon of a side bar
+ *  already shown would hide it). */
+async function section(name) {
+  const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: name }) });
+  if (!(await pane.first().isVisible())) {
+    await page.locator('.activitybar .action-label[aria-label^="Self-Harness"]').first().click();
+    await pane.first().waitFor({ timeout: 10000 });
+  }
+  if ((await pane.locator('.pane-header[aria-expanded="false"]').count()) > 0) {
+    await pane.locator('.pane-header').click();
+  }
+  return pane;
+}
+
+async function paletteScenario() {
+  const key = 'sk-e2e-palette-secret';
+  await step('set api key', async () => {
+    const before = serverPids();
+    await palette('Set API key');
+    // The palette's box turns into the key's: masked as a person types.
+    const input = page.locator('.quick-input-widget input');
+    const type = await until('a password box', 10000, async () => (await input.getAttribute('type')) === 'password' && 'password');
+    await answer(key);
+    const shown = await toast('API key stored');
+    // The server restarts with the key in its environment.
+    return { toast: shown, inputType: type, restarted: await newServer(before) };
+  });
+
+  await step('evaluate', async () => {
+    await palette('Evaluate the harness');
+    await answer('1');
+    return { status: await statusMatching('the evaluation to end', 300000, /^eval (done|failed|cancelled)/) };
+  });
+
+  await step('mine', async () => {
+    await palette('Mine weaknesses');
+    return { status: await statusMatching('mining to end', 300000, /^mine (done|failed|cancelled)/) };
+  });
+
+  await step('propose', async () => {
+    await palette('Propose fixes for a weakness');
+    const offered = await pick('Opens interactive programs');
+    return { offered, status: await statusMatching('proposing to end', 120000, /^propose (done|failed|cancelled)/) };
+  });
+
+  await step('validate', async () => {
+    await palette('Validate a proposal or the working edit');
+    const offered = await pick(env.SH_PROPOSAL);
+    return { offered, status: await statusMatching('the validation to end', 300000, /^validate (done|failed|cancelled)/) };
+  });
+
+  // Refresh is a button of each side bar section's title, not in the palette.
+  await step('refresh', async () => {
+    const pane = await section('Proposals');
+    await pane.locator('.pane-header').hover();
+    await pane.locator('.pane-header .action-label[aria-label^="Refresh"]').first().click();
+    const proposal = await until('the proposal in the side bar, decided', 20000, async () => {
+      const rows = (await pane.locator('.monaco-list-row').allInnerTexts()).map(words);
+      return rows.find((r) => r.includes(env.SH_PROPOSAL) && r.includes('accepted'));
+    });
+    return { proposal };
+  });
+
+  await step('open evidence', async () => {
+    const pane = await section('Weaknesses');
+    const weakness = pane.locator('.monaco-list-row', { hasText: 'Opens interactive programs' }).first();
+    await weakness.waitFor({ timeout: 15000 });
+    if ((await weakness.getAttribute('aria-expanded')) !== 'true') {
+      await weakness.click();
+    }
+    const evidence = pane.locator('.monaco-list-row[aria-level="2"]').first();
+    await evidence.waitFor({ timeout: 10000 });
+    const label = words(await evidence.innerText());
+    await evidence.click();
+    const tab = await until('the trace in an editor', 15000, async () => {
+      const active = (await page.locator('.tab.active').count()) ? await activeTab() : '';
+      return /\.jsonl?\b/.test(active) && active;
+    });
+    return { label, tab };
+  });
+
+  await step('preview and reject', async () => {
+    await palette('Preview proposal');
+    await pick(env.SH_PROPOSAL);
+    await page.locator('.editor-instance .monaco-diff-editor').waitFor({ timeout: 15000 });
+    const title = await activeTab();
+    await palette('Reject proposal');
+    await until('the diff to close', 15000, async () => (await page.locator('.editor-instance .monaco-diff-editor').count()) === 0);
+    return { title, after: await activeTab().catch(() => '') };
+  });
+
+  await step('cancel', async () => {
+    const server = serverPids()[0];
+    await palette('Evaluate the harness');
+    await answer('3');
+    const running = await statusMatching('the evaluation to run', 60000, /^eval: /);
+    await palette('Cancel a job');
+    const offered = await pick('Evaluate the harness');
+    const ended = await statusMatching('the evaluation to end', 60000, /^eval (done|failed|cancelled)/);
+    const left = await until('its containers to go', 30000, () => containersOf(server).length === 0 || false).then(
+      () => [],
+      () => containersOf(server),
+    );
+    return { running, offered, status: ended, containers: left };
+  });
+
+  // First a loop stopped while its baseline runs; the next one resumes its ledger.
+  await step('stop auto-apply', async () => {
+    await palette('Auto-apply: start the loop');
+    await answer('2');
+    const running = await statusMatching('the loop to run', 60000, /^loop: /);
+    await palette('Auto-apply: stop the loop');
+    const said = await toast('the loop is stopping');
+    const ended = await statusMatching('the loop to end', 120000, /^loop (done|failed|cancelled)/);
+    return { running, toast: said, status: ended };
+  });
+
+  await step('auto-apply', async () => {
+    const before = readFileSync(join(env.SH_HARNESS, 'system.md'), 'utf8');
+    await palette('Auto-apply: start the loop');
+    await answer('1');
+    // The status shows the stopped loop until this one starts.
+    await statusMatching('the loop to run', 60000, /^loop: /);
+    const ended = await statusMatching('the loop to end', 420000, /^loop (done|failed|cancelled)/);
+    // The loop installed the accepted edit (a remedy against vim, the model's or the
+    // catalog's): the file on disk changed, and its mark shows.
+    const system = readFileSync(join(env.SH_HARNESS, 'system.md'), 'utf8');
+    const tab = await openFile(join(env.SH_HARNESS, 'system.md'));
+    const mark = await until('the accepted code lens', 30000, async () => {
+      const lenses = await page.locator('.editor-instance .monaco-editor .codelens-decoration').allInnerTexts();
+      return lenses.map(words).find((l) => l.includes('accepted'));
+    });
+    return { status: ended, installed: system !== before && /never open an interactive editor/i.test(system), tab, mark };
+  });
+
+  await step('show output', async () => {
+    await palette("Show the language server's log");
+    // The Output panel with the extension's channel chosen, showing the protocol's
+    // messages (the trace setting is "messages").
+    const select = page.locator('.part.panel select.monaco-select-box').first();
+    const channel = await until('the channel chosen', 15000, () =>
+      select.evaluate((e) => e.options[e.selectedIndex]?.text ?? ''),
+    );
+    const log = page.locator('.part.panel .monaco-editor .view-lines').first();
+    const shown = await until('the log in the panel', 15000, async () => {
+      const now = words(await log.innerText({ timeout: 1000 }));
+      return now.includes('[Trace - ') && now;
+    });
+    return { channel, log: shown.slice(-400) };
+  });
+
+  await step('show report', async () => {
+    await palette('Show the report');
+    const body = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator('body');
+    const shown = await until('the report in a webview', 20000, async () => {
+      const now = words(await body.innerText({ timeout: 1000 }));
+      return now.includes('Self-Harness report') && now;
+    });
+    return { tab: await activeTab(), text: shown };
+  });
+
+  await step('restart server', async () => {
+    const before = serverPids();
+    await palette('Restart the language server');
+    return { before, after: await newServer(before) };
+  });
+
+  await step('clear api key', async () => {
+    const before = serverPids();
+    await palette('Clear API key');
+    return { toast: await toast('API key removed'), restarted: await newServer(before) };
+  });
+}
