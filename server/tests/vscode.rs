@@ -149,6 +149,11 @@ async fn run(scenario: &str, expected: &[&str], limit: Duration) -> Option<Run> 
     let (root, tasks, harness, project) = workspace();
     let harness = harness.canonicalize().unwrap();
     prepared_store::for_editor(&project, &harness);
+    if scenario == "palette" {
+        let proposals =
+            [prepared_store::proposal(&project, &harness), prepared_store::two_file_proposal(&project, &harness)];
+        prepared_store::write(&project, "proposals.json", &proposals);
+    }
 
     let artifacts = repo.join("target/vscode-e2e").join(scenario);
     let _ = std::fs::remove_dir_all(&artifacts);
@@ -348,6 +353,7 @@ async fn vscode_runs_every_command_from_the_palette() {
         "palette",
         &[
             "workbench",
+            "accept two files",
             "set api key",
             "evaluate",
             "mine",
@@ -371,6 +377,15 @@ async fn vscode_runs_every_command_from_the_palette() {
         return;
     };
     let text = |step: &str, field: &str| run.step(step)[field].as_str().unwrap_or_default().to_string();
+    // Preview → Accept of a proposal in two files wrote both: the manifest names a hook
+    // script that exists, and the validation of the whole proposal ran.
+    let accepted = run.step("accept two files");
+    assert_eq!(accepted["files"], json!(["harness.toml", "hooks/show-changes.sh"]), "{accepted}");
+    assert!(text("accept two files", "status").starts_with("validate done"), "{accepted}");
+    assert_eq!(accepted["dirty"], 0, "both saved: {accepted}");
+    let manifest = std::fs::read_to_string(run.harness.join("harness.toml")).unwrap();
+    assert!(manifest.contains("[hooks.before_completion]"), "{manifest}");
+    assert!(run.harness.join("hooks/show-changes.sh").is_file(), "the hook script was written");
     // The key: asked for in a password box, kept in the secret store, sent to the model.
     let key = run.step("set api key");
     assert_eq!(key["inputType"], "password", "{key}");

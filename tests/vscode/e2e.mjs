@@ -431,6 +431,29 @@ async function section(name) {
 }
 
 async function paletteScenario() {
+  // The second prepared proposal changes harness.toml and creates hooks/show-changes.sh:
+  // its diff's Accept writes both files, saved, and validates the proposal.
+  await step('accept two files', async () => {
+    await palette('Preview proposal');
+    await pick('interactive-program-2');
+    await page.locator('.editor-instance .monaco-diff-editor').waitFor({ timeout: 15000 });
+    const title = await activeTab();
+    await page.locator('.editor-actions .action-label[aria-label^="Accept proposal"]').first().click();
+    const files = await until('both files on disk', 15000, () => {
+      let manifest;
+      let script;
+      try {
+        manifest = readFileSync(join(env.SH_HARNESS, 'harness.toml'), 'utf8');
+        script = readFileSync(join(env.SH_HARNESS, 'hooks/show-changes.sh'), 'utf8');
+      } catch {
+        return false;
+      }
+      return manifest.includes('[hooks.before_completion]') && script.length > 0 && ['harness.toml', 'hooks/show-changes.sh'];
+    });
+    const ended = await statusMatching('its validation to end', 300000, /^validate (done|failed|cancelled)/);
+    return { title, files, status: ended, dirty: await page.locator('.tab.dirty').count() };
+  });
+
   const key = 'sk-e2e-palette-secret';
   await step('set api key', async () => {
     const before = serverPids();

@@ -59,6 +59,28 @@ pub fn proposal(project: &Path, harness_dir: &Path) -> Proposal {
     }
 }
 
+/// A second proposal, of three changes in two files: the catalog's remedy that adds a hook
+/// script and the manifest lines that name it (the editor's Accept must write them all).
+pub fn two_file_proposal(project: &Path, harness_dir: &Path) -> Proposal {
+    let harness = Harness::load(harness_dir).unwrap();
+    let no_verification = Weakness { id: "no-verification".into(), ..weakness(harness_dir, Path::new("trace")) };
+    let edit = propose::remedies(&harness, &no_verification)
+        .into_iter()
+        .find(|e| e.files().contains("hooks/show-changes.sh"))
+        .expect("the catalog's hook remedy");
+    let dir = project.join(".self-harness/candidates/interactive-program-2");
+    let (candidate, diff, changed_lines) = propose::prepare(&harness, &edit, &dir, Budget::default()).unwrap();
+    Proposal {
+        id: "interactive-program-2".into(),
+        edit,
+        diff,
+        changed_lines,
+        dir,
+        version: candidate.version().to_string(),
+        ..proposal(project, harness_dir)
+    }
+}
+
 /// The store an editor test opens: a short trace of the greeting task, the weakness that
 /// points at it and the proposal that fixes it. Returns the trace.
 pub fn for_editor(project: &Path, harness: &Path) -> std::path::PathBuf {
