@@ -194,6 +194,11 @@ impl Jobs {
             let mut registry = self.registry();
             registry.cancel.remove(id);
             if let Some(job) = registry.jobs.iter_mut().find(|j| j.id == id) {
+                // A finished job did all its work, episodes reused from the store included
+                // (they report no progress as they run).
+                if state == JobStatus::Done {
+                    job.done = job.total;
+                }
                 job.state = state;
                 job.message = message.clone();
             }
