@@ -7,7 +7,9 @@
 //! person answers its prompts (the API key to the secret store and the model, evaluate with
 //! its trials, mine, propose, validate, cancel with no container left, auto-apply installing
 //! an edit and stopped, preview and reject, the log, the report, a restart), with the side
-//! bar's refresh and evidence. The steps run in `tests/vscode/e2e.mjs` (repository
+//! bar's refresh and evidence; and a folder opened untrusted (Workspace Trust's restricted
+//! mode), where a job is refused and nothing reaches the model until the folder is trusted.
+//! The steps run in `tests/vscode/e2e.mjs` (repository
 //! root); these tests prepare the project, start code-server and check the record the driver
 //! writes. Screenshots of every step land in `target/vscode-e2e/<scenario>/`.
 //!
@@ -172,6 +174,8 @@ async fn run(scenario: &str, expected: &[&str], limit: Duration) -> Option<Run> 
         .expect("run code-server --install-extension");
     assert!(installed.status.success(), "installing the .vsix failed: {}", String::from_utf8_lossy(&installed.stderr));
 
+    // Only the restricted scenario opens the folder under Workspace Trust (untrusted).
+    let restricted = scenario == "restricted";
     let settings = json!({
         "selfHarness.serverPath": env!("CARGO_BIN_EXE_self-harness"),
         "selfHarness.harness": harness,
@@ -184,7 +188,8 @@ async fn run(scenario: &str, expected: &[&str], limit: Duration) -> Option<Run> 
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": false,
         "workbench.secondarySideBar.defaultVisibility": "hidden",
-        "security.workspace.trust.enabled": false,
+        "security.workspace.trust.enabled": restricted,
+        "security.workspace.trust.startupPrompt": "never",
         "telemetry.telemetryLevel": "off",
         "update.mode": "none",
         "extensions.autoUpdate": false,
@@ -217,12 +222,8 @@ async fn run(scenario: &str, expected: &[&str], limit: Duration) -> Option<Run> 
         .arg(&extensions)
         .arg("--config")
         .arg(root.path().join("code-server.yaml"))
-        .args([
-            "--disable-telemetry",
-            "--disable-update-check",
-            "--disable-workspace-trust",
-            "--disable-getting-started-override",
-        ])
+        .args(["--disable-telemetry", "--disable-update-check", "--disable-getting-started-override"])
+        .args((!restricted).then_some("--disable-workspace-trust"))
         .arg(&project)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
@@ -431,4 +432,30 @@ async fn vscode_runs_every_command_from_the_palette() {
     assert!(text("show report", "text").contains("Self-Harness report"), "{}", run.step("show report"));
     let restart = run.step("restart server");
     assert_ne!(restart["after"], json!(null), "{restart}");
+}
+
+#[tokio::test]
+async fn vscode_in_restricted_mode_starts_no_job_and_sends_no_key_until_trusted() {
+    let Some(run) = run(
+        "restricted",
+        &["workbench", "restricted mode", "set api key", "evaluate refused", "trusted", "evaluate trusted"],
+        Duration::from_secs(600),
+    )
+    .await
+    else {
+        return;
+    };
+    let refused = run.step("evaluate refused");
+    assert!(refused["status"].as_str().unwrap().contains("this workspace is not trusted"), "{refused}");
+    // Nothing reached the model before the workspace was trusted; after, the key did.
+    let trusted_at = run.steps.iter().find(|s| s["step"] == "trusted").unwrap()["started"].as_u64().unwrap();
+    let trusted_at = std::time::UNIX_EPOCH + Duration::from_millis(trusted_at);
+    let requests = run.model.requests();
+    let early: Vec<_> = requests.iter().filter(|r| r.at < trusted_at).map(|r| r.path.clone()).collect();
+    assert!(early.is_empty(), "requests before the workspace was trusted: {early:?}");
+    let keyed =
+        requests.iter().filter(|r| r.header("authorization") == Some("Bearer sk-e2e-restricted-secret")).count();
+    assert!(keyed > 0, "the stored key never reached the model once trusted");
+    let evaluated = run.step("evaluate trusted")["status"].as_str().unwrap().to_string();
+    assert!(evaluated.starts_with("eval done") && evaluated.contains("/15 passed"), "{evaluated}");
 }

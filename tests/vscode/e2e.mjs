@@ -4,7 +4,8 @@
 // it. Three scenarios (SH_SCENARIO): `preview` opens the proposal's diff from the quick-fix
 // menu and accepts it there; `quick-fix` picks "Apply proposal" in the menu directly;
 // `palette` runs every command of the extension from the command palette, in the order a
-// person would, answering its prompts.
+// person would, answering its prompts; `restricted` opens the folder untrusted (Workspace
+// Trust's restricted mode), where a job is refused and no key leaves, then trusts it.
 // Environment: SH_URL (code-server with the project folder), SH_HARNESS (the harness
 // folder), SH_FIX (the text the proposal adds), SH_PROPOSAL (its id), SH_CHROMIUM,
 // SH_ARTIFACTS (screenshots), SH_OUT, and for the crash of the server SH_SERVER_BIN (its
@@ -58,7 +59,7 @@ async function step(name, body) {
   }
   const file = `${String(record.length + 1).padStart(2, '0')}-${name.replaceAll(' ', '-')}.png`;
   await page?.screenshot({ path: join(env.SH_ARTIFACTS, file) }).catch(() => undefined);
-  record.push({ step: name, ok, detail, seconds: (Date.now() - started) / 1000 });
+  record.push({ step: name, ok, detail, started, seconds: (Date.now() - started) / 1000 });
   if (!ok) {
     // The page as it was, to find out why.
     const html = await page?.content().catch(() => '');
@@ -105,6 +106,10 @@ await step('workbench', async () => {
 
 if (env.SH_SCENARIO === 'palette') {
   await paletteScenario();
+  await finish(0);
+}
+if (env.SH_SCENARIO === 'restricted') {
+  await restrictedScenario();
   await finish(0);
 }
 
@@ -354,8 +359,12 @@ if (env.SH_SCENARIO !== 'quick-fix') {
 await finish(0);
 
 /** Runs `title` ("Self-Harness: " left out) from the command palette. */
-async function palette(title) {
-  const full = `Self-Harness: ${title}`;
+function palette(title) {
+  return command(`Self-Harness: ${title}`);
+}
+
+/** Runs the command `full` (category and title) from the command palette. */
+async function command(full) {
   await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
   await input.waitFor({ timeout: 10000 });
@@ -610,5 +619,48 @@ async function paletteScenario() {
     const before = serverPids();
     await palette('Clear API key');
     return { toast: await toast('API key removed'), restarted: await newServer(before) };
+  });
+}
+
+async function restrictedScenario() {
+  await step('restricted mode', async () => {
+    const bar = await until('Restricted Mode in the status bar', 30000, async () => {
+      const shown = words(await page.locator('.part.statusbar').innerText({ timeout: 1000 }));
+      return shown.includes('Restricted Mode') && shown;
+    });
+    return { statusbar: bar };
+  });
+
+  await step('set api key', async () => {
+    const before = serverPids();
+    await palette('Set API key');
+    await answer('sk-e2e-restricted-secret');
+    return { toast: await toast('API key stored'), restarted: await newServer(before) };
+  });
+
+  await step('evaluate refused', async () => {
+    await palette('Evaluate the harness');
+    await answer('1');
+    // The job is refused at once: it ends failed, saying why, in the status bar.
+    return { status: await statusMatching('the refusal', 20000, /^eval failed: this workspace is not trusted/) };
+  });
+
+  await step('trusted', async () => {
+    const before = serverPids();
+    await command('Workspaces: Manage Workspace Trust');
+    const trust = page.locator('.workspace-trust-editor .monaco-button', { hasText: /^Trust$/ }).first();
+    await trust.waitFor({ timeout: 15000 });
+    await trust.click();
+    await until('Restricted Mode to go', 15000, async () => {
+      const shown = words(await page.locator('.part.statusbar').innerText({ timeout: 1000 }));
+      return !shown.includes('Restricted Mode');
+    });
+    return { restarted: await newServer(before) };
+  });
+
+  await step('evaluate trusted', async () => {
+    await palette('Evaluate the harness');
+    await answer('1');
+    return { status: await statusMatching('the evaluation to end', 300000, /^eval (done|failed|cancelled)/) };
   });
 }

@@ -34,6 +34,8 @@ pub struct RecordedRequest {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::SystemTime,
 }
 
 impl RecordedRequest {
@@ -345,6 +347,7 @@ async fn handle(
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect(),
         body: String::from_utf8_lossy(&body).into_owned(),
+        at: std::time::SystemTime::now(),
     };
     let count = {
         let mut requests = shared.requests.lock().unwrap();
