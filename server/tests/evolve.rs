@@ -430,13 +430,9 @@ async fn an_unchanged_harness_is_not_mined_twice() {
     assert_eq!(readings, [1], "the model read the traces once");
 }
 
-#[tokio::test]
-async fn a_candidate_already_rejected_is_not_validated_again() {
-    if !common::docker_available() {
-        return;
-    }
-    // The vim model, except that it always proposes the same edit, which does not help.
-    let model = ScriptedModel::responding(|request| {
+/// The vim model, except that it always proposes the same edit, which does not help.
+async fn proposing_the_same_useless_edit() -> ScriptedModel {
+    ScriptedModel::responding(|request| {
         if request["response_format"]["json_schema"]["name"] == "proposals" {
             return support::Reply::json(&json!({
                 "proposals": [{"file": "system.md", "search": "", "replace": "Think about the task before you act.",
@@ -446,7 +442,23 @@ async fn a_candidate_already_rejected_is_not_validated_again() {
         }
         vim_model(request)
     })
-    .await;
+    .await
+}
+
+/// Why the first proposal discarded in `iteration` was.
+fn discarded_in(entries: &[Entry], iteration: u32) -> Option<&str> {
+    entries.iter().find_map(|e| match e {
+        Entry::Discarded { iteration: i, reason, .. } if *i == iteration => Some(reason.as_str()),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn a_candidate_already_rejected_is_not_validated_again() {
+    if !common::docker_available() {
+        return;
+    }
+    let model = proposing_the_same_useless_edit().await;
     let (_root, tasks, harness, cwd) = workspace();
     // Unscreened, so that the edit is validated (screening would leave it out: see below).
     run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2", "--finalists", "0"]).await;
@@ -457,10 +469,7 @@ async fn a_candidate_already_rejected_is_not_validated_again() {
         .filter_map(|e| if let Entry::Decision { iteration, .. } = e { Some(*iteration) } else { None })
         .collect();
     assert_eq!(decisions, [1], "validated once");
-    let again = entries.iter().find_map(|e| match e {
-        Entry::Discarded { iteration: 2, reason, .. } => Some(reason.as_str()),
-        _ => None,
-    });
+    let again = discarded_in(&entries, 2);
     assert_eq!(again, Some("the same harness as a candidate rejected in iteration 1"));
 }
 
@@ -469,19 +478,9 @@ async fn a_candidate_already_screened_out_is_not_screened_again() {
     if !common::docker_available() {
         return;
     }
-    // The vim model, always proposing the same edit, which gains nothing on the mine split:
-    // iteration 1 screens it out; iteration 2, from the same parent, discards it unrun.
-    let model = ScriptedModel::responding(|request| {
-        if request["response_format"]["json_schema"]["name"] == "proposals" {
-            return support::Reply::json(&json!({
-                "proposals": [{"file": "system.md", "search": "", "replace": "Think about the task before you act.",
-                               "rationale": "r", "expected_fixes": [], "might_break": []}],
-                "decline": null
-            }));
-        }
-        vim_model(request)
-    })
-    .await;
+    // Iteration 1 screens the useless edit out; iteration 2, from the same parent, discards
+    // it unrun.
+    let model = proposing_the_same_useless_edit().await;
     let (_root, tasks, harness, cwd) = workspace();
     run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2", "--weaknesses", "1"]).await;
     let entries = entries(&cwd);
@@ -492,10 +491,7 @@ async fn a_candidate_already_screened_out_is_not_screened_again() {
         .collect();
     assert_eq!(screened, [1], "screened once: {entries:#?}");
     assert!(!entries.iter().any(|e| matches!(e, Entry::Decision { .. })), "nothing validated");
-    let again = entries.iter().find_map(|e| match e {
-        Entry::Discarded { iteration: 2, reason, .. } => Some(reason.as_str()),
-        _ => None,
-    });
+    let again = discarded_in(&entries, 2);
     let again = again.unwrap_or_else(|| panic!("iteration 2 discards it: {entries:#?}"));
     assert!(
         again.starts_with("the same harness as a candidate screened in iteration 1 and not validated (0 → 0 of "),

@@ -318,17 +318,22 @@ function serverPids() {
     });
 }
 
+/** The report's page once it shows in a webview, and its tab. */
+async function reportShown() {
+  const body = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator('body');
+  const shown = await until('the report in a webview', 20000, async () => {
+    const now = words(await body.innerText({ timeout: 1000 }));
+    return now.includes('Self-Harness report') && now;
+  });
+  return { tab: await activeTab(), text: shown };
+}
+
 if (env.SH_SCENARIO !== 'quick-fix') {
   // 11. The report, from the title of the Runs view: the server's page in a webview.
   await step('report', async () => {
     await page.locator('.pane-header', { hasText: 'Runs' }).hover();
     await page.locator('.pane-header .action-label[aria-label^="Show the report"]').first().click();
-    const body = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator('body');
-    const shown = await until('the report in a webview', 20000, async () => {
-      const now = words(await body.innerText({ timeout: 1000 }));
-      return now.includes('Self-Harness report') && now;
-    });
-    return { tab: await activeTab(), text: shown };
+    return reportShown();
   });
 
   // 12. The server dies: the extension says so and starts it again, which serves again.
@@ -601,12 +606,7 @@ async function paletteScenario() {
 
   await step('show report', async () => {
     await palette('Show the report');
-    const body = page.frameLocator('iframe.webview').frameLocator('iframe#active-frame').locator('body');
-    const shown = await until('the report in a webview', 20000, async () => {
-      const now = words(await body.innerText({ timeout: 1000 }));
-      return now.includes('Self-Harness report') && now;
-    });
-    return { tab: await activeTab(), text: shown };
+    return reportShown();
   });
 
   await step('restart server', async () => {
