@@ -373,7 +373,8 @@ if not finished and accepted == 0:
     print("screening(s); `bash scripts/evidence.sh loop` resumes it). Nothing has been validated, so nothing")
     print("is accepted yet" + (f"; `minimal` passes {rate(tests['minimal'])} of the test split." if "minimal" in tests else "."))
 elif accepted == 0:
-    print(f"**Not reached.** No loop ({len(stores)} stores: the main one and its ablations) accepted an edit, so")
+    which = "the main one" + (f" and its {len(stores) - 1} ablations" if len(stores) > 1 else ", the ablations not run yet")
+    print(f"**Not reached.** No loop ({which}) accepted an edit, so")
     print("every final harness is `minimal` itself and the lift is 0 pp" + (
         f":\n`minimal` passed {rate(tests['minimal'])} of the test split" if "minimal" in tests else "")
         + (f", the hand-written `reference` {rate(tests['reference'])}." if "reference" in tests else "."))
