@@ -497,6 +497,13 @@ async fn a_candidate_already_screened_out_is_not_screened_again() {
         again.starts_with("the same harness as a candidate screened in iteration 1 and not validated (0 → 0 of "),
         "{again}"
     );
+    // The discarded copy is not kept; the screened one is.
+    let candidates: Vec<String> = std::fs::read_dir(cwd.join(".self-harness/candidates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(candidates.iter().any(|c| c.starts_with("1-")), "{candidates:?}");
+    assert!(!candidates.iter().any(|c| c.starts_with("2-")), "{candidates:?}");
 }
 
 #[tokio::test]

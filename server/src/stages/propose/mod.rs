@@ -273,7 +273,11 @@ pub async fn propose_for(
     out.discarded.extend(round.discarded);
     for proposal in round.proposals {
         match settled(&proposal) {
-            Some(reason) => out.discarded.push((proposal.id, reason)),
+            Some(reason) => {
+                // Nothing runs it, and the copy its verdict was reached on is kept where it was.
+                let _ = std::fs::remove_dir_all(&proposal.dir);
+                out.discarded.push((proposal.id, reason))
+            }
             None => out.proposals.push(proposal),
         }
     }
