@@ -481,7 +481,12 @@ for t in tasks.glob("intercode-*/task.toml"):
 def runs(store):
     return [json.loads(p.read_text()) for p in sorted((store / ".self-harness/runs").glob("*/run.json"))]
 def traces(store, run):
-    for p in (store / ".self-harness/runs" / run).glob("*/*/trace.jsonl"):
+    # The run's listed episodes (wherever the store keeps them, perhaps reused from a loop),
+    # or, for runs written before eval shared the loop's runner, the traces in its folder.
+    folder = store / ".self-harness/runs" / run
+    summary = json.loads((folder / "run.json").read_text())
+    listed = [store / ".self-harness" / t for row in summary["tasks"] for t in row.get("traces", [])]
+    for p in listed or folder.glob("*/*/trace.jsonl"):
         lines = [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
         yield next((l for l in lines if "error_class" in l), None)
 
@@ -523,9 +528,12 @@ for store in (out / "rates", out / "formats"):
         if timed:
             total = sum(o["duration_ms"] for o in timed)
             verify = sum(o["verify_ms"] for o in timed)
+            # Wall time per episode only where this run ran them all (a resumed or reusing
+            # run's wall time is its last part's).
+            wall = (f"{r['wall_seconds'] / max(1, r['counted']):.1f} s of wall time each, {r['counted']} episodes"
+                    f" two at a time" if not r.get("reused") else f"{r['reused']} of its episodes reused from the store")
             print(f"* {r['harness']} ({store.name}, {r['run']}): {total / len(timed) / 1000:.1f} s per episode on average"
-                  f" ({r['wall_seconds'] / max(1, r['counted']):.1f} s of wall time each, {r['counted']} episodes"
-                  f" two at a time), of which the verifier {verify / len(timed) / 1000:.1f} s"
+                  f" ({wall}), of which the verifier {verify / len(timed) / 1000:.1f} s"
                   f" ({100 * verify / total:.0f}%): the reference in a fresh container, and both file systems listed.")
 
 print("\n## Reply formats\n")

@@ -100,6 +100,18 @@ impl Runner<'_> {
             .collect()
     }
 
+    /// The episodes of `jobs` that [`Runner::run_all`] will reuse rather than run: finished
+    /// here before, and counted. Read without taking their locks, so an episode another
+    /// process finishes meanwhile is reused all the same, only not listed.
+    pub fn finished(&self, harness: &Harness, jobs: &[(&Task, u64)]) -> Vec<Episode> {
+        let finished = |&(task, seed): &(&Task, u64)| {
+            let trace = self.episode_dir(harness, task, seed).join(trace::FILE_NAME);
+            let outcome = trace::read(&trace).ok()?.outcome?;
+            Some(Episode { task: task.name.clone(), seed, trace, outcome }).filter(Episode::counts)
+        };
+        jobs.iter().filter_map(finished).collect()
+    }
+
     /// The folder of the (harness version, task, seed) episode.
     fn episode_dir(&self, harness: &Harness, task: &Task, seed: u64) -> PathBuf {
         self.store
@@ -298,8 +310,11 @@ pub fn score(episodes: &[Episode]) -> (Score, Spend) {
     (score, spend)
 }
 
-/// What `eval` measured in one run, kept as `runs/<run>/run.json` beside its traces: the
-/// report reads it back, so a comparison of harnesses can be regenerated from the store.
+/// What `eval` measured in one run, kept as `runs/<run>/run.json`: the report reads it
+/// back, so a comparison of harnesses can be regenerated from the store. Its episodes are
+/// the runner's (each task row lists its traces), so a second evaluation of the same
+/// harness, model, time cap and seeds — or a loop's — reuses them rather than running
+/// them again; runs written before that keep their traces in the run folder itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub run: String,
@@ -324,7 +339,11 @@ pub struct Evaluation {
     pub infrastructure_errors: u64,
     pub tokens: u64,
     pub cost_usd: f64,
+    /// This run's own time: reused episodes take none of it.
     pub wall_seconds: f64,
+    /// Episodes found finished in the store and reused rather than run.
+    #[serde(default)]
+    pub reused: u64,
     pub tasks: Vec<TaskRow>,
 }
 
@@ -341,6 +360,9 @@ pub struct TaskRow {
     pub errors: u32,
     pub tokens: u64,
     pub seconds: f64,
+    /// Its episodes' traces, relative to the store (`.self-harness`), in trial order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<PathBuf>,
 }
 
 impl Evaluation {

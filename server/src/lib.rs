@@ -12,6 +12,7 @@
 //! * many episodes, kept: [`store`], [`splits`], [`episodes`];
 //! * the stages mine → propose → validate: [`stages`];
 //! * the loop that sequences them and keeps the ledger: [`evolve`]; what it did: [`report`];
+//! * the operations every front end calls alike: [`app`];
 //! * the front ends, side by side: [`lsp`], [`cli`].
 
 pub mod config;
@@ -42,6 +43,8 @@ pub mod throughput;
 
 pub mod evolve;
 pub mod report;
+
+pub mod app;
 
 pub mod cli;
 pub mod lsp;

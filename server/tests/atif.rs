@@ -131,6 +131,49 @@ fn a_missing_run_and_a_torn_trace_are_errors_that_name_them() {
     assert_eq!(written(&output).len(), 1, "the good trace is still written");
 }
 
+/// An `eval` run's folder holds its `run.json`; its episodes are the store's, listed per
+/// task: they are exported as `<task>/<trial>`. A `run.json` is a stranger's file too: a
+/// trace path out of the store, or a task that is not a plain name, is refused, naming it.
+#[test]
+fn an_eval_runs_listed_episodes_are_exported_and_a_path_out_of_the_store_is_refused() {
+    let project = tempfile::tempdir().unwrap();
+    let store = project.path().join(".self-harness");
+    let episode = store.join("runs/loop-v-1234/count-words-abc/s0");
+    std::fs::create_dir_all(&episode).unwrap();
+    std::fs::copy(fixture("harbor/run/count-words/0/trace.jsonl"), episode.join("trace.jsonl")).unwrap();
+    let run_dir = store.join("runs/20261207T100000Z-v");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    let evaluation = |task: &str, trace: &str| {
+        let row = serde_json::json!({"task": task, "passed": 0, "counted": 1, "errors": 0, "tokens": 1, "seconds": 1.0,
+            "traces": [trace]});
+        let doc = serde_json::json!({"run": "20261207T100000Z-v", "harness": "minimal", "harness_version": "v",
+            "model": "m", "pass_rate": 0.0, "ci95": [0.0, 1.0], "passed": 0, "counted": 1, "infrastructure_errors": 0,
+            "tokens": 1, "cost_usd": 0.0, "wall_seconds": 1.0, "tasks": [row]});
+        std::fs::write(run_dir.join("run.json"), doc.to_string()).unwrap();
+    };
+    evaluation("count-words", "runs/loop-v-1234/count-words-abc/s0/trace.jsonl");
+    let out = tempfile::tempdir().unwrap();
+    let output = export(&run_dir, out.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(written(&output), [out.path().join("count-words/0/trajectory.json")]);
+
+    // A good trace, but outside the store: exported, it would leak what it holds.
+    let outside = project.path().join("outside.jsonl");
+    std::fs::copy(fixture("harbor/run/count-words/0/trace.jsonl"), &outside).unwrap();
+    let inside = "runs/loop-v-1234/count-words-abc/s0/trace.jsonl";
+    for (task, trace) in
+        [("count-words", "../outside.jsonl"), ("count-words", outside.to_str().unwrap()), ("../up", inside)]
+    {
+        evaluation(task, trace);
+        let out = tempfile::tempdir().unwrap();
+        let output = export(&run_dir, &out.path().join("atif"), &[]);
+        assert_eq!(output.status.code(), Some(2), "{task} {trace}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("run.json") && stderr.contains("is not"), "{stderr}");
+        assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0, "nothing written");
+    }
+}
+
 /// A Harbor job folder: the fixture's Terminus-2 trials, and a trial of ours whose
 /// trajectory is `export`'s (the 1.5B model's episode that ran `tail -f` into its timeout)
 /// and whose reward is 0.

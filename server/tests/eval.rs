@@ -65,14 +65,61 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     assert!(episodes.iter().all(|e| e["task"] == "right-solution" && e["passed"].is_boolean()), "{episodes:?}");
     let (lo, hi) = (summary["ci95"][0].as_f64().unwrap(), summary["ci95"][1].as_f64().unwrap());
     assert!(lo < 0.5 && hi > 0.5);
-    let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
-    let kept: self_harness::episodes::Evaluation =
-        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let kept = kept(cwd.path(), &summary);
     assert_eq!((kept.trials, kept.seed, kept.temperature, kept.passed), (2, 0, 0.0, 1), "what the report reads back");
-    for trial in ["0", "1"] {
-        let trace = self_harness::trace::read(&run.join("right-solution").join(trial).join("trace.jsonl")).unwrap();
-        assert!(trace.outcome.is_some());
+    let traces = traces(cwd.path(), &kept, "right-solution");
+    assert_eq!(traces.len(), 2, "one per trial");
+    let passed: Vec<bool> =
+        traces.iter().map(|t| self_harness::trace::read(t).unwrap().outcome.unwrap().passed).collect();
+    assert_eq!(passed, [true, false], "in trial order: seed 0 ran the right command");
+}
+
+/// The evaluation `summary` names, as kept in the store.
+fn kept(cwd: &Path, summary: &serde_json::Value) -> self_harness::episodes::Evaluation {
+    let run = cwd.join(".self-harness/runs").join(summary["run"].as_str().unwrap());
+    serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap()
+}
+
+/// The traces of `task`'s episodes in `evaluation`, trial by trial.
+fn traces(cwd: &Path, evaluation: &self_harness::episodes::Evaluation, task: &str) -> Vec<std::path::PathBuf> {
+    let row = evaluation.tasks.iter().find(|r| r.task == task).unwrap();
+    row.traces.iter().map(|t| cwd.join(".self-harness").join(t)).collect()
+}
+
+/// An evaluation run again — stopped, or with more trials — runs only the episodes the
+/// store does not have: the first trial's is reused (reported first, not asked of the
+/// model again), the second is run, and both count.
+#[tokio::test]
+async fn a_second_eval_reuses_the_episodes_the_store_has() {
+    if !common::docker_available() {
+        return;
     }
+    let model = ScriptedModel::start(vec![
+        Reply::text("OK"), // the first evaluation's preflight
+        action(Some("echo hello > /app/greeting.txt"), true),
+        Reply::text("OK"), // the second's
+        action(Some("echo wrong > /app/greeting.txt"), true),
+    ])
+    .await;
+    let cwd = tempfile::tempdir().unwrap();
+    let base = model.base_url().to_string();
+    let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "right-solution", "--json"];
+    let first = eval_beside(cwd.path(), &base, &args).await;
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let first = kept(cwd.path(), &common::finished(&first)["evaluation"]);
+    assert_eq!((first.passed, first.counted, first.reused), (1, 1, 0));
+
+    let output = eval_beside(cwd.path(), &base, &[&args[..], &["--trials", "2"]].concat()).await;
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let second = kept(cwd.path(), &common::finished(&output)["evaluation"]);
+    assert_eq!((second.passed, second.counted, second.reused), (1, 2, 1), "{second:?}");
+    assert_ne!(first.run, second.run, "each evaluation is kept");
+    let traces = traces(cwd.path(), &second, "right-solution");
+    assert_eq!(traces[0], self::traces(cwd.path(), &first, "right-solution")[0], "trial 0 is the first run's episode");
+    assert_eq!(model.requests().len(), 4, "trial 0 was not asked of the model again");
+    let episodes: Vec<_> = common::events(&output).into_iter().filter(|e| e["event"] == "episode").collect();
+    let seen: Vec<_> = episodes.iter().map(|e| (e["seed"].as_u64(), e["passed"].as_bool())).collect();
+    assert_eq!(seen, [(Some(0), Some(true)), (Some(1), Some(false))], "the reused episode reported first");
 }
 
 /// A task that asks for more CPUs and memory than the engine has runs with what it has
@@ -93,8 +140,8 @@ async fn a_task_asking_more_than_the_host_runs_capped_and_the_trace_says_so() {
     let output = eval_beside(cwd.path(), &base, &args).await;
     let summary = common::finished(&output)["evaluation"].clone();
     assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(1)), "{summary}");
-    let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
-    let trace = self_harness::trace::read(&run.join("more-than-the-host/0/trace.jsonl")).unwrap();
+    let kept = kept(cwd.path(), &summary);
+    let trace = self_harness::trace::read(&traces(cwd.path(), &kept, "more-than-the-host")[0]).unwrap();
     let limits = trace.outcome.unwrap().limits.expect("the cap is recorded");
     assert!(
         limits.starts_with("asked 512 CPUs, ran with ") && limits.contains("asked 4194304 MiB of memory"),
@@ -187,9 +234,9 @@ async fn eval_with_the_real_local_model_completes_with_traces() {
     let summary = common::finished(&output)["evaluation"].clone();
     assert_eq!(summary["counted"].as_u64(), Some(3), "{summary}");
     assert_eq!(summary["model"], "qwen2.5-coder-0.5b-instruct");
-    let run = cwd.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
+    let kept = kept(cwd.path(), &summary);
     for task in ["count-lines", "replace-word", "create-config-file"] {
-        let trace = self_harness::trace::read(&run.join(task).join("0/trace.jsonl")).unwrap();
+        let trace = self_harness::trace::read(&traces(cwd.path(), &kept, task)[0]).unwrap();
         assert!(!trace.turns.is_empty(), "{task}: no turns");
         assert!(trace.turns[0].tokens_in > 0 && !trace.turns[0].reply.is_empty(), "{task}: no real model reply");
         let outcome = trace.outcome.unwrap();

@@ -218,9 +218,9 @@ async fn a_stopped_harbor_batch_resumes_with_what_finished() {
 
 /// What each episode of `run` that did not end cleanly, and each Harbor trial under
 /// `project` that recorded an exception, said about it: for a failure message.
-fn failures(run: &Path, project: &Path) -> Vec<String> {
+fn failures(runs: &Path, project: &Path) -> Vec<String> {
     let traces =
-        walk(run).into_iter().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("trace")));
+        walk(runs).into_iter().filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("trace")));
     let said = traces.filter_map(|path| {
         let outcome = self_harness::trace::read(&path).ok()?.outcome?;
         Some(format!("{}: {:?}: {:?}", path.display(), outcome.error_class, outcome.error_detail))
@@ -377,13 +377,16 @@ fn the_oracle_and_the_local_model_run_through_harbor_as_they_do_here() {
         assert!(output.status.success(), "eval through Harbor failed");
         let summary = common::finished(&output)["evaluation"].clone();
         eprintln!("local model through Harbor: {}/{} passed", summary["passed"], summary["counted"]);
-        let run = project.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
+        let store = project.path().join(".self-harness");
         if summary["infrastructure_errors"] != 0 {
-            panic!("infrastructure errors through Harbor: {:#?}\n{summary:#}", failures(&run, project.path()));
+            panic!(
+                "infrastructure errors through Harbor: {:#?}\n{summary:#}",
+                failures(&store.join("runs"), project.path())
+            );
         }
         for row in summary["tasks"].as_array().unwrap() {
             assert_eq!(row["counted"], 1, "{row}");
-            let trace = self_harness::trace::read(&run.join(row["task"].as_str().unwrap()).join("0/trace.jsonl"));
+            let trace = self_harness::trace::read(&store.join(row["traces"][0].as_str().unwrap()));
             let outcome = trace.unwrap().outcome.unwrap();
             assert!(outcome.reward.is_some() && outcome.turns > 0, "{outcome:?}");
             counted += 1;

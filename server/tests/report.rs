@@ -245,6 +245,7 @@ fn eval_run(store: &Path, run: &str, harness: &str, seed: u64, passes: &[(&str, 
             errors: 0,
             tokens: 100,
             seconds: 30.0,
+            traces: Vec::new(),
         })
         .collect();
     let passed: u64 = passes.iter().map(|(_, p)| u64::from(*p)).sum();
@@ -265,6 +266,7 @@ fn eval_run(store: &Path, run: &str, harness: &str, seed: u64, passes: &[(&str, 
         tokens: 100 * passes.len() as u64,
         cost_usd: 0.0,
         wall_seconds: 120.0,
+        reused: 0,
         tasks,
     };
     let path = store.join("runs").join(run).join("run.json");

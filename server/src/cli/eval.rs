@@ -1,21 +1,16 @@
-//! `self-harness eval`: run a harness with a model on tasks and report pass rates.
+//! `self-harness eval`: run a harness with a model on tasks and report pass rates — the
+//! arguments turned into [`eval::Plan`] and the shared runner, and what [`eval::eval`]
+//! returns drawn as a table (or JSON Lines).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use clap::Args;
-use futures_util::StreamExt;
 
-use super::{engine, exit, ui, CliError, CliResult};
-use crate::agent::{self, EpisodeSpec};
-use crate::episodes::{Evaluation, TaskRow};
-use crate::llm::{ChatRequest, Client, Message};
-use crate::sandbox::image::ImageSpec;
-use crate::sandbox::offline;
+use super::{exit, ui, CliError, CliResult};
+use crate::app::eval;
+use crate::episodes::{Backend, Episode, Runner};
 use crate::splits::Split;
-use crate::stats::wilson_95;
 use crate::store::{RunDir, Store};
-use crate::trace::Outcome;
 
 #[derive(Args)]
 #[command(
@@ -35,7 +30,9 @@ pub struct EvalArgs {
     /// first use as the loop makes it); `test` is how a harness is compared on held-out tasks.
     #[arg(long, value_enum, conflicts_with = "only")]
     split: Option<Split>,
-    /// Episodes per task.
+    /// Episodes per task. An episode the store already has (the same harness version,
+    /// model, time cap, task and seed: an earlier evaluation's, an interrupted one's, a
+    /// loop's) is reused, not run again; so a stopped evaluation, run again, goes on.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     trials: u32,
     /// Episodes run at once.
@@ -49,19 +46,19 @@ pub struct EvalArgs {
     #[command(flatten)]
     agent: super::AgentArgs,
     /// JSON Lines on stdout instead of the table: an `episode` event as each episode ends
-    /// (with its `progress`: done, planned, left_s), then `finished` with the `evaluation`.
+    /// (reused ones first; with its `progress`: done, planned, left_s), then `finished`
+    /// with the `evaluation` (its `reused` episodes counted, each task's `traces` listed).
     #[arg(long)]
     json: bool,
 }
 
 pub async fn run(args: EvalArgs) -> CliResult {
-    let started = Instant::now();
     // Everything that can be wrong with the input is checked before anything is written.
     let harness = super::load_harness(&args.harness)?;
     let suite = super::load_suite(&args.tasks)?;
+    let store = Store::at(&super::current_dir()?);
     let only = match args.split {
         Some(split) => {
-            let store = Store::at(&super::current_dir()?);
             let names = super::splits_for(&store, &suite, args.seed)?.tasks(split).to_vec();
             if names.is_empty() {
                 return Err(CliError::new(exit::BAD_INPUT, format!("the {split:?} split has no tasks")));
@@ -72,127 +69,32 @@ pub async fn run(args: EvalArgs) -> CliResult {
     };
     let suite = suite.select(&only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
     let (client, model) = args.agent.client()?;
-    preflight_model(&client).await?;
-    let store = Store::at(&super::current_dir()?);
     let config = super::project_config(args.agent.config.as_deref())?;
-    let harbor = args.backend.harbor(&config.backend, &store, args.parallel as usize)?;
-    if let Some(why) = harbor.as_ref().and_then(|_| crate::harbor::cannot_run(&suite.tasks)) {
-        return Err(CliError::new(exit::BAD_INPUT, why));
+    let backend = super::episode_backend(&args.backend, &config, &store, &suite, args.parallel).await?;
+    let planned = suite.tasks.len() as u64 * u64::from(args.trials);
+    let reporter = ui::Reporter::new(ui::progress(0, "eval"), planned, args.json);
+    if let Backend::Harbor(harbor) = &backend {
+        reporter.bar().set_message(format!("Harbor ({}), {} at a time", harbor.environment, harbor.parallel));
     }
-    if harbor.is_none() {
-        build_images(&suite).await?;
-    }
-    let run = store
-        .new_run(harness.version())
-        .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot create the run folder: {e}")))?;
-    let episodes: Vec<(usize, u32)> =
-        (0..suite.tasks.len()).flat_map(|t| (0..args.trials).map(move |k| (t, k))).collect();
-    let reporter = ui::Reporter::new(ui::progress(0, "eval"), episodes.len() as u64, args.json);
-    let seed_of = |trial: u32| args.seed + u64::from(trial);
-    let report = |task: &str, trial: u32, outcome: &Outcome| reporter.episode(task, seed_of(trial), outcome);
-    let results: Vec<(usize, std::io::Result<agent::EpisodeResult>)> = match &harbor {
-        Some(harbor) => {
-            let submissions: Vec<crate::harbor::Submission> = episodes
-                .iter()
-                .map(|&(t, trial)| crate::harbor::Submission {
-                    task: &suite.tasks[t],
-                    seed: args.seed + u64::from(trial),
-                    trial,
-                    dir: run.episode_dir(&suite.tasks[t].name, trial),
-                })
-                .collect();
-            reporter.bar().set_message(format!("Harbor ({}), {} at a time", harbor.environment, harbor.parallel));
-            let batch = crate::harbor::Batch {
-                harness: &harness,
-                model: &model,
-                endpoint: &client.config().base_url,
-                time_limit: args.agent.time_limit(),
-            };
-            let on_finished = |f: &crate::harbor::Finished| {
-                let submission = &submissions[f.index];
-                report(&submission.task.name, submission.trial, &f.outcome)
-            };
-            let finished = harbor.run(&batch, &submissions, &on_finished).await;
-            let finished = finished.map_err(|e| CliError::new(exit::ENVIRONMENT, format!("Harbor: {e}")))?;
-            finished
-                .into_iter()
-                .map(|f| (episodes[f.index].0, Ok(agent::EpisodeResult { trace: f.trace, outcome: f.outcome })))
-                .collect()
-        }
-        None => {
-            let engine = engine().await?;
-            let (seed, time_limit) = (args.seed, args.agent.time_limit());
-            futures_util::stream::iter(episodes)
-                .map(|(t, trial)| {
-                    let (task, bar, harness, client, model, run, report) =
-                        (&suite.tasks[t], reporter.bar(), &harness, &client, &model, &run, &report);
-                    async move {
-                        let spec = EpisodeSpec {
-                            task,
-                            harness,
-                            client,
-                            model: model.clone(),
-                            seed: seed + u64::from(trial),
-                            trial,
-                            dir: run.episode_dir(&task.name, trial),
-                            time_limit,
-                        };
-                        let phase = |phase: &str| bar.set_message(format!("{} #{trial}: {phase}", task.name));
-                        let result = agent::run_episode(engine, &spec, &phase).await;
-                        if let Ok(r) = &result {
-                            report(&task.name, trial, &r.outcome);
-                        }
-                        (t, result)
-                    }
-                })
-                .buffer_unordered(args.parallel as usize)
-                .collect()
-                .await
-        }
-    };
-    let mut rows: Vec<TaskRow> = suite
-        .tasks
-        .iter()
-        .map(|t| TaskRow { task: t.name.clone(), passed: 0, counted: 0, errors: 0, tokens: 0, seconds: 0.0 })
-        .collect();
-    let mut cost = 0.0;
-    for (t, result) in results {
-        let outcome = result.map_err(|e| CliError::new(exit::ENVIRONMENT, format!("cannot write a trace: {e}")))?;
-        let (row, o) = (&mut rows[t], &outcome.outcome);
-        row.tokens += o.tokens_in + o.tokens_out;
-        row.seconds += o.duration_ms as f64 / 1000.0;
-        cost += o.cost_usd;
-        if o.error_class.counts() {
-            row.counted += 1;
-            row.passed += u32::from(o.passed);
-        } else {
-            row.errors += 1;
-        }
-    }
-    let passed: u64 = rows.iter().map(|r| u64::from(r.passed)).sum();
-    let counted: u64 = rows.iter().map(|r| u64::from(r.counted)).sum();
-    let summary = Evaluation {
-        run: run.name.clone(),
-        harness: harness.name().to_string(),
-        harness_version: harness.version().to_string(),
+    let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
+    let runner = Runner {
+        backend: &backend,
+        client: &client,
         model,
-        temperature: harness.policy().temperature,
-        split: args.split.map(|s| format!("{s:?}").to_lowercase()),
-        seed: args.seed,
-        trials: args.trials,
-        pass_rate: if counted == 0 { 0.0 } else { passed as f64 / counted as f64 },
-        ci95: wilson_95(passed, counted),
-        passed,
-        counted,
-        infrastructure_errors: rows.iter().map(|r| u64::from(r.errors)).sum(),
-        tokens: rows.iter().map(|r| r.tokens).sum(),
-        cost_usd: cost,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        tasks: rows,
+        store,
+        parallel: args.parallel as usize,
+        time_limit: args.agent.time_limit(),
+        on_episode: &on_episode,
     };
-    let json = serde_json::to_string_pretty(&summary).unwrap_or_default();
-    crate::util::write_atomic(&run.path.join(RunDir::SUMMARY), json.as_bytes())
-        .map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
+    let plan = eval::Plan {
+        harness: &harness,
+        tasks: suite.tasks.iter().collect(),
+        split: args.split,
+        trials: args.trials,
+        seed: args.seed,
+    };
+    let say = |line: &str| reporter.bar().set_message(line.to_string());
+    let summary = eval::eval(&runner, &plan, &say).await.inspect_err(|_| reporter.bar().finish_and_clear())?;
     if !reporter.finished(serde_json::json!({ "evaluation": summary })) {
         let mut table = ui::table(&["task", "pass", "errors", "tokens", "seconds"]);
         for r in &summary.tasks {
@@ -205,17 +107,21 @@ pub async fn run(args: EvalArgs) -> CliResult {
             ]);
         }
         println!("{table}");
+        let reused = match summary.reused {
+            0 => String::new(),
+            n => format!(" ({n} of {planned} episodes reused from the store)"),
+        };
         println!(
-            "pass rate {:.1}% ({}/{}), 95% CI {:.1}–{:.1}%; {} tokens, ${:.4}; {:.0} s wall; traces in {}",
+            "pass rate {:.1}% ({}/{}), 95% CI {:.1}–{:.1}%; {} tokens, ${:.4}; {:.0} s wall{reused}; kept in {}",
             summary.pass_rate * 100.0,
-            passed,
-            counted,
+            summary.passed,
+            summary.counted,
             summary.ci95.0 * 100.0,
             summary.ci95.1 * 100.0,
             summary.tokens,
             summary.cost_usd,
             summary.wall_seconds,
-            run.path.display()
+            runner.store.runs_dir().join(&summary.run).join(RunDir::SUMMARY).display()
         );
         if summary.infrastructure_errors > 0 {
             ui::warn(&format!(
@@ -225,32 +131,4 @@ pub async fn run(args: EvalArgs) -> CliResult {
         }
     }
     Ok(exit::OK)
-}
-
-/// Builds (or finds built) every task's image, so a task that cannot be built here is one
-/// clear message before any episode starts.
-async fn build_images(suite: &crate::task::Suite) -> Result<(), CliError> {
-    let engine = engine().await?;
-    let spinner = ui::spinner("building images");
-    for task in &suite.tasks {
-        spinner.set_message(task.name.clone());
-        let spec = ImageSpec::for_task(task);
-        engine.ensure_image(&spec, &mut |_| {}).await.map_err(|e| {
-            let hint = if offline::unavailable(&e.to_string()).is_some() {
-                "\n  It cannot be built from this machine: leave it out (`--task` names the tasks to run)."
-            } else {
-                ""
-            };
-            CliError::new(exit::FAILED, format!("task {}: {}{hint}", task.name, offline::explain(&e.to_string())))
-        })?;
-    }
-    spinner.finish_and_clear();
-    Ok(())
-}
-
-/// One tiny request, so that a model endpoint that is down is one clear message before
-/// any container starts.
-async fn preflight_model(client: &Client) -> Result<(), CliError> {
-    let request = ChatRequest::new(vec![Message::user("Reply with OK.")]).max_tokens(1);
-    client.chat(&request).await.map(|_| ()).map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))
 }

@@ -145,6 +145,18 @@ impl CliError {
     }
 }
 
+impl From<crate::app::Error> for CliError {
+    fn from(e: crate::app::Error) -> Self {
+        use crate::app::ErrorKind;
+        let code = match e.kind {
+            ErrorKind::BadInput => exit::BAD_INPUT,
+            ErrorKind::Environment => exit::ENVIRONMENT,
+            ErrorKind::Failed => exit::FAILED,
+        };
+        CliError::new(code, e.message)
+    }
+}
+
 impl From<SandboxError> for CliError {
     fn from(e: SandboxError) -> Self {
         let code = match e {
@@ -348,6 +360,24 @@ impl BackendArgs {
     }
 }
 
+/// Where the episodes of `suite` run, as the flags and the project config say: as Harbor
+/// trials (when every task can be one), or in this machine's Docker engine.
+async fn episode_backend(
+    flags: &BackendArgs,
+    config: &crate::config::ProjectConfig,
+    store: &crate::store::Store,
+    suite: &crate::task::Suite,
+    parallel: u16,
+) -> Result<crate::episodes::Backend, CliError> {
+    Ok(match flags.harbor(&config.backend, store, parallel as usize)? {
+        Some(_) if let Some(why) = crate::harbor::cannot_run(&suite.tasks) => {
+            return Err(CliError::new(exit::BAD_INPUT, why));
+        }
+        Some(harbor) => crate::episodes::Backend::Harbor(harbor),
+        None => crate::episodes::Backend::Local(engine().await?.clone()),
+    })
+}
+
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_string(), value.to_string())),
@@ -373,13 +403,7 @@ impl StageSetup {
         let suite = load_suite(&run.tasks)?;
         let (client, model, improver) = agent.clients()?;
         let config = project_config(agent.config.as_deref())?;
-        let backend = match run.backend.harbor(&config.backend, &store, run.parallel as usize)? {
-            Some(_) if let Some(why) = crate::harbor::cannot_run(&suite.tasks) => {
-                return Err(CliError::new(exit::BAD_INPUT, why));
-            }
-            Some(harbor) => crate::episodes::Backend::Harbor(harbor),
-            None => crate::episodes::Backend::Local(engine().await?.clone()),
-        };
+        let backend = episode_backend(&run.backend, &config, &store, &suite, run.parallel).await?;
         let splits = splits_for(&store, &suite, run.seed)?;
         Ok(StageSetup { suite, splits, client, improver, model, store, backend })
     }

@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use super::jobs::{JobHandle, PassRate};
 use super::settings::Settings;
+use crate::app::eval::Plan;
 use crate::episodes::{Backend, Episode, Runner};
 use crate::evolve::LoopOptions;
 use crate::harness::Harness;
@@ -162,17 +163,21 @@ fn counter(job: &JobHandle, total: usize, what: &str) -> impl Fn(&Episode) + Syn
     }
 }
 
-/// Runs the harness on every task (episodes shared with the loop): its pass rate.
+/// Evaluates the harness on every task of the split (episodes shared with the loop and the
+/// command line's `eval`), kept in the store as an evaluation: its pass rate.
 pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
     let resolved = Resolved::new(&project).await?;
     let harness = load(&project.harness_dir())?;
     let splits = [Split::Mine, Split::Validate, Split::Test];
-    let on_episode = counter(&job, resolved.episodes(&splits), "eval");
+    let total = resolved.episodes(&splits);
+    let on_episode = counter(&job, total, "eval");
     let ctx = resolved.context(&on_episode, &|_| {});
-    let jobs: Vec<_> = splits.into_iter().flat_map(|s| ctx.jobs(s)).collect();
-    let episodes = ctx.runner.run_all(&harness, &jobs).await.map_err(|e| e.to_string())?;
-    let (score, _) = crate::episodes::score(&episodes);
-    Ok(format!("harness {}: {}/{} passed", harness.version(), score.passed, score.counted))
+    let names = splits.iter().flat_map(|&s| resolved.splits.tasks(s));
+    let tasks = names.filter_map(|name| resolved.suite.tasks.iter().find(|t| &t.name == name)).collect();
+    let plan = Plan { harness: &harness, tasks, split: None, trials: ctx.repeats, seed: ctx.seed };
+    let say = |line: &str| job.report(line.to_string(), 0, total as u64, None);
+    let evaluation = crate::app::eval::eval(&ctx.runner, &plan, &say).await.map_err(|e| e.to_string())?;
+    Ok(format!("harness {}: {}/{} passed", harness.version(), evaluation.passed, evaluation.counted))
 }
 
 /// Mines the harness's weaknesses on the mine split into the store.

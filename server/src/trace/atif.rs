@@ -85,24 +85,38 @@ pub struct PromptSource<'a> {
     pub workdir: &'a str,
 }
 
-/// Writes every finished trace under `run` (`<run>/<task>/<trial>/trace.jsonl`, or the
-/// loop's `<task>/s<seed>/`) as `out/<same folders>/trajectory.json`. A trace that cannot
-/// be read or is not finished is an error naming it; the others are still written.
+/// Writes every finished trace under `run` (the loop's `<task>/s<seed>/trace.jsonl`, or an
+/// older `eval` run's `<task>/<trial>/`) as `out/<same folders>/trajectory.json`. A trace
+/// that cannot be read or is not finished is an error naming it; the others are still written.
 pub fn export_run(run: &Path, out: &Path, prompts: Option<&PromptSource>) -> std::io::Result<Exported> {
-    let mut exported = Exported::default();
     let name = run.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut mismatched = std::collections::BTreeSet::new();
+    let mut episodes = Vec::new();
+    let mut unfinished = Vec::new();
     for entry in walkdir::WalkDir::new(run).follow_links(false).sort_by_file_name() {
         let entry = entry.map_err(std::io::Error::other)?;
-        let path = entry.path();
-        let file_name = entry.file_name().to_string_lossy();
+        let (path, file_name) = (entry.path(), entry.file_name().to_string_lossy());
         if file_name == format!("{}{}", super::FILE_NAME, super::PARTIAL_SUFFIX) {
-            exported.unfinished.push(path.to_path_buf());
-            continue;
+            unfinished.push(path.to_path_buf());
+        } else if file_name == super::FILE_NAME && entry.file_type().is_file() {
+            let episode = path.parent().unwrap_or(run).strip_prefix(run).unwrap_or(Path::new("")).to_path_buf();
+            episodes.push((episode, path.to_path_buf()));
         }
-        if file_name != super::FILE_NAME || !entry.file_type().is_file() {
-            continue;
-        }
+    }
+    let mut exported = export_episodes(&name, &episodes, out, prompts)?;
+    exported.unfinished = unfinished;
+    Ok(exported)
+}
+
+/// Writes each (episode folder, trace) of the run `name` as `out/<episode folder>/trajectory.json`.
+pub fn export_episodes(
+    name: &str,
+    episodes: &[(PathBuf, PathBuf)],
+    out: &Path,
+    prompts: Option<&PromptSource>,
+) -> std::io::Result<Exported> {
+    let mut exported = Exported::default();
+    let mut mismatched = std::collections::BTreeSet::new();
+    for (episode, path) in episodes {
         let trace = match super::read(path) {
             Ok(trace) => trace,
             Err(e) => {
@@ -110,7 +124,6 @@ pub fn export_run(run: &Path, out: &Path, prompts: Option<&PromptSource>) -> std
                 continue;
             }
         };
-        let episode = path.parent().unwrap_or(run).strip_prefix(run).unwrap_or(Path::new("")).to_path_buf();
         let rendered = prompts.and_then(|p| {
             if p.harness.version() != trace.header.harness_version {
                 mismatched.insert(trace.header.harness_version.clone());
@@ -126,7 +139,7 @@ pub fn export_run(run: &Path, out: &Path, prompts: Option<&PromptSource>) -> std
             }
         });
         let export = Export {
-            session_id: Path::new(&name).join(&episode).to_string_lossy().into_owned(),
+            session_id: Path::new(name).join(episode).to_string_lossy().into_owned(),
             source: path.display().to_string(),
             prompts: rendered,
         };
@@ -137,19 +150,14 @@ pub fn export_run(run: &Path, out: &Path, prompts: Option<&PromptSource>) -> std
                 continue;
             }
         };
-        let target = out.join(&episode).join(FILE_NAME);
+        let target = out.join(episode).join(FILE_NAME);
         if let Some(dir) = target.parent() {
             std::fs::create_dir_all(dir).map_err(|e| crate::util::naming(dir, e))?;
         }
         let text = serde_json::to_string_pretty(&doc)?;
         crate::util::write_atomic(&target, text.as_bytes()).map_err(|e| crate::util::naming(&target, e))?;
         let steps = doc["steps"].as_array().map_or(0, Vec::len);
-        exported.written.push(Written {
-            trace: path.to_path_buf(),
-            trajectory: target,
-            task: trace.header.task,
-            steps,
-        });
+        exported.written.push(Written { trace: path.clone(), trajectory: target, task: trace.header.task, steps });
     }
     if let Some(p) = prompts {
         for version in mismatched {
