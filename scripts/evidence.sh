@@ -18,13 +18,13 @@
 # Stages, in order (`bash scripts/evidence.sh STAGE…` runs only those; the InterCode run's
 # default is rates formats baselines loop final ablations doc, the starter's baselines loop
 # final ablations probe doc):
-#   rates      (intercode) minimal on the validate split with the trials after the loop
+#   rates      (intercode) minimal on the validate split with the repeats after the loop
 #              baseline's (seeds 1, 2), for the per-task rates the power simulation of
 #              docs/statistics.md reads (validate-rates.json); minimal greedy (temperature 0) on
 #              every usable task; with EVIDENCE_MODEL=0.5b, minimal at both temperatures
 #   formats    (intercode) minimal (JSON), minimal-markdown, mini-swe-agent's two
 #              configurations and Terminus-2 (keystrokes) imported from the installed
-#              packages, on the mine split, same seeds (EVIDENCE_FORMAT_TRIALS, 1): which
+#              packages, on the mine split, same seeds (EVIDENCE_FORMAT_REPEATS, 1): which
 #              reply format this model does best with
 #   baselines  minimal and reference (harnesses/ at the stated temperature) on the test split
 #   loop       the loop with auto-apply from minimal, proposer model+catalog
@@ -36,27 +36,27 @@
 #              remedies at once; the explain hooks) on the *mine* split, same seeds: how far
 #              such edits move the model at all, measured where the loop mines; then minimal
 #              and explain-check on the validate split, and minimal there again with the
-#              next trials' seeds (the noise floor); never on the test split
+#              next repeats' seeds (the noise floor); never on the test split
 #   suite      minimal and reference on all three splits in the store docs/evidence/<model>/suite,
 #              for the per-task table of tasks/README.md (the 1.5B's come from baselines and probe)
 #   doc        docs/evidence.md: the goal and how far it got, what each proposer contributed,
 #              each store's report (the headline model's; not part of a run for another model)
 #
 # Settings (environment): EVIDENCE_SUITE (intercode), EVIDENCE_MODEL (1.5b; the 0.5b has
-# no signal), EVIDENCE_TRIALS (3), EVIDENCE_TEMPERATURE (0.7: at 0 the trials of a task are
+# no signal), EVIDENCE_REPEATS (3), EVIDENCE_TEMPERATURE (0.7: at 0 the repeats of a task are
 # token-identical), EVIDENCE_PARALLEL (2), EVIDENCE_EPISODE_TIMEOUT (120 s),
-# EVIDENCE_ITERATIONS (3 for InterCode, 1 for the starter suite), EVIDENCE_FORMAT_TRIALS (1).
+# EVIDENCE_ITERATIONS (3 for InterCode, 1 for the starter suite), EVIDENCE_FORMAT_REPEATS (1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 suite=${EVIDENCE_SUITE:-intercode}
 size=${EVIDENCE_MODEL:-1.5b}
-trials=${EVIDENCE_TRIALS:-3}
+repeats=${EVIDENCE_REPEATS:-${EVIDENCE_TRIALS:-3}}
 temperature=${EVIDENCE_TEMPERATURE:-0.7}
 parallel=${EVIDENCE_PARALLEL:-2}
 timeout=${EVIDENCE_EPISODE_TIMEOUT:-120}
-format_trials=${EVIDENCE_FORMAT_TRIALS:-1}
+format_repeats=${EVIDENCE_FORMAT_REPEATS:-${EVIDENCE_FORMAT_TRIALS:-1}}
 port=8091
 stages=("$@")
 case $suite in
@@ -104,9 +104,9 @@ at_temperature harnesses/minimal "$out/harnesses/minimal"
 at_temperature harnesses/reference "$out/harnesses/reference"
 
 # `eval` of the harness $2 on the split $4 (test; `all` for every task) of the store $1 with
-# $6 (the evidence's) trials seeded from $5 (0), once (a marker $3 says it ran).
+# $6 (the evidence's) repeats seeded from $5 (0), once (a marker $3 says it ran).
 evaluate() {
-  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3 split=${4:-test} seed=${5:-0} n=${6:-$trials}
+  local store=$1 harness=$2 done=$1/.self-harness/evaluated-$3 split=${4:-test} seed=${5:-0} n=${6:-$repeats}
   if [ -e "$done" ]; then
     echo "    $3: evaluated already"
     return
@@ -115,7 +115,7 @@ evaluate() {
   [ "$split" = all ] && which=()
   mkdir -p "$store"
   (cd "$store" && "$bin" eval --harness "$root/$harness" --tasks "$tasks" "${which[@]}" \
-    --trials "$n" --seed "$seed" --parallel "$parallel" --episode-timeout "$timeout")
+    --repeats "$n" --seed "$seed" --parallel "$parallel" --episode-timeout "$timeout")
   touch "$done"
 }
 
@@ -198,9 +198,9 @@ for stage in "${stages[@]}"; do
       for harness in minimal explain-check; do
         evaluate "$out/design" "$out/design/harnesses/$harness" "$harness-validate" validate
       done
-      # The noise floor: minimal against itself on the validate split, with the next trials'
+      # The noise floor: minimal against itself on the validate split, with the next repeats'
       # seeds (3, 4, 5 against 0, 1, 2): how many tasks differ by sampling alone.
-      evaluate "$out/design" "$out/design/harnesses/minimal" minimal-validate-reseeded validate "$trials"
+      evaluate "$out/design" "$out/design/harnesses/minimal" minimal-validate-reseeded validate "$repeats"
       # The human baseline on the other two splits, for the per-task table of tasks/README.md.
       for split in mine validate; do
         evaluate "$out/design" "$out/harnesses/reference" "reference-$split" "$split"
@@ -221,9 +221,9 @@ for stage in "${stages[@]}"; do
         cp "$out/main/.self-harness/splits.json" "$out/rates/.self-harness/"
       fi
       if [ "$size" = 1.5b ]; then
-        # Seed 0 is the loop baseline's (the main store's ledger); these are the trials after it.
+        # Seed 0 is the loop baseline's (the main store's ledger); these are the repeats after it.
         evaluate "$out/rates" "$out/harnesses/minimal" minimal-validate-reseeded validate 1 2
-        # Per validate task, minimal's passes over its three trials: what docs/statistics.md's
+        # Per validate task, minimal's passes over its three repeats: what docs/statistics.md's
         # InterCode power table simulates from (server/tests/decisions.rs reads it).
         python3 - "$out" <<'PY'
 import json, sys
@@ -273,7 +273,7 @@ PY
         cp "$out/main/.self-harness/splits.json" "$out/formats/.self-harness/"
       fi
       for harness in minimal minimal-markdown mini-swe-agent-textbased mini-swe-agent terminus-2; do
-        evaluate "$out/formats" "$out/harnesses/$harness" "$harness-mine" mine 0 "$format_trials"
+        evaluate "$out/formats" "$out/harnesses/$harness" "$harness-mine" mine 0 "$format_repeats"
       done
       ;;
     doc) ;;
@@ -293,7 +293,7 @@ ablations_table() {
   echo "Every store starts from minimal with the same split, seeds and minimal episodes (the"
   echo "ablations reuse the main loop's), so only the proposer differs. Screened: the best"
   echo "candidate's passes on the mine split against its parent's (same seeds). Test: the final"
-  echo "harness on the test split, $trials trials per task; with nothing accepted it is minimal."
+  echo "harness on the test split, $repeats repeats per task; with nothing accepted it is minimal."
   echo "Tokens and container-minutes count every episode a loop used, reused ones too."
   echo
   python3 /dev/fd/3 "$bin" "$out"/main "$out"/ablation-* 3<<'PY'
@@ -428,9 +428,9 @@ if other:
     was = {t["task"]: t["passed"] for t in first["tasks"]}
     diffs = [t["passed"] - was[t["task"]] for t in other["tasks"] if t["task"] in was]
     noise = sum(d != 0 for d in diffs)
-    seeds = lambda r: f"{r['seed']}–{r['seed'] + r['trials'] - 1}"
+    seeds = lambda r: f"{r['seed']}–{r['seed'] + r.get('repeats', r.get('trials', 1)) - 1}"
     print()
-    print(f"The noise floor: `minimal` against itself on the validate split, trials seeded {seeds(other)}")
+    print(f"The noise floor: `minimal` against itself on the validate split, repeats seeded {seeds(other)}")
     print(f"against {seeds(first)}: {other['passed']}/{other['counted']} against {first['passed']}/{first['counted']},"
           f" {sum(d > 0 for d in diffs)} tasks better, {sum(d < 0 for d in diffs)} worse,"
           f" {sum(d == 0 for d in diffs)} tied: what sampling alone moves.")
@@ -452,7 +452,7 @@ failures are others.{floor} The statistics are stern at this size (`docs/statist
 a real +20 pp lift on half the tasks is accepted 5% of the time with 8 validate tasks and
 12% with 16, so rarely with this suite's 12. What would move it is a stronger actor or
 proposer than the two local models this 2-core machine can run, and a validate split
-several times larger (12 tasks × 3 trials take 11 to 24 minutes per harness here).""")
+several times larger (12 tasks × 3 repeats take 11 to 24 minutes per harness here).""")
 PY
 }
 
@@ -578,8 +578,8 @@ echo "==> $doc"
     echo
   fi
   echo "Written by \`bash scripts/evidence.sh\` ($(date -u +%Y-%m-%d)): the local Qwen2.5-Coder-$size"
-  echo "on this machine ($(nproc) cores), temperature $temperature, $trials trial(s) per task on the"
-  echo "test split (seed 0; trial k uses seed k), episodes capped at $timeout s, $parallel at once;"
+  echo "on this machine ($(nproc) cores), temperature $temperature, $repeats repeat(s) per task on the"
+  echo "test split (seed 0; repeat k uses seed k), episodes capped at $timeout s, $parallel at once;"
   echo "the loop: $iterations iteration(s), 1 repeat, 1 weakness, 2 candidates from the model and"
   echo "the catalog's, screened on the mine split (in rounds that keep the better half, each at least"
   echo "20 tasks), the best on all of it validated (\`--finalists 1\`);"

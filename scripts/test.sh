@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # The test command: sets up Docker and the base images if needed, then runs every test.
-#   bash scripts/test.sh            # from the repository root
+#   bash scripts/test.sh            # from the repository root: everything (CI runs this)
+#   bash scripts/test.sh --fast     # only the tests that need no Docker, no model server,
+#                                   # no editor and no Python package: the unit tests and the
+#                                   # integration tests over files, protocols and a scripted
+#                                   # model in the test process (well under a minute once built)
 # Real Terminal-Bench 2.0 tasks are checked too when TB2_DIR points at them (it defaults to
 # ../shared/tb2 when that folder exists).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = --fast ]; then
+  fast=(decisions harness layers llm llm_logs loading lsp lsp_fuzz mine_corpus mine_reading propose report trust)
+  exec cargo test --locked --lib $(printf -- '--test %s ' "${fast[@]}")
+fi
 
 # What the tests need before anything else: what Debian packages can give is installed,
 # the rest is named with the way to get it.

@@ -327,11 +327,12 @@ pub struct Evaluation {
     /// The split its tasks were, when it ran one.
     #[serde(default)]
     pub split: Option<String>,
-    /// Trial k of every task used seed + k.
+    /// Repeat k of every task used seed + k.
     #[serde(default)]
     pub seed: u64,
-    #[serde(default = "one")]
-    pub trials: u32,
+    /// Episodes per task (`trials` in stores written before the one name).
+    #[serde(default = "one", alias = "trials")]
+    pub repeats: u32,
     pub pass_rate: f64,
     pub ci95: (f64, f64),
     pub passed: u64,

@@ -51,7 +51,8 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     .await;
     let cwd = tempfile::tempdir().unwrap();
     let base = model.base_url().to_string();
-    let args = ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "right-solution", "--trials", "2", "--json"];
+    let args =
+        ["--harness", &minimal(), "--tasks", &fixtures(), "--task", "right-solution", "--repeats", "2", "--json"];
     let output = eval_beside(cwd.path(), &base, &args).await;
     assert_eq!(output.status.code(), Some(0));
     let summary = common::finished(&output)["evaluation"].clone();
@@ -66,7 +67,7 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     let (lo, hi) = (summary["ci95"][0].as_f64().unwrap(), summary["ci95"][1].as_f64().unwrap());
     assert!(lo < 0.5 && hi > 0.5);
     let kept = kept(cwd.path(), &summary);
-    assert_eq!((kept.trials, kept.seed, kept.temperature, kept.passed), (2, 0, 0.0, 1), "what the report reads back");
+    assert_eq!((kept.repeats, kept.seed, kept.temperature, kept.passed), (2, 0, 0.0, 1), "what the report reads back");
     let traces = traces(cwd.path(), &kept, "right-solution");
     assert_eq!(traces.len(), 2, "one per trial");
     let passed: Vec<bool> =
@@ -86,7 +87,8 @@ fn traces(cwd: &Path, evaluation: &self_harness::episodes::Evaluation, task: &st
     row.traces.iter().map(|t| cwd.join(".self-harness").join(t)).collect()
 }
 
-/// An evaluation run again — stopped, or with more trials — runs only the episodes the
+/// An evaluation run again — stopped, or with more repeats (asked for here by the flag's
+/// old name, `--trials`, which still works) — runs only the episodes the
 /// store does not have: the first trial's is reused (reported first, not asked of the
 /// model again), the second is run, and both count.
 #[tokio::test]

@@ -7,13 +7,13 @@
 mod common;
 mod support;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use self_harness::evolve::ledger::{self, Entry, Stage};
 use self_harness::splits::Split;
 use serde_json::{json, Value};
+use support::ledger::{assert_consistent, entries};
 use support::vim_project::{vim_model, workspace, FIX};
 use support::ScriptedModel;
 
@@ -79,37 +79,6 @@ fn cut_ledger_after(cwd: &Path, last: impl Fn(&Entry) -> bool) -> Vec<Entry> {
     kept
 }
 
-fn entries(cwd: &Path) -> Vec<Entry> {
-    ledger::read(&cwd.join(".self-harness/ledger.jsonl")).unwrap().entries
-}
-
-/// Consistency: one start, each (version, split) evaluated once, each candidate decided
-/// once, iterations ended once, and a finish.
-fn assert_consistent(entries: &[Entry]) {
-    assert_eq!(entries.iter().filter(|e| matches!(e, Entry::Start { .. })).count(), 1);
-    let mut evaluations = HashSet::new();
-    let mut decisions = HashSet::new();
-    let mut ends = HashSet::new();
-    for e in entries {
-        match e {
-            Entry::Evaluation { harness_version, split, .. } => {
-                assert!(
-                    evaluations.insert((harness_version.clone(), *split)),
-                    "evaluated twice: {harness_version} {split:?}"
-                )
-            }
-            Entry::Decision { candidate_version, parent_version, .. } => {
-                assert!(decisions.insert((candidate_version.clone(), parent_version.clone())), "decided twice")
-            }
-            Entry::IterationEnd { iteration, .. } => {
-                assert!(ends.insert(*iteration), "iteration {iteration} ended twice")
-            }
-            _ => {}
-        }
-    }
-    assert!(matches!(entries.last(), Some(Entry::Finish { .. })), "{:?}", entries.last());
-}
-
 fn test_rate(entries: &[Entry], version: &str) -> (u32, u32) {
     entries
         .iter()
@@ -148,7 +117,7 @@ async fn the_loop_finds_the_vim_weakness_and_fixes_it() {
     assert!(weaknesses.iter().any(|id| id == "interactive-program"), "{weaknesses:?}");
     assert!(weaknesses.iter().any(|id| id == "model-interactive-program"), "the model reading agrees: {weaknesses:?}");
     let accepted: Vec<&Entry> =
-        entries.iter().filter(|e| matches!(e, Entry::Decision { accepted: true, .. })).collect();
+        entries.iter().filter(|e| matches!(e, Entry::Decision { decision, .. } if decision.accepted)).collect();
     assert_eq!(accepted.len(), 1, "{entries:#?}");
     let Some(Entry::Applied { harness_version: last, commit, .. }) =
         entries.iter().find(|e| matches!(e, Entry::Applied { .. }))
@@ -550,7 +519,9 @@ async fn a_candidate_that_gains_nothing_on_the_mine_split_is_not_validated() {
     let decisions: Vec<(Vec<String>, u32, bool)> = entries
         .iter()
         .filter_map(|e| match e {
-            Entry::Decision { proposals, family, accepted, .. } => Some((proposals.clone(), *family, *accepted)),
+            Entry::Decision { proposals, decision, .. } => {
+                Some((proposals.clone(), decision.family, decision.accepted))
+            }
             _ => None,
         })
         .collect();
@@ -615,7 +586,7 @@ async fn screening_halves_the_candidates_in_rounds_and_resumes_from_its_records(
     let decisions: Vec<(Vec<String>, bool)> = first
         .iter()
         .filter_map(|e| match e {
-            Entry::Decision { proposals, accepted, .. } => Some((proposals.clone(), *accepted)),
+            Entry::Decision { proposals, decision, .. } => Some((proposals.clone(), decision.accepted)),
             _ => None,
         })
         .collect();
@@ -802,7 +773,7 @@ async fn a_harness_edited_while_the_loop_runs_is_not_overwritten() {
     let text = std::fs::read_to_string(&system).unwrap();
     assert!(text.contains("A person's line.") && !text.contains(FIX), "the person's edit stays: {text}");
     let entries = entries(&cwd);
-    assert!(entries.iter().any(|e| matches!(e, Entry::Decision { accepted: true, .. })));
+    assert!(entries.iter().any(|e| matches!(e, Entry::Decision { decision, .. } if decision.accepted)));
     assert!(!entries.iter().any(|e| matches!(e, Entry::Applied { .. })), "nothing applied");
     let kept = stderr.split("it is kept in ").nth(1).unwrap().split(':').next().unwrap();
     assert!(std::fs::read_to_string(Path::new(kept).join("system.md")).unwrap().contains(FIX), "{kept}");
@@ -848,7 +819,7 @@ async fn a_loop_resumes_from_a_recorded_round_and_from_an_unrecorded_install() {
 
     // Killed after installing the winner, before recording or committing it.
     let installed = git(repo, &["rev-parse", "HEAD"]);
-    cut_ledger_after(&cwd, |e| matches!(e, Entry::Decision { accepted: true, .. }));
+    cut_ledger_after(&cwd, |e| matches!(e, Entry::Decision { decision, .. } if decision.accepted));
     git(repo, &["reset", "-q", "--mixed", "HEAD~1"]);
     let asked_before = asked(&model);
     run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "1"]).await;

@@ -98,8 +98,8 @@ async fn our_agent_acts_through_harbors_environment_as_it_does_here() {
     let summary = eval_on_harbor(project.path(), &harness, &model, &tasks, &[]);
     assert_eq!((summary["passed"].as_u64(), summary["counted"].as_u64()), (Some(1), Some(1)), "{summary:#}");
 
-    let run = project.path().join(".self-harness/runs").join(summary["run"].as_str().unwrap());
-    let trace = self_harness::trace::read(&run.join("count-lines/0/trace.jsonl")).unwrap();
+    let listed = summary["tasks"][0]["traces"][0].as_str().expect("the evaluation lists its trace");
+    let trace = self_harness::trace::read(&project.path().join(".self-harness").join(listed)).unwrap();
     let outputs: Vec<String> =
         trace.turns.iter().map(|t| t.command.as_ref().map(|c| c.output_shown.clone()).unwrap_or_default()).collect();
     assert_eq!(outputs[1], "/tmp hi\nalive\nHEY\nlo\n", "state carried over, no network but lo: {outputs:?}");

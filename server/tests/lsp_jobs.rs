@@ -152,22 +152,32 @@ async fn mine_propose_apply_validate_and_mark_from_the_editor() {
     client.shutdown().await;
 }
 
-/// Evaluate runs the trials per task asked for (VS Code's Evaluate prompts for them), not the
+/// Evaluate runs the repeats per task asked for (VS Code's Evaluate prompts for them), not the
 /// repeats setting; a number out of range is refused before anything runs.
 #[tokio::test]
-async fn evaluate_runs_the_trials_asked_for() {
+async fn evaluate_runs_the_repeats_asked_for() {
     if !common::docker_available() {
         return;
     }
     let model = ScriptedModel::responding(vim_model).await;
     let (_root, tasks, harness, cwd) = workspace();
     let mut client = start(&cwd, &tasks, &harness, &model).await;
-    let job = execute(&mut client, "selfHarness.eval", json!({"trials": 1})).await;
+    let job = execute(&mut client, "selfHarness.eval", json!({"repeats": 1})).await;
     let (state, message) = ended(&mut client, &job).await;
     assert_eq!(state, "done", "{message}");
-    assert!(message.ends_with("/15 passed"), "15 tasks × 1 trial, not the setting's 2: {message}");
+    assert!(message.ends_with("/15 passed"), "15 tasks × 1 repeat, not the setting's 2: {message}");
+    // Kept as an evaluation, which the editor's report shows as `self-harness report` does.
+    let report = client.request("workspace/executeCommand", json!({"command": "selfHarness.report", "arguments": []}));
+    let report = report.await.unwrap();
+    let evaluations = report["json"]["evaluations"].as_array().expect("the report's evaluations");
+    assert_eq!(evaluations.len(), 1, "{report:#}");
+    assert_eq!((evaluations[0]["tasks"].as_u64(), evaluations[0]["repeats"].as_u64()), (Some(15), Some(1)));
+    assert!(report["markdown"].as_str().unwrap().contains("15 × 1"), "{}", report["markdown"]);
+    // The old name of the argument still works; a second evaluation reuses every episode.
+    let job = execute(&mut client, "selfHarness.eval", json!({"trials": 1})).await;
+    assert_eq!(ended(&mut client, &job).await.0, "done");
     let refused = client
-        .request("workspace/executeCommand", json!({"command": "selfHarness.eval", "arguments": [{"trials": 0}]}))
+        .request("workspace/executeCommand", json!({"command": "selfHarness.eval", "arguments": [{"repeats": 0}]}))
         .await;
     assert!(refused.unwrap_err()["message"].as_str().unwrap().contains("1 to 20"));
     client.shutdown().await;

@@ -9,6 +9,7 @@ use std::path::Path;
 use self_harness::episodes::{Evaluation, Score, Spend, TaskRow, TaskScore};
 use self_harness::evolve::ledger::{append, Entry, Stage};
 use self_harness::splits::Split;
+use self_harness::stages::validate::{Decision, Policy};
 use serde_json::{json, Value};
 
 fn score(per_task: &[(&str, u32, u32)]) -> Score {
@@ -45,16 +46,18 @@ fn decision(iteration: u32, id: &str, candidate: &str, accepted: bool, p: f64, h
         proposals: vec![id.into()],
         parent_version: "v0".into(),
         candidate_version: candidate.into(),
-        policy: "paired-tasks(alpha=0.05)".into(),
-        accepted,
-        reason: if accepted { "4 pairs better".into() } else { "no better".into() },
-        p_value: Some(p),
-        p_adjusted: Some(p),
-        family: 1,
-        parent: score(&[("a", 0, 2), ("b", 0, 2)]),
-        candidate: if accepted { score(&[("a", 2, 2), ("b", 2, 2)]) } else { score(&[("a", 0, 2), ("b", 0, 2)]) },
-        improved: if accepted { vec!["a".into(), "b".into()] } else { vec![] },
-        regressed: vec![],
+        policy: Policy::default(),
+        decision: Decision {
+            accepted,
+            reason: if accepted { "4 pairs better".into() } else { "no better".into() },
+            p_value: Some(p),
+            p_adjusted: Some(p),
+            family: 1,
+            parent: score(&[("a", 0, 2), ("b", 0, 2)]),
+            candidate: if accepted { score(&[("a", 2, 2), ("b", 2, 2)]) } else { score(&[("a", 0, 2), ("b", 0, 2)]) },
+            improved: if accepted { vec!["a".into(), "b".into()] } else { vec![] },
+            regressed: vec![],
+        },
         predicted_hits: hits,
         predicted_total: 2,
         stopped_early: !accepted,
@@ -74,7 +77,7 @@ fn ledger(store: &Path) {
             splits: BTreeMap::new(),
             seed: 0,
             repeats: 2,
-            policy: "paired-tasks(alpha=0.05)".into(),
+            policy: Policy::default(),
             episode_timeout_secs: None,
         },
         evaluation(0, "v0", Split::Mine, score(&[("m", 0, 2)])),
@@ -257,7 +260,7 @@ fn eval_run(store: &Path, run: &str, harness: &str, seed: u64, passes: &[(&str, 
         temperature: 0.7,
         split: Some("test".into()),
         seed,
-        trials: 3,
+        repeats: 3,
         pass_rate: passed as f64 / (3 * passes.len()) as f64,
         ci95: (0.0, 1.0),
         passed,

@@ -78,15 +78,15 @@ export function registerCommands(parts: Parts): vscode.Disposable[] {
     });
   return [
     run('selfHarness.evaluate', async () => {
-      const trials = await vscode.window.showInputBox({
+      const repeats = await vscode.window.showInputBox({
         title: 'Self-Harness: evaluate the harness',
-        prompt: 'Trials per task (empty: the repeats setting)',
+        prompt: 'Episodes per task (empty: the repeats setting)',
         validateInput: (v) => wholeNumberProblem(v, 1),
       });
-      if (trials === undefined) {
+      if (repeats === undefined) {
         return;
       }
-      await started('evaluation', server.execute(ServerCommand.eval, trials.trim() ? { trials: Number(trials) } : {}));
+      await started('evaluation', server.execute(ServerCommand.eval, repeats.trim() ? { repeats: Number(repeats) } : {}));
     }),
     run('selfHarness.mineWeaknesses', () => started('mining', server.execute(ServerCommand.mine))),
     run('selfHarness.proposeFixes', async (argument) => {

@@ -1,4 +1,4 @@
-//! Evaluate a harness: every task `trials` times through the shared episode runner, so the
+//! Evaluate a harness: every task `repeats` times through the shared episode runner, so the
 //! command line and the editor measure alike — an episode the store already has (a loop's,
 //! an earlier or interrupted evaluation's, same harness version, model, time cap and seed)
 //! is reused rather than run again, and one the infrastructure failed is run again — and
@@ -24,17 +24,17 @@ pub struct Plan<'a> {
     pub tasks: Vec<&'a Task>,
     /// The split the tasks are, when they are one (kept with the evaluation).
     pub split: Option<Split>,
-    /// Episodes per task: trial k uses seed `seed + k`, so two harnesses' evaluations with
+    /// Episodes per task: repeat k uses seed `seed + k`, so two harnesses' evaluations with
     /// the same seed pair up task by task.
-    pub trials: u32,
+    pub repeats: u32,
     pub seed: u64,
 }
 
 impl Plan<'_> {
-    /// The (task, seed) episodes, task by task, trials in order.
+    /// The (task, seed) episodes, task by task, repeats in order.
     fn jobs(&self) -> Vec<(&Task, u64)> {
-        let (seed, trials) = (self.seed, self.trials);
-        self.tasks.iter().flat_map(|&task| (0..trials).map(move |k| (task, seed + u64::from(k)))).collect()
+        let (seed, repeats) = (self.seed, self.repeats);
+        self.tasks.iter().flat_map(|&task| (0..repeats).map(move |k| (task, seed + u64::from(k)))).collect()
     }
 }
 
@@ -76,7 +76,7 @@ pub async fn eval(runner: &Runner<'_>, plan: &Plan<'_>, say: &(dyn Fn(&str) + Sy
         runner.store.new_run(plan.harness.version()).map_err(|e| environment("cannot create the run folder", e))?;
     let mut cost = 0.0;
     for (i, episode) in episodes.iter().enumerate() {
-        let (row, o) = (&mut rows[i / plan.trials.max(1) as usize], &episode.outcome);
+        let (row, o) = (&mut rows[i / plan.repeats.max(1) as usize], &episode.outcome);
         row.tokens += o.tokens_in + o.tokens_out;
         row.seconds += o.duration_ms as f64 / 1000.0;
         row.traces.push(episode.trace.strip_prefix(runner.store.root()).unwrap_or(&episode.trace).to_path_buf());
@@ -98,7 +98,7 @@ pub async fn eval(runner: &Runner<'_>, plan: &Plan<'_>, say: &(dyn Fn(&str) + Sy
         temperature: plan.harness.policy().temperature,
         split: plan.split.map(|s| format!("{s:?}").to_lowercase()),
         seed: plan.seed,
-        trials: plan.trials,
+        repeats: plan.repeats,
         pass_rate: if counted == 0 { 0.0 } else { passed as f64 / counted as f64 },
         ci95: wilson_95(passed, counted),
         passed,

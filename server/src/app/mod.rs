@@ -1,5 +1,5 @@
-//! The application layer: the operations a person asks for — evaluate a harness today; the
-//! stages and the loop through it as they move here — in one place that every front end
+//! The application layer: the operations a person asks for — evaluate a harness and read a
+//! store's report today; the stages and the loop as they move here — in one place that every front end
 //! calls alike. The command line renders what an operation returns and the language server
 //! maps it to LSP, so an option, a check or a fix made here reaches both, and neither does
 //! domain work of its own.
@@ -12,6 +12,10 @@
 //! [`Runner`]: crate::episodes::Runner
 
 pub mod eval;
+pub mod report;
+mod setup;
+
+pub use setup::{backend, harbor, Choices, HarborFlags, Setup};
 
 /// Why an operation could not do what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]

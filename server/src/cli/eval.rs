@@ -14,7 +14,7 @@ use crate::store::{RunDir, Store};
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  self-harness model serve --detach\n  self-harness eval --harness harnesses/minimal --tasks tasks/ --trials 2 --parallel 2"
+    after_help = "Examples:\n  self-harness model serve --detach\n  self-harness eval --harness harnesses/minimal --tasks tasks/ --repeats 2 --parallel 2"
 )]
 pub struct EvalArgs {
     /// The harness folder (with harness.toml).
@@ -30,15 +30,16 @@ pub struct EvalArgs {
     /// first use as the loop makes it); `test` is how a harness is compared on held-out tasks.
     #[arg(long, value_enum, conflicts_with = "only")]
     split: Option<Split>,
-    /// Episodes per task. An episode the store already has (the same harness version,
+    /// Episodes per task (seeds `--seed`, `--seed` + 1, …; `--trials` is its old name). An
+    /// episode the store already has (the same harness version,
     /// model, time cap, task and seed: an earlier evaluation's, an interrupted one's, a
     /// loop's) is reused, not run again; so a stopped evaluation, run again, goes on.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
-    trials: u32,
+    #[arg(long, alias = "trials", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeats: u32,
     /// Episodes run at once.
     #[arg(long, short = 'j', default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     parallel: u16,
-    /// Base seed; trial k of every task uses seed + k, so runs of two harnesses are paired.
+    /// Base seed; repeat k of every task uses seed + k, so runs of two harnesses are paired.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[command(flatten)]
@@ -70,8 +71,11 @@ pub async fn run(args: EvalArgs) -> CliResult {
     let suite = suite.select(&only).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
     let (client, model) = args.agent.client()?;
     let config = super::project_config(args.agent.config.as_deref())?;
-    let backend = super::episode_backend(&args.backend, &config, &store, &suite, args.parallel).await?;
-    let planned = suite.tasks.len() as u64 * u64::from(args.trials);
+    // Its own set-up, lighter than the stages' (`stage_setup`): it needs a split only when
+    // asked for one, so evaluating another folder of tasks in this store stays possible.
+    let harbor = args.backend.harbor(&config.backend, &store, args.parallel as usize)?;
+    let backend = crate::app::backend(harbor, &suite.tasks, super::local_engine()).await?;
+    let planned = suite.tasks.len() as u64 * u64::from(args.repeats);
     let reporter = ui::Reporter::new(ui::progress(0, "eval"), planned, args.json);
     if let Backend::Harbor(harbor) = &backend {
         reporter.bar().set_message(format!("Harbor ({}), {} at a time", harbor.environment, harbor.parallel));
@@ -90,7 +94,7 @@ pub async fn run(args: EvalArgs) -> CliResult {
         harness: &harness,
         tasks: suite.tasks.iter().collect(),
         split: args.split,
-        trials: args.trials,
+        repeats: args.repeats,
         seed: args.seed,
     };
     let say = |line: &str| reporter.bar().set_message(line.to_string());

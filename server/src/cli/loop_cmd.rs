@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::{exit, ui, CliError, CliResult, StageSetup};
+use super::{exit, ui, CliError, CliResult};
 use crate::episodes::Episode;
 use crate::evolve::Plan;
 use crate::evolve::{self, LoopOptions};
@@ -109,7 +109,7 @@ pub async fn run(args: LoopArgs) -> CliResult {
     if args.dry_run {
         return dry_run(&args, &options, &harness);
     }
-    let setup = StageSetup::new(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
+    let setup = super::stage_setup(Store::at(&super::current_dir()?), &args.run, &args.agent).await?;
     let price = setup.client.config().price();
     let plan = evolve::plan(&options, &harness, &setup.splits, args.run.repeats, price);
     if args.json {
@@ -122,7 +122,7 @@ pub async fn run(args: LoopArgs) -> CliResult {
     let reporter = ui::Reporter::new(ui::spinner("loop"), plan.episodes, args.json);
     let say = |line: &str| reporter.say(line);
     let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
-    let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
+    let ctx = setup.context(&on_episode, &say);
     let end = evolve::run(&options, &ctx).await.map_err(|e| {
         let code = match e {
             evolve::LoopError::Resume { .. } | evolve::LoopError::Price(_) => exit::BAD_INPUT,

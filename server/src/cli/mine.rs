@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{exit, ui, CliError, CliResult, SplitRunArgs, StageSetup};
+use super::{exit, ui, CliError, CliResult, SplitRunArgs};
 use crate::episodes::Episode;
 use crate::stages::mine;
 use crate::store::Store;
@@ -70,11 +70,11 @@ pub async fn run(args: MineArgs) -> CliResult {
         seed: args.seed,
         backend: args.backend.clone(),
     };
-    let setup = StageSetup::new(Store::at(&super::current_dir()?), &run, &args.agent).await?;
+    let setup = super::stage_setup(Store::at(&super::current_dir()?), &run, &args.agent).await?;
     let reporter = ui::Reporter::new(ui::progress(0, "mine"), 0, args.json);
     let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
     let say = |line: &str| reporter.say(line);
-    let ctx = setup.context(&run, &args.agent, &on_episode, &say);
+    let ctx = setup.context(&on_episode, &say);
     reporter.set_planned(ctx.jobs(crate::splits::Split::Mine).len() as u64);
     let mine::Mining { episodes, weaknesses, .. } =
         mine::mine(&ctx, &harness).await.map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;

@@ -338,44 +338,20 @@ struct BackendArgs {
 }
 
 impl BackendArgs {
-    /// The Harbor backend when the flags or `[backend]` of the project config ask for one;
-    /// its jobs are kept in the store's `harbor-jobs/`.
+    /// The Harbor backend when the flags or `[backend]` of the project config ask for one.
     fn harbor(
         &self,
         config: &crate::config::BackendConfig,
         store: &crate::store::Store,
         parallel: usize,
     ) -> Result<Option<crate::harbor::Backend>, CliError> {
-        let wanted = self.backend.as_deref().map_or(config.harbor, |b| b == "harbor");
-        if !wanted {
-            return Ok(None);
-        }
-        let environment = self.harbor_env.clone().or_else(|| config.harbor_env.clone()).unwrap_or("docker".into());
-        let mut backend =
-            crate::harbor::Backend::locate(&current_dir()?, environment, parallel, store.root().join("harbor-jobs"))
-                .map_err(|e| CliError::new(exit::ENVIRONMENT, e))?;
-        backend.environment_kwargs = config.harbor_env_kwargs.clone();
-        backend.environment_kwargs.extend(self.harbor_ek.iter().cloned());
-        Ok(Some(backend))
+        let flags = crate::app::HarborFlags {
+            wanted: self.backend.as_deref().map(|b| b == "harbor"),
+            environment: self.harbor_env.clone(),
+            kwargs: self.harbor_ek.clone(),
+        };
+        Ok(crate::app::harbor(config, flags, &current_dir()?, store, parallel)?)
     }
-}
-
-/// Where the episodes of `suite` run, as the flags and the project config say: as Harbor
-/// trials (when every task can be one), or in this machine's Docker engine.
-async fn episode_backend(
-    flags: &BackendArgs,
-    config: &crate::config::ProjectConfig,
-    store: &crate::store::Store,
-    suite: &crate::task::Suite,
-    parallel: u16,
-) -> Result<crate::episodes::Backend, CliError> {
-    Ok(match flags.harbor(&config.backend, store, parallel as usize)? {
-        Some(_) if let Some(why) = crate::harbor::cannot_run(&suite.tasks) => {
-            return Err(CliError::new(exit::BAD_INPUT, why));
-        }
-        Some(harbor) => crate::episodes::Backend::Harbor(harbor),
-        None => crate::episodes::Backend::Local(engine().await?.clone()),
-    })
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
@@ -385,55 +361,33 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// What a command that runs a stage resolves first: the suite and its split (made and kept
-/// in the store the first time), the model, where the episodes run.
-struct StageSetup {
-    suite: crate::task::Suite,
-    splits: crate::splits::Splits,
-    client: crate::llm::Client,
-    /// The model that reads traces and proposes.
-    improver: crate::llm::Client,
-    model: String,
+/// What a command that runs a stage resolves first (the suite and its split, the models,
+/// where episodes run), from its flags, through the one set-up every front end uses.
+async fn stage_setup(
     store: crate::store::Store,
-    backend: crate::episodes::Backend,
-}
-
-impl StageSetup {
-    async fn new(store: crate::store::Store, run: &SplitRunArgs, agent: &AgentArgs) -> Result<StageSetup, CliError> {
-        let suite = load_suite(&run.tasks)?;
-        let (client, model, improver) = agent.clients()?;
-        let config = project_config(agent.config.as_deref())?;
-        let backend = episode_backend(&run.backend, &config, &store, &suite, run.parallel).await?;
-        let splits = splits_for(&store, &suite, run.seed)?;
-        Ok(StageSetup { suite, splits, client, improver, model, store, backend })
+    run: &SplitRunArgs,
+    agent: &AgentArgs,
+) -> Result<crate::app::Setup, CliError> {
+    let (client, model, improver) = agent.clients()?;
+    let config = project_config(agent.config.as_deref())?;
+    let harbor = run.backend.harbor(&config.backend, &store, run.parallel as usize)?;
+    let choices = crate::app::Choices {
+        tasks: run.tasks.clone(),
+        store,
+        client,
+        model,
+        improver,
+        harbor,
+        parallel: run.parallel as usize,
+        time_limit: agent.time_limit(),
+        repeats: run.repeats,
+        seed: run.seed,
+    };
+    let setup = crate::app::Setup::new(choices, local_engine()).await?;
+    if let Some(note) = setup.suite.excluded_note(&run.tasks) {
+        ui::info(&note);
     }
-
-    /// The stages' context: episodes as `run` and `agent` say, reported to `on_episode`.
-    fn context<'a>(
-        &'a self,
-        run: &SplitRunArgs,
-        agent: &AgentArgs,
-        on_episode: &'a (dyn Fn(&crate::episodes::Episode) + Sync),
-        say: &'a (dyn Fn(&str) + Sync),
-    ) -> crate::stages::Context<'a> {
-        crate::stages::Context {
-            runner: crate::episodes::Runner {
-                backend: &self.backend,
-                client: &self.client,
-                model: self.model.clone(),
-                store: self.store.clone(),
-                parallel: run.parallel as usize,
-                time_limit: agent.time_limit(),
-                on_episode,
-            },
-            improver: &self.improver,
-            tasks: &self.suite.tasks,
-            splits: &self.splits,
-            repeats: run.repeats,
-            seed: run.seed,
-            say,
-        }
-    }
+    Ok(setup)
 }
 
 /// How a candidate is judged: shared by `validate` and `loop`.
@@ -519,6 +473,11 @@ fn project_config(config: Option<&std::path::Path>) -> Result<crate::config::Pro
         ui::warn(why);
     }
     Ok(loaded)
+}
+
+/// [`engine`] for the application layer, which connects only when episodes run here.
+async fn local_engine() -> Result<Engine, String> {
+    engine().await.cloned().map_err(|e| e.message)
 }
 
 static ENGINE: tokio::sync::OnceCell<Engine> = tokio::sync::OnceCell::const_new();

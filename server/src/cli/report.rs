@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{exit, ui, CliError, CliResult};
-use crate::evolve::ledger;
-use crate::report::{svg, Report};
+use crate::report::svg;
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -28,40 +27,32 @@ pub struct ReportArgs {
 }
 
 pub async fn run(args: ReportArgs) -> CliResult {
-    let path = args.store.join("ledger.jsonl");
-    let ledger = ledger::read(&path).map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
-    if ledger.torn {
-        ui::warn(&format!("{}: the last line was cut off (a crash while writing) and is skipped", path.display()));
-    }
     let store = crate::store::Store::in_folder(&args.store);
-    let (evaluations, unreadable) = crate::episodes::evaluations(&store);
-    for problem in unreadable {
-        ui::warn(&format!("{problem}: not an evaluation summary; left out"));
+    let read = crate::app::report::read(&store)?;
+    for warning in &read.warnings {
+        ui::warn(warning);
     }
-    let report = Report::of(&ledger.entries, &evaluations).ok_or_else(|| {
-        CliError::new(
+    let Some(report) = &read.report else {
+        return Err(CliError::new(
             exit::BAD_INPUT,
             format!("no ledger and no evaluation yet in {}: run `self-harness loop` or `eval`", args.store.display()),
-        )
-    })?;
+        ));
+    };
     let write = |file: &PathBuf, text: String| {
         crate::util::write_atomic(file, text.as_bytes())
             .map_err(|e| CliError::new(exit::ENVIRONMENT, format!("{}: {e}", file.display())))
     };
     if let Some(file) = &args.html {
-        // The store beside the ledger adds the weaknesses and every validation decision.
-        let weaknesses = crate::stages::mine::saved(&store).unwrap_or_default();
-        let validations = crate::stages::validate::records(&store).unwrap_or_default();
-        write(file, crate::report::page(Some(&report), &weaknesses, &validations))?;
+        write(file, read.page())?;
     }
     if let Some(file) = &args.markdown {
         write(file, report.markdown())?;
     }
     if let Some(file) = &args.svg {
-        write(file, svg(&report))?;
+        write(file, svg(report))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!("{}", serde_json::to_string_pretty(report).unwrap_or_default());
     } else {
         print!("{}", report.text(&ui::table));
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{exit, ui, CliError, CliResult, StageSetup};
+use super::{exit, ui, CliError, CliResult};
 use crate::episodes::Episode;
 use crate::splits::Split;
 use crate::stages::validate::{self, Candidate, Policy, Progress, ValidateError};
@@ -58,12 +58,12 @@ pub async fn run(args: ValidateArgs) -> CliResult {
     if let Some(note) = crate::stages::repeats_note(&candidate.harness, args.run.repeats) {
         ui::warn(&note);
     }
-    let setup = StageSetup::new(store, &args.run, &args.agent).await?;
+    let setup = super::stage_setup(store, &args.run, &args.agent).await?;
     let options = args.judge.options();
     let reporter = ui::Reporter::new(ui::progress(0, "validate"), 0, args.json);
     let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
     let say = |line: &str| reporter.say(line);
-    let ctx = setup.context(&args.run, &args.agent, &on_episode, &say);
+    let ctx = setup.context(&on_episode, &say);
     // Parent and candidate on the validate split; the paper's two-way rule adds the mine split.
     let sides =
         if options.policy == Policy::Paper { vec![Split::Validate, Split::Mine] } else { vec![Split::Validate] };

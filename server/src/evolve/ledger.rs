@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::episodes::{Score, Spend};
 use crate::splits::Split;
+use crate::stages::validate::{policy_text, Decision, Policy};
 
 /// A loop stage that calls the model outside episodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,10 +21,6 @@ use crate::splits::Split;
 pub enum Stage {
     Mine,
     Propose,
-}
-
-fn one() -> u32 {
-    1
 }
 
 /// One line of the ledger.
@@ -40,7 +37,8 @@ pub enum Entry {
         splits: BTreeMap<Split, Vec<String>>,
         seed: u64,
         repeats: u32,
-        policy: String,
+        #[serde(with = "policy_text")]
+        policy: Policy,
         /// The cap on each episode's agent time, in seconds.
         #[serde(default)]
         episode_timeout_secs: Option<u64>,
@@ -136,22 +134,13 @@ pub enum Entry {
         proposals: Vec<String>,
         parent_version: String,
         candidate_version: String,
-        /// The acceptance rule, e.g. `paired-tasks(alpha=0.05)` or `paper`.
-        policy: String,
-        accepted: bool,
-        reason: String,
-        /// The test's p-value, and the same adjusted for the `family` of candidates of the
-        /// iteration (what acceptance compares with α).
-        p_value: Option<f64>,
-        #[serde(default)]
-        p_adjusted: Option<f64>,
-        #[serde(default = "one")]
-        family: u32,
-        parent: Score,
-        candidate: Score,
-        /// Tasks whose pass rate went up / down.
-        improved: Vec<String>,
-        regressed: Vec<String>,
+        /// The acceptance rule, kept as `paired-tasks(alpha=0.05)` or `paper(…)`.
+        #[serde(with = "policy_text")]
+        policy: Policy,
+        /// The verdict and its numbers, as the validate stage decided them (its record's,
+        /// kept flat in the line as it always was).
+        #[serde(flatten)]
+        decision: Decision,
         /// How many of the proposals' predicted flips came true, of how many predicted.
         predicted_hits: u32,
         predicted_total: u32,
@@ -232,7 +221,7 @@ impl Entry {
         differ("model", model.clone(), model_now.clone());
         differ("seed", seed.to_string(), seed_now.to_string());
         differ("repeats", repeats.to_string(), repeats_now.to_string());
-        differ("acceptance rule", policy.clone(), policy_now.clone());
+        differ("acceptance rule", policy.to_string(), policy_now.to_string());
         let cap = |c: &Option<u64>| c.map_or("none".into(), |s| format!("{s} s"));
         differ("episode time cap", cap(episode_timeout_secs), cap(cap_now));
         if splits != splits_now {

@@ -22,7 +22,7 @@ use crate::harness::Harness;
 use crate::splits::Split;
 use crate::stages::mine::{self, Weakness};
 use crate::stages::propose::{self, Budget, Proposal, ProposeOptions};
-use crate::stages::validate::{self, Candidate, Policy, ValidateOptions};
+use crate::stages::validate::{self, Candidate, Decision, Policy, ValidateOptions};
 use crate::stages::Context;
 
 /// How the loop runs.
@@ -216,7 +216,7 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         splits: ctx.splits.sets.clone(),
         seed: ctx.seed,
         repeats: ctx.repeats,
-        policy: options.validate.policy.to_string(),
+        policy: options.validate.policy,
         episode_timeout_secs: ctx.runner.time_limit.map(|t| t.as_secs()),
     };
     // A ledger is resumed only with the settings that made its episodes and decisions.
@@ -480,9 +480,9 @@ async fn proposals(
         })
     };
     let settled = |p: &Proposal| {
-        if let Some(earlier) = decided(&entries, harness.version(), &p.version) {
+        if let Some((iteration, earlier)) = decided(&entries, harness.version(), &p.version) {
             let verdict = if earlier.accepted { "accepted" } else { "rejected" };
-            return Some(format!("the same harness as a candidate {verdict} in iteration {}", earlier.iteration));
+            return Some(format!("the same harness as a candidate {verdict} in iteration {iteration}"));
         }
         screen::screened(&entries, harness.version(), &p.version).map(|(iteration, outcome)| {
             format!("the same harness as a candidate screened in iteration {iteration} and not validated ({outcome})")
@@ -537,20 +537,13 @@ async fn proposals(
     Ok(found)
 }
 
-/// A decision the ledger already holds.
-struct Decided {
-    iteration: u32,
-    accepted: bool,
-    p_value: Option<f64>,
-}
-
-/// The ledger's decision on `candidate` against `parent`, if it has one.
-fn decided(entries: &[Entry], parent: &str, candidate: &str) -> Option<Decided> {
+/// The ledger's decision on `candidate` against `parent`, if it has one, and its iteration.
+fn decided<'a>(entries: &'a [Entry], parent: &str, candidate: &str) -> Option<(u32, &'a Decision)> {
     entries.iter().find_map(|e| match e {
-        Entry::Decision { iteration, parent_version, candidate_version, accepted, p_value, .. }
+        Entry::Decision { iteration, parent_version, candidate_version, decision, .. }
             if parent_version == parent && candidate_version == candidate =>
         {
-            Some(Decided { iteration: *iteration, accepted: *accepted, p_value: *p_value })
+            Some((*iteration, decision))
         }
         _ => None,
     })
@@ -568,7 +561,7 @@ async fn decide(
     candidate: Harness,
     proposals: &[Proposal],
 ) -> Result<Option<f64>, LoopError> {
-    if let Some(earlier) = decided(&ledger.entries()?, parent.version(), candidate.version()) {
+    if let Some((_, earlier)) = decided(&ledger.entries()?, parent.version(), candidate.version()) {
         return Ok(earlier.accepted.then(|| earlier.p_value.unwrap_or(0.0)));
     }
     let candidate = Candidate {
@@ -601,16 +594,8 @@ async fn decide(
         proposals: proposals.iter().map(|p| p.id.clone()).collect(),
         parent_version: record.parent_version.clone(),
         candidate_version: record.candidate_version.clone(),
-        policy: record.policy.clone(),
-        accepted: decision.accepted,
-        reason: decision.reason.clone(),
-        p_value: decision.p_value,
-        p_adjusted: decision.p_adjusted,
-        family: decision.family,
-        parent: decision.parent.clone(),
-        candidate: decision.candidate.clone(),
-        improved: decision.improved.clone(),
-        regressed: decision.regressed.clone(),
+        policy: record.policy,
+        decision: decision.clone(),
         predicted_hits,
         predicted_total: predicted.len() as u32,
         stopped_early: record.stopped_early,
@@ -664,8 +649,8 @@ fn install(options: &LoopOptions, parent: &Harness, dir: &Path, version: &str) -
 /// recognised by its version, and the iteration is not run again on top of it.
 fn installed_before_a_crash(entries: &[Entry], harness: &Harness, in_flight: u32) -> Option<Vec<String>> {
     entries.iter().find_map(|e| match e {
-        Entry::Decision { iteration, accepted: true, candidate_version, proposals, .. }
-            if *iteration == in_flight && candidate_version == harness.version() =>
+        Entry::Decision { iteration, decision, candidate_version, proposals, .. }
+            if decision.accepted && *iteration == in_flight && candidate_version == harness.version() =>
         {
             Some(proposals.clone())
         }

@@ -286,13 +286,14 @@ impl Backend {
         let text = |key: &str| argument.get(key).and_then(Value::as_str).map(str::to_string);
         let id = match command {
             "selfHarness.eval" => {
-                // The trials the person asked for (VS Code's Evaluate prompts for them), else the repeats setting.
+                // The repeats the person asked for (VS Code's Evaluate prompts for them; `trials`
+                // is their old name), else the repeats setting.
                 let mut project = project;
-                if let Some(trials) = argument.get("trials") {
-                    let trials = trials.as_u64().filter(|n| (1..=20).contains(n));
-                    let trials =
-                        trials.ok_or_else(|| Error::invalid_params("\"trials\" is a whole number, 1 to 20"))?;
-                    project.settings.repeats = Some(trials as u32);
+                if let Some(repeats) = argument.get("repeats").or_else(|| argument.get("trials")) {
+                    let repeats = repeats.as_u64().filter(|n| (1..=20).contains(n));
+                    let repeats =
+                        repeats.ok_or_else(|| Error::invalid_params("\"repeats\" is a whole number, 1 to 20"))?;
+                    project.settings.repeats = Some(repeats as u32);
                 }
                 self.spawn("eval", "Evaluate the harness", |job| stages::eval(project, job))
             }
@@ -361,11 +362,11 @@ impl Backend {
 
     fn report(&self, project: &Project) -> std::result::Result<Value, String> {
         let store = project.store();
-        let ledger = crate::evolve::ledger::read(&store.ledger_path())?;
-        let report = crate::report::Report::from_ledger(&ledger.entries);
-        let weaknesses = crate::stages::mine::saved(&store)?;
-        let validations = crate::stages::validate::records(&store)?;
-        let page = crate::report::page(report.as_ref(), &weaknesses, &validations);
+        let read = crate::app::report::read(&store).map_err(|e| e.to_string())?;
+        for warning in &read.warnings {
+            tracing::warn!("{warning}");
+        }
+        let page = read.page();
         let path = store.root().join("report.html");
         std::fs::create_dir_all(store.root()).map_err(|e| e.to_string())?;
         crate::util::write_atomic(&path, page.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -375,14 +376,16 @@ impl Backend {
         tokio::spawn(async move {
             let _ = client.show_document(show).await;
         });
-        let markdown = report.as_ref().map_or_else(
+        let markdown = read.report.as_ref().map_or_else(
             || {
                 "No loop or evaluation has run in this project yet: `selfHarness.eval` or the loop fills this report.\n"
                     .into()
             },
             crate::report::Report::markdown,
         );
-        Ok(json!({"path": path, "uri": uri.as_str(), "json": report, "markdown": markdown}))
+        Ok(
+            json!({"path": path, "uri": uri.as_str(), "json": read.report, "markdown": markdown, "warnings": read.warnings}),
+        )
     }
 
     /// `selfHarness/proposedText`.

@@ -1,8 +1,9 @@
-//! The work behind the editor's commands: each function resolves the editor's settings into
-//! the stages' options and context, calls the stage's one entry — the same one the CLI and
-//! the loop call, so the same store, episode cache, records and options — and reports to a
-//! job. The language server never runs a container itself; it calls these, and these call
-//! the stages.
+//! The work behind the editor's commands: each function turns the editor's settings into
+//! the application layer's set-up ([`Setup`], the one the command line builds from its
+//! flags) and options, calls the operation or the stage's one entry — the same one the CLI
+//! and the loop call, so the same store, episode cache, records and options — and reports
+//! to a job. The language server never runs a container itself; it calls these, and these
+//! call the application layer and the stages.
 
 use std::path::{Path, PathBuf};
 
@@ -11,16 +12,16 @@ use tokio::sync::OnceCell;
 use super::jobs::{JobHandle, PassRate};
 use super::settings::Settings;
 use crate::app::eval::Plan;
-use crate::episodes::{Backend, Episode, Runner};
+use crate::app::{Choices, Setup};
+use crate::episodes::Episode;
 use crate::evolve::LoopOptions;
 use crate::harness::Harness;
 use crate::llm::Client;
 use crate::sandbox::Engine;
-use crate::splits::{load_or_make, Split, Splits};
-use crate::stages::validate::{Candidate, Policy, Progress};
-use crate::stages::{self, Context};
+use crate::splits::Split;
+use crate::stages;
+use crate::stages::validate::{Candidate, Progress};
 use crate::store::Store;
-use crate::task::Suite;
 
 /// Where the commands act: the project folder (its store) and the editor's settings.
 #[derive(Debug, Clone)]
@@ -58,84 +59,37 @@ pub async fn remove_containers() {
 
 /// The Harbor backend when the project's `[backend]` asks for one (the editor has no flags).
 fn harbor_backend(project: &Project, store: &Store) -> Result<Option<crate::harbor::Backend>, String> {
-    let backend = project.settings.project_config(&project.root).map_err(|e| e.to_string())?.backend;
-    if !backend.harbor {
-        return Ok(None);
-    }
-    let environment = backend.harbor_env.unwrap_or_else(|| "docker".into());
-    let jobs = store.root().join("harbor-jobs");
-    let mut harbor = crate::harbor::Backend::locate(&project.root, environment, project.settings.parallel(), jobs)?;
-    harbor.environment_kwargs = backend.harbor_env_kwargs;
-    Ok(Some(harbor))
+    let config = project.settings.project_config(&project.root).map_err(|e| e.to_string())?.backend;
+    let flags = crate::app::HarborFlags::default();
+    crate::app::harbor(&config, flags, &project.root, store, project.settings.parallel()).map_err(|e| e.to_string())
 }
 
-/// What the commands that run episodes resolve from the project first.
-struct Resolved {
-    client: Client,
-    /// The model that reads traces and proposes.
-    improver: Client,
-    model: String,
-    suite: Suite,
-    splits: Splits,
-    store: Store,
-    settings: Settings,
-    /// Here, or as Harbor trials when `[backend]` of self-harness.toml says so.
-    backend: Backend,
-}
-
-impl Resolved {
-    async fn new(project: &Project) -> Result<Resolved, String> {
-        if let Some(why) = project.settings.refused() {
-            return Err(why);
-        }
-        let config = project.settings.model_config(&project.root).map_err(|e| e.to_string())?;
-        let model = config.model.clone();
-        let client = Client::new(config).map_err(|e| e.to_string())?;
-        let improver = improver(project, &client)?;
-        let tasks = project.settings.tasks_dir(&project.root);
-        let suite = Suite::load(&tasks).map_err(|e| format!("{}: {e}", tasks.display()))?;
-        if let Some(error) = suite.errors.first() {
-            return Err(format!("some tasks do not load: {error}"));
-        }
-        let store = project.store();
-        let splits = load_or_make(&store.splits_path(), &suite.tasks, project.settings.seed())?;
-        let backend = match harbor_backend(project, &store)? {
-            Some(_) if let Some(why) = crate::harbor::cannot_run(&suite.tasks) => return Err(why),
-            Some(harbor) => Backend::Harbor(harbor),
-            None => Backend::Local(engine().await?.clone()),
-        };
-        Ok(Resolved { client, improver, model, suite, splits, store, settings: project.settings.clone(), backend })
+/// The one set-up every front end uses, from the editor's settings (the editor has no flags).
+async fn setup(project: &Project) -> Result<Setup, String> {
+    if let Some(why) = project.settings.refused() {
+        return Err(why);
     }
-
-    /// The stages' context, as the settings say.
-    fn context<'a>(&'a self, on_episode: &'a (dyn Fn(&Episode) + Sync), say: &'a (dyn Fn(&str) + Sync)) -> Context<'a> {
-        Context {
-            runner: Runner {
-                backend: &self.backend,
-                client: &self.client,
-                model: self.model.clone(),
-                store: self.store.clone(),
-                parallel: self.settings.parallel(),
-                time_limit: self.time_limit(),
-                on_episode,
-            },
-            improver: &self.improver,
-            tasks: &self.suite.tasks,
-            splits: &self.splits,
-            repeats: self.settings.repeats(),
-            seed: self.settings.seed(),
-            say,
-        }
-    }
-
-    fn time_limit(&self) -> Option<std::time::Duration> {
-        self.settings.episode_timeout_secs.map(std::time::Duration::from_secs)
-    }
-
-    /// How many episodes a harness has on `splits`.
-    fn episodes(&self, splits: &[Split]) -> usize {
-        splits.iter().map(|&s| self.splits.tasks(s).len()).sum::<usize>() * self.settings.repeats() as usize
-    }
+    let settings = &project.settings;
+    let config = settings.model_config(&project.root).map_err(|e| e.to_string())?;
+    let model = config.model.clone();
+    let client = Client::new(config).map_err(|e| e.to_string())?;
+    let improver = improver(project, &client)?;
+    let store = project.store();
+    let harbor = harbor_backend(project, &store)?;
+    let choices = Choices {
+        tasks: settings.tasks_dir(&project.root),
+        store,
+        client,
+        model,
+        improver,
+        harbor,
+        parallel: settings.parallel(),
+        time_limit: settings.episode_timeout_secs.map(std::time::Duration::from_secs),
+        repeats: settings.repeats(),
+        seed: settings.seed(),
+    };
+    let local = async { engine().await.cloned() };
+    Setup::new(choices, local).await.map_err(|e| e.to_string())
 }
 
 /// The proposer's client, sharing `acting`'s accounting.
@@ -166,15 +120,14 @@ fn counter(job: &JobHandle, total: usize, what: &str) -> impl Fn(&Episode) + Syn
 /// Evaluates the harness on every task of the split (episodes shared with the loop and the
 /// command line's `eval`), kept in the store as an evaluation: its pass rate.
 pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project).await?;
+    let setup = setup(&project).await?;
     let harness = load(&project.harness_dir())?;
     let splits = [Split::Mine, Split::Validate, Split::Test];
-    let total = resolved.episodes(&splits);
+    let total = setup.episodes(&splits);
     let on_episode = counter(&job, total, "eval");
-    let ctx = resolved.context(&on_episode, &|_| {});
-    let names = splits.iter().flat_map(|&s| resolved.splits.tasks(s));
-    let tasks = names.filter_map(|name| resolved.suite.tasks.iter().find(|t| &t.name == name)).collect();
-    let plan = Plan { harness: &harness, tasks, split: None, trials: ctx.repeats, seed: ctx.seed };
+    let ctx = setup.context(&on_episode, &|_| {});
+    let plan =
+        Plan { harness: &harness, tasks: setup.tasks_of(&splits), split: None, repeats: ctx.repeats, seed: ctx.seed };
     let say = |line: &str| job.report(line.to_string(), 0, total as u64, None);
     let evaluation = crate::app::eval::eval(&ctx.runner, &plan, &say).await.map_err(|e| e.to_string())?;
     Ok(format!("harness {}: {}/{} passed", harness.version(), evaluation.passed, evaluation.counted))
@@ -182,12 +135,12 @@ pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
 
 /// Mines the harness's weaknesses on the mine split into the store.
 pub async fn mine(project: Project, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project).await?;
+    let setup = setup(&project).await?;
     let harness = load(&project.harness_dir())?;
-    let total = resolved.episodes(&[Split::Mine]);
+    let total = setup.episodes(&[Split::Mine]);
     let on_episode = counter(&job, total, "mine");
     let say = |line: &str| job.report(line.to_string(), total as u64, total as u64, None);
-    let ctx = resolved.context(&on_episode, &say);
+    let ctx = setup.context(&on_episode, &say);
     let mined = stages::mine::mine(&ctx, &harness).await.map_err(|e| e.to_string())?;
     Ok(format!("{} weakness(es) from {} episodes", mined.weaknesses.len(), mined.episodes.len()))
 }
@@ -234,8 +187,8 @@ pub enum Target {
 
 /// Validates a candidate; the decision goes to the store (validations.jsonl).
 pub async fn validate(project: Project, target: Target, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project).await?;
-    let store = &resolved.store;
+    let setup = setup(&project).await?;
+    let store = &setup.store;
     let working = project.harness_dir();
     let candidate = match target {
         // Against the kept copy of the parent, never the working folder: the decision
@@ -250,12 +203,10 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
         },
     };
     candidate.ensure_changed().map_err(|e| e.to_string())?;
-    let options = resolved.settings.validate_options();
-    let sides: &[Split] =
-        if options.policy == Policy::Paper { &[Split::Validate, Split::Mine] } else { &[Split::Validate] };
-    let total = resolved.episodes(sides);
+    let options = project.settings.validate_options();
+    let total = setup.episodes(options.policy.splits());
     // The job counts the parent's episodes, then reports the validation's own progress.
-    let run = crate::episodes::run_name(candidate.parent.version(), &resolved.model, resolved.time_limit());
+    let run = crate::episodes::run_name(candidate.parent.version(), &setup.model, setup.time_limit);
     let parent_runs = store.root().join("runs").join(run);
     let parent_done = counter(&job, total, "parent");
     let on_episode = |e: &Episode| {
@@ -263,7 +214,7 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
             parent_done(e)
         }
     };
-    let ctx = resolved.context(&on_episode, &|_| {});
+    let ctx = setup.context(&on_episode, &|_| {});
     let on_progress = |p: &Progress| {
         let rate = |passed: u32| if p.done == 0 { 0.0 } else { f64::from(passed) / p.done as f64 };
         job.report(
@@ -283,8 +234,8 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
 
 /// The loop, unattended (auto-apply), until it ends or the job is cancelled.
 pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Result<String, String> {
-    let resolved = Resolved::new(&project).await?;
-    let settings = &resolved.settings;
+    let setup = setup(&project).await?;
+    let settings = &project.settings;
     let options = LoopOptions {
         harness_dir: project.harness_dir(),
         iterations,
@@ -301,7 +252,7 @@ pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Re
     let on_episode = |e: &Episode| {
         job.report(format!("{} s{}: {}", e.task, e.seed, if e.outcome.passed { "pass" } else { "fail" }), 0, 0, None)
     };
-    let ctx = resolved.context(&on_episode, &say);
+    let ctx = setup.context(&on_episode, &say);
     let end = crate::evolve::run(&options, &ctx).await.map_err(|e| e.to_string())?;
     Ok(format!("loop finished: {} (harness {})", end.reason, end.harness_version))
 }

@@ -19,7 +19,7 @@ use crate::episodes::{Evaluation, Score, Spend, TaskScore};
 use crate::evolve::ledger::Entry;
 use crate::splits::Split;
 use crate::stages::mine::Weakness;
-use crate::stages::validate::ValidationRecord;
+use crate::stages::validate::{Decision, ValidationRecord};
 use crate::stats::{bootstrap_mean_95, sign_flip_p, wilson_95};
 
 pub use plot::svg;
@@ -188,7 +188,7 @@ pub struct Report {
     pub evaluations: Vec<EvaluationRow>,
 }
 
-/// One `eval` run, beside the first run on the same tasks, trials and seed (its reference):
+/// One `eval` run, beside the first run on the same tasks, repeats and seed (its reference):
 /// paired task by task, so harnesses evaluated in one store compare exactly.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EvaluationRow {
@@ -199,8 +199,8 @@ pub struct EvaluationRow {
     pub temperature: f64,
     pub split: Option<String>,
     pub tasks: usize,
-    pub trials: u32,
-    /// Trial k of every task used seed + k.
+    pub repeats: u32,
+    /// Repeat k of every task used seed + k.
     pub seed: u64,
     pub tokens: u64,
     pub container_seconds: f64,
@@ -212,11 +212,11 @@ pub struct EvaluationRow {
 
 impl EvaluationRow {
     /// Rows for `evaluations` (oldest first), each compared with the first one before it
-    /// that ran the same tasks with the same trials and seed.
+    /// that ran the same tasks with the same repeats and seed.
     pub fn all(evaluations: &[Evaluation]) -> Vec<EvaluationRow> {
         let same = |a: &Evaluation, b: &Evaluation| {
             let tasks = |e: &Evaluation| e.tasks.iter().map(|t| t.task.clone()).collect::<Vec<_>>();
-            (a.trials, a.seed, tasks(a)) == (b.trials, b.seed, tasks(b))
+            (a.repeats, a.seed, tasks(a)) == (b.repeats, b.seed, tasks(b))
         };
         evaluations
             .iter()
@@ -231,7 +231,7 @@ impl EvaluationRow {
                     temperature: e.temperature,
                     split: e.split.clone(),
                     tasks: e.tasks.len(),
-                    trials: e.trials,
+                    repeats: e.repeats,
                     seed: e.seed,
                     tokens: e.tokens,
                     container_seconds: e.container_seconds(),
@@ -242,14 +242,6 @@ impl EvaluationRow {
             })
             .collect()
     }
-}
-
-/// A decision as an iteration's validate rates need it.
-struct Decided {
-    candidate_version: String,
-    accepted: bool,
-    parent: Score,
-    candidate: Score,
 }
 
 /// A table as rows of cells: the one shape the terminal and the HTML page both render.
@@ -274,10 +266,11 @@ impl Report {
         let Some(Entry::Start { model, policy, .. }) = entries.iter().find(|e| matches!(e, Entry::Start { .. })) else {
             return None;
         };
-        let mut report = Report::empty(model, policy);
+        let mut report = Report::empty(model, &policy.to_string());
         let mut changed: std::collections::HashMap<String, u32> = Default::default();
         let mut source_of: std::collections::HashMap<String, String> = Default::default();
-        let mut decided: std::collections::HashMap<u32, Vec<Decided>> = Default::default();
+        // Each iteration's decisions (candidate version, decision), for its validate rates.
+        let mut decided: std::collections::HashMap<u32, Vec<(&str, &Decision)>> = Default::default();
         let (mut baseline, mut current): (Option<Score>, Option<Score>) = (None, None);
         for entry in entries {
             let row = |report: &mut Report, i: u32| -> usize {
@@ -368,21 +361,16 @@ impl Report {
                 Entry::Decision {
                     iteration,
                     proposals,
-                    accepted,
-                    reason,
-                    p_value,
-                    p_adjusted,
+                    decision,
                     stopped_early,
                     spend,
                     predicted_hits,
                     predicted_total,
-                    candidate,
-                    parent,
                     candidate_version,
-                    improved,
-                    regressed,
                     ..
                 } => {
+                    let Decision { accepted, reason, p_value, p_adjusted, candidate, improved, regressed, .. } =
+                        decision;
                     report.spend.add(spend);
                     report.predicted_hits += predicted_hits;
                     report.predicted_total += predicted_total;
@@ -391,12 +379,7 @@ impl Report {
                             report.sources.entry(source.clone()).or_default().accepted += 1;
                         }
                     }
-                    decided.entry(*iteration).or_default().push(Decided {
-                        candidate_version: candidate_version.clone(),
-                        accepted: *accepted,
-                        parent: parent.clone(),
-                        candidate: candidate.clone(),
-                    });
+                    decided.entry(*iteration).or_default().push((candidate_version.as_str(), decision));
                     let r = row(&mut report, *iteration);
                     let it = &mut report.iterations[r];
                     it.spend.add(spend);
@@ -425,8 +408,9 @@ impl Report {
                     // The rates on the same pairs: those of the decision applied, else of
                     // the fullest one (the harness stayed the parent).
                     let decisions = decided.get(iteration).map(Vec::as_slice).unwrap_or_default();
-                    let applied = decisions.iter().find(|d| d.accepted && &d.candidate_version == harness_version);
-                    let fullest = decisions.iter().max_by_key(|d| d.parent.counted);
+                    let applied =
+                        decisions.iter().find(|(v, d)| d.accepted && *v == harness_version.as_str()).map(|(_, d)| d);
+                    let fullest = decisions.iter().map(|(_, d)| d).max_by_key(|d| d.parent.counted);
                     let r = row(&mut report, *iteration);
                     let it = &mut report.iterations[r];
                     if let Some(d) = applied {
@@ -615,7 +599,7 @@ impl Report {
                 header: vec![
                     "eval run",
                     "harness",
-                    "tasks × trials",
+                    "tasks × repeats",
                     "temperature",
                     "pass rate (95% interval)",
                     "Δ vs first, paired",
@@ -638,7 +622,7 @@ impl Report {
                 evaluations.rows.push(vec![
                     e.run.clone(),
                     format!("{} {}", e.harness, r.harness_version),
-                    format!("{} × {}{}", e.tasks, e.trials, sample(e.split.as_deref(), e.seed, e.trials)),
+                    format!("{} × {}{}", e.tasks, e.repeats, sample(e.split.as_deref(), e.seed, e.repeats)),
                     format!("{}", e.temperature),
                     format!("{} {}/{} ({}–{})", pct(r.rate), r.passed, r.counted, pct(r.ci95.0), pct(r.ci95.1)),
                     delta,
@@ -789,10 +773,10 @@ impl Report {
 }
 
 /// Which sample an evaluation is, after its size: ` (test)`, or ` (test, seeds 3–5)` for
-/// trials seeded other than from 0 (runs of other seeds are other episodes, never paired).
-fn sample(split: Option<&str>, seed: u64, trials: u32) -> String {
+/// repeats seeded other than from 0 (runs of other seeds are other episodes, never paired).
+fn sample(split: Option<&str>, seed: u64, repeats: u32) -> String {
     let seeds =
-        (seed != 0).then(|| format!("seeds {seed}–{}", seed.saturating_add(u64::from(trials).saturating_sub(1))));
+        (seed != 0).then(|| format!("seeds {seed}–{}", seed.saturating_add(u64::from(repeats).saturating_sub(1))));
     let parts: Vec<String> = split.map(str::to_string).into_iter().chain(seeds).collect();
     if parts.is_empty() {
         String::new()

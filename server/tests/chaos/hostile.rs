@@ -48,7 +48,7 @@ async fn a_hostile_repository_is_refused_file_by_file() {
             .env("XDG_CONFIG_HOME", cwd.join(".no-trust-record"))
             .env("GITHUB_TOKEN", secret)
             .env("OPENAI_API_KEY", secret)
-            .args(["eval", "--task", "greet-1", "--trials", "1", "--harness"])
+            .args(["eval", "--task", "greet-1", "--repeats", "1", "--harness"])
             .arg(&harness)
             .arg("--tasks")
             .arg(&tasks);

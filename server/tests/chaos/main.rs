@@ -18,11 +18,12 @@ mod faults;
 mod hostile;
 mod kills;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use self_harness::evolve::ledger::{self, Entry, Stage};
+use self_harness::evolve::ledger::Entry;
+use self_harness::stages::validate::Decision;
 use self_harness::trace::{self, EpisodeErrorKind};
 
 /// One chaos test at a time (each test has its runtime; this lock is runtime-agnostic).
@@ -58,44 +59,7 @@ pub async fn run(mut command: Command) -> std::process::Output {
     tokio::task::spawn_blocking(move || common::run(&mut command)).await.unwrap()
 }
 
-pub fn entries(cwd: &Path) -> Vec<Entry> {
-    ledger::read(&cwd.join(".self-harness/ledger.jsonl")).unwrap().entries
-}
-
-/// A finished loop's ledger is consistent: one start and one finish (last); each harness
-/// version evaluated once per split; each candidate decided once; each proposal round
-/// recorded once (and every proposal and discard inside one); each episode listed (counted)
-/// by one entry only; and each iteration ended once.
-pub fn assert_consistent(entries: &[Entry]) {
-    assert_eq!(entries.iter().filter(|e| matches!(e, Entry::Start { .. })).count(), 1);
-    assert!(matches!(entries.last(), Some(Entry::Finish { .. })), "{:?}", entries.last());
-    assert_eq!(entries.iter().filter(|e| matches!(e, Entry::Finish { .. })).count(), 1);
-    let (mut evaluated, mut decided, mut rounds, mut ends, mut listed) =
-        (HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new(), HashSet::new());
-    for e in entries {
-        match e {
-            Entry::Evaluation { harness_version, split, episodes, .. } => {
-                assert!(evaluated.insert((harness_version.clone(), *split)), "evaluated twice: {harness_version}");
-                for episode in episodes {
-                    assert!(listed.insert(episode.clone()), "episode counted twice: {episode}");
-                }
-            }
-            Entry::Decision { parent_version, candidate_version, episodes, .. } => {
-                assert!(decided.insert((parent_version.clone(), candidate_version.clone())), "decided twice");
-                for episode in episodes {
-                    // A decision lists the parent's episodes an evaluation may have listed;
-                    // what it *counts* (spend) is only what no entry listed before.
-                    listed.insert(episode.clone());
-                }
-            }
-            Entry::Spent { stage: Stage::Propose, iteration, weakness, .. } => {
-                assert!(rounds.insert((*iteration, weakness.clone())), "round recorded twice: {weakness:?}");
-            }
-            Entry::IterationEnd { iteration, .. } => assert!(ends.insert(*iteration), "iteration ended twice"),
-            _ => {}
-        }
-    }
-}
+pub use support::ledger::{assert_consistent, entries};
 
 /// Every trace in the store: (path, its outcome's class), error traces set aside included.
 /// Also checks each episode folder holds one published trace at most, and no unfinished
@@ -119,7 +83,7 @@ pub fn assert_no_decision_counts_an_error(cwd: &Path, entries: &[Entry]) -> usiz
     let store = cwd.join(".self-harness");
     let mut compared = 0;
     for e in entries {
-        if let Entry::Decision { episodes, parent, candidate, .. } = e {
+        if let Entry::Decision { episodes, decision: Decision { parent, candidate, .. }, .. } = e {
             let counting = episodes
                 .iter()
                 .filter(|t| trace::read(&store.join(t)).unwrap().outcome.unwrap().error_class.counts())

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod corpus;
+pub mod ledger;
 pub mod lsp_client;
 pub mod prepared_store;
 pub mod scripted_model;

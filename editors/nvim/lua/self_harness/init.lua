@@ -71,8 +71,8 @@ end
 --- `:SelfHarness NAME [ARGUMENT]`: each name, the server command it runs and its argument.
 COMMANDS = {
   eval = function(arg)
-    local trials, ok = count('eval', arg, 'trials per task')
-    return ok and 'eval', { trials = trials }
+    local repeats, ok = count('eval', arg, 'episodes per task')
+    return ok and 'eval', { repeats = repeats }
   end,
   mine = function()
     return 'mine', {}

@@ -22,6 +22,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::episodes::{Score, TaskScore};
+use crate::splits::Split;
 use crate::stats::sign_flip_p;
 
 /// The acceptance rule.
@@ -39,6 +40,15 @@ pub enum Policy {
 impl Policy {
     /// The test's level when not told otherwise.
     pub const DEFAULT_ALPHA: f64 = 0.05;
+
+    /// The splits a validation under this rule runs, the deciding one first: the validate
+    /// split, and for the paper's two-way rule the held-in (mine) split too.
+    pub fn splits(&self) -> &'static [Split] {
+        match self {
+            Policy::Paper => &[Split::Validate, Split::Mine],
+            Policy::PairedTasks { .. } => &[Split::Validate],
+        }
+    }
 }
 
 impl Default for Policy {
@@ -53,6 +63,42 @@ impl std::fmt::Display for Policy {
             Policy::PairedTasks { alpha } => write!(f, "paired-tasks(alpha={alpha})"),
             Policy::Paper => write!(f, "paper(two-way: no split worse, one better)"),
         }
+    }
+}
+
+/// Reads the text [`Policy`]'s `Display` writes (how the ledger and `validations.jsonl`
+/// keep it), and `sign-test(alpha=…)`, the paired rule's old name.
+impl std::str::FromStr for Policy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Policy, String> {
+        if text.starts_with("paper") {
+            return Ok(Policy::Paper);
+        }
+        let alpha = ["paired-tasks(alpha=", "sign-test(alpha="]
+            .iter()
+            .find_map(|prefix| text.strip_prefix(prefix)?.strip_suffix(')'))
+            .and_then(|alpha| alpha.parse::<f64>().ok())
+            .filter(|alpha| *alpha > 0.0 && *alpha < 1.0);
+        alpha.map(|alpha| Policy::PairedTasks { alpha }).ok_or_else(|| {
+            format!("{text:?} is not an acceptance rule (paired-tasks(alpha=…) with 0 < alpha < 1, or paper)")
+        })
+    }
+}
+
+/// A [`Policy`] kept as its text (`#[serde(with = "…::policy_text")]`), as the stores have
+/// always written it, and read back into the rule.
+pub mod policy_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Policy;
+
+    pub fn serialize<S: Serializer>(policy: &Policy, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(policy)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Policy, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -349,6 +395,18 @@ pub fn smallest_reachable_p(parent_passes: &[u32], repeats: u32, family: usize) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_policy_reads_back_what_it_writes_and_refuses_other_text() {
+        for policy in [Policy::default(), Policy::PairedTasks { alpha: 0.01 }, Policy::Paper] {
+            assert_eq!(policy.to_string().parse::<Policy>(), Ok(policy));
+        }
+        assert_eq!("sign-test(alpha=0.1)".parse::<Policy>(), Ok(Policy::PairedTasks { alpha: 0.1 }));
+        for bad in ["", "paired-tasks(alpha=2)", "paired-tasks(alpha=x)", "majority"] {
+            let error = bad.parse::<Policy>().unwrap_err();
+            assert!(error.contains("not an acceptance rule"), "{error}");
+        }
+    }
+
     use super::*;
 
     /// A decider over `pairs` (task, parent passed, candidate passed), all recorded.

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use decide::{smallest_reachable_p, Decider, Decision, Planned, Policy};
+pub use decide::{policy_text, smallest_reachable_p, Decider, Decision, Planned, Policy};
 
 use super::Context;
 use crate::episodes::{score, Episode, Runner, Spend};
@@ -139,14 +139,11 @@ pub async fn validate(
             return Ok(Validation { record, episodes: Vec::new() });
         }
     }
-    // The paper's two-way rule also weighs the held-in (mine) tasks.
-    let mut sides = vec![(Split::Validate, false, options.sample)];
-    if options.policy == Policy::Paper {
-        // The held-in side is the parent's mined episodes.
-        sides.push((Split::Mine, true, 0));
-    }
+    // The paper's two-way rule also weighs the held-in (mine) tasks: the parent's mined episodes.
     let mut baseline = Vec::new();
-    for (split, held_in, sample) in sides {
+    for &split in options.policy.splits() {
+        let held_in = split == Split::Mine;
+        let sample = if held_in { 0 } else { options.sample };
         let episodes = ctx.run_sample(parent, split, sample).await?;
         baseline.extend(episodes.into_iter().map(|episode| Baseline { episode, held_in }));
     }
@@ -168,7 +165,7 @@ fn record_of(candidate: &Candidate, options: ValidateOptions, compared: &Compare
         parent_version: parent.version().to_string(),
         candidate_dir: harness.dir().to_path_buf(),
         candidate_version: harness.version().to_string(),
-        policy: options.policy.to_string(),
+        policy: options.policy,
         sample: options.sample,
         decision: compared.decision.clone(),
         stopped_early: compared.stopped_early,
@@ -291,7 +288,8 @@ pub struct ValidationRecord {
     pub parent_version: String,
     pub candidate_dir: PathBuf,
     pub candidate_version: String,
-    pub policy: String,
+    #[serde(with = "policy_text")]
+    pub policy: Policy,
     /// The sample of the validate split the parent's episodes came from (0: the first).
     #[serde(default)]
     pub sample: u32,
@@ -307,8 +305,8 @@ impl ValidationRecord {
     /// Whether `other` decides the same question: the same candidate against the same
     /// parent, by the same rule, on the same sample.
     fn same_decision(&self, other: &ValidationRecord) -> bool {
-        (&self.parent_version, &self.candidate_version, &self.policy, self.sample, self.proposal.as_ref())
-            == (&other.parent_version, &other.candidate_version, &other.policy, other.sample, other.proposal.as_ref())
+        (&self.parent_version, &self.candidate_version, self.policy, self.sample, self.proposal.as_ref())
+            == (&other.parent_version, &other.candidate_version, other.policy, other.sample, other.proposal.as_ref())
     }
 
     /// "+3/16 tasks · p=0.031": tasks better minus tasks worse, of the tasks compared, and
@@ -382,7 +380,7 @@ mod tests {
             parent_version: "parent".into(),
             candidate_dir: "/c".into(),
             candidate_version: candidate.into(),
-            policy: "paired".into(),
+            policy: Policy::default(),
             sample,
             decision: Decision {
                 accepted: false,
