@@ -373,7 +373,10 @@ if not finished and accepted == 0:
     print("screening(s); `bash scripts/evidence.sh loop` resumes it). Nothing has been validated, so nothing")
     print("is accepted yet" + (f"; `minimal` passes {rate(tests['minimal'])} of the test split." if "minimal" in tests else "."))
 elif accepted == 0:
-    which = "the main one" + (f" and its {len(stores) - 1} ablations" if len(stores) > 1 else ", the ablations not run yet")
+    ended = [p for p in sorted(out.glob("ablation-*")) if (p / ".self-harness" / "loop-finished").exists()]
+    going = [p.name.removeprefix("ablation-") for p in sorted(out.glob("ablation-*")) if p not in ended]
+    which = "the main one" + (f" and {len(ended)} finished ablation(s)" if ended else "") + (
+        f"; the {', '.join(going)} ablation(s) under way" if going else "") + ("" if ended or going else ", the ablations not run yet")
     print(f"**Not reached.** No loop ({which}) accepted an edit, so")
     print("every final harness is `minimal` itself and the lift is 0 pp" + (
         f":\n`minimal` passed {rate(tests['minimal'])} of the test split" if "minimal" in tests else "")

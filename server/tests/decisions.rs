@@ -177,7 +177,7 @@ fn tables() -> String {
 }
 
 /// The InterCode validate split as measured (`docs/evidence/intercode/1.5b/validate-rates.json`,
-/// written by `scripts/evidence.sh rates`): per task, minimal's passes over its trials.
+/// written by `scripts/evidence.sh rates`): per task, minimal's passes over its repeats.
 fn intercode_rates() -> Option<Vec<f64>> {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/evidence/intercode/1.5b/validate-rates.json");
@@ -197,7 +197,7 @@ fn intercode_table() -> String {
     let decisions = 400;
     let mean = rates.iter().sum::<f64>() / rates.len() as f64;
     let mut out = format!(
-        "{} validate tasks, minimal passing {:.1}% of their episodes (3 trials each at temperature 0.7).\n\n\
+        "{} validate tasks, minimal passing {:.1}% of their episodes (3 repeats each at temperature 0.7).\n\n\
          | lift on every task | accepted, 1 repeat | accepted, 3 repeats |\n|---:|---:|---:|\n",
         rates.len(),
         100.0 * mean
