@@ -15,7 +15,7 @@ pub mod eval;
 pub mod report;
 mod setup;
 
-pub use setup::{backend, harbor, Choices, HarborFlags, Setup};
+pub use setup::{backend, harbor, load_suite, Choices, HarborFlags, Setup};
 
 /// Why an operation could not do what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -59,15 +59,11 @@ impl Setup {
     /// Resolves `choices`; `local` connects to this machine's Docker engine, and is awaited
     /// only when the episodes run here.
     pub async fn new(choices: Choices, local: impl Future<Output = Result<Engine, String>>) -> Result<Setup, Error> {
-        let bad = |message: String| Error::new(ErrorKind::BadInput, message);
-        let suite = Suite::load(&choices.tasks).map_err(|e| bad(format!("{}: {e}", choices.tasks.display())))?;
-        if !suite.errors.is_empty() {
-            let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
-            return Err(bad(format!("some tasks do not load:\n  {}", lines.join("\n  "))));
-        }
+        let suite = load_suite(&choices.tasks)?;
         let backend = backend(choices.harbor, &suite.tasks, local).await?;
         let store = choices.store;
-        let splits = crate::splits::load_or_make(&store.splits_path(), &suite.tasks, choices.seed).map_err(bad)?;
+        let splits = crate::splits::load_or_make(&store.splits_path(), &suite.tasks, choices.seed)
+            .map_err(|e| Error::new(ErrorKind::BadInput, e))?;
         Ok(Setup {
             suite,
             splits,
@@ -118,6 +114,17 @@ impl Setup {
     pub fn episodes(&self, splits: &[Split]) -> usize {
         splits.iter().map(|&s| self.splits.tasks(s).len()).sum::<usize>() * self.repeats as usize
     }
+}
+
+/// The suite in `dir`, in which every task must load (each problem named otherwise).
+pub fn load_suite(dir: &std::path::Path) -> Result<Suite, Error> {
+    let bad = |message: String| Error::new(ErrorKind::BadInput, message);
+    let suite = Suite::load(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+    if !suite.errors.is_empty() {
+        let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
+        return Err(bad(format!("some tasks do not load:\n  {}", lines.join("\n  "))));
+    }
+    Ok(suite)
 }
 
 /// Where the episodes of `tasks` run: as Harbor trials when `harbor` is asked for and every

@@ -436,11 +436,7 @@ fn load_harness(dir: &std::path::Path) -> Result<crate::harness::Harness, CliErr
 
 /// Loads a suite in which every task must load (exit 2 otherwise, naming each problem).
 fn load_suite(dir: &std::path::Path) -> Result<crate::task::Suite, CliError> {
-    let suite = crate::task::Suite::load(dir).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
-    if !suite.errors.is_empty() {
-        let lines: Vec<String> = suite.errors.iter().map(|e| e.to_string()).collect();
-        return Err(CliError::new(exit::BAD_INPUT, format!("some tasks do not load:\n  {}", lines.join("\n  "))));
-    }
+    let suite = crate::app::load_suite(dir)?;
     if let Some(note) = suite.excluded_note(dir) {
         ui::info(&note);
     }
