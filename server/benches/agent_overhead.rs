@@ -62,7 +62,7 @@ async fn bench(turns: usize) {
         client: &client,
         model: "scripted".into(),
         seed: 0,
-        trial: 0,
+        attempt: 0,
         dir: dir.path().join("episode"),
         time_limit: None,
     };

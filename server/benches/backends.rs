@@ -132,7 +132,7 @@ async fn local(
             client,
             model: "scripted".into(),
             seed: 0,
-            trial: 0,
+            attempt: 0,
             dir: dir.join(&task.name),
             time_limit: None,
         };
@@ -163,7 +163,7 @@ async fn harbor(client: &Client, harness: &Harness, tasks: &[Task], parallel: us
     let root = common::repo_root();
     let store = Store::at(project);
     let jobs_dir = store.root().join("harbor-jobs");
-    let backend = Backend::Harbor(harbor::Backend {
+    let backend = Backend::Harbor(harbor::Harbor {
         program: root.join(".venv-harbor/bin/harbor"),
         environment: "offline-docker".into(),
         environment_kwargs: Vec::new(),

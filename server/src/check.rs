@@ -197,22 +197,7 @@ pub async fn check_task(
     let image = match image {
         Ok(image) => image,
         Err(e) => {
-            result.status = match e {
-                SandboxError::Build { .. }
-                | SandboxError::BuildTimeout { .. }
-                | SandboxError::MissingBaseImage { .. }
-                | SandboxError::NoStandIn { .. } => CheckStatus::BuildError,
-                _ => CheckStatus::InfraError,
-            };
-            result.detail = e.to_string();
-            if let SandboxError::NoStandIn { image } = &e {
-                // Only a registry serves it, and none can be reached from here.
-                result.status = CheckStatus::NeedsInternet;
-                result.host = Some(crate::sandbox::standins::normalize(image));
-                result.detail = format!("needs the image {image} from a registry; {e}");
-            } else if result.status == CheckStatus::BuildError {
-                mark_unavailable(&mut result, &build_log);
-            }
+            build_failed(&mut result, e, &build_log);
             return finish(result);
         }
     };
@@ -234,6 +219,45 @@ pub async fn check_task(
     let mut transcript = String::new();
     let outcome = run_oracle_episode(engine, task, solver, &image.tag, &logs, &mut transcript, phase).await;
     result.run_secs = run_started.elapsed().as_secs_f64();
+    judged(&mut result, outcome, solver, task, &transcript);
+    if matches!(result.status, CheckStatus::Fail | CheckStatus::Timeout | CheckStatus::VerifierError) {
+        mark_unavailable(&mut result, &transcript);
+    }
+    finish(result)
+}
+
+/// What a failed build comes to: a build error (`needs-internet` when only a registry has
+/// the image, `stale-pin` and the like when the log shows something out of reach), or the
+/// environment's failure.
+fn build_failed(result: &mut TaskCheck, e: SandboxError, build_log: &str) {
+    result.status = match e {
+        SandboxError::Build { .. }
+        | SandboxError::BuildTimeout { .. }
+        | SandboxError::MissingBaseImage { .. }
+        | SandboxError::NoStandIn { .. } => CheckStatus::BuildError,
+        _ => CheckStatus::InfraError,
+    };
+    result.detail = e.to_string();
+    if let SandboxError::NoStandIn { image } = &e {
+        // Only a registry serves it, and none can be reached from here.
+        result.status = CheckStatus::NeedsInternet;
+        result.host = Some(crate::sandbox::standins::normalize(image));
+        result.detail = format!("needs the image {image} from a registry; {e}");
+    } else if result.status == CheckStatus::BuildError {
+        mark_unavailable(result, build_log);
+    }
+}
+
+/// What the solver's episode came to: the verdict with nothing done (which should fail)
+/// or with the oracle (which should pass, unless the reference cannot judge here), or the
+/// verifier's or the sandbox's failure.
+fn judged(
+    result: &mut TaskCheck,
+    outcome: Result<(verify::Verdict, bool), OracleRunError>,
+    solver: Solver,
+    task: &Task,
+    transcript: &str,
+) {
     match outcome {
         Ok((verdict, _)) if solver == Solver::Nop => {
             result.reward = Some(verdict.reward);
@@ -254,7 +278,7 @@ pub async fn check_task(
                 result.detail = format!("the solution was stopped after its timeout of {:?}", task.agent_timeout);
                 CheckStatus::Timeout
             } else if let Some((status, detail)) =
-                verdict.judgement.as_ref().and_then(|j| reference_problem(j, &transcript))
+                verdict.judgement.as_ref().and_then(|j| reference_problem(j, transcript))
             {
                 result.detail = detail;
                 status
@@ -287,10 +311,6 @@ pub async fn check_task(
             result.detail = e.to_string();
         }
     }
-    if matches!(result.status, CheckStatus::Fail | CheckStatus::Timeout | CheckStatus::VerifierError) {
-        mark_unavailable(&mut result, &transcript);
-    }
-    finish(result)
 }
 
 /// Turns a failure into `needs-internet`, `stale-pin` or `ubuntu-pin` when `log` shows that

@@ -58,7 +58,7 @@ pub enum Backend {
     /// As Harbor trials on one of its environments (`--backend harbor`), kept at the same
     /// paths, so everything above sees no difference. Needs no Docker engine here unless
     /// Harbor's environment is Docker.
-    Harbor(crate::harbor::Backend),
+    Harbor(crate::harbor::Harbor),
 }
 
 /// Runs episodes for the stages (the loop's, the command line's and the editor's alike).
@@ -80,16 +80,17 @@ impl Runner<'_> {
         run_name(version, &self.model, self.time_limit)
     }
 
-    /// Runs (or reuses) every (task, seed) episode of `harness`, `parallel` at a time.
-    pub async fn run_all(&self, harness: &Harness, jobs: &[(&Task, u64)]) -> std::io::Result<Vec<Episode>> {
+    /// Runs (or reuses) the episode of `harness` for every (task, seed) key, `parallel` at a
+    /// time; the key (with the harness version, model and time cap) is the episode's folder.
+    pub async fn run_all(&self, harness: &Harness, keys: &[(&Task, u64)]) -> std::io::Result<Vec<Episode>> {
         let engine = match self.backend {
             Backend::Local(engine) => engine,
-            Backend::Harbor(harbor) => return self.run_all_on_harbor(harbor, harness, jobs).await,
+            Backend::Harbor(harbor) => return self.run_all_on_harbor(harbor, harness, keys).await,
         };
         // Made into a list first: a stream over a borrowing closure is not `Send` for every
         // lifetime, which spawning the loop (the editor's jobs do) requires.
-        let mut episodes = Vec::with_capacity(jobs.len());
-        for &(task, seed) in jobs {
+        let mut episodes = Vec::with_capacity(keys.len());
+        for &(task, seed) in keys {
             episodes.push(self.run_one(engine, harness, task, seed));
         }
         futures_util::stream::iter(episodes)
@@ -100,16 +101,16 @@ impl Runner<'_> {
             .collect()
     }
 
-    /// The episodes of `jobs` that [`Runner::run_all`] will reuse rather than run: finished
+    /// The episodes of `keys` that [`Runner::run_all`] will reuse rather than run: finished
     /// here before, and counted. Read without taking their locks, so an episode another
     /// process finishes meanwhile is reused all the same, only not listed.
-    pub fn finished(&self, harness: &Harness, jobs: &[(&Task, u64)]) -> Vec<Episode> {
+    pub fn finished(&self, harness: &Harness, keys: &[(&Task, u64)]) -> Vec<Episode> {
         let finished = |&(task, seed): &(&Task, u64)| {
             let trace = self.episode_dir(harness, task, seed).join(trace::FILE_NAME);
             let outcome = trace::read(&trace).ok()?.outcome?;
             Some(Episode { task: task.name.clone(), seed, trace, outcome }).filter(Episode::counts)
         };
-        jobs.iter().filter_map(finished).collect()
+        keys.iter().filter_map(finished).collect()
     }
 
     /// The folder of the (harness version, task, seed) episode.
@@ -144,7 +145,7 @@ impl Runner<'_> {
                 client: self.client,
                 model: self.model.clone(),
                 seed,
-                trial: attempt - 1,
+                attempt: attempt - 1,
                 dir: dir.clone(),
                 time_limit: self.time_limit,
             };
@@ -164,11 +165,11 @@ impl Runner<'_> {
     /// number of attempts as here.
     async fn run_all_on_harbor(
         &self,
-        harbor: &crate::harbor::Backend,
+        harbor: &crate::harbor::Harbor,
         harness: &Harness,
-        jobs: &[(&Task, u64)],
+        keys: &[(&Task, u64)],
     ) -> std::io::Result<Vec<Episode>> {
-        let dirs: Vec<PathBuf> = jobs.iter().map(|&(task, seed)| self.episode_dir(harness, task, seed)).collect();
+        let dirs: Vec<PathBuf> = keys.iter().map(|&(task, seed)| self.episode_dir(harness, task, seed)).collect();
         // A job listed twice is one episode: locked once (a second flock from this process
         // would wait for the first forever) and submitted once.
         let unique: std::collections::BTreeSet<&PathBuf> = dirs.iter().collect();
@@ -177,7 +178,7 @@ impl Runner<'_> {
             let waiting = || tracing::info!("waiting for another process running the episode in {}", dir.display());
             locks.push(crate::util::FileLock::acquire(&dir.join(".lock"), "an episode", waiting).await?);
         }
-        let mut episodes: Vec<Option<Episode>> = vec![None; jobs.len()];
+        let mut episodes: Vec<Option<Episode>> = vec![None; keys.len()];
         let batch = crate::harbor::Batch {
             harness,
             model: &self.model,
@@ -187,7 +188,7 @@ impl Runner<'_> {
         let mut attempt = 0;
         loop {
             let mut pending = Vec::new();
-            for (i, &(task, seed)) in jobs.iter().enumerate() {
+            for (i, &(task, seed)) in keys.iter().enumerate() {
                 if episodes[i].is_none() && !pending.iter().any(|&p| dirs[p] == dirs[i]) {
                     match reuse(task, seed, &dirs[i], attempt)? {
                         Some(episode) => episodes[i] = Some(episode),
@@ -205,9 +206,9 @@ impl Runner<'_> {
             let submissions: Vec<crate::harbor::Submission> = pending
                 .iter()
                 .map(|&i| crate::harbor::Submission {
-                    task: jobs[i].0,
-                    seed: jobs[i].1,
-                    trial: attempt - 1,
+                    task: keys[i].0,
+                    seed: keys[i].1,
+                    attempt: attempt - 1,
                     dir: dirs[i].clone(),
                 })
                 .collect();
@@ -361,7 +362,7 @@ pub struct TaskRow {
     pub errors: u32,
     pub tokens: u64,
     pub seconds: f64,
-    /// Its episodes' traces, relative to the store (`.self-harness`), in trial order.
+    /// Its episodes' traces, relative to the store (`.self-harness`), in repeat order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub traces: Vec<PathBuf>,
 }

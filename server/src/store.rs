@@ -7,9 +7,9 @@
 //! `validations.jsonl`, `evolve::ledger` the ledger.
 //!
 //! ```text
-//! .self-harness/runs/<run>/run.json                  what `eval` ran, written when it ends
-//! .self-harness/runs/<run>/<task>/<trial>/trace.jsonl one episode (see `trace`)
-//! .self-harness/runs/loop-<version>/<task>/s<seed>/  the loop's episodes, keyed (see `episodes`)
+//! .self-harness/runs/<run>/run.json                  what `eval` ran (its traces listed), written when it ends
+//! .self-harness/runs/loop-<version>-<setup>/<task>-<hash>/s<seed>/trace.jsonl
+//!                                                     every episode, keyed (see `episodes`)
 //! .self-harness/splits.json                           the seeded mine/validate/test split
 //! .self-harness/weaknesses.json                       the last mining's weaknesses
 //! .self-harness/proposals.json                        the standing proposals, per weakness
@@ -146,11 +146,6 @@ pub struct RunDir {
 impl RunDir {
     /// The file in a run folder that says what `eval` measured.
     pub const SUMMARY: &'static str = "run.json";
-
-    /// Where the trace of `task`'s trial `trial` goes.
-    pub fn episode_dir(&self, task: &str, trial: u32) -> PathBuf {
-        self.path.join(task).join(trial.to_string())
-    }
 }
 
 /// A JSON list file of the store; an empty list when it does not exist yet.

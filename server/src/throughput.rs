@@ -125,7 +125,7 @@ pub async fn replay(
         client,
         model,
         seed: 0,
-        trial: 0,
+        attempt: 0,
         dir,
         agent_time: Duration::from_secs(3600),
     };

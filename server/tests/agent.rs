@@ -64,7 +64,7 @@ async fn episode_with_retries(harness: &Harness, replies: Vec<Reply>, max_retrie
         client: &client,
         model: "scripted".into(),
         seed: 1,
-        trial: 0,
+        attempt: 0,
         dir: dir.join("episode"),
         time_limit: None,
     };

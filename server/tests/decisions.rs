@@ -8,7 +8,7 @@
 //! * The power and early-stopping tables of `docs/statistics.md` are what this file
 //!   computes (`UPDATE_DOCS=1 cargo test --test decisions` rewrites them).
 
-use self_harness::stages::validate::{Decider, Planned, Policy};
+use self_harness::stages::validate::{AcceptanceRule, Decider, Planned};
 use self_harness::stats::wilson_95;
 
 const ALPHA: f64 = 0.05;
@@ -50,7 +50,7 @@ fn draw(world: &World, repeats: usize, rng: &mut fastrand::Rng) -> Draw {
 
 /// The decision over every pair.
 fn full(draw: &Draw, family: usize) -> bool {
-    let mut full = Decider::new(Policy::PairedTasks { alpha: ALPHA }, family, draw.plan.clone());
+    let mut full = Decider::new(AcceptanceRule::PairedTasks { alpha: ALPHA }, family, draw.plan.clone());
     for (i, passed) in draw.candidate.iter().enumerate() {
         full.record(i, Some(*passed));
     }
@@ -60,7 +60,7 @@ fn full(draw: &Draw, family: usize) -> bool {
 /// The decision with early stopping (batches of `batch`) and the candidate episodes it
 /// ran, and the decision over every pair.
 fn decide(draw: &Draw, family: usize, batch: usize) -> (bool, usize, bool) {
-    let policy = Policy::PairedTasks { alpha: ALPHA };
+    let policy = AcceptanceRule::PairedTasks { alpha: ALPHA };
     let mut early = Decider::new(policy, family, draw.plan.clone());
     let mut ran = 0;
     loop {

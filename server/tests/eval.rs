@@ -69,10 +69,10 @@ async fn eval_runs_episodes_and_reports_pass_rates() {
     let kept = kept(cwd.path(), &summary);
     assert_eq!((kept.repeats, kept.seed, kept.temperature, kept.passed), (2, 0, 0.0, 1), "what the report reads back");
     let traces = traces(cwd.path(), &kept, "right-solution");
-    assert_eq!(traces.len(), 2, "one per trial");
+    assert_eq!(traces.len(), 2, "one per repeat");
     let passed: Vec<bool> =
         traces.iter().map(|t| self_harness::trace::read(t).unwrap().outcome.unwrap().passed).collect();
-    assert_eq!(passed, [true, false], "in trial order: seed 0 ran the right command");
+    assert_eq!(passed, [true, false], "in repeat order: seed 0 ran the right command");
 }
 
 /// The evaluation `summary` names, as kept in the store.
@@ -81,7 +81,7 @@ fn kept(cwd: &Path, summary: &serde_json::Value) -> self_harness::episodes::Eval
     serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap()
 }
 
-/// The traces of `task`'s episodes in `evaluation`, trial by trial.
+/// The traces of `task`'s episodes in `evaluation`, repeat by repeat.
 fn traces(cwd: &Path, evaluation: &self_harness::episodes::Evaluation, task: &str) -> Vec<std::path::PathBuf> {
     let row = evaluation.tasks.iter().find(|r| r.task == task).unwrap();
     row.traces.iter().map(|t| cwd.join(".self-harness").join(t)).collect()
@@ -89,7 +89,7 @@ fn traces(cwd: &Path, evaluation: &self_harness::episodes::Evaluation, task: &st
 
 /// An evaluation run again — stopped, or with more repeats (asked for here by the flag's
 /// old name, `--trials`, which still works) — runs only the episodes the
-/// store does not have: the first trial's is reused (reported first, not asked of the
+/// store does not have: the first repeat's is reused (reported first, not asked of the
 /// model again), the second is run, and both count.
 #[tokio::test]
 async fn a_second_eval_reuses_the_episodes_the_store_has() {
@@ -117,8 +117,8 @@ async fn a_second_eval_reuses_the_episodes_the_store_has() {
     assert_eq!((second.passed, second.counted, second.reused), (1, 2, 1), "{second:?}");
     assert_ne!(first.run, second.run, "each evaluation is kept");
     let traces = traces(cwd.path(), &second, "right-solution");
-    assert_eq!(traces[0], self::traces(cwd.path(), &first, "right-solution")[0], "trial 0 is the first run's episode");
-    assert_eq!(model.requests().len(), 4, "trial 0 was not asked of the model again");
+    assert_eq!(traces[0], self::traces(cwd.path(), &first, "right-solution")[0], "repeat 0 is the first run's episode");
+    assert_eq!(model.requests().len(), 4, "repeat 0 was not asked of the model again");
     let episodes: Vec<_> = common::events(&output).into_iter().filter(|e| e["event"] == "episode").collect();
     let seen: Vec<_> = episodes.iter().map(|e| (e["seed"].as_u64(), e["passed"].as_bool())).collect();
     assert_eq!(seen, [(Some(0), Some(true)), (Some(1), Some(false))], "the reused episode reported first");

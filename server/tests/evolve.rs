@@ -397,6 +397,35 @@ async fn an_unchanged_harness_is_not_mined_twice() {
         })
         .collect();
     assert_eq!(readings, [1], "the model read the traces once");
+    // Nothing was accepted, so iteration 2 moves down the list: it addresses the weaknesses
+    // iteration 1 did not (the vim model's traces show more than the two addressed each time).
+    let rounds = |i: u32| -> Vec<&String> {
+        entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Spent { stage: Stage::Propose, iteration, weakness: Some(w), .. } if *iteration == i => Some(w),
+                _ => None,
+            })
+            .collect()
+    };
+    let (first, second) = (rounds(1), rounds(2));
+    assert!(mined[0].1.len() > first.len(), "more weaknesses than addressed: {mined:?}");
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert!(second.iter().all(|w| !first.contains(w)), "{first:?} then {second:?} of {:?}", mined[0].1);
+
+    // The loop reads where it stands from its ledger: run again, a finished loop does
+    // nothing; asked for one iteration more, it goes on after its last.
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "2", "--proposer", "none"]).await;
+    assert_eq!(support::ledger::entries(&cwd), entries, "a finished loop appends nothing");
+    run_loop(&cwd, model.base_url(), &tasks, &harness, &["--iterations", "3", "--proposer", "none"]).await;
+    let more = support::ledger::entries(&cwd);
+    assert_eq!(&more[..entries.len()], &entries[..], "nothing before it is changed");
+    let ended: Vec<u32> = more
+        .iter()
+        .filter_map(|e| if let Entry::IterationEnd { iteration, .. } = e { Some(*iteration) } else { None })
+        .collect();
+    assert_eq!(ended, [1, 2, 3]);
+    assert!(matches!(more.last(), Some(Entry::Finish { .. })), "{:?}", more.last());
 }
 
 /// The vim model, except that it always proposes the same edit, which does not help.

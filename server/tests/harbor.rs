@@ -151,7 +151,7 @@ async fn a_stopped_harbor_batch_resumes_with_what_finished() {
     let project = tempfile::tempdir().unwrap();
     let store = self_harness::store::Store::at(project.path());
     let root = common::repo_root();
-    let backend = self_harness::episodes::Backend::Harbor(self_harness::harbor::Backend {
+    let backend = self_harness::episodes::Backend::Harbor(self_harness::harbor::Harbor {
         program: root.join(".venv-harbor/bin/harbor"),
         environment: "offline-docker".into(),
         environment_kwargs: Vec::new(),

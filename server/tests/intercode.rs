@@ -207,7 +207,7 @@ async fn episode_of(harness: &Harness, name: &str, replies: Vec<Reply>) -> self_
         client: &client,
         model: "scripted".into(),
         seed: 1,
-        trial: 0,
+        attempt: 0,
         dir: dir.join("episode"),
         time_limit: None,
     };

@@ -270,7 +270,7 @@ async fn terminus_2_imports_as_a_keystrokes_harness_that_solves_a_task_in_a_cont
         client: &client,
         model: "scripted".into(),
         seed: 0,
-        trial: 0,
+        attempt: 0,
         dir: out.path().join("episode"),
         time_limit: None,
     };

@@ -2,7 +2,8 @@
 //! below its own in the `## Layers` list of `ARCHITECTURE.md`, so the list there is the
 //! rule and cannot drift from the code. Every `crate::…` and `super::…` path in `src/`
 //! (outside comments) is resolved to the listed module it names; one that points up, or
-//! sideways to a peer on the same line, is reported with its file and line.
+//! sideways to a peer on the same line, is reported with its file and line. And the
+//! rooms stay small: a function of more than a hundred lines says why in its doc comment.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -127,6 +128,50 @@ fn violations(layers: &Layers, src: &Path) -> Vec<String> {
     problems
 }
 
+/// The longest a function may be without saying why.
+const LONGEST: usize = 100;
+
+/// Functions in `src` longer than [`LONGEST`] lines whose doc comment does not say why
+/// ("Long because …"): `file:line name (n lines)`. A function is its `fn` line to the `}`
+/// at the same indentation, as rustfmt writes them.
+fn long_functions(src: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in walk(src) {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.trim_start();
+            let indent = &line[..line.len() - code.len()];
+            let signature = ["", "pub ", "pub(crate) ", "pub(super) "]
+                .iter()
+                .flat_map(|vis| ["fn ", "async fn "].map(|f| format!("{vis}{f}")))
+                .find(|start| code.starts_with(start.as_str()));
+            let Some(signature) = signature else { continue };
+            if code.ends_with(';') {
+                continue;
+            }
+            let close = format!("{indent}}}");
+            let Some(length) = lines[i..].iter().position(|l| *l == close) else { continue };
+            if length < LONGEST {
+                continue;
+            }
+            let doc: Vec<&str> = lines[..i]
+                .iter()
+                .rev()
+                .map(|l| l.trim_start())
+                .skip_while(|l| l.starts_with("#["))
+                .take_while(|l| l.starts_with("///"))
+                .collect();
+            if !doc.iter().any(|l| l.contains("Long because")) {
+                let name = code[signature.len()..].split(['(', '<']).next().unwrap_or_default();
+                let relative = file.strip_prefix(src).unwrap_or(&file).display();
+                found.push(format!("src/{relative}:{} {name} ({} lines)", i + 1, length + 1));
+            }
+        }
+    }
+    found
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -155,6 +200,27 @@ fn imports_only_run_down_the_layers_of_architecture_md() {
     for module in lib.lines().filter_map(|l| l.strip_prefix("pub mod ")) {
         assert!(layers.owner(&[module.trim_end_matches(';').to_string()]).is_some(), "{module} has no layer");
     }
+}
+
+#[test]
+fn no_function_is_over_a_hundred_lines_without_saying_why() {
+    let long = long_functions(&root().join("src"));
+    assert!(
+        long.is_empty(),
+        "split these, or say in the doc comment why each is long (\"Long because …\"):\n{}",
+        long.join("\n")
+    );
+    // The check finds one, and takes a reason.
+    let src = tempfile::tempdir().unwrap();
+    let body = "    let x = 1;\n".repeat(LONGEST);
+    std::fs::write(src.path().join("a.rs"), format!("/// Does a.\npub fn a() {{\n{body}}}\n")).unwrap();
+    assert_eq!(long_functions(src.path()), [format!("src/a.rs:2 a ({} lines)", LONGEST + 2)]);
+    std::fs::write(
+        src.path().join("a.rs"),
+        format!("/// Does a. Long because it must.\n#[inline]\npub fn a() {{\n{body}}}\n"),
+    )
+    .unwrap();
+    assert!(long_functions(src.path()).is_empty());
 }
 
 #[test]

@@ -42,7 +42,7 @@ fn failed(task: &str, commands: &[(&str, i64, &str)], failing_test: &str) -> (Pa
             harness_version: "v0".into(),
             model: "m".into(),
             seed: 0,
-            trial: 0,
+            attempt: 0,
             started_at: "2026-12-02T00:00:00Z".into(),
         },
         outcome: Some(Outcome {

@@ -134,7 +134,7 @@ async fn neovim_shows_weaknesses_applies_a_proposal_and_marks_the_validated_edit
     assert_eq!(
         (eval["state"].as_str(), eval["total"].as_u64(), eval["done"].as_u64()),
         (Some("done"), Some(15), Some(15)),
-        "3 splits × 5 tasks × 1 trial, those reused from the store counted as done: {eval}"
+        "3 splits × 5 tasks × 1 repeat, those reused from the store counted as done: {eval}"
     );
     assert_eq!(step("mine")["state"], "done", "{}", step("mine"));
     assert_eq!(step("eval cancelled")["state"], "cancelled", "{}", step("eval cancelled"));

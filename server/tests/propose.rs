@@ -164,7 +164,7 @@ async fn the_catalog_proposes_known_remedies_beside_the_models_edits_or_alone() 
     assert_eq!(asked, 0, "the catalog alone asks no model");
     assert!(alone.proposals.len() >= 2, "{alone:?}");
     assert!(alone.proposals.iter().all(|p| p.source == Proposer::Catalog));
-    // Policy remedies: one key each in harness.toml.
+    // AcceptanceRule remedies: one key each in harness.toml.
     let policy = |key: &str| {
         let wanted = format!("+{key}");
         alone

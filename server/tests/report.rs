@@ -9,7 +9,7 @@ use std::path::Path;
 use self_harness::episodes::{Evaluation, Score, Spend, TaskRow, TaskScore};
 use self_harness::evolve::ledger::{append, Entry, Stage};
 use self_harness::splits::Split;
-use self_harness::stages::validate::{Decision, Policy};
+use self_harness::stages::validate::{AcceptanceRule, Decision};
 use serde_json::{json, Value};
 
 fn score(per_task: &[(&str, u32, u32)]) -> Score {
@@ -46,7 +46,7 @@ fn decision(iteration: u32, id: &str, candidate: &str, accepted: bool, p: f64, h
         proposals: vec![id.into()],
         parent_version: "v0".into(),
         candidate_version: candidate.into(),
-        policy: Policy::default(),
+        policy: AcceptanceRule::default(),
         decision: Decision {
             accepted,
             reason: if accepted { "4 pairs better".into() } else { "no better".into() },
@@ -77,7 +77,7 @@ fn ledger(store: &Path) {
             splits: BTreeMap::new(),
             seed: 0,
             repeats: 2,
-            policy: Policy::default(),
+            policy: AcceptanceRule::default(),
             episode_timeout_secs: None,
         },
         evaluation(0, "v0", Split::Mine, score(&[("m", 0, 2)])),

@@ -5,7 +5,7 @@
 //! proposal's diff and accept it there, or apply it from the menu; see validation progress,
 //! the accepted mark and the side bar; and every command from the command palette, as a
 //! person answers its prompts (the API key to the secret store and the model, evaluate with
-//! its trials, mine, propose, validate, cancel with no container left, auto-apply installing
+//! its repeats, mine, propose, validate, cancel with no container left, auto-apply installing
 //! an edit and stopped, preview and reject, the log, the report, a restart), with the side
 //! bar's refresh and evidence; and a folder opened untrusted (Workspace Trust's restricted
 //! mode), where a job is refused and nothing reaches the model until the folder is trusted.
@@ -404,7 +404,7 @@ async fn vscode_runs_every_command_from_the_palette() {
         }
     }
     assert!(text("clear api key", "toast").contains("API key removed"), "{}", run.step("clear api key"));
-    // Evaluate with 1 trial a task: 3 splits × 5 tasks, not the repeats setting's 2.
+    // Evaluate with 1 repeat a task: 3 splits × 5 tasks, not the repeats setting's 2.
     let evaluated = text("evaluate", "status");
     assert!(evaluated.starts_with("eval done") && evaluated.contains("/15 passed"), "{evaluated}");
     assert!(text("mine", "status").starts_with("mine done"), "{}", run.step("mine"));

@@ -8,8 +8,9 @@ This class is a relay and holds no agent logic. The trace (``trace.jsonl``), its
 trajectory (``trajectory.json``) and the child's log (``self-harness.log``) land in the
 trial's agent log folder, where ``self-harness`` reads them back.
 
-Options (``--ak key=value``): ``harness`` (required), ``seed`` and ``trial`` (the local
-runner's episode key; default 0), ``agent_timeout_sec`` (default: the task's agent
+Options (``--ak key=value``): ``harness`` (required), ``seed`` and ``attempt`` (the local
+runner's episode key and its try at it, 0 unless the infrastructure failed one; default 0;
+``trial``, its old name, is read too), ``agent_timeout_sec`` (default: the task's agent
 timeout, read from the trial's config, else 600), ``time_limit_sec`` (a cap below it, as
 ``--episode-timeout`` is locally), ``binary`` (default ``$SELF_HARNESS_BIN``,
 else ``self-harness`` on PATH). The model: ``-m`` (an ``openai/`` prefix is dropped) and
@@ -48,6 +49,7 @@ class SelfHarnessAgent(BaseAgent):
         model_name: str | None = None,
         harness: str | None = None,
         seed: int | str = 0,
+        attempt: int | str | None = None,
         trial: int | str = 0,
         agent_timeout_sec: float | str | None = None,
         time_limit_sec: float | str | None = None,
@@ -59,7 +61,7 @@ class SelfHarnessAgent(BaseAgent):
             raise ValueError("self-harness needs its harness: --ak harness=DIR")
         self._harness = Path(harness).expanduser().resolve()
         self._seed = int(seed)
-        self._trial = int(trial)
+        self._attempt = int(attempt if attempt is not None else trial)
         self._agent_timeout_sec = float(agent_timeout_sec) if agent_timeout_sec else None
         self._time_limit_sec = float(time_limit_sec) if time_limit_sec else None
         self._binary = binary or os.environ.get("SELF_HARNESS_BIN") or "self-harness"
@@ -90,7 +92,7 @@ class SelfHarnessAgent(BaseAgent):
             "--instruction-file", str(instruction_file),
             "--trace-dir", str(self.logs_dir),
             "--seed", str(self._seed),
-            "--trial", str(self._trial),
+            "--attempt", str(self._attempt),
             "--agent-timeout", str(max(1, int(timeout))),
         ]
         if self.model_name:

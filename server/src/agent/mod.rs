@@ -74,7 +74,7 @@ pub struct EpisodeSpec<'a> {
     /// The model name recorded in the trace.
     pub model: String,
     pub seed: u64,
-    pub trial: u32,
+    pub attempt: u32,
     /// The folder the trace is written to.
     pub dir: PathBuf,
     /// A cap on the agent's time below the task's own timeout (for quick runs).
@@ -108,12 +108,12 @@ pub async fn run_episode(
         client: spec.client,
         model: &spec.model,
         seed: spec.seed,
-        trial: spec.trial,
+        attempt: spec.attempt,
         dir: &spec.dir,
         agent_time: spec.agent_time(),
     };
     let started = Instant::now();
-    let mut episode = Episode::new(&brief, brief.start_trace()?);
+    let mut episode = Acting::new(&brief, brief.start_trace()?);
 
     phase("building");
     let image_spec = ImageSpec::for_task(spec.task);
@@ -152,7 +152,7 @@ pub async fn run_driven<T: Terminal>(
     stop: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<EpisodeResult> {
     let started = Instant::now();
-    let mut episode = Episode::new(brief, brief.start_trace()?);
+    let mut episode = Acting::new(brief, brief.start_trace()?);
     let stop = tokio::select! {
         stop = episode.act(terminal, &|_| {}) => stop?,
         () = stop => Stop { class: EpisodeErrorKind::AgentTimeout, detail: Some("stopped by the driver".into()) },
@@ -170,7 +170,7 @@ pub struct Brief<'a> {
     /// The model name recorded in the trace.
     pub model: &'a str,
     pub seed: u64,
-    pub trial: u32,
+    pub attempt: u32,
     /// The folder the trace is written to.
     pub dir: &'a Path,
     /// The agent's time; the episode ends as `agent_timeout` after it.
@@ -187,7 +187,7 @@ impl Brief<'_> {
             harness_version: self.harness.version().to_string(),
             model: self.model.to_string(),
             seed: self.seed,
-            trial: self.trial,
+            attempt: self.attempt,
             started_at: crate::util::now_rfc3339(),
         };
         TraceWriter::create(self.dir, &header)
@@ -236,7 +236,9 @@ impl Stop {
     }
 }
 
-struct Episode<'s> {
+/// An episode while it is acted out: what it has written and spent so far (the finished
+/// record is `episodes::Episode`).
+struct Acting<'s> {
     brief: &'s Brief<'s>,
     writer: TraceWriter,
     /// The latest command run and its whole output, for a verifier that compares answers.
@@ -249,9 +251,9 @@ struct Episode<'s> {
     limits: Option<String>,
 }
 
-impl<'s> Episode<'s> {
+impl<'s> Acting<'s> {
     fn new(brief: &'s Brief<'s>, writer: TraceWriter) -> Self {
-        Episode {
+        Acting {
             brief,
             writer,
             submission: Default::default(),
@@ -317,67 +319,20 @@ impl<'s> Episode<'s> {
         })
     }
 
-    /// The turn loop.
+    /// The turn loop: ask, run, observe, until the agent is done or a limit ends it.
     async fn act<T: Terminal>(&mut self, terminal: &T, phase: &(dyn Fn(&str) + Sync)) -> std::io::Result<Stop> {
         let harness = self.brief.harness;
         let policy = harness.policy();
         let deadline = Instant::now() + self.brief.agent_time;
-        let shell = Shell::on(terminal, "agent");
-
-        if let Err(detail) = install_harness(terminal, harness).await {
-            return Ok(Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(detail) });
-        }
-        let (workdir, uname) = match shell.run(&format!("pwd; {}", Uname::COMMAND), Duration::from_secs(30), 4096).await
-        {
-            Ok(out) => match out.output.split_once('\n') {
-                Some((pwd, uname)) => (pwd.trim().to_string(), Uname::parse(uname)),
-                None => (out.output.trim().to_string(), Uname::default()),
-            },
-            Err(e) => return Ok(Stop::infrastructure(e)),
+        let mut stage = match set_up(terminal, self.brief).await {
+            Ok(stage) => stage,
+            Err(stop) => return Ok(stop),
         };
-        // Where the agent's commands run: its session, or a fresh shell each time; under
-        // `action_format = "keystrokes"`, a pane it types into.
-        let env: Vec<(String, String)> = policy.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let mut pane = match policy.action_format {
-            ActionFormat::Keystrokes => match Pane::open(terminal, "agent", env.clone(), tools_path(harness)).await {
-                Ok(pane) => Some(pane),
-                Err(e) => return Ok(Stop::infrastructure(e)),
-            },
-            _ => None,
-        };
-        let shell = match policy.shell {
-            ShellMode::Persistent => shell.with_env(env),
-            ShellMode::Fresh => Shell::fresh(terminal, &workdir).with_env(env),
-        };
-        let context = PromptContext {
-            instruction: self.brief.instruction.to_string(),
-            task_name: self.brief.task.to_string(),
-            workdir,
-            uname,
-            terminal: pane.as_mut().map(Pane::look).unwrap_or_default(),
-        };
-        let (system, instruction) = match (harness.render_system(&context), harness.render_instruction(&context)) {
-            (Ok(s), Ok(i)) => (s, i),
-            (Err(e), _) | (_, Err(e)) => return Ok(harness_error(e)),
-        };
-        // The on-start hook's output follows the instruction in the first message.
-        let mut on_start = None;
-        if let Some(hook) = harness.on_start() {
-            let env = vec![("WORKDIR".into(), context.workdir.clone())];
-            let said = match run_hook(terminal, hook, env).await {
-                Ok(said) => said,
-                Err(e) => return Ok(Stop::infrastructure(e)),
-            };
-            let shown = policy.output.truncate(&said.output);
-            on_start = Some(record("on_start", &said, shown));
-        }
-        let instruction = first_message(&instruction, on_start.as_ref().map(|r| r.output_shown.as_str()));
-        let mut messages = vec![Message::system(system), Message::user(instruction)];
         let mut parse_failures = 0;
         let mut asked_to_confirm = false;
         // (command, exit code) of every command that failed, for `warn_repeated_failures`
         // and `resample_repeated_failures`.
-        let mut failures: std::collections::HashSet<(String, Option<i64>)> = Default::default();
+        let mut failures = Failures::default();
         // Whether the latest command failed, for `refuse_done_after_failure`.
         let mut last_failed = false;
 
@@ -390,26 +345,26 @@ impl<'s> Episode<'s> {
                     detail: Some(format!("agent timeout of {:?}", self.brief.agent_time)),
                 });
             };
-            let mut turn = Turn { index, on_start: on_start.take(), ..Turn::default() };
-            if let Err(overflow) = context::fit(&mut messages, policy) {
+            let mut turn = Turn { index, on_start: stage.on_start.take(), ..Turn::default() };
+            if let Err(overflow) = context::fit(&mut stage.messages, policy) {
                 turn.notice = Some(overflow.clone());
                 self.writer.turn(&turn)?;
                 return Ok(Stop { class: EpisodeErrorKind::ContextOverflow, detail: Some(overflow) });
             }
 
-            let (reply, action) = match self.ask(&messages, index, 0, remaining, &mut turn).await? {
+            let (reply, action) = match self.ask(&stage.messages, index, 0, remaining, &mut turn).await? {
                 Ok(asked) => asked,
                 Err(stop) => return Ok(stop),
             };
             turn.reply = reply.clone();
-            let mut action = match action {
+            let action = match action {
                 Ok(action) => {
                     parse_failures = 0;
                     action
                 }
                 Err(problem) => {
                     parse_failures += 1;
-                    let message = match harness.render_format_error(&context, &problem) {
+                    let message = match harness.render_format_error(&stage.context, &problem) {
                         Ok(message) => message,
                         Err(e) => return Ok(harness_error(e)),
                     };
@@ -421,219 +376,270 @@ impl<'s> Episode<'s> {
                             detail: Some(format!("{parse_failures} unparseable replies in a row: {message}")),
                         });
                     }
-                    messages.push(Message::assistant(reply));
-                    messages.push(Message::user(message));
+                    stage.messages.push(Message::assistant(reply));
+                    stage.messages.push(Message::user(message));
                     continue;
                 }
             };
-            // Under `resample_repeated_failures` and `resample_idle_replies`, a reply that
-            // would be wasted (a command that already failed, or nothing run and not done) is
-            // not kept: the model is asked anew, told why, at a higher temperature; the
-            // conversation keeps only the reply that is run.
-            let mut attempt = 0;
-            while let Some((why, allowed)) = wasted(&action, &failures, policy) {
-                attempt += 1;
-                if attempt > allowed {
-                    break;
-                }
-                let mut asking = messages.clone();
-                asking.push(Message::assistant(turn.reply.clone()));
-                asking.push(Message::user(why.to_string()));
-                let remaining = deadline.saturating_duration_since(Instant::now());
-                let (again, parsed) = match self.ask(&asking, index, attempt, remaining, &mut turn).await? {
-                    Ok(asked) => asked,
-                    Err(stop) => return Ok(stop),
-                };
-                let Ok(parsed) = parsed else { break };
-                turn.resampled.push(std::mem::replace(&mut turn.reply, again));
-                action = parsed;
-            }
+            let action = match self.resample(&stage.messages, action, &failures, deadline, &mut turn).await? {
+                Ok(action) => action,
+                Err(stop) => return Ok(stop),
+            };
             let reply = turn.reply.clone();
             turn.action = serde_json::to_value(ActionRecord::from(&action)).ok();
             turn.done = action.done;
 
             let mut observation = String::new();
             // A pane is looked at after every reply, even one that types nothing (a wait).
-            let typed = pane.is_some().then(|| action.command.clone().unwrap_or_default());
-            if let Some(command) = typed.or_else(|| action.command.clone().filter(|c| !c.trim().is_empty())).as_deref()
-            {
-                let limit = Duration::from_secs(policy.command_timeout_secs.into());
-                let timeout = limit.min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
-                let run = match pane.as_mut() {
-                    Some(pane) => type_into(pane, &action.keys, timeout).await,
-                    None => shell.run(command, timeout, COMMAND_OUTPUT_LIMIT).await,
-                };
-                let out = match run {
-                    Ok(out) => out,
-                    Err(e) => {
-                        self.writer.turn(&turn)?;
-                        return Ok(Stop::infrastructure(e));
-                    }
-                };
-                let (shown, omitted) = policy.output.cut(&out.output);
-                // What the runner's own cap left out, too (the middle of a flood).
-                let omitted = omitted as u64 + out.output_bytes.saturating_sub(out.output.len() as u64);
-                let seen = Observation {
-                    command: command.to_string(),
-                    exit_code: out.exit_code,
-                    truncated: omitted > 0,
-                    omitted_bytes: omitted,
-                    output: shown.clone(),
-                    timed_out: out.timed_out,
-                    timeout_secs: timeout.as_secs(),
-                    exception_info: if out.timed_out {
-                        format!(
-                            "The command did not finish within {} s and was stopped (with everything it started). \
-                             Avoid interactive programs and long-running commands in the foreground.",
-                            timeout.as_secs()
-                        )
-                    } else {
-                        String::new()
-                    },
-                };
-                if seen.timed_out {
-                    turn.notice = Some(seen.exception_info.clone());
-                }
-                observation = match harness.render_observation(&context, &seen) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        self.writer.turn(&turn)?;
-                        return Ok(harness_error(e));
-                    }
-                };
-                // Under `completion = "command"`, a successful command whose first output line
-                // is the signal ends the episode; what follows it, if anything, is the final
-                // output (else the answer stays the previous command's).
-                let output = out.output.trim_start();
-                let signalled = policy.completion == Completion::Command
-                    && out.success()
-                    && output.lines().next().is_some_and(|l| l.trim() == policy.completion_signal);
-                if pane.is_some() {
-                    // The answer of a pane: what its last typed line printed.
-                    let last = action.keys.iter().rev().map(|k| k.keys.trim_end_matches('\n')).find(|k| !k.is_empty());
-                    if let Some(last) = last {
-                        let answer = typed_output(&out.output, last);
-                        self.submission = verify::Submission { last_command: Some(last.to_string()), answer };
-                    }
-                } else if !signalled {
-                    self.submission =
-                        verify::Submission { last_command: Some(command.to_string()), answer: out.output.clone() };
-                } else if let Some((_, rest)) = output.split_once('\n').filter(|(_, rest)| !rest.trim().is_empty()) {
-                    self.submission =
-                        verify::Submission { last_command: Some(command.to_string()), answer: rest.into() };
-                }
-                if signalled {
-                    turn.command = Some(record(command, &out, policy.output.truncate(&out.output)));
-                    turn.done = true;
-                    turn.notice = Some("completion signal".into());
-                    self.writer.turn(&turn)?;
-                    return Ok(Stop { class: EpisodeErrorKind::None, detail: None });
-                }
-                // A pane's keystrokes have no exit code: they never count as failed.
-                last_failed = out.timed_out || out.exit_code.is_some_and(|code| code != 0);
-                if last_failed
-                    && !failures.insert((command.trim().to_string(), out.exit_code))
-                    && policy.warn_repeated_failures
-                {
-                    turn.notice = Some("repeated a failing command".into());
-                    observation.push_str(REPEATED_FAILURE);
-                }
-                turn.command = Some(record(command, &out, shown));
-                if let Some(hook) = harness.after_command() {
-                    let exit_code = out.exit_code.map(|c| c.to_string()).unwrap_or_default();
-                    let env = vec![("COMMAND".into(), command.to_string()), ("EXIT_CODE".into(), exit_code)];
-                    let said = match run_hook(terminal, hook, env).await {
-                        Ok(said) => said,
-                        Err(e) => {
-                            self.writer.turn(&turn)?;
-                            return Ok(Stop::infrastructure(e));
-                        }
-                    };
-                    let shown = policy.output.truncate(&said.output);
-                    if !shown.trim().is_empty() {
-                        observation.push_str(&format!("\n\n{}", shown.trim_end()));
-                    }
-                    turn.after_command = Some(record("after_command", &said, shown));
+            let typed = stage.pane.is_some().then(|| action.command.clone().unwrap_or_default());
+            if let Some(command) = typed.or_else(|| action.command.clone().filter(|c| !c.trim().is_empty())) {
+                let ran = self.run_command(terminal, &mut stage, &action, &command, deadline, &mut failures, &mut turn);
+                match ran.await? {
+                    Ran::Observed { text, failed } => (observation, last_failed) = (text, failed),
+                    Ran::Stopped(stop) => return Ok(stop),
                 }
             } else if !action.done {
                 observation = "No command was run.".into();
             }
-
-            // Under `confirm`, done with a command counts once the agent has seen one output
-            // since it first said done (its next reply says done again); under `twice`, any
-            // done counts only when the next reply says it again.
-            let unconfirmed = match policy.completion {
-                Completion::Confirm => turn.command.is_some(),
-                Completion::Twice => true,
-                _ => false,
-            } && !asked_to_confirm;
-            asked_to_confirm = action.done && unconfirmed;
-            if asked_to_confirm && policy.completion == Completion::Confirm {
-                turn.notice = Some("done with a command: asked to confirm".into());
-                observation.push_str(CONFIRM_DONE);
-            } else if asked_to_confirm {
-                turn.notice = Some("done: asked to confirm".into());
-                if !observation.is_empty() {
-                    observation.push_str("\n\n");
-                }
-                observation.push_str(match policy.action_format {
-                    ActionFormat::Keystrokes => CONFIRM_TWICE_KEYSTROKES,
-                    _ => CONFIRM_TWICE,
-                });
-            } else if action.done && last_failed && policy.refuse_done_after_failure {
-                turn.notice = Some("done after a failed command: refused".into());
-                if !observation.is_empty() {
-                    observation.push_str("\n\n");
-                }
-                observation.push_str(REFUSED_DONE);
-            } else if action.done {
-                let check = match (policy.completion, harness.before_completion()) {
-                    (Completion::DeclareAfterCheck, Some(hook)) => match run_hook(terminal, hook, Vec::new()).await {
-                        Ok(out) => Some(out),
-                        Err(e) => {
-                            self.writer.turn(&turn)?;
-                            return Ok(Stop::infrastructure(e));
-                        }
-                    },
-                    _ => None,
-                };
-                match check {
-                    Some(out) if !out.success() => {
-                        let shown = policy.output.truncate(&out.output);
-                        turn.hook = Some(record("before_completion", &out, shown.clone()));
-                        let notice = format!(
-                            "{}The completion check failed, so the task is not done yet:\n{shown}",
-                            if observation.is_empty() { String::new() } else { format!("{observation}\n\n") }
-                        );
-                        turn.notice = Some("completion check failed".into());
-                        observation = notice;
-                    }
-                    _ => {
-                        self.writer.turn(&turn)?;
-                        return Ok(Stop { class: EpisodeErrorKind::None, detail: None });
-                    }
-                }
+            let done =
+                self.completion(terminal, &action, last_failed, &mut asked_to_confirm, &mut observation, &mut turn);
+            if let Some(stop) = done.await? {
+                return Ok(stop);
             }
             self.writer.turn(&turn)?;
-            messages.push(Message::assistant(reply));
-            messages.push(Message::user(observation));
+            stage.messages.push(Message::assistant(reply));
+            stage.messages.push(Message::user(observation));
         }
         Ok(Stop { class: EpisodeErrorKind::TurnLimit, detail: Some(format!("used all {} turns", policy.max_turns)) })
     }
 
-    /// Asks the model for turn `turn`'s action (`attempt` > 0: asked again after a
-    /// repeated failing command, at a higher temperature and another seed), counting its
+    /// Under `resample_repeated_failures` and `resample_idle_replies`, a reply that would be
+    /// wasted (a command that already failed, or nothing run and not done) is not kept: the
+    /// model is asked anew, told why, at a higher temperature; the conversation keeps only
+    /// the reply that is run, the others go to `turn.resampled`.
+    async fn resample(
+        &mut self,
+        messages: &[Message],
+        mut action: Action,
+        failures: &Failures,
+        deadline: Instant,
+        turn: &mut Turn,
+    ) -> std::io::Result<Result<Action, Stop>> {
+        let policy = self.brief.harness.policy();
+        let mut resample = 0;
+        while let Some((why, allowed)) = wasted(&action, failures, policy) {
+            resample += 1;
+            if resample > allowed {
+                break;
+            }
+            let mut asking = messages.to_vec();
+            asking.push(Message::assistant(turn.reply.clone()));
+            asking.push(Message::user(why.to_string()));
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let (again, parsed) = match self.ask(&asking, turn.index, resample, remaining, turn).await? {
+                Ok(asked) => asked,
+                Err(stop) => return Ok(Err(stop)),
+            };
+            let Ok(parsed) = parsed else { break };
+            turn.resampled.push(std::mem::replace(&mut turn.reply, again));
+            action = parsed;
+        }
+        Ok(Ok(action))
+    }
+
+    /// Runs `command` (or types the action's keystrokes into the pane) and makes what the
+    /// model sees of it: the observation, with the notices the policy adds and the
+    /// after-command hook's output; the run is recorded in `turn`, the answer a verifier
+    /// compares kept. Under `completion = "command"`, the completion signal ends the episode.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_command<T: Terminal>(
+        &mut self,
+        terminal: &T,
+        stage: &mut Stage<'_, T>,
+        action: &Action,
+        command: &str,
+        deadline: Instant,
+        failures: &mut Failures,
+        turn: &mut Turn,
+    ) -> std::io::Result<Ran> {
+        let harness = self.brief.harness;
+        let policy = harness.policy();
+        let limit = Duration::from_secs(policy.command_timeout_secs.into());
+        let timeout = limit.min(deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1)));
+        let run = match stage.pane.as_mut() {
+            Some(pane) => type_into(pane, &action.keys, timeout).await,
+            None => stage.shell.run(command, timeout, COMMAND_OUTPUT_LIMIT).await,
+        };
+        let out = match run {
+            Ok(out) => out,
+            Err(e) => {
+                self.writer.turn(turn)?;
+                return Ok(Ran::Stopped(Stop::infrastructure(e)));
+            }
+        };
+        let (shown, omitted) = policy.output.cut(&out.output);
+        // What the runner's own cap left out, too (the middle of a flood).
+        let omitted = omitted as u64 + out.output_bytes.saturating_sub(out.output.len() as u64);
+        let seen = Observation {
+            command: command.to_string(),
+            exit_code: out.exit_code,
+            truncated: omitted > 0,
+            omitted_bytes: omitted,
+            output: shown.clone(),
+            timed_out: out.timed_out,
+            timeout_secs: timeout.as_secs(),
+            exception_info: if out.timed_out {
+                format!(
+                    "The command did not finish within {} s and was stopped (with everything it started). Avoid \
+                     interactive programs and long-running commands in the foreground.",
+                    timeout.as_secs()
+                )
+            } else {
+                String::new()
+            },
+        };
+        if seen.timed_out {
+            turn.notice = Some(seen.exception_info.clone());
+        }
+        let mut observation = match harness.render_observation(&stage.context, &seen) {
+            Ok(text) => text,
+            Err(e) => {
+                self.writer.turn(turn)?;
+                return Ok(Ran::Stopped(harness_error(e)));
+            }
+        };
+        // Under `completion = "command"`, a successful command whose first output line is
+        // the signal ends the episode.
+        let signalled = policy.completion == Completion::Command
+            && out.success()
+            && out.output.trim_start().lines().next().is_some_and(|l| l.trim() == policy.completion_signal);
+        self.keep_answer(stage.pane.is_some(), action, command, &out.output, signalled);
+        if signalled {
+            turn.command = Some(record(command, &out, policy.output.truncate(&out.output)));
+            turn.done = true;
+            turn.notice = Some("completion signal".into());
+            self.writer.turn(turn)?;
+            return Ok(Ran::Stopped(Stop { class: EpisodeErrorKind::None, detail: None }));
+        }
+        // A pane's keystrokes have no exit code: they never count as failed.
+        let failed = out.timed_out || out.exit_code.is_some_and(|code| code != 0);
+        if failed && !failures.insert((command.trim().to_string(), out.exit_code)) && policy.warn_repeated_failures {
+            turn.notice = Some("repeated a failing command".into());
+            observation.push_str(REPEATED_FAILURE);
+        }
+        turn.command = Some(record(command, &out, shown));
+        if let Some(hook) = harness.after_command() {
+            let exit_code = out.exit_code.map(|c| c.to_string()).unwrap_or_default();
+            let env = vec![("COMMAND".into(), command.to_string()), ("EXIT_CODE".into(), exit_code)];
+            let said = match run_hook(terminal, hook, env).await {
+                Ok(said) => said,
+                Err(e) => {
+                    self.writer.turn(turn)?;
+                    return Ok(Ran::Stopped(Stop::infrastructure(e)));
+                }
+            };
+            let shown = policy.output.truncate(&said.output);
+            if !shown.trim().is_empty() {
+                observation.push_str(&format!("\n\n{}", shown.trim_end()));
+            }
+            turn.after_command = Some(record("after_command", &said, shown));
+        }
+        Ok(Ran::Observed { text: observation, failed })
+    }
+
+    /// Keeps the answer a verifier compares: the command's output; a pane's, what its last
+    /// typed line printed; after the completion signal, what follows the signal, if anything
+    /// (else the answer stays the previous command's).
+    fn keep_answer(&mut self, pane: bool, action: &Action, command: &str, output: &str, signalled: bool) {
+        let kept = |last: &str, answer: String| verify::Submission { last_command: Some(last.to_string()), answer };
+        if pane {
+            let last = action.keys.iter().rev().map(|k| k.keys.trim_end_matches('\n')).find(|k| !k.is_empty());
+            if let Some(last) = last {
+                self.submission = kept(last, typed_output(output, last));
+            }
+        } else if !signalled {
+            self.submission = kept(command, output.to_string());
+        } else if let Some((_, rest)) = output.trim_start().split_once('\n').filter(|(_, rest)| !rest.trim().is_empty())
+        {
+            self.submission = kept(command, rest.into());
+        }
+    }
+
+    /// What the reply's done (or its absence) comes to under the harness's completion rule:
+    /// `None` to go on, with a request to confirm, a refusal or a failed completion check
+    /// added to `observation`; or the end of the episode. Under `confirm`, done with a
+    /// command counts once the agent has seen one output since it first said done (its next
+    /// reply says done again); under `twice`, any done counts only when the next reply says
+    /// it again.
+    async fn completion<T: Terminal>(
+        &mut self,
+        terminal: &T,
+        action: &Action,
+        last_failed: bool,
+        asked_to_confirm: &mut bool,
+        observation: &mut String,
+        turn: &mut Turn,
+    ) -> std::io::Result<Option<Stop>> {
+        let harness = self.brief.harness;
+        let policy = harness.policy();
+        let unconfirmed = match policy.completion {
+            Completion::Confirm => turn.command.is_some(),
+            Completion::Twice => true,
+            _ => false,
+        } && !*asked_to_confirm;
+        *asked_to_confirm = action.done && unconfirmed;
+        if *asked_to_confirm && policy.completion == Completion::Confirm {
+            // CONFIRM_DONE follows the command's output, its own blank line first.
+            turn.notice = Some("done with a command: asked to confirm".into());
+            observation.push_str(CONFIRM_DONE);
+        } else if *asked_to_confirm {
+            let text = match policy.action_format {
+                ActionFormat::Keystrokes => CONFIRM_TWICE_KEYSTROKES,
+                _ => CONFIRM_TWICE,
+            };
+            tell(turn, observation, "done: asked to confirm", text);
+        } else if action.done && last_failed && policy.refuse_done_after_failure {
+            tell(turn, observation, "done after a failed command: refused", REFUSED_DONE);
+        } else if action.done {
+            let check = match (policy.completion, harness.before_completion()) {
+                (Completion::DeclareAfterCheck, Some(hook)) => match run_hook(terminal, hook, Vec::new()).await {
+                    Ok(out) => Some(out),
+                    Err(e) => {
+                        self.writer.turn(turn)?;
+                        return Ok(Some(Stop::infrastructure(e)));
+                    }
+                },
+                _ => None,
+            };
+            match check {
+                Some(out) if !out.success() => {
+                    let shown = policy.output.truncate(&out.output);
+                    turn.hook = Some(record("before_completion", &out, shown.clone()));
+                    let text = format!("The completion check failed, so the task is not done yet:\n{shown}");
+                    tell(turn, observation, "completion check failed", &text);
+                }
+                _ => {
+                    self.writer.turn(turn)?;
+                    return Ok(Some(Stop { class: EpisodeErrorKind::None, detail: None }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Asks the model for turn `turn`'s action (`resample` > 0: asked again after a wasted
+    /// reply, at a higher temperature and another seed), counting its
     /// tokens into `record`. The reply's text and its action, or what the parser said; a
     /// `Stop` when the model could not answer.
     async fn ask(
         &mut self,
         messages: &[Message],
         turn: u32,
-        attempt: u32,
+        resample: u32,
         remaining: Duration,
         record: &mut Turn,
     ) -> std::io::Result<Result<(String, Result<Action, FormatError>), Stop>> {
-        let request = self.request(messages, turn, attempt);
+        let request = self.request(messages, turn, resample);
         let started = Instant::now();
         let response = match tokio::time::timeout(remaining, self.brief.client.chat(&request)).await {
             Err(_) => {
@@ -676,12 +682,12 @@ impl<'s> Episode<'s> {
         Ok(Ok((reply, parsed)))
     }
 
-    fn request(&self, messages: &[Message], turn: u32, attempt: u32) -> ChatRequest {
+    fn request(&self, messages: &[Message], turn: u32, resample: u32) -> ChatRequest {
         let harness = self.brief.harness;
         let policy = harness.policy();
-        // A fresh sample for an attempt after a repeated failure: hotter, another seed.
-        let temperature = if attempt == 0 { policy.temperature } else { policy.temperature.max(0.7) + 0.3 };
-        let seed = self.brief.seed.wrapping_mul(1000).wrapping_add(turn.into()).wrapping_add(u64::from(attempt) << 32);
+        // A fresh sample after a wasted reply: hotter, another seed.
+        let temperature = if resample == 0 { policy.temperature } else { policy.temperature.max(0.7) + 0.3 };
+        let seed = self.brief.seed.wrapping_mul(1000).wrapping_add(turn.into()).wrapping_add(u64::from(resample) << 32);
         let request =
             ChatRequest::new(messages.to_vec()).temperature(temperature as f32).max_tokens(MAX_REPLY_TOKENS).seed(seed);
         match policy.action_format {
@@ -694,13 +700,90 @@ impl<'s> Episode<'s> {
     }
 }
 
+/// The commands that failed in an episode, with their exit codes.
+type Failures = std::collections::HashSet<(String, Option<i64>)>;
+
+/// Where an episode's commands run and what its prompts say, set up before its first turn.
+struct Stage<'t, T: Terminal> {
+    shell: Shell<'t, T>,
+    /// Under `action_format = "keystrokes"`, the pane the agent types into.
+    pane: Option<Pane<'t, T>>,
+    context: PromptContext,
+    /// The conversation: the system prompt and the first message, to begin with.
+    messages: Vec<Message>,
+    /// The on-start hook's run, recorded with the first turn.
+    on_start: Option<CommandRecord>,
+}
+
+/// Installs the harness in the sandbox, finds the working folder, opens the session (or a
+/// fresh shell per command, or a pane), renders the prompts and runs the on-start hook,
+/// whose output follows the instruction in the first message. A `Stop` when any of it fails.
+async fn set_up<'t, T: Terminal>(terminal: &'t T, brief: &Brief<'_>) -> Result<Stage<'t, T>, Stop> {
+    let harness = brief.harness;
+    let policy = harness.policy();
+    let shell = Shell::on(terminal, "agent");
+    install_harness(terminal, harness)
+        .await
+        .map_err(|detail| Stop { class: EpisodeErrorKind::InfrastructureError, detail: Some(detail) })?;
+    let out = shell.run(&format!("pwd; {}", Uname::COMMAND), Duration::from_secs(30), 4096).await;
+    let out = out.map_err(Stop::infrastructure)?;
+    let (workdir, uname) = match out.output.split_once('\n') {
+        Some((pwd, uname)) => (pwd.trim().to_string(), Uname::parse(uname)),
+        None => (out.output.trim().to_string(), Uname::default()),
+    };
+    let env: Vec<(String, String)> = policy.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut pane = match policy.action_format {
+        ActionFormat::Keystrokes => {
+            Some(Pane::open(terminal, "agent", env.clone(), tools_path(harness)).await.map_err(Stop::infrastructure)?)
+        }
+        _ => None,
+    };
+    let shell = match policy.shell {
+        ShellMode::Persistent => shell.with_env(env),
+        ShellMode::Fresh => Shell::fresh(terminal, &workdir).with_env(env),
+    };
+    let context = PromptContext {
+        instruction: brief.instruction.to_string(),
+        task_name: brief.task.to_string(),
+        workdir,
+        uname,
+        terminal: pane.as_mut().map(Pane::look).unwrap_or_default(),
+    };
+    let system = harness.render_system(&context).map_err(harness_error)?;
+    let instruction = harness.render_instruction(&context).map_err(harness_error)?;
+    let mut on_start = None;
+    if let Some(hook) = harness.on_start() {
+        let env = vec![("WORKDIR".into(), context.workdir.clone())];
+        let said = run_hook(terminal, hook, env).await.map_err(Stop::infrastructure)?;
+        let shown = policy.output.truncate(&said.output);
+        on_start = Some(record("on_start", &said, shown));
+    }
+    let instruction = first_message(&instruction, on_start.as_ref().map(|r| r.output_shown.as_str()));
+    let messages = vec![Message::system(system), Message::user(instruction)];
+    Ok(Stage { shell, pane, context, messages, on_start })
+}
+
+/// What running an action's command came to.
+enum Ran {
+    /// What the model sees next, and whether the command failed.
+    Observed { text: String, failed: bool },
+    /// The episode ends: the completion signal, or the sandbox or the harness failed.
+    Stopped(Stop),
+}
+
+/// Adds what the harness tells the model (`text`, a paragraph of its own) to the
+/// observation, and why to the turn's notice.
+fn tell(turn: &mut Turn, observation: &mut String, notice: &str, text: &str) {
+    turn.notice = Some(notice.into());
+    if !observation.is_empty() {
+        observation.push_str("\n\n");
+    }
+    observation.push_str(text);
+}
+
 /// Why `action` would be wasted, and how many fresh asks the policy allows for that: its
 /// command already failed in this episode, or it runs nothing and is not done.
-fn wasted(
-    action: &Action,
-    failures: &std::collections::HashSet<(String, Option<i64>)>,
-    policy: &Policy,
-) -> Option<(&'static str, u32)> {
+fn wasted(action: &Action, failures: &Failures, policy: &Policy) -> Option<(&'static str, u32)> {
     match action.command.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
         Some(command) if failures.iter().any(|(failed, _)| failed == command) => {
             Some((RESAMPLE, policy.resample_repeated_failures))

@@ -32,7 +32,7 @@ pub struct Plan<'a> {
 
 impl Plan<'_> {
     /// The (task, seed) episodes, task by task, repeats in order.
-    fn jobs(&self) -> Vec<(&Task, u64)> {
+    fn keys(&self) -> Vec<(&Task, u64)> {
         let (seed, repeats) = (self.seed, self.repeats);
         self.tasks.iter().flat_map(|&task| (0..repeats).map(move |k| (task, seed + u64::from(k)))).collect()
     }
@@ -50,12 +50,12 @@ pub async fn eval(runner: &Runner<'_>, plan: &Plan<'_>, say: &(dyn Fn(&str) + Sy
     preflight(runner).await?;
     build_images(runner, &plan.tasks, say).await?;
     let environment = |what: &str, e: std::io::Error| Error::new(ErrorKind::Environment, format!("{what}: {e}"));
-    let jobs = plan.jobs();
-    let reused = runner.finished(plan.harness, &jobs);
+    let keys = plan.keys();
+    let reused = runner.finished(plan.harness, &keys);
     for episode in &reused {
         (runner.on_episode)(episode);
     }
-    let episodes = runner.run_all(plan.harness, &jobs).await.map_err(|e| environment("an episode could not run", e))?;
+    let episodes = runner.run_all(plan.harness, &keys).await.map_err(|e| environment("an episode could not run", e))?;
 
     let mut rows: Vec<TaskRow> = plan
         .tasks

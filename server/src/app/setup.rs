@@ -27,9 +27,9 @@ pub struct Choices {
     pub client: Client,
     pub model: String,
     /// The model that reads traces and proposes (sharing the acting client's accounting).
-    pub improver: Client,
+    pub proposer_model: Client,
     /// Harbor, when the flags or the project config ask for it.
-    pub harbor: Option<crate::harbor::Backend>,
+    pub harbor: Option<crate::harbor::Harbor>,
     /// Episodes at once.
     pub parallel: usize,
     /// A cap on each episode's agent time.
@@ -46,7 +46,7 @@ pub struct Setup {
     pub splits: Splits,
     pub client: Client,
     pub model: String,
-    pub improver: Client,
+    pub proposer_model: Client,
     pub store: Store,
     pub backend: Backend,
     pub parallel: usize,
@@ -69,7 +69,7 @@ impl Setup {
             splits,
             client: choices.client,
             model: choices.model,
-            improver: choices.improver,
+            proposer_model: choices.proposer_model,
             store,
             backend,
             parallel: choices.parallel,
@@ -95,7 +95,7 @@ impl Setup {
                 time_limit: self.time_limit,
                 on_episode,
             },
-            improver: &self.improver,
+            proposer_model: &self.proposer_model,
             tasks: &self.suite.tasks,
             splits: &self.splits,
             repeats: self.repeats,
@@ -130,7 +130,7 @@ pub fn load_suite(dir: &std::path::Path) -> Result<Suite, Error> {
 /// Where the episodes of `tasks` run: as Harbor trials when `harbor` is asked for and every
 /// task can be one, else in this machine's Docker engine (`local` connects to it).
 pub async fn backend(
-    harbor: Option<crate::harbor::Backend>,
+    harbor: Option<crate::harbor::Harbor>,
     tasks: &[Task],
     local: impl Future<Output = Result<Engine, String>>,
 ) -> Result<Backend, Error> {
@@ -156,20 +156,20 @@ pub struct HarborFlags {
 
 /// The Harbor backend when `flags` or `[backend]` of the project config ask for one: its
 /// environment the flag's, else the config's, else `docker`; its jobs kept in the store's
-/// `harbor-jobs/`; Harbor itself found from `project` (see `harbor::Backend::locate`).
+/// `harbor-jobs/`; Harbor itself found from `project` (see `harbor::Harbor::locate`).
 pub fn harbor(
     config: &crate::config::BackendConfig,
     flags: HarborFlags,
     project: &std::path::Path,
     store: &Store,
     parallel: usize,
-) -> Result<Option<crate::harbor::Backend>, Error> {
+) -> Result<Option<crate::harbor::Harbor>, Error> {
     if !flags.wanted.unwrap_or(config.harbor) {
         return Ok(None);
     }
     let environment = flags.environment.or_else(|| config.harbor_env.clone()).unwrap_or_else(|| "docker".into());
     let jobs = store.root().join("harbor-jobs");
-    let mut backend = crate::harbor::Backend::locate(project, environment, parallel, jobs)
+    let mut backend = crate::harbor::Harbor::locate(project, environment, parallel, jobs)
         .map_err(|e| Error::new(ErrorKind::Environment, e))?;
     backend.environment_kwargs = config.harbor_env_kwargs.clone();
     backend.environment_kwargs.extend(flags.kwargs);

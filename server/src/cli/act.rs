@@ -48,12 +48,13 @@ pub struct ActArgs {
     /// Where trace.jsonl and trajectory.json go.
     #[arg(long, value_name = "DIR")]
     trace_dir: PathBuf,
-    /// The sampling seed (the local runner's key: trial k of a batch uses seed + k).
+    /// The sampling seed (the local runner's key: repeat k of a batch uses seed + k).
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// The trial number recorded in the trace.
-    #[arg(long, default_value_t = 0)]
-    trial: u32,
+    /// Which try at this episode it is, recorded in the trace (0; 1 and 2 after the
+    /// infrastructure failed the ones before).
+    #[arg(long, default_value_t = 0, alias = "trial")]
+    attempt: u32,
     /// The agent's time in seconds (the task's agent timeout); the episode ends as
     /// agent_timeout after it.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
@@ -76,7 +77,7 @@ pub async fn run(args: ActArgs) -> CliResult {
         client: &client,
         model: &model,
         seed: args.seed,
-        trial: args.trial,
+        attempt: args.attempt,
         dir: &args.trace_dir,
         agent_time: Duration::from_secs(args.agent_timeout).min(cap),
     };

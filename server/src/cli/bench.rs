@@ -120,48 +120,7 @@ async fn exec(iterations: usize, lifecycles: usize, image: String, json: bool) -
     }
     sandbox.remove().await;
 
-    let (mut runner_life, mut cli_life) = (Vec::new(), Vec::new());
-    let label = |key: &str, value: &str| format!("{key}={value}");
-    for _ in 0..lifecycles {
-        let started = Instant::now();
-        engine.start_sandbox(&spec).await?.remove().await;
-        runner_life.push(started.elapsed());
-
-        let started = Instant::now();
-        let output = tokio::process::Command::new("docker")
-            .args([
-                "run",
-                "-d",
-                "--init",
-                "--network",
-                "none",
-                "--label",
-                &label(MANAGED_LABEL, "true"),
-                "--label",
-                &label(OWNER_LABEL, reaper::owner()),
-                &image,
-                "sleep",
-                "3600",
-            ])
-            .output()
-            .await
-            .map_err(no_docker_cli)?;
-        let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        let removed = tokio::process::Command::new("docker")
-            .args(["rm", "-f", &id])
-            .stdout(std::process::Stdio::null())
-            .status()
-            .await
-            .map_err(no_docker_cli)?;
-        cli_life.push(started.elapsed());
-        if !output.status.success() || !removed.success() {
-            return Err(CliError::new(
-                exit::FAILED,
-                format!("docker run/rm failed: {}", String::from_utf8_lossy(&output.stderr)),
-            ));
-        }
-        bar.inc(2);
-    }
+    let (runner_life, cli_life) = lifecycle_times(engine, &spec, &image, lifecycles, &bar).await?;
     bar.finish_and_clear();
 
     let rows = vec![
@@ -194,6 +153,60 @@ async fn exec(iterations: usize, lifecycles: usize, image: String, json: bool) -
         );
     }
     Ok(exit::OK)
+}
+
+/// `n` containers started and removed by the runner, and as many by the docker CLI
+/// (`docker run -d` then `docker rm -f`): how long each took.
+async fn lifecycle_times(
+    engine: &crate::sandbox::Engine,
+    spec: &SandboxSpec,
+    image: &str,
+    n: usize,
+    bar: &indicatif::ProgressBar,
+) -> Result<(Vec<Duration>, Vec<Duration>), CliError> {
+    let (mut runner_life, mut cli_life) = (Vec::new(), Vec::new());
+    let label = |key: &str, value: &str| format!("{key}={value}");
+    for _ in 0..n {
+        let started = Instant::now();
+        engine.start_sandbox(spec).await?.remove().await;
+        runner_life.push(started.elapsed());
+
+        let started = Instant::now();
+        let output = tokio::process::Command::new("docker")
+            .args([
+                "run",
+                "-d",
+                "--init",
+                "--network",
+                "none",
+                "--label",
+                &label(MANAGED_LABEL, "true"),
+                "--label",
+                &label(OWNER_LABEL, reaper::owner()),
+                image,
+                "sleep",
+                "3600",
+            ])
+            .output()
+            .await
+            .map_err(no_docker_cli)?;
+        let id = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let removed = tokio::process::Command::new("docker")
+            .args(["rm", "-f", &id])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .await
+            .map_err(no_docker_cli)?;
+        cli_life.push(started.elapsed());
+        if !output.status.success() || !removed.success() {
+            return Err(CliError::new(
+                exit::FAILED,
+                format!("docker run/rm failed: {}", String::from_utf8_lossy(&output.stderr)),
+            ));
+        }
+        bar.inc(2);
+    }
+    Ok((runner_life, cli_life))
 }
 
 fn no_docker_cli(e: std::io::Error) -> CliError {

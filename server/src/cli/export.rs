@@ -14,7 +14,7 @@ use crate::trace::atif;
 #[command(after_help = "\
 RUN is a run folder (`.self-harness/runs/<run>`: an `eval` run or the loop's episodes of one \
 harness version) or just its name. Every finished episode becomes one trajectory.json in OUT, \
-in the same folders as its trace (an `eval` run's: <task>/<trial>, wherever the store keeps \
+in the same folders as its trace (an `eval` run's: <task>/<repeat>, wherever the store keeps \
 the episode); unfinished episodes (trace.jsonl.partial) are left out. The \
 trajectories follow Harbor's Agent Trajectory Interchange Format as Harbor 0.25.0 ships it \
 (docs/harbor.md has the mapping). Traces do not record the prompts: give --harness and --tasks \
@@ -117,7 +117,7 @@ pub async fn run(args: ExportArgs) -> CliResult {
     }
 }
 
-/// The episodes an `eval` run lists in its `run.json` — `<task>/<trial>` and its trace in the
+/// The episodes an `eval` run lists in its `run.json` — `<task>/<repeat>` and its trace in the
 /// store — or `None` for a folder whose traces lie inside it (the loop's, an older `eval`'s).
 /// The file may be a stranger's: a task that is not one plain name, or a trace that leads
 /// outside the store, is refused with the file named.
@@ -137,13 +137,13 @@ fn listed_episodes(run: &Path) -> Result<Option<Vec<(PathBuf, PathBuf)>>, CliErr
         if !plain(Path::new(&row.task)) || Path::new(&row.task).components().count() != 1 {
             return Err(bad(format!("the task {:?} is not a plain name", row.task)));
         }
-        for (trial, trace) in row.traces.iter().enumerate() {
+        for (repeat, trace) in row.traces.iter().enumerate() {
             let path = store.join(trace);
             let within = path.canonicalize().is_ok_and(|p| p.starts_with(&inside));
             if !plain(trace) || (path.exists() && !within) {
                 return Err(bad(format!("the trace {} is not inside the store {}", trace.display(), store.display())));
             }
-            episodes.push((Path::new(&row.task).join(trial.to_string()), path));
+            episodes.push((Path::new(&row.task).join(repeat.to_string()), path));
         }
     }
     Ok((!episodes.is_empty()).then_some(episodes))

@@ -76,122 +76,130 @@ pub enum ImagesCommand {
 pub async fn run(command: ImagesCommand) -> CliResult {
     match command {
         ImagesCommand::Build { force, python, mirror, ca_bundle, work_dir, json } => {
-            let pythons = python_images_named(&python)?;
-            let engine = engine().await?;
             let options = BuildOptions { force, mirror, ca_bundle, work_dir };
-            let spinner = ui::spinner("images build");
-            let interactive = ui::interactive();
-            let progress = |line: &str| {
-                if interactive {
-                    spinner.set_message(line.to_string());
-                } else if !line.starts_with("I: ") {
-                    // On a pipe: our steps, and debootstrap's warnings and errors, not its
-                    // hundreds of per-package lines.
-                    ui::info(line);
-                }
-            };
-            let failed = |e: crate::sandbox::SandboxError| {
-                let code =
-                    if matches!(e, crate::sandbox::SandboxError::Io(_)) { exit::ENVIRONMENT } else { exit::FAILED };
-                CliError::new(code, e.to_string())
-            };
-            let mut reports = base::build(engine, &options, &progress).await.map_err(failed)?;
-            // The Ubuntu stand-in, and the literal `ubuntu:*` names pointed at it, as Harbor's
-            // own builds find them.
-            for served in standins::STAND_INS.iter().map(|s| &s.serves) {
-                let standins::Serves::Ubuntu(on) = served else { continue };
-                let tag = crate::sandbox::ubuntu::tag(on);
-                if reports.iter().any(|r| r.tag == tag) {
-                    continue;
-                }
-                let started = std::time::Instant::now();
-                if options.force {
-                    engine.remove_image(&tag).await;
-                }
-                let mut log = |line: &str| progress(line);
-                let ensured = crate::sandbox::ubuntu::ensure(engine, on, &mut log).await.map_err(failed)?;
-                let mut aliases = Vec::new();
-                for name in standins::literal_names(&tag) {
-                    base::tag_alias(engine, &tag, name).await.map_err(failed)?;
-                    aliases.push(name.to_string());
-                }
-                reports.push(base::BuildReport {
-                    tag,
-                    up_to_date: !ensured.built,
-                    aliases,
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-            }
-            for python in pythons {
-                let started = std::time::Instant::now();
-                if options.force {
-                    engine.remove_image(&python.tag()).await;
-                }
-                let mut log = |line: &str| progress(line);
-                let ensured =
-                    crate::sandbox::python::ensure(engine, python, &options.mirror, &mut log).await.map_err(failed)?;
-                reports.push(base::BuildReport {
-                    tag: python.tag(),
-                    up_to_date: !ensured.built,
-                    aliases: Vec::new(),
-                    seconds: started.elapsed().as_secs_f64(),
-                });
-            }
-            spinner.finish_and_clear();
-            if json {
-                println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
-            } else {
-                let mut table = ui::table(&["image", "state", "seconds", "tagged as"]);
-                for r in &reports {
-                    let state = if r.up_to_date { "up to date" } else { "built" };
-                    table.add_row(vec![r.tag.clone(), state.into(), format!("{:.0}", r.seconds), r.aliases.join(", ")]);
-                }
-                println!("{table}");
-            }
-            Ok(exit::OK)
+            build(&python, options, json).await
         }
-        ImagesCommand::StandIns { json } => {
-            // Without an engine the table is still worth showing; only "built" is unknown.
-            let engine = crate::sandbox::Engine::connect().await.ok();
-            let mut rows = Vec::new();
-            for s in STAND_INS {
-                let tag = s.serves.tag();
-                let built = match &engine {
-                    Some(engine) => Some(engine.has_image(&tag).await),
-                    None => None,
-                };
-                let differences: Vec<&str> = s.differences.iter().chain(SHARED_DIFFERENCES).copied().collect();
-                rows.push(serde_json::json!({
-                    "pattern": s.pattern,
-                    "served_by": tag,
-                    "provides": s.serves.describe(),
-                    "built": built,
-                    "differences": differences,
-                }));
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
-                return Ok(exit::OK);
-            }
-            let mut table = ui::table(&["registry image", "served by", "provides", "built", "known differences"]);
-            for (s, row) in STAND_INS.iter().zip(&rows) {
-                let built = match row["built"].as_bool() {
-                    Some(true) => "yes",
-                    Some(false) => "no",
-                    None => "?",
-                };
-                let differences: Vec<String> = s.differences.iter().map(|d| format!("• {d}")).collect();
-                table.add_row(vec![
-                    s.pattern.to_string(),
-                    s.serves.tag(),
-                    s.serves.describe(),
-                    built.into(),
-                    differences.join("\n"),
-                ]);
-            }
-            println!("{table}");
-            println!("Every stand-in also differs in this: {}", SHARED_DIFFERENCES.join("; "));
-            Ok(exit::OK)
-        }
+        ImagesCommand::StandIns { json } => stand_ins(json).await,
     }
+}
+
+/// `images build`: the base images, the Ubuntu stand-in (and the `ubuntu:*` names pointed
+/// at it) and the Python images asked for, each built unless up to date.
+async fn build(python: &[String], options: BuildOptions, json: bool) -> CliResult {
+    let pythons = python_images_named(python)?;
+    let engine = engine().await?;
+    let spinner = ui::spinner("images build");
+    let interactive = ui::interactive();
+    let progress = |line: &str| {
+        if interactive {
+            spinner.set_message(line.to_string());
+        } else if !line.starts_with("I: ") {
+            // On a pipe: our steps, and debootstrap's warnings and errors, not its
+            // hundreds of per-package lines.
+            ui::info(line);
+        }
+    };
+    let failed = |e: crate::sandbox::SandboxError| {
+        let code = if matches!(e, crate::sandbox::SandboxError::Io(_)) { exit::ENVIRONMENT } else { exit::FAILED };
+        CliError::new(code, e.to_string())
+    };
+    let mut reports = base::build(engine, &options, &progress).await.map_err(failed)?;
+    // The Ubuntu stand-in, and the literal `ubuntu:*` names pointed at it, as Harbor's
+    // own builds find them.
+    for served in standins::STAND_INS.iter().map(|s| &s.serves) {
+        let standins::Serves::Ubuntu(on) = served else { continue };
+        let tag = crate::sandbox::ubuntu::tag(on);
+        if reports.iter().any(|r| r.tag == tag) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        if options.force {
+            engine.remove_image(&tag).await;
+        }
+        let mut log = |line: &str| progress(line);
+        let ensured = crate::sandbox::ubuntu::ensure(engine, on, &mut log).await.map_err(failed)?;
+        let mut aliases = Vec::new();
+        for name in standins::literal_names(&tag) {
+            base::tag_alias(engine, &tag, name).await.map_err(failed)?;
+            aliases.push(name.to_string());
+        }
+        reports.push(base::BuildReport {
+            tag,
+            up_to_date: !ensured.built,
+            aliases,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    for python in pythons {
+        let started = std::time::Instant::now();
+        if options.force {
+            engine.remove_image(&python.tag()).await;
+        }
+        let mut log = |line: &str| progress(line);
+        let ensured =
+            crate::sandbox::python::ensure(engine, python, &options.mirror, &mut log).await.map_err(failed)?;
+        reports.push(base::BuildReport {
+            tag: python.tag(),
+            up_to_date: !ensured.built,
+            aliases: Vec::new(),
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    }
+    spinner.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports).unwrap_or_default());
+    } else {
+        let mut table = ui::table(&["image", "state", "seconds", "tagged as"]);
+        for r in &reports {
+            let state = if r.up_to_date { "up to date" } else { "built" };
+            table.add_row(vec![r.tag.clone(), state.into(), format!("{:.0}", r.seconds), r.aliases.join(", ")]);
+        }
+        println!("{table}");
+    }
+    Ok(exit::OK)
+}
+
+/// `images stand-ins`: which registry images this machine serves with what, and how they differ.
+async fn stand_ins(json: bool) -> CliResult {
+    // Without an engine the table is still worth showing; only "built" is unknown.
+    let engine = crate::sandbox::Engine::connect().await.ok();
+    let mut rows = Vec::new();
+    for s in STAND_INS {
+        let tag = s.serves.tag();
+        let built = match &engine {
+            Some(engine) => Some(engine.has_image(&tag).await),
+            None => None,
+        };
+        let differences: Vec<&str> = s.differences.iter().chain(SHARED_DIFFERENCES).copied().collect();
+        rows.push(serde_json::json!({
+            "pattern": s.pattern,
+            "served_by": tag,
+            "provides": s.serves.describe(),
+            "built": built,
+            "differences": differences,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(exit::OK);
+    }
+    let mut table = ui::table(&["registry image", "served by", "provides", "built", "known differences"]);
+    for (s, row) in STAND_INS.iter().zip(&rows) {
+        let built = match row["built"].as_bool() {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "?",
+        };
+        let differences: Vec<String> = s.differences.iter().map(|d| format!("• {d}")).collect();
+        table.add_row(vec![
+            s.pattern.to_string(),
+            s.serves.tag(),
+            s.serves.describe(),
+            built.into(),
+            differences.join("\n"),
+        ]);
+    }
+    println!("{table}");
+    println!("Every stand-in also differs in this: {}", SHARED_DIFFERENCES.join("; "));
+    Ok(exit::OK)
 }

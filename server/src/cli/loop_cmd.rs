@@ -48,7 +48,8 @@ pub struct LoopArgs {
     /// Candidates asked for per weakness.
     #[arg(long, default_value_t = ProposeOptions::default().candidates)]
     candidates: usize,
-    /// Weaknesses addressed per iteration.
+    /// Weaknesses addressed per iteration: the best supported first, but while nothing is
+    /// accepted each iteration moves on to those not yet addressed against the same harness.
     #[arg(long, default_value_t = LoopOptions::DEFAULT_WEAKNESSES)]
     weaknesses: usize,
     /// Candidates validated per iteration. Every proposal first runs on the mine split (its

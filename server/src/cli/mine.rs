@@ -75,7 +75,7 @@ pub async fn run(args: MineArgs) -> CliResult {
     let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
     let say = |line: &str| reporter.say(line);
     let ctx = setup.context(&on_episode, &say);
-    reporter.set_planned(ctx.jobs(crate::splits::Split::Mine).len() as u64);
+    reporter.set_planned(ctx.keys(crate::splits::Split::Mine).len() as u64);
     let mine::Mining { episodes, weaknesses, .. } =
         mine::mine(&ctx, &harness).await.map_err(|e| CliError::new(exit::ENVIRONMENT, e.to_string()))?;
     let path = setup.store.weaknesses_path();

@@ -344,7 +344,7 @@ impl BackendArgs {
         config: &crate::config::BackendConfig,
         store: &crate::store::Store,
         parallel: usize,
-    ) -> Result<Option<crate::harbor::Backend>, CliError> {
+    ) -> Result<Option<crate::harbor::Harbor>, CliError> {
         let flags = crate::app::HarborFlags {
             wanted: self.backend.as_deref().map(|b| b == "harbor"),
             environment: self.harbor_env.clone(),
@@ -368,7 +368,7 @@ async fn stage_setup(
     run: &SplitRunArgs,
     agent: &AgentArgs,
 ) -> Result<crate::app::Setup, CliError> {
-    let (client, model, improver) = agent.clients()?;
+    let (client, model, proposer_model) = agent.clients()?;
     let config = project_config(agent.config.as_deref())?;
     let harbor = run.backend.harbor(&config.backend, &store, run.parallel as usize)?;
     let choices = crate::app::Choices {
@@ -376,7 +376,7 @@ async fn stage_setup(
         store,
         client,
         model,
-        improver,
+        proposer_model,
         harbor,
         parallel: run.parallel as usize,
         time_limit: agent.time_limit(),
@@ -402,7 +402,7 @@ struct PolicyArgs {
     policy: String,
     /// The test's significance level: the chance that a candidate no better than its
     /// parent is accepted (per iteration of the loop, whatever its number of candidates).
-    #[arg(long, default_value_t = crate::stages::validate::Policy::DEFAULT_ALPHA)]
+    #[arg(long, default_value_t = crate::stages::validate::AcceptanceRule::DEFAULT_ALPHA)]
     alpha: f64,
     /// Reject a candidate that spends more than this many times its parent's tokens on the
     /// same episodes (e.g. 1.5), however well it does.
@@ -412,8 +412,12 @@ struct PolicyArgs {
 
 impl PolicyArgs {
     fn options(&self) -> crate::stages::validate::ValidateOptions {
-        use crate::stages::validate::{Policy, ValidateOptions};
-        let policy = if self.policy == "paper" { Policy::Paper } else { Policy::PairedTasks { alpha: self.alpha } };
+        use crate::stages::validate::{AcceptanceRule, ValidateOptions};
+        let policy = if self.policy == "paper" {
+            AcceptanceRule::Paper
+        } else {
+            AcceptanceRule::PairedTasks { alpha: self.alpha }
+        };
         ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio, ..ValidateOptions::default() }
     }
 }

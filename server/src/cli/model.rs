@@ -197,6 +197,35 @@ async fn serve(args: ServeArgs) -> CliResult {
     let server = model::start(&files, &options).await.map_err(model_error)?;
     bar.finish_and_clear();
 
+    print_server(&server, &files, &args);
+    if args.detach {
+        if !args.json && !server.reused {
+            ui::info(&format!("running in the background (pid {}); `self-harness model stop` ends it", server.pid));
+        }
+        return Ok(exit::OK);
+    }
+    if server.reused {
+        // Someone else's foreground or detached server: not ours to stop.
+        return Ok(exit::OK);
+    }
+    if !args.json {
+        ui::info("serving until Ctrl-C");
+    }
+    let mut guard = StopOnDrop(Some(server));
+    let status = match guard.0.as_mut() {
+        Some(server) => server.wait().await,
+        None => String::new(),
+    };
+    let tail = guard.0.as_ref().map(|s| s.log_tail(20)).unwrap_or_default();
+    if let Some(server) = guard.0.take() {
+        let _ = std::fs::remove_file(&server.pid_file);
+    }
+    Err(CliError::new(exit::FAILED, format!("the model server exited ({status}); last lines of its log:\n{tail}")))
+}
+
+/// Where the model server answers (JSON under `--json`): for the user, and for a script
+/// that sets the OpenAI-compatible variables from it.
+fn print_server(server: &model::RunningServer, files: &model::ModelFiles, args: &ServeArgs) {
     if args.json {
         let value = serde_json::json!({
             "base_url": server.base_url,
@@ -221,29 +250,6 @@ async fn serve(args: ServeArgs) -> CliResult {
         println!("OPENAI_MODEL={}", server.model_name);
         ui::info(&format!("log: {}", server.log.display()));
     }
-    if args.detach {
-        if !args.json && !server.reused {
-            ui::info(&format!("running in the background (pid {}); `self-harness model stop` ends it", server.pid));
-        }
-        return Ok(exit::OK);
-    }
-    if server.reused {
-        // Someone else's foreground or detached server: not ours to stop.
-        return Ok(exit::OK);
-    }
-    if !args.json {
-        ui::info("serving until Ctrl-C");
-    }
-    let mut guard = StopOnDrop(Some(server));
-    let status = match guard.0.as_mut() {
-        Some(server) => server.wait().await,
-        None => String::new(),
-    };
-    let tail = guard.0.as_ref().map(|s| s.log_tail(20)).unwrap_or_default();
-    if let Some(server) = guard.0.take() {
-        let _ = std::fs::remove_file(&server.pid_file);
-    }
-    Err(CliError::new(exit::FAILED, format!("the model server exited ({status}); last lines of its log:\n{tail}")))
 }
 
 /// In the foreground, the server ends with this command, also on Ctrl-C (when the future

@@ -9,7 +9,7 @@ use clap::Args;
 use super::{exit, ui, CliError, CliResult};
 use crate::episodes::Episode;
 use crate::splits::Split;
-use crate::stages::validate::{self, Candidate, Policy, Progress, ValidateError};
+use crate::stages::validate::{self, AcceptanceRule, Candidate, Progress, ValidateError};
 use crate::store::Store;
 
 #[derive(Args)]
@@ -65,9 +65,12 @@ pub async fn run(args: ValidateArgs) -> CliResult {
     let say = |line: &str| reporter.say(line);
     let ctx = setup.context(&on_episode, &say);
     // Parent and candidate on the validate split; the paper's two-way rule adds the mine split.
-    let sides =
-        if options.policy == Policy::Paper { vec![Split::Validate, Split::Mine] } else { vec![Split::Validate] };
-    reporter.set_planned(2 * sides.iter().map(|&split| ctx.jobs(split).len() as u64).sum::<u64>());
+    let sides = if options.policy == AcceptanceRule::Paper {
+        vec![Split::Validate, Split::Mine]
+    } else {
+        vec![Split::Validate]
+    };
+    reporter.set_planned(2 * sides.iter().map(|&split| ctx.keys(split).len() as u64).sum::<u64>());
     let on_progress = |p: &Progress| {
         if args.json {
             ui::event(serde_json::json!({

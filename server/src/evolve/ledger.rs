@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::episodes::{Score, Spend};
 use crate::splits::Split;
-use crate::stages::validate::{policy_text, Decision, Policy};
+use crate::stages::validate::{policy_text, AcceptanceRule, Decision};
 
 /// A loop stage that calls the model outside episodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub enum Entry {
         seed: u64,
         repeats: u32,
         #[serde(with = "policy_text")]
-        policy: Policy,
+        policy: AcceptanceRule,
         /// The cap on each episode's agent time, in seconds.
         #[serde(default)]
         episode_timeout_secs: Option<u64>,
@@ -136,7 +136,7 @@ pub enum Entry {
         candidate_version: String,
         /// The acceptance rule, kept as `paired-tasks(alpha=0.05)` or `paper(…)`.
         #[serde(with = "policy_text")]
-        policy: Policy,
+        policy: AcceptanceRule,
         /// The verdict and its numbers, as the validate stage decided them (its record's,
         /// kept flat in the line as it always was).
         #[serde(flatten)]

@@ -9,12 +9,14 @@
 //! not re-validated, and an edit already installed is recognised by its version.
 
 pub mod ledger;
+mod next;
 mod plan;
 pub mod screen;
 
 use std::path::{Path, PathBuf};
 
 use ledger::{Entry, Stage};
+pub use next::{next, Next};
 pub use plan::{plan, Plan};
 
 use crate::episodes::{score, Episode, Spend};
@@ -22,7 +24,7 @@ use crate::harness::Harness;
 use crate::splits::Split;
 use crate::stages::mine::{self, Weakness};
 use crate::stages::propose::{self, Budget, Proposal, ProposeOptions};
-use crate::stages::validate::{self, Candidate, Decision, Policy, ValidateOptions};
+use crate::stages::validate::{self, AcceptanceRule, Candidate, Decision, ValidateOptions};
 use crate::stages::Context;
 
 /// How the loop runs.
@@ -31,7 +33,8 @@ pub struct LoopOptions {
     pub harness_dir: PathBuf,
     pub iterations: u32,
     pub auto_apply: bool,
-    /// Weaknesses addressed per iteration (the best supported first).
+    /// Weaknesses addressed per iteration (the best supported first, rotating while nothing
+    /// is accepted: see `addressed`).
     pub weaknesses: usize,
     /// How each iteration proposes (its `iteration` is set per iteration).
     pub propose: ProposeOptions,
@@ -174,7 +177,7 @@ impl Ledger<'_> {
     }
 }
 
-/// Runs the loop to its end.
+/// Runs the loop to its end: the step [`next`] reads from the ledger, again and again.
 pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, LoopError> {
     let lock = ctx.store().loop_lock_path();
     let Some(_held) = crate::util::FileLock::try_acquire(&lock, "the loop")? else {
@@ -182,19 +185,7 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         return Err(LoopError::Busy { store: ctx.store().root().to_path_buf(), holder });
     };
     let ledger = Ledger { path: ctx.store().ledger_path(), ctx };
-    for (config, section) in [(ctx.client().config(), "model"), (ctx.improver.config(), "proposer")] {
-        if config.price().is_none() {
-            let unknown = format!(
-                "no price is known for the model {} at {}, so what it costs is not counted; give it one in \
-                 [{section}.price] of self-harness.toml",
-                config.model, config.base_url
-            );
-            if options.budget_usd.is_some() {
-                return Err(LoopError::Price(format!("a USD budget cannot be kept: {unknown}")));
-            }
-            (ctx.say)(&format!("warning: {unknown}"));
-        }
-    }
+    warn_of_unknown_prices(options, ctx)?;
     let mut harness = load(&options.harness_dir)?;
     match crate::util::repair_torn_tail(&ledger.path) {
         Ok(Some(aside)) => (ctx.say)(&format!(
@@ -208,152 +199,62 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
     let entries = ledger.entries()?;
     // Budgets hold across restarts: what earlier runs of this loop spent counts too.
     let earlier = ledger::total_spend(&entries);
-    let start = Entry::Start {
-        at: now(),
-        harness_dir: options.harness_dir.clone(),
-        harness_version: harness.version().to_string(),
-        model: ctx.runner.model.clone(),
-        splits: ctx.splits.sets.clone(),
-        seed: ctx.seed,
-        repeats: ctx.repeats,
-        policy: options.validate.policy,
-        episode_timeout_secs: ctx.runner.time_limit.map(|t| t.as_secs()),
-    };
-    // A ledger is resumed only with the settings that made its episodes and decisions.
-    match entries.iter().find(|e| matches!(e, Entry::Start { .. })) {
-        None => ledger.append(start)?,
-        Some(started) => {
-            let differences = started.start_differences(&start);
-            if !differences.is_empty() {
-                return Err(LoopError::Resume { ledger: ledger.path.clone(), differences: differences.join("; ") });
-            }
-        }
-    }
-    let mut done_iterations = entries
-        .iter()
-        .filter_map(|e| if let Entry::IterationEnd { iteration, .. } = e { Some(*iteration) } else { None })
-        .max()
-        .unwrap_or(0);
-    if let Some(installed) = installed_before_a_crash(&entries, &harness, done_iterations + 1) {
-        (ctx.say)(&format!(
-            "iteration {} had installed {} (version {}) when the loop stopped; recording it",
-            done_iterations + 1,
-            installed.join("+"),
-            harness.version()
-        ));
-        done_iterations += 1;
-        if !entries.iter().any(|e| matches!(e, Entry::Applied { iteration, .. } if *iteration == done_iterations)) {
-            record_applied(&ledger, options, &harness, done_iterations, &installed, &[], &[])?;
-        }
-        let version = harness.version().to_string();
-        ledger.append(Entry::IterationEnd { at: now(), iteration: done_iterations, harness_version: version })?;
-    }
-
+    start(options, &ledger, &entries, &harness)?;
     if let Some(note) = crate::stages::repeats_note(&harness, ctx.repeats) {
         (ctx.say)(&note);
     }
-    // Baseline: the starting harness on every split (the test split only for the report).
-    if done_iterations == 0 {
-        (ctx.say)("baseline");
-        for split in [Split::Mine, Split::Validate, Split::Test] {
-            ledger.evaluate(&harness, split, 0).await?;
-        }
-    }
 
     let mut reason = format!("{} iteration(s) done", options.iterations);
-    for iteration in done_iterations + 1..=options.iterations {
-        if let Some(why) = ledger.over_budget(options, &earlier) {
-            reason = why;
-            break;
-        }
-        (ctx.say)(&format!("iteration {iteration}: mining"));
-        let mined = ledger.evaluate(&harness, Split::Mine, iteration).await?;
-        let weaknesses = weaknesses(&ledger, &harness, &mined, iteration).await?;
-        if weaknesses.is_empty() {
-            reason = "no weakness found in the mine split's failed traces".into();
-            ledger.append(Entry::IterationEnd {
-                at: now(),
-                iteration,
-                harness_version: harness.version().to_string(),
-            })?;
-            break;
-        }
-
-        let addressed = &weaknesses[..weaknesses.len().min(options.weaknesses)];
-        (ctx.say)(&format!("iteration {iteration}: proposing for {} weakness(es)", addressed.len()));
-        let proposals = proposals(options, &ledger, &harness, addressed, iteration).await?;
-        if !options.auto_apply {
-            reason = format!(
-                "waiting for a person: {} proposal(s) in {}; review them, then run again with --auto-apply",
-                proposals.len(),
-                ctx.store().iteration_dir(iteration).display()
-            );
-            ledger.append(Entry::Finish {
-                at: now(),
-                harness_version: harness.version().to_string(),
-                reason: reason.clone(),
-            })?;
-            return Ok(LoopEnd { harness_version: harness.version().to_string(), reason });
-        }
-
-        let finalists = screen::screen(options, &ledger, &earlier, &mined, &proposals, iteration).await?;
-        (ctx.say)(&format!("iteration {iteration}: validating {} candidate(s)", finalists.len()));
-        // One family per iteration: its finalists and, when there are several, their
-        // combination are judged against the same parent sample — a fresh one each
-        // iteration (the first is the baseline's), so no sample decides twice.
-        let family = finalists.len() + usize::from(finalists.len() > 1);
-        let judging = ValidateOptions { family, sample: iteration - 1, ..options.validate };
-        if !finalists.is_empty() {
-            // Out of reach whatever the parent does: said without spending its sample.
-            let tasks = ctx.splits.tasks(Split::Validate).len();
-            let mut why = unreachable(&judging, &vec![0; tasks], ctx.repeats);
-            if why.is_none() {
-                let (parent, _) = score(&ctx.run_sample(&harness, Split::Validate, judging.sample).await?);
-                let passes: Vec<u32> = parent.per_task.values().map(|t| t.passed).collect();
-                why = unreachable(&judging, &passes, ctx.repeats);
+    loop {
+        let entries = ledger.entries()?;
+        match next(&entries, harness.version(), options.iterations) {
+            Next::Installed { iteration, proposals, applied } => {
+                (ctx.say)(&format!(
+                    "iteration {iteration} had installed {} (version {}) when the loop stopped; recording it",
+                    proposals.join("+"),
+                    harness.version()
+                ));
+                if !applied {
+                    record_applied(&ledger, options, &harness, iteration, &proposals, &[], &[])?;
+                }
+                let version = harness.version().to_string();
+                ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: version })?;
             }
-            if let Some(why) = why {
-                (ctx.say)(&format!("  no candidate can be accepted: {why}"));
-            }
-        }
-        // Candidates are validated against the kept copy of their parent, as the editor
-        // does, so that the decision's parent folder still holds the parent after an apply.
-        let parent = load(&ctx.store().snapshot(&harness)?)?;
-        let mut accepted: Vec<(Proposal, f64)> = Vec::new();
-        for proposal in &finalists {
-            if let Some(why) = ledger.over_budget(options, &earlier) {
-                (ctx.say)(&format!("  {why}: {} left unvalidated", proposal.id));
-                break;
-            }
-            let candidate = load(&proposal.dir)?;
-            let verdict =
-                decide(options, judging, &ledger, iteration, &parent, candidate, std::slice::from_ref(proposal))
-                    .await?;
-            if let Some(p) = verdict {
-                accepted.push((proposal.clone(), p));
-            }
-        }
-        // Several winners: validate them combined before accepting the combination.
-        let mut winner: Option<(PathBuf, Vec<String>, String)> = None;
-        accepted.sort_by(|a, b| a.1.total_cmp(&b.1));
-        if accepted.len() > 1 {
-            let dir = ctx.store().candidates_dir().join(format!("{iteration}-combined"));
-            let all: Vec<Proposal> = accepted.iter().map(|(p, _)| p.clone()).collect();
-            if let Some(combined) = combine(&harness, &all, &dir, options.propose.budget) {
-                let version = combined.version().to_string();
-                if decide(options, judging, &ledger, iteration, &parent, combined, &all).await?.is_some() {
-                    winner = Some((dir, all.iter().map(|p| p.id.clone()).collect(), version));
+            Next::Baseline => {
+                // The starting harness on every split (the test split only for the report).
+                (ctx.say)("baseline");
+                for split in [Split::Mine, Split::Validate, Split::Test] {
+                    ledger.evaluate(&harness, split, 0).await?;
                 }
             }
+            Next::Iteration(iteration) => {
+                if let Some(why) = ledger.over_budget(options, &earlier) {
+                    reason = why;
+                    break;
+                }
+                match iterate(options, &ledger, &earlier, &mut harness, iteration).await? {
+                    Iterated::Ended => {}
+                    Iterated::Stopped(why) => {
+                        reason = why;
+                        break;
+                    }
+                    Iterated::Waiting(why) => {
+                        let version = harness.version().to_string();
+                        ledger.append(Entry::Finish {
+                            at: now(),
+                            harness_version: version.clone(),
+                            reason: why.clone(),
+                        })?;
+                        return Ok(LoopEnd { harness_version: version, reason: why });
+                    }
+                }
+            }
+            Next::Final => break,
+            Next::Finished(reason) => {
+                (ctx.say)(&format!("the loop had finished already: {reason}"));
+                return Ok(LoopEnd { harness_version: harness.version().to_string(), reason });
+            }
         }
-        if winner.is_none() {
-            winner = accepted.first().map(|(p, _)| (p.dir.clone(), vec![p.id.clone()], p.version.clone()));
-        }
-        if let Some((dir, ids, version)) = winner {
-            harness = install(options, &harness, &dir, &version)?;
-            record_applied(&ledger, options, &harness, iteration, &ids, &weaknesses, &proposals)?;
-        }
-        ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
     }
 
     // The report's numbers: the final harness on the held-out test split.
@@ -367,10 +268,165 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
     Ok(LoopEnd { harness_version: harness.version().to_string(), reason })
 }
 
+/// Says which models have no price (their cost is not counted); an error when a USD budget
+/// was asked for, which could then not be kept.
+fn warn_of_unknown_prices(options: &LoopOptions, ctx: &Context<'_>) -> Result<(), LoopError> {
+    for (config, section) in [(ctx.client().config(), "model"), (ctx.proposer_model.config(), "proposer")] {
+        if config.price().is_none() {
+            let unknown = format!(
+                "no price is known for the model {} at {}, so what it costs is not counted; give it one in \
+                 [{section}.price] of self-harness.toml",
+                config.model, config.base_url
+            );
+            if options.budget_usd.is_some() {
+                return Err(LoopError::Price(format!("a USD budget cannot be kept: {unknown}")));
+            }
+            (ctx.say)(&format!("warning: {unknown}"));
+        }
+    }
+    Ok(())
+}
+
+/// Records the loop's settings when the ledger is new; a ledger is resumed only with the
+/// settings that made its episodes and decisions.
+fn start(options: &LoopOptions, ledger: &Ledger<'_>, entries: &[Entry], harness: &Harness) -> Result<(), LoopError> {
+    let ctx = ledger.ctx;
+    let start = Entry::Start {
+        at: now(),
+        harness_dir: options.harness_dir.clone(),
+        harness_version: harness.version().to_string(),
+        model: ctx.runner.model.clone(),
+        splits: ctx.splits.sets.clone(),
+        seed: ctx.seed,
+        repeats: ctx.repeats,
+        policy: options.validate.policy,
+        episode_timeout_secs: ctx.runner.time_limit.map(|t| t.as_secs()),
+    };
+    match entries.iter().find(|e| matches!(e, Entry::Start { .. })) {
+        None => ledger.append(start)?,
+        Some(started) => {
+            let differences = started.start_differences(&start);
+            if !differences.is_empty() {
+                return Err(LoopError::Resume { ledger: ledger.path.clone(), differences: differences.join("; ") });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How an iteration ended.
+enum Iterated {
+    /// It ended (its `IterationEnd` is recorded), with an edit installed or not.
+    Ended,
+    /// It ended, and the loop ends with it, for this reason.
+    Stopped(String),
+    /// It stopped before screening, for a person to review its proposals.
+    Waiting(String),
+}
+
+/// One iteration: mine → propose → screen → validate → apply, each step taking what the
+/// ledger holds of it. `harness` becomes the installed winner, if there is one.
+async fn iterate(
+    options: &LoopOptions,
+    ledger: &Ledger<'_>,
+    earlier: &Spend,
+    harness: &mut Harness,
+    iteration: u32,
+) -> Result<Iterated, LoopError> {
+    let ctx = ledger.ctx;
+    (ctx.say)(&format!("iteration {iteration}: mining"));
+    let mined = ledger.evaluate(harness, Split::Mine, iteration).await?;
+    let weaknesses = weaknesses(ledger, harness, &mined, iteration).await?;
+    if weaknesses.is_empty() {
+        ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
+        return Ok(Iterated::Stopped("no weakness found in the mine split's failed traces".into()));
+    }
+
+    let addressed = addressed(&ledger.entries()?, &weaknesses, harness.version(), iteration, options.weaknesses);
+    (ctx.say)(&format!(
+        "iteration {iteration}: proposing for {} weakness(es): {}",
+        addressed.len(),
+        addressed.iter().map(|w| w.id.as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    let proposals = proposals(options, ledger, harness, &addressed, iteration).await?;
+    if !options.auto_apply {
+        return Ok(Iterated::Waiting(format!(
+            "waiting for a person: {} proposal(s) in {}; review them, then run again with --auto-apply",
+            proposals.len(),
+            ctx.store().iteration_dir(iteration).display()
+        )));
+    }
+
+    let finalists = screen::screen(options, ledger, earlier, &mined, &proposals, iteration).await?;
+    (ctx.say)(&format!("iteration {iteration}: validating {} candidate(s)", finalists.len()));
+    // One family per iteration: its finalists and, when there are several, their
+    // combination are judged against the same parent sample — a fresh one each
+    // iteration (the first is the baseline's), so no sample decides twice.
+    let family = finalists.len() + usize::from(finalists.len() > 1);
+    let judging = ValidateOptions { family, sample: iteration - 1, ..options.validate };
+    if !finalists.is_empty() {
+        say_if_out_of_reach(ctx, judging, harness).await?;
+    }
+    // Candidates are validated against the kept copy of their parent, as the editor
+    // does, so that the decision's parent folder still holds the parent after an apply.
+    let parent = load(&ctx.store().snapshot(harness)?)?;
+    let mut accepted: Vec<(Proposal, f64)> = Vec::new();
+    for proposal in &finalists {
+        if let Some(why) = ledger.over_budget(options, earlier) {
+            (ctx.say)(&format!("  {why}: {} left unvalidated", proposal.id));
+            break;
+        }
+        let candidate = load(&proposal.dir)?;
+        let verdict =
+            decide(options, judging, ledger, iteration, &parent, candidate, std::slice::from_ref(proposal)).await?;
+        if let Some(p) = verdict {
+            accepted.push((proposal.clone(), p));
+        }
+    }
+    // Several winners: validate them combined before accepting the combination.
+    let mut winner: Option<(PathBuf, Vec<String>, String)> = None;
+    accepted.sort_by(|a, b| a.1.total_cmp(&b.1));
+    if accepted.len() > 1 {
+        let dir = ctx.store().candidates_dir().join(format!("{iteration}-combined"));
+        let all: Vec<Proposal> = accepted.iter().map(|(p, _)| p.clone()).collect();
+        if let Some(combined) = combine(harness, &all, &dir, options.propose.budget) {
+            let version = combined.version().to_string();
+            if decide(options, judging, ledger, iteration, &parent, combined, &all).await?.is_some() {
+                winner = Some((dir, all.iter().map(|p| p.id.clone()).collect(), version));
+            }
+        }
+    }
+    if winner.is_none() {
+        winner = accepted.first().map(|(p, _)| (p.dir.clone(), vec![p.id.clone()], p.version.clone()));
+    }
+    if let Some((dir, ids, version)) = winner {
+        *harness = install(options, harness, &dir, &version)?;
+        record_applied(ledger, options, harness, iteration, &ids, &weaknesses, &proposals)?;
+    }
+    ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
+    Ok(Iterated::Ended)
+}
+
+/// Says so when no candidate can be accepted, whatever the parent does or, failing that,
+/// against the parent's sample of the validate split (run here, as validation would).
+async fn say_if_out_of_reach(ctx: &Context<'_>, judging: ValidateOptions, harness: &Harness) -> Result<(), LoopError> {
+    let tasks = ctx.splits.tasks(Split::Validate).len();
+    let mut why = unreachable(&judging, &vec![0; tasks], ctx.repeats);
+    if why.is_none() {
+        let (parent, _) = score(&ctx.run_sample(harness, Split::Validate, judging.sample).await?);
+        let passes: Vec<u32> = parent.per_task.values().map(|t| t.passed).collect();
+        why = unreachable(&judging, &passes, ctx.repeats);
+    }
+    if let Some(why) = why {
+        (ctx.say)(&format!("  no candidate can be accepted: {why}"));
+    }
+    Ok(())
+}
+
 /// Why no candidate can be accepted against a parent with `passes` per validate task, if
 /// none can: even a candidate passing every episode would reach an adjusted p above α.
 fn unreachable(judging: &ValidateOptions, passes: &[u32], repeats: u32) -> Option<String> {
-    let Policy::PairedTasks { alpha } = judging.policy else { return None };
+    let AcceptanceRule::PairedTasks { alpha } = judging.policy else { return None };
     let best = validate::smallest_reachable_p(passes, repeats, judging.family);
     (best > alpha).then(|| {
         format!(
@@ -382,6 +438,39 @@ fn unreachable(judging: &ValidateOptions, passes: &[u32], repeats: u32) -> Optio
             judging.family
         )
     })
+}
+
+/// The `n` weaknesses iteration `iteration` addresses: the best supported first, except that
+/// those addressed fewer times against this harness version go before those addressed more.
+/// An iteration that accepted nothing leaves the harness, its traces and so its weaknesses
+/// as they were, and the same weaknesses on top would get the catalog's same remedies again
+/// (discarded as settled) and the model's more of the same: so the loop moves down the list,
+/// and comes back to the top once every weakness has had its turn. Only earlier iterations
+/// count, so a resumed iteration addresses what it addressed before it stopped.
+fn addressed(entries: &[Entry], weaknesses: &[Weakness], version: &str, iteration: u32, n: usize) -> Vec<Weakness> {
+    let same_parent: std::collections::BTreeSet<u32> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Weaknesses { iteration: i, harness_version, .. } if *i < iteration && harness_version == version => {
+                Some(*i)
+            }
+            _ => None,
+        })
+        .collect();
+    let times = |id: &str| {
+        entries
+            .iter()
+            .filter(|e| {
+                matches!(e, Entry::Spent { iteration: i, stage: Stage::Propose, weakness: Some(w), .. }
+                    if same_parent.contains(i) && w == id)
+            })
+            .count()
+    };
+    let mut order: Vec<(usize, usize)> = weaknesses.iter().enumerate().map(|(rank, w)| (times(&w.id), rank)).collect();
+    order.sort_unstable();
+    let mut chosen: Vec<usize> = order.into_iter().take(n).map(|(_, rank)| rank).collect();
+    chosen.sort_unstable();
+    chosen.into_iter().map(|rank| weaknesses[rank].clone()).collect()
 }
 
 fn load(dir: &Path) -> Result<Harness, LoopError> {
@@ -505,7 +594,8 @@ async fn proposals(
             continue;
         }
         let round =
-            propose::propose_for(ledger.ctx.improver, store, harness, (w, weakness), &asking, &found, &settled).await;
+            propose::propose_for(ledger.ctx.proposer_model, store, harness, (w, weakness), &asking, &found, &settled)
+                .await;
         let mut record: Vec<Entry> = Vec::new();
         for (id, reason) in round.discarded {
             record.push(Entry::Discarded { at: now(), iteration, id, reason });
@@ -644,20 +734,6 @@ fn install(options: &LoopOptions, parent: &Harness, dir: &Path, version: &str) -
     Ok(installed)
 }
 
-/// The proposals whose accepted candidate the working harness is, when a loop stopped
-/// between installing iteration `in_flight`'s winner and recording its end: the edit is
-/// recognised by its version, and the iteration is not run again on top of it.
-fn installed_before_a_crash(entries: &[Entry], harness: &Harness, in_flight: u32) -> Option<Vec<String>> {
-    entries.iter().find_map(|e| match e {
-        Entry::Decision { iteration, decision, candidate_version, proposals, .. }
-            if decision.accepted && *iteration == in_flight && candidate_version == harness.version() =>
-        {
-            Some(proposals.clone())
-        }
-        _ => None,
-    })
-}
-
 /// Records `harness`, just installed from proposals `ids`, as the next harness version,
 /// and commits its files when the folder is in a git repository.
 fn record_applied(
@@ -727,4 +803,46 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T> {
 
 fn now() -> String {
     crate::util::now_rfc3339()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn weakness(id: &str) -> Weakness {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "title": id, "description": "", "criticality": "high", "support": "",
+            "surface": "prompts.system", "evidence": [], "tasks": []
+        }))
+        .unwrap()
+    }
+
+    fn mined(iteration: u32, version: &str) -> Entry {
+        Entry::Weaknesses { at: now(), iteration, harness_version: version.into(), ids: vec![], titles: vec![] }
+    }
+
+    fn proposed_for(iteration: u32, weakness: &str) -> Entry {
+        let weakness = Some(weakness.to_string());
+        Entry::Spent { at: now(), iteration, stage: Stage::Propose, spend: Spend::default(), weakness }
+    }
+
+    fn ids(chosen: &[Weakness]) -> Vec<&str> {
+        chosen.iter().map(|w| w.id.as_str()).collect()
+    }
+
+    #[test]
+    fn an_iteration_that_accepted_nothing_moves_down_the_weaknesses_and_comes_back_to_the_top() {
+        let list: Vec<Weakness> = ["a", "b", "c"].map(weakness).into();
+        let mut entries = vec![];
+        assert_eq!(ids(&addressed(&entries, &list, "v1", 1, 2)), ["a", "b"], "the best supported first");
+        entries.extend([mined(1, "v1"), proposed_for(1, "a"), proposed_for(1, "b")]);
+        assert_eq!(ids(&addressed(&entries, &list, "v1", 2, 2)), ["a", "c"], "c had no turn yet, a is ranked first");
+        assert_eq!(ids(&addressed(&entries, &list, "v1", 2, 1)), ["c"]);
+        entries.extend([mined(2, "v1"), proposed_for(2, "c")]);
+        assert_eq!(ids(&addressed(&entries, &list, "v1", 3, 1)), ["a"], "every one had its turn: the top again");
+        // A resumed iteration addresses what it did before it stopped: its own rounds do not count.
+        assert_eq!(ids(&addressed(&entries, &list, "v1", 2, 1)), ["c"]);
+        // An accepted edit made a new harness: its weaknesses start from the top.
+        assert_eq!(ids(&addressed(&entries, &list, "v2", 3, 1)), ["a"]);
+    }
 }

@@ -13,7 +13,7 @@ use super::LoopOptions;
 use crate::config::Price;
 use crate::harness::Harness;
 use crate::splits::{Split, Splits};
-use crate::stages::validate::{smallest_reachable_p, Policy};
+use crate::stages::validate::{smallest_reachable_p, AcceptanceRule};
 
 /// The loop's bounds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,7 +59,7 @@ pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: 
     let family = judged + usize::from(judged > 1);
     let on_mine = if options.finalists > 0 {
         super::screen::episodes(tasks[&Split::Mine], candidates, options.finalists, options.screen_round, repeats)
-    } else if options.validate.policy == Policy::Paper {
+    } else if options.validate.policy == AcceptanceRule::Paper {
         candidates as u64 * episodes_of(Split::Mine)
     } else {
         0
@@ -77,10 +77,10 @@ pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: 
     let tokens = model_calls * u64::from(policy.context_budget_tokens);
     let usd = price.map(|p| p.cost(tokens, 0));
     let (smallest_p, alpha) = match options.validate.policy {
-        Policy::PairedTasks { alpha } => {
+        AcceptanceRule::PairedTasks { alpha } => {
             (Some(smallest_reachable_p(&vec![0; tasks[&Split::Validate]], repeats, family)), Some(alpha))
         }
-        Policy::Paper => (None, None),
+        AcceptanceRule::Paper => (None, None),
     };
     Plan {
         tasks,

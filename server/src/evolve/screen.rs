@@ -159,8 +159,8 @@ pub(super) async fn screen(
                 return Ok(Vec::new());
             }
             let candidate = load(&runner.proposal.dir)?;
-            let jobs: Vec<_> = ctx.jobs(Split::Mine).into_iter().filter(|(t, _)| part.contains(&t.name)).collect();
-            let episodes = ctx.runner.run_all(&candidate, &jobs).await?;
+            let keys: Vec<_> = ctx.keys(Split::Mine).into_iter().filter(|(t, _)| part.contains(&t.name)).collect();
+            let episodes = ctx.runner.run_all(&candidate, &keys).await?;
             runner.parent = within(&parent_all, part);
             runner.candidate = score(&episodes).0;
             runner.episodes = Some((episodes, candidate.version().to_string()));

@@ -2,7 +2,7 @@
 //! Harbor's environments (Docker here; Daytona, Modal, GKE, … with the user's own
 //! credentials), and read back into the store exactly as local episodes are kept.
 //!
-//! A batch becomes one Harbor job per (seed, trial) group of tasks: the job config names
+//! A batch becomes one Harbor job per (seed, attempt) group of tasks: the job config names
 //! the tasks, our agent class (`integrations/harbor/`, which runs `self-harness act
 //! --stdio` per trial) with the harness and the seed, the environment and the concurrency.
 //! While `harbor run` works, every trial that finishes is read back at once
@@ -35,7 +35,7 @@ const POLL: Duration = Duration::from_secs(2);
 
 /// Where and how Harbor runs the episodes.
 #[derive(Debug, Clone)]
-pub struct Backend {
+pub struct Harbor {
     /// The `harbor` program.
     pub program: PathBuf,
     /// Harbor's environment: a type (`docker`, `daytona`, `modal`, `gke`, …),
@@ -57,7 +57,7 @@ pub struct Backend {
 pub struct Submission<'a> {
     pub task: &'a Task,
     pub seed: u64,
-    pub trial: u32,
+    pub attempt: u32,
     pub dir: PathBuf,
 }
 
@@ -97,12 +97,12 @@ pub fn cannot_run(tasks: &[Task]) -> Option<String> {
     ))
 }
 
-impl Backend {
+impl Harbor {
     /// `harbor` from the repository's `.venv-harbor` (as `scripts/setup-harbor.sh` makes
     /// it; the repository is found upwards from `here` or from this program, which is built
     /// in it) or `HARBOR` when set, with the integration package beside it
     /// (`SELF_HARNESS_HARBOR_PACKAGE` overrides); the jobs under `jobs_dir`.
-    pub fn locate(here: &Path, environment: String, parallel: usize, jobs_dir: PathBuf) -> Result<Backend, String> {
+    pub fn locate(here: &Path, environment: String, parallel: usize, jobs_dir: PathBuf) -> Result<Harbor, String> {
         let binary = std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
         let is_root = |dir: &&Path| dir.join("integrations/harbor/self_harness_harbor").is_dir();
         let root = here.ancestors().find(is_root).or_else(|| binary.ancestors().find(is_root));
@@ -124,7 +124,7 @@ impl Backend {
                     .into())
             }
         };
-        Ok(Backend { program, environment, environment_kwargs: Vec::new(), parallel, jobs_dir, integration, binary })
+        Ok(Harbor { program, environment, environment_kwargs: Vec::new(), parallel, jobs_dir, integration, binary })
     }
 
     /// Runs the submissions as Harbor trials; `on_episode` hears of each as it is read
@@ -139,11 +139,11 @@ impl Backend {
     ) -> std::io::Result<Vec<Finished>> {
         let mut groups: BTreeMap<(u64, u32), Vec<usize>> = BTreeMap::new();
         for (index, submission) in submissions.iter().enumerate() {
-            groups.entry((submission.seed, submission.trial)).or_default().push(index);
+            groups.entry((submission.seed, submission.attempt)).or_default().push(index);
         }
         let mut done: BTreeMap<usize, Finished> = BTreeMap::new();
-        for ((seed, trial), indices) in groups {
-            let job = self.run_job(batch, submissions, seed, trial, &indices, &mut done, on_episode).await?;
+        for ((seed, attempt), indices) in groups {
+            let job = self.run_job(batch, submissions, seed, attempt, &indices, &mut done, on_episode).await?;
             for &index in &indices {
                 if let std::collections::btree_map::Entry::Vacant(slot) = done.entry(index) {
                     let detail = format!("Harbor ran no trial for it (job {}): {}", job.folder.display(), job.failure);
@@ -163,16 +163,16 @@ impl Backend {
         batch: &Batch<'_>,
         submissions: &[Submission<'_>],
         seed: u64,
-        trial: u32,
+        attempt: u32,
         indices: &[usize],
         done: &mut BTreeMap<usize, Finished>,
         on_episode: &(dyn Fn(&Finished) + Sync),
     ) -> std::io::Result<JobRun> {
         std::fs::create_dir_all(&self.jobs_dir)?;
-        let name = format!("{}-s{seed}-t{trial}-{}", batch.harness.version(), std::process::id());
+        let name = format!("{}-s{seed}-a{attempt}-{}", batch.harness.version(), std::process::id());
         let name = format!("{name}-{}", chrono_stamp());
         let folder = self.jobs_dir.join(&name);
-        let config = self.job_config(batch, submissions, seed, trial, indices, &name);
+        let config = self.job_config(batch, submissions, seed, attempt, indices, &name);
         let config_path = self.jobs_dir.join(format!("{name}.json"));
         crate::util::write_atomic(&config_path, serde_json::to_string_pretty(&config)?.as_bytes())?;
 
@@ -223,14 +223,14 @@ impl Backend {
         batch: &Batch<'_>,
         submissions: &[Submission<'_>],
         seed: u64,
-        trial: u32,
+        attempt: u32,
         indices: &[usize],
         name: &str,
     ) -> Value {
         let mut kwargs = json!({
             "harness": batch.harness.dir(),
             "seed": seed,
-            "trial": trial,
+            "attempt": attempt,
             "binary": self.binary,
         });
         if let Some(limit) = batch.time_limit {
@@ -316,7 +316,7 @@ fn write_episode(
         harness_version: batch.harness.version().to_string(),
         model: batch.model.to_string(),
         seed: submission.seed,
-        trial: submission.trial,
+        attempt: submission.attempt,
         started_at: harbor.finished_at.clone(),
     });
     let mut writer = TraceWriter::create(&submission.dir, &header)?;

@@ -302,7 +302,8 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-/// Checks on the typed manifest that the schema cannot express.
+/// Checks on the typed manifest that the schema cannot express. Long because it is a list
+/// of independent checks of a few lines each, in the order of the manifest's keys.
 fn semantic(path: &Path, text: &str, root: &DeTable, manifest: &Manifest, out: &mut Vec<HarnessDiagnostic>) {
     let at = |segments: &[&str]| span_of(root, segments).map_or_else(Range::file_start, |s| Range::of(text, s));
     for (kind, names) in [

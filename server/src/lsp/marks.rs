@@ -140,7 +140,7 @@ pub(crate) mod tests {
             parent_version: "parent".into(),
             candidate_dir: "/c".into(),
             candidate_version: "cand".into(),
-            policy: crate::stages::validate::Policy::default(),
+            policy: crate::stages::validate::AcceptanceRule::default(),
             sample: 0,
             decision: crate::stages::validate::Decision {
                 accepted,

@@ -21,17 +21,17 @@ pub mod store_view;
 pub mod transport;
 pub mod weaknesses;
 
-use tower_lsp::{LspService, Server};
+use tower_lsp::LspService;
 
-pub use server::Backend;
+pub use server::Server;
 
 /// The service with every custom method registered: for stdio, and for in-process tests.
-pub fn service() -> (LspService<Backend>, tower_lsp::ClientSocket) {
-    LspService::build(Backend::new)
-        .custom_method("selfHarness/proposedText", Backend::proposed_text)
-        .custom_method("selfHarness/state", Backend::side_bar_state)
-        .custom_method("window/workDoneProgress/cancel", Backend::progress_cancel)
-        .custom_method(transport::INVALID_MESSAGE, Backend::invalid_message)
+pub fn service() -> (LspService<Server>, tower_lsp::ClientSocket) {
+    LspService::build(Server::new)
+        .custom_method("selfHarness/proposedText", Server::proposed_text)
+        .custom_method("selfHarness/state", Server::side_bar_state)
+        .custom_method("window/workDoneProgress/cancel", Server::progress_cancel)
+        .custom_method(transport::INVALID_MESSAGE, Server::invalid_message)
         .finish()
 }
 
@@ -48,5 +48,6 @@ pub async fn serve(
     let (service, socket) = service();
     // One message at a time: every handler is quick (long work runs as jobs), and document
     // changes must apply in the order they were sent.
-    Server::new(transport::sanitized(input), output, socket).concurrency_level(1).serve(service).await;
+    let transport = tower_lsp::Server::new(transport::sanitized(input), output, socket);
+    transport.concurrency_level(1).serve(service).await;
 }

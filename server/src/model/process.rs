@@ -230,30 +230,8 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
     let cache = &files.cache;
     let pid_path = PidFile::path(cache, options.port);
     let log = PidFile::log_path(cache, options.port);
-    if let Some(existing) = PidFile::read(&pid_path) {
-        if existing.state() == ServerState::Running {
-            if existing.model_name == files.model_name && existing.host == options.host {
-                if existing.serving != options.serving {
-                    return Err(ModelError::ServingDiffers {
-                        port: options.port,
-                        running: existing.serving,
-                        asked: options.serving,
-                    });
-                }
-                return Ok(RunningServer {
-                    base_url: existing.base_url,
-                    model_name: existing.model_name,
-                    pid: existing.pid,
-                    port: existing.port,
-                    log: existing.log,
-                    pid_file: pid_path,
-                    reused: true,
-                    child: None,
-                });
-            }
-            return Err(ModelError::PortInUse { host: options.host.clone(), port: options.port });
-        }
-        let _ = std::fs::remove_file(&pid_path);
+    if let Some(running) = already_running(files, options, &pid_path)? {
+        return Ok(running);
     }
     port_free(&options.host, options.port)?;
 
@@ -347,6 +325,41 @@ pub async fn start(files: &ModelFiles, options: &ServeOptions) -> Result<Running
         reused: false,
         child: Some(child),
     })
+}
+
+/// Our server for the same model on that port, if it runs (an error when it serves
+/// otherwise, or another program has the port); a stale pid file is removed.
+fn already_running(
+    files: &ModelFiles,
+    options: &ServeOptions,
+    pid_path: &Path,
+) -> Result<Option<RunningServer>, ModelError> {
+    if let Some(existing) = PidFile::read(pid_path) {
+        if existing.state() == ServerState::Running {
+            if existing.model_name == files.model_name && existing.host == options.host {
+                if existing.serving != options.serving {
+                    return Err(ModelError::ServingDiffers {
+                        port: options.port,
+                        running: existing.serving,
+                        asked: options.serving,
+                    });
+                }
+                return Ok(Some(RunningServer {
+                    base_url: existing.base_url,
+                    model_name: existing.model_name,
+                    pid: existing.pid,
+                    port: existing.port,
+                    log: existing.log,
+                    pid_file: pid_path.to_path_buf(),
+                    reused: true,
+                    child: None,
+                }));
+            }
+            return Err(ModelError::PortInUse { host: options.host.clone(), port: options.port });
+        }
+        let _ = std::fs::remove_file(pid_path);
+    }
+    Ok(None)
 }
 
 /// Kills the process and removes its pid file if `start` is abandoned (an error, or

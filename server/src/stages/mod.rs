@@ -29,7 +29,7 @@ pub struct Context<'a> {
     pub runner: Runner<'a>,
     /// The model that reads failed traces and proposes edits (the acting model, unless
     /// another is configured); it shares the acting client's accounting.
-    pub improver: &'a Client,
+    pub proposer_model: &'a Client,
     pub tasks: &'a [Task],
     pub splits: &'a Splits,
     /// Episodes per task and harness version, with seeds `seed`, `seed + 1`, …: a parent
@@ -52,12 +52,12 @@ impl Context<'_> {
 
     /// The (task, seed) episodes of one split: every task of it, `repeats` seeds each
     /// (`seed`, `seed + 1`, …).
-    pub fn jobs(&self, split: Split) -> Vec<(&Task, u64)> {
+    pub fn keys(&self, split: Split) -> Vec<(&Task, u64)> {
         self.sample(split, 0)
     }
 
     /// The same tasks with a fresh set of seeds: sample `k` uses `seed + 1000·k`, … (sample
-    /// 0 is [`Context::jobs`]).
+    /// 0 is [`Context::keys`]).
     pub fn sample(&self, split: Split, k: u32) -> Vec<(&Task, u64)> {
         let (first, repeats) = (self.seed + 1000 * u64::from(k), self.repeats);
         self.splits

@@ -115,37 +115,8 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
     }
 
     let tests_dir = dir.join("tests");
-    let judged_by_reference = match &config.verifier.judge {
-        None => false,
-        Some(judge) => match judge.get_ref().as_str() {
-            "tests" => false,
-            "intercode" => true,
-            other => {
-                let why =
-                    format!("verifier.judge: {other:?} is not a judge; use \"tests\" (tests/test.sh) or \"intercode\"");
-                return Err(TaskError::at(&toml_path, &text, judge.span().start, why));
-            }
-        },
-    };
-    let reward = if judged_by_reference {
-        let mut references = Vec::new();
-        for name in REFERENCES {
-            let path = tests_dir.join(format!("{name}.sh"));
-            if name != REFERENCES[0] && !path.exists() {
-                continue;
-            }
-            let command = read_required(&path, "a reference command (judge = \"intercode\")")?;
-            references.push(Reference { name: name.into(), command: command.trim_end().to_string() });
-        }
-        RewardSource::Reference(references)
-    } else if tests_dir.join("test.sh").is_file() {
-        RewardSource::RewardFile
-    } else {
-        return Err(TaskError::new(
-            &tests_dir.join("test.sh"),
-            "missing: the verifier entry point tests/test.sh is required",
-        ));
-    };
+    let reward = reward(&config, &text, &toml_path, &tests_dir)?;
+    let judged_by_reference = matches!(reward, RewardSource::Reference(_));
 
     let env = &config.environment;
     let size = |text: &Option<String>, mb: Option<f64>, key: &str| -> Result<Option<i64>, TaskError> {
@@ -164,19 +135,7 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
             .ok_or_else(|| TaskError::new(&toml_path, format!("{key} must be a positive number of seconds")))
     };
 
-    let solution_dir = dir.join("solution");
-    let solution = if !solution_dir.join("solve.sh").is_file() {
-        None
-    } else if judged_by_reference {
-        let command = read_required(&solution_dir.join("solve.sh"), "the solution's commands")?;
-        Some(Solution { uploads: Vec::new(), command: command.trim_end().to_string(), typed: true })
-    } else {
-        Some(Solution {
-            uploads: vec![Upload { from: solution_dir, to: SOLUTION_DIR.into() }],
-            command: format!("bash {SOLUTION_DIR}/solve.sh"),
-            typed: false,
-        })
-    };
+    let solution = solution(&dir.join("solution"), judged_by_reference)?;
 
     Ok(Task {
         content_hash: Default::default(),
@@ -213,6 +172,57 @@ pub(super) fn load(dir: &Path) -> Result<Task, TaskError> {
             reward,
         },
         solution,
+    })
+}
+
+/// How the task is judged: its reference commands (`judge = "intercode"`), or the reward
+/// file `tests/test.sh` writes.
+fn reward(config: &TaskToml, text: &str, toml_path: &Path, tests_dir: &Path) -> Result<RewardSource, TaskError> {
+    let judged_by_reference = match &config.verifier.judge {
+        None => false,
+        Some(judge) => match judge.get_ref().as_str() {
+            "tests" => false,
+            "intercode" => true,
+            other => {
+                let why =
+                    format!("verifier.judge: {other:?} is not a judge; use \"tests\" (tests/test.sh) or \"intercode\"");
+                return Err(TaskError::at(toml_path, text, judge.span().start, why));
+            }
+        },
+    };
+    if judged_by_reference {
+        let mut references = Vec::new();
+        for name in REFERENCES {
+            let path = tests_dir.join(format!("{name}.sh"));
+            if name != REFERENCES[0] && !path.exists() {
+                continue;
+            }
+            let command = read_required(&path, "a reference command (judge = \"intercode\")")?;
+            references.push(Reference { name: name.into(), command: command.trim_end().to_string() });
+        }
+        Ok(RewardSource::Reference(references))
+    } else if tests_dir.join("test.sh").is_file() {
+        Ok(RewardSource::RewardFile)
+    } else {
+        Err(TaskError::new(&tests_dir.join("test.sh"), "missing: the verifier entry point tests/test.sh is required"))
+    }
+}
+
+/// The task's oracle, `solution/solve.sh`, if it has one: typed into the agent's shell as
+/// commands when the task is judged by reference (as InterCode's gold is), else uploaded
+/// and run as a script.
+fn solution(solution_dir: &Path, judged_by_reference: bool) -> Result<Option<Solution>, TaskError> {
+    Ok(if !solution_dir.join("solve.sh").is_file() {
+        None
+    } else if judged_by_reference {
+        let command = read_required(&solution_dir.join("solve.sh"), "the solution's commands")?;
+        Some(Solution { uploads: Vec::new(), command: command.trim_end().to_string(), typed: true })
+    } else {
+        Some(Solution {
+            uploads: vec![Upload { from: solution_dir.to_path_buf(), to: SOLUTION_DIR.into() }],
+            command: format!("bash {SOLUTION_DIR}/solve.sh"),
+            typed: false,
+        })
     })
 }
 

@@ -47,7 +47,7 @@ const DONE_TOOLS: &[&str] = &["done", "mark_task_complete", "task_complete", "su
 /// What a trajectory shows that its trace does not hold.
 #[derive(Debug, Clone, Default)]
 pub struct Export {
-    /// Names the episode, e.g. `<run>/<task>/<trial>`.
+    /// Names the episode, e.g. `<run>/<task>/<repeat>`.
     pub session_id: String,
     /// Where the trace was read from, for the notes.
     pub source: String,
@@ -86,7 +86,7 @@ pub struct PromptSource<'a> {
 }
 
 /// Writes every finished trace under `run` (the loop's `<task>/s<seed>/trace.jsonl`, or an
-/// older `eval` run's `<task>/<trial>/`) as `out/<same folders>/trajectory.json`. A trace
+/// older `eval` run's `<task>/<repeat>/`) as `out/<same folders>/trajectory.json`. A trace
 /// that cannot be read or is not finished is an error naming it; the others are still written.
 pub fn export_run(run: &Path, out: &Path, prompts: Option<&PromptSource>) -> std::io::Result<Exported> {
     let name = run.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -241,19 +241,7 @@ pub fn to_atif(trace: &Trace, export: &Export) -> Result<Value, String> {
         steps.push(step(1, at(0.0), "system", &message));
     }
     let total_steps = steps.len();
-    let mut notes = format!(
-        "Written by self-harness {} from the trace {}. Step timestamps are the episode's start plus the \
-         recorded model and command times. The `{SHELL_TOOL}` tool call is the turn's shell command (one \
-         persistent shell per episode); `{DONE_TOOL}` is the agent declaring the task done.",
-        env!("CARGO_PKG_VERSION"),
-        export.source
-    );
-    if export.prompts.is_none() {
-        notes.push_str(
-            " Traces do not record the prompts: the system prompt and the instruction are left out \
-             (`self-harness export --harness DIR --tasks DIR` adds them).",
-        );
-    }
+    let notes = notes(export);
     Ok(json!({
         "schema_version": ATIF_VERSION,
         "session_id": export.session_id,
@@ -279,7 +267,7 @@ pub fn to_atif(trace: &Trace, export: &Export) -> Result<Value, String> {
         "extra": {
             "task": header.task,
             "seed": header.seed,
-            "trial": header.trial,
+            "attempt": header.attempt,
             "trace_schema": header.schema,
             "started_at": header.started_at,
             "outcome": {
@@ -292,6 +280,24 @@ pub fn to_atif(trace: &Trace, export: &Export) -> Result<Value, String> {
             },
         },
     }))
+}
+
+/// The trajectory's notes: where it came from, and how to read it.
+fn notes(export: &Export) -> String {
+    let mut notes = format!(
+        "Written by self-harness {} from the trace {}. Step timestamps are the episode's start plus the \
+         recorded model and command times. The `{SHELL_TOOL}` tool call is the turn's shell command (one \
+         persistent shell per episode); `{DONE_TOOL}` is the agent declaring the task done.",
+        env!("CARGO_PKG_VERSION"),
+        export.source
+    );
+    if export.prompts.is_none() {
+        notes.push_str(
+            " Traces do not record the prompts: the system prompt and the instruction are left out \
+             (`self-harness export --harness DIR --tasks DIR` adds them).",
+        );
+    }
+    notes
 }
 
 fn step(id: usize, timestamp: Option<String>, source: &str, message: &str) -> Value {
@@ -406,7 +412,10 @@ pub fn from_atif(doc: &Value, task: &str, mut outcome: Outcome) -> Result<Trace,
             .unwrap_or_default(),
         model: text(Some(agent), "model_name").unwrap_or_default(),
         seed: extra.and_then(|e| e.get("seed")).and_then(Value::as_u64).unwrap_or(0),
-        trial: extra.and_then(|e| e.get("trial")).and_then(Value::as_u64).map_or(0, |t| t as u32),
+        attempt: extra
+            .and_then(|e| e.get("attempt").or_else(|| e.get("trial")))
+            .and_then(Value::as_u64)
+            .map_or(0, |t| t as u32),
         started_at: text(extra, "started_at").or(first_time.map(str::to_string)).unwrap_or_default(),
     };
 
@@ -463,28 +472,8 @@ fn turns_of(step: &Map<String, Value>, i: usize) -> Result<Vec<Turn>, String> {
         extra.and_then(|e| e.get(key)).and_then(|r| serde_json::from_value(r.clone()).ok())
     };
 
-    let mut done = flag("done").unwrap_or(false);
-    let mut commands = Vec::new();
-    for (c, call) in calls.iter().enumerate() {
-        let call = call.as_object().ok_or_else(|| format!(".tool_calls[{c}]: not an object"))?;
-        let name = call.get("function_name").and_then(Value::as_str).unwrap_or_default();
-        if DONE_TOOLS.iter().any(|d| d.eq_ignore_ascii_case(name)) {
-            done = true;
-            continue;
-        }
-        let arguments = call.get("arguments").and_then(Value::as_object);
-        let text =
-            COMMAND_ARGUMENTS.iter().find_map(|a| arguments.and_then(|args| args.get(*a)).and_then(Value::as_str));
-        let shell = SHELL_TOOLS.iter().any(|s| s.eq_ignore_ascii_case(name));
-        let Some(text) = text.filter(|_| shell || arguments.is_some_and(|a| a.len() == 1)) else { continue };
-        // Terminus-2 types keystrokes: the newline is the Enter key, an empty one a wait.
-        let text = text.strip_suffix('\n').unwrap_or(text);
-        if text.trim().is_empty() {
-            continue;
-        }
-        let id = call.get("tool_call_id").and_then(Value::as_str);
-        commands.push((text.to_string(), id, c));
-    }
+    let (commands, done_by_tool) = commands_of(calls)?;
+    let done = flag("done").unwrap_or(false) || done_by_tool;
 
     let mut turns = Vec::new();
     let several = commands.len() > 1;
@@ -501,37 +490,7 @@ fn turns_of(step: &Map<String, Value>, i: usize) -> Result<Vec<Turn>, String> {
             None => Ok(String::new()),
         }
         .map_err(|e| format!(".observation (for tool_calls[{c}]): {e}"))?;
-        let command = match extra.filter(|e| e.contains_key("exit_code")) {
-            // One of ours: the facts are in `extra`, the output after the agent's own prefix.
-            Some(extra) => {
-                let exit_code = extra.get("exit_code").and_then(Value::as_i64);
-                let timed_out = flag("timed_out").unwrap_or(false);
-                let shown = match exit_code {
-                    Some(_) => split_exit_code(&output).1.to_string(),
-                    None => output.split_once("\noutput so far:\n").map_or(output.clone(), |(_, s)| s.to_string()),
-                };
-                CommandRecord {
-                    text: text.clone(),
-                    exit_code,
-                    timed_out,
-                    output_bytes: extra.get("output_bytes").and_then(Value::as_u64).unwrap_or(shown.len() as u64),
-                    output_shown: shown,
-                    duration_ms: extra.get("command_ms").and_then(Value::as_f64).unwrap_or_default(),
-                }
-            }
-            None => {
-                let (exit_code, shown) = split_exit_code(&output);
-                let exit_code = exit_code.or_else(|| shown.contains(": command not found").then_some(127));
-                CommandRecord {
-                    text: text.clone(),
-                    exit_code,
-                    timed_out: false,
-                    output_shown: shown.to_string(),
-                    output_bytes: shown.len() as u64,
-                    duration_ms: 0.0,
-                }
-            }
-        };
+        let command = command_record(text, output, extra);
         turns.push(Turn {
             index,
             reply: if n == 0 { reply.clone() } else { String::new() },
@@ -566,6 +525,73 @@ fn turns_of(step: &Map<String, Value>, i: usize) -> Result<Vec<Turn>, String> {
     last.after_command = record("after_command");
     last.hook = record("hook");
     Ok(turns)
+}
+
+/// A command a step's tool call ran: its text, the call's id and its index among the calls.
+type Call<'s> = (String, Option<&'s str>, usize);
+
+/// The commands a step's tool calls ran, and whether one of them said the task is done.
+fn commands_of(calls: &[Value]) -> Result<(Vec<Call<'_>>, bool), String> {
+    let mut done = false;
+    let mut commands = Vec::new();
+    for (c, call) in calls.iter().enumerate() {
+        let call = call.as_object().ok_or_else(|| format!(".tool_calls[{c}]: not an object"))?;
+        let name = call.get("function_name").and_then(Value::as_str).unwrap_or_default();
+        if DONE_TOOLS.iter().any(|d| d.eq_ignore_ascii_case(name)) {
+            done = true;
+            continue;
+        }
+        let arguments = call.get("arguments").and_then(Value::as_object);
+        let text =
+            COMMAND_ARGUMENTS.iter().find_map(|a| arguments.and_then(|args| args.get(*a)).and_then(Value::as_str));
+        let shell = SHELL_TOOLS.iter().any(|s| s.eq_ignore_ascii_case(name));
+        let Some(text) = text.filter(|_| shell || arguments.is_some_and(|a| a.len() == 1)) else { continue };
+        // Terminus-2 types keystrokes: the newline is the Enter key, an empty one a wait.
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        if text.trim().is_empty() {
+            continue;
+        }
+        let id = call.get("tool_call_id").and_then(Value::as_str);
+        commands.push((text.to_string(), id, c));
+    }
+    Ok((commands, done))
+}
+
+/// What a step's command did: from the facts our own exports keep in `extra` (the output
+/// after the agent's prefix), else read from the output (an exit code it reports, or
+/// "command not found").
+fn command_record(text: &str, output: String, extra: Option<&Map<String, Value>>) -> CommandRecord {
+    match extra.filter(|e| e.contains_key("exit_code")) {
+        // One of ours: the facts are in `extra`, the output after the agent's own prefix.
+        Some(extra) => {
+            let exit_code = extra.get("exit_code").and_then(Value::as_i64);
+            let timed_out = extra.get("timed_out").and_then(Value::as_bool).unwrap_or(false);
+            let shown = match exit_code {
+                Some(_) => split_exit_code(&output).1.to_string(),
+                None => output.split_once("\noutput so far:\n").map_or(output.clone(), |(_, s)| s.to_string()),
+            };
+            CommandRecord {
+                text: text.to_string(),
+                exit_code,
+                timed_out,
+                output_bytes: extra.get("output_bytes").and_then(Value::as_u64).unwrap_or(shown.len() as u64),
+                output_shown: shown,
+                duration_ms: extra.get("command_ms").and_then(Value::as_f64).unwrap_or_default(),
+            }
+        }
+        None => {
+            let (exit_code, shown) = split_exit_code(&output);
+            let exit_code = exit_code.or_else(|| shown.contains(": command not found").then_some(127));
+            CommandRecord {
+                text: text.to_string(),
+                exit_code,
+                timed_out: false,
+                output_shown: shown.to_string(),
+                output_bytes: shown.len() as u64,
+                duration_ms: 0.0,
+            }
+        }
+    }
 }
 
 /// A message or observation content: a string, or ATIF's list of content parts (their text).
@@ -635,7 +661,7 @@ mod tests {
                 harness_version: "abc123".into(),
                 model: "qwen".into(),
                 seed: 7,
-                trial: 1,
+                attempt: 1,
                 started_at: "2026-11-23T00:00:00Z".into(),
             },
             turns: vec![

@@ -1,6 +1,6 @@
 //! Traces: the complete record of one episode, as JSON Lines.
 //!
-//! Line 1 is a [`Header`] (task, harness version, model, seed, trial, start time); then one
+//! Line 1 is a [`Header`] (task, harness version, model, seed, attempt, start time); then one
 //! [`Turn`] per model reply (the reply, the parsed action or the parse error, the command,
 //! its exit code, the output *as shown to the model* and its full length, durations and
 //! tokens); the last line is the [`Outcome`] (reward, per-test results, error class).
@@ -48,7 +48,10 @@ pub struct Header {
     pub harness_version: String,
     pub model: String,
     pub seed: u64,
-    pub trial: u32,
+    /// Which try at this episode it is: 0, then 1 and 2 where the infrastructure failed the
+    /// ones before (`trial` in traces written before the one name).
+    #[serde(alias = "trial")]
+    pub attempt: u32,
     /// RFC 3339, UTC.
     pub started_at: String,
 }
@@ -288,7 +291,7 @@ mod tests {
             harness_version: "abc123".into(),
             model: "qwen".into(),
             seed: 7,
-            trial: 0,
+            attempt: 0,
             started_at: "2026-11-23T00:00:00Z".into(),
         }
     }

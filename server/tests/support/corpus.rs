@@ -137,7 +137,7 @@ pub fn generate(rng: &mut fastrand::Rng, task: usize, p: f64, filler: usize) -> 
             harness_version: "v0".into(),
             model: "synthetic".into(),
             seed: 0,
-            trial: 0,
+            attempt: 0,
             started_at: "2026-11-23T00:00:00Z".into(),
         },
         outcome: Some(Outcome {

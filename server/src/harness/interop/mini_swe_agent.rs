@@ -77,7 +77,9 @@ const OBSERVATION_BACK: &[Rename] = &[
 ];
 
 /// A mini-swe-agent configuration (`text`, read from `source`) as the files of a harness
-/// folder named `name`.
+/// folder named `name`. Long because it is one translation read in the configuration's
+/// order — the action format, the templates, the policy, the manifest — each value beside
+/// the note that says how it mapped.
 pub fn import(text: &str, source: &str, name: &str) -> Result<Converted, InteropError> {
     let at_line = |line: Option<usize>, message: String| InteropError { file: source.to_string(), line, message };
     let root: Value =
@@ -137,7 +139,6 @@ pub fn import(text: &str, source: &str, name: &str) -> Result<Converted, Interop
     };
 
     // The templates, renamed and checked as the harness will check them.
-    let mut files = Vec::new();
     let observation_default = "{% if output.exception_info %}<exception>{{output.exception_info}}</exception>\n{% endif %}<returncode>{{output.returncode}}</returncode>\n<output>\n{{output.output}}</output>";
     let observation = template(model, "observation_template").unwrap_or_else(|| {
         notes.push("`model.observation_template` is not set: mini-swe-agent's default is imported".into());
@@ -146,7 +147,6 @@ pub fn import(text: &str, source: &str, name: &str) -> Result<Converted, Interop
     let format_error = template(model, "format_error_template").unwrap_or_else(|| "{{ error }}".to_string());
     // Each template: its YAML key, the file it becomes, its text, its kind, the variables
     // renamed on the way, and the unmapped names it may keep.
-    type Piece<'a> = (&'a str, &'a str, &'a str, TemplateKind, Vec<Rename>, &'a [&'a str]);
     let pieces: [Piece; 4] = [
         ("agent.system_template", "system.md", &system, TemplateKind::System, COMMON.to_vec(), &[]),
         ("agent.instance_template", "instruction.md", &instance, TemplateKind::Instruction, COMMON.to_vec(), &[]),
@@ -167,26 +167,7 @@ pub fn import(text: &str, source: &str, name: &str) -> Result<Converted, Interop
             FORMAT_ERROR_KEPT,
         ),
     ];
-    for (key, file, text_of, kind, renames, kept) in pieces {
-        let leaf = key.rsplit('.').next().unwrap_or(key);
-        let translated = jinja::rename(text_of, &renames)
-            .map_err(|e| at_line(line_of(leaf), format!("`{key}` does not compile: {e}")))?;
-        match jinja::unmapped(text_of, &renames, kept) {
-            None => {
-                return Err(at_line(line_of(leaf), format!("`{key}` does not compile")));
-            }
-            Some(unknown) if !unknown.is_empty() => notes.push(format!(
-                "`{key}` uses {} with no counterpart here: the template will not render until it is rewritten",
-                unknown.join(", ")
-            )),
-            Some(_) => {}
-        }
-        let problems = crate::harness::check_template(std::path::Path::new(file), &translated, kind);
-        if let Some(problem) = problems.iter().find(|d| d.code == "template-syntax") {
-            return Err(at_line(line_of(leaf), format!("`{key}` does not compile here: {}", problem.message)));
-        }
-        files.push((file.to_string(), translated));
-    }
+    let files = translate(pieces, &at_line, &line_of, &mut notes)?;
 
     // The policy.
     let step_limit = agent.get("step_limit").and_then(Value::as_u64).unwrap_or(0);
@@ -210,24 +191,7 @@ pub fn import(text: &str, source: &str, name: &str) -> Result<Converted, Interop
         .and_then(|k| k.get("temperature"))
         .and_then(Value::as_f64)
         .unwrap_or(0.0);
-    notes.extend(unmapped_keys(agent, "agent", &["system_template", "instance_template", "step_limit"]));
-    notes.extend(environment.map(|e| unmapped_keys(e, "environment", &["env", "timeout"])).unwrap_or_default());
-    notes.extend(
-        model
-            .map(|m| {
-                unmapped_keys(
-                    m,
-                    "model",
-                    &["observation_template", "format_error_template", "action_regex", "model_class"],
-                )
-            })
-            .unwrap_or_default(),
-    );
-    for (key, _) in root.as_mapping().into_iter().flatten() {
-        if let Some(key) = key.as_str().filter(|k| !["agent", "environment", "model"].contains(k)) {
-            notes.push(format!("`{key}` is not a harness's concern: not imported"));
-        }
-    }
+    notes.extend(not_imported(&root, agent, environment, model));
     notes.push("commands run in `bash -c`, not mini-swe-agent's login shell `bash -lc`".into());
     notes.push(format!(
         "format errors end the episode after {MOST_PARSE_RETRIES} in a row (mini-swe-agent goes on to its step limit)"
@@ -273,11 +237,75 @@ pub fn import(text: &str, source: &str, name: &str) -> Result<Converted, Interop
          format_error = \"format_error.md\"\n",
         name = toml_string(name),
     );
+    let mut files = files;
     files.insert(0, ("harness.toml".to_string(), toml));
     Ok(Converted { files, notes })
 }
 
+/// The configuration's keys that have no place in a harness, one note each.
+fn not_imported(root: &Value, agent: &Value, environment: Option<&Value>, model: Option<&Value>) -> Vec<String> {
+    let mut found = Vec::new();
+    found.extend(unmapped_keys(agent, "agent", &["system_template", "instance_template", "step_limit"]));
+    found.extend(environment.map(|e| unmapped_keys(e, "environment", &["env", "timeout"])).unwrap_or_default());
+    found.extend(
+        model
+            .map(|m| {
+                unmapped_keys(
+                    m,
+                    "model",
+                    &["observation_template", "format_error_template", "action_regex", "model_class"],
+                )
+            })
+            .unwrap_or_default(),
+    );
+    for (key, _) in root.as_mapping().into_iter().flatten() {
+        if let Some(key) = key.as_str().filter(|k| !["agent", "environment", "model"].contains(k)) {
+            found.push(format!("`{key}` is not a harness's concern: not imported"));
+        }
+    }
+    found
+}
+
+/// A template to import: its YAML key, the file it becomes, its text, its kind, the
+/// variables renamed on the way, and the unmapped names it may keep.
+type Piece<'a> = (&'a str, &'a str, &'a str, TemplateKind, Vec<Rename>, &'a [&'a str]);
+
+/// The templates as the harness's files, their variables renamed (each name with no
+/// counterpart here noted), each checked as the harness will check it: one that does not
+/// compile is refused, at its line.
+fn translate(
+    pieces: [Piece; 4],
+    at_line: &dyn Fn(Option<usize>, String) -> InteropError,
+    line_of: &dyn Fn(&str) -> Option<usize>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(String, String)>, InteropError> {
+    let mut files = Vec::new();
+    for (key, file, text_of, kind, renames, kept) in pieces {
+        let leaf = key.rsplit('.').next().unwrap_or(key);
+        let translated = jinja::rename(text_of, &renames)
+            .map_err(|e| at_line(line_of(leaf), format!("`{key}` does not compile: {e}")))?;
+        match jinja::unmapped(text_of, &renames, kept) {
+            None => {
+                return Err(at_line(line_of(leaf), format!("`{key}` does not compile")));
+            }
+            Some(unknown) if !unknown.is_empty() => notes.push(format!(
+                "`{key}` uses {} with no counterpart here: the template will not render until it is rewritten",
+                unknown.join(", ")
+            )),
+            Some(_) => {}
+        }
+        let problems = crate::harness::check_template(std::path::Path::new(file), &translated, kind);
+        if let Some(problem) = problems.iter().find(|d| d.code == "template-syntax") {
+            return Err(at_line(line_of(leaf), format!("`{key}` does not compile here: {}", problem.message)));
+        }
+        files.push((file.to_string(), translated));
+    }
+    Ok(files)
+}
+
 /// A harness as a mini-swe-agent configuration (YAML text), with what it cannot say.
+/// Long because it is `import` backwards, key by key, each refusal or note beside the key
+/// it concerns.
 pub fn export(harness: &Harness) -> Result<Converted, InteropError> {
     let policy = harness.policy();
     let refuse = |message: String| InteropError { file: harness.dir().display().to_string(), line: None, message };

@@ -103,9 +103,9 @@ pub async fn weaknesses(
         episodes.iter().filter_map(|e| crate::trace::read(&e.trace).ok().map(|t| (e.trace.clone(), t))).collect();
     let failed = episodes.iter().filter(|e| e.counts() && !e.outcome.passed).count();
     (ctx.say)(&format!("reading {failed} failed trace(s)"));
-    let before = ctx.improver.usage().totals();
-    let found = read(ctx.improver, harness, &traces, ctx.tasks, ctx.seed).await;
-    let spend = super::spend_since(ctx.improver, &before);
+    let before = ctx.proposer_model.usage().totals();
+    let found = read(ctx.proposer_model, harness, &traces, ctx.tasks, ctx.seed).await;
+    let spend = super::spend_since(ctx.proposer_model, &before);
     save(ctx.store(), &found)?;
     Ok((found, spend))
 }

@@ -15,7 +15,9 @@ pub const CATALOG_BUDGET: Budget = Budget { max_changed_lines: 120 };
 /// The most remedies the catalog has for one weakness (a loop's plan counts them).
 pub const MOST_REMEDIES: usize = 6;
 
-/// The catalog's edits for `weakness`, against `harness` as it is.
+/// The catalog's edits for `weakness`, against `harness` as it is. Long because it is the
+/// catalog: one arm per kind of weakness, each remedy's text and source beside the
+/// weakness it answers.
 pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
     let manifest = std::fs::read_to_string(harness.dir().join(MANIFEST_FILE)).unwrap_or_default();
     let system_file = harness.manifest().prompts.system.clone();

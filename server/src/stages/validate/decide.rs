@@ -5,7 +5,7 @@
 //! seed) is a *pair*; but the unit of a decision is the *task*, since repeats of one task
 //! are not independent (at temperature 0 they are identical). Per task, the candidate's
 //! passes minus the parent's over the repeats is one difference. The default policy,
-//! [`Policy::PairedTasks`], is the exact one-sided sign-flip (permutation) test over those
+//! [`AcceptanceRule::PairedTasks`], is the exact one-sided sign-flip (permutation) test over those
 //! differences, ties dropped — with every difference ±1 it is the sign test over tasks —
 //! at level α divided by the number of candidates judged against the same parent sample
 //! (Bonferroni: an iteration of the loop accepts a candidate that is no better than its
@@ -28,7 +28,7 @@ use crate::stats::sign_flip_p;
 /// The acceptance rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
-pub enum Policy {
+pub enum AcceptanceRule {
     /// The exact one-sided sign-flip test over per-task differences at level α / family,
     /// and no task the parent always passed collapsing.
     PairedTasks { alpha: f64 },
@@ -37,7 +37,7 @@ pub enum Policy {
     Paper,
 }
 
-impl Policy {
+impl AcceptanceRule {
     /// The test's level when not told otherwise.
     pub const DEFAULT_ALPHA: f64 = 0.05;
 
@@ -45,59 +45,59 @@ impl Policy {
     /// split, and for the paper's two-way rule the held-in (mine) split too.
     pub fn splits(&self) -> &'static [Split] {
         match self {
-            Policy::Paper => &[Split::Validate, Split::Mine],
-            Policy::PairedTasks { .. } => &[Split::Validate],
+            AcceptanceRule::Paper => &[Split::Validate, Split::Mine],
+            AcceptanceRule::PairedTasks { .. } => &[Split::Validate],
         }
     }
 }
 
-impl Default for Policy {
+impl Default for AcceptanceRule {
     fn default() -> Self {
-        Policy::PairedTasks { alpha: Policy::DEFAULT_ALPHA }
+        AcceptanceRule::PairedTasks { alpha: AcceptanceRule::DEFAULT_ALPHA }
     }
 }
 
-impl std::fmt::Display for Policy {
+impl std::fmt::Display for AcceptanceRule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Policy::PairedTasks { alpha } => write!(f, "paired-tasks(alpha={alpha})"),
-            Policy::Paper => write!(f, "paper(two-way: no split worse, one better)"),
+            AcceptanceRule::PairedTasks { alpha } => write!(f, "paired-tasks(alpha={alpha})"),
+            AcceptanceRule::Paper => write!(f, "paper(two-way: no split worse, one better)"),
         }
     }
 }
 
-/// Reads the text [`Policy`]'s `Display` writes (how the ledger and `validations.jsonl`
+/// Reads the text [`AcceptanceRule`]'s `Display` writes (how the ledger and `validations.jsonl`
 /// keep it), and `sign-test(alpha=…)`, the paired rule's old name.
-impl std::str::FromStr for Policy {
+impl std::str::FromStr for AcceptanceRule {
     type Err = String;
 
-    fn from_str(text: &str) -> Result<Policy, String> {
+    fn from_str(text: &str) -> Result<AcceptanceRule, String> {
         if text.starts_with("paper") {
-            return Ok(Policy::Paper);
+            return Ok(AcceptanceRule::Paper);
         }
         let alpha = ["paired-tasks(alpha=", "sign-test(alpha="]
             .iter()
             .find_map(|prefix| text.strip_prefix(prefix)?.strip_suffix(')'))
             .and_then(|alpha| alpha.parse::<f64>().ok())
             .filter(|alpha| *alpha > 0.0 && *alpha < 1.0);
-        alpha.map(|alpha| Policy::PairedTasks { alpha }).ok_or_else(|| {
+        alpha.map(|alpha| AcceptanceRule::PairedTasks { alpha }).ok_or_else(|| {
             format!("{text:?} is not an acceptance rule (paired-tasks(alpha=…) with 0 < alpha < 1, or paper)")
         })
     }
 }
 
-/// A [`Policy`] kept as its text (`#[serde(with = "…::policy_text")]`), as the stores have
+/// An [`AcceptanceRule`] kept as its text (`#[serde(with = "…::policy_text")]`), as the stores have
 /// always written it, and read back into the rule.
 pub mod policy_text {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use super::Policy;
+    use super::AcceptanceRule;
 
-    pub fn serialize<S: Serializer>(policy: &Policy, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(policy: &AcceptanceRule, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(policy)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Policy, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AcceptanceRule, D::Error> {
         String::deserialize(deserializer)?.parse().map_err(serde::de::Error::custom)
     }
 }
@@ -172,7 +172,7 @@ impl Decision {
 /// Collects the candidate's outcomes for a plan of pairs and decides.
 #[derive(Debug, Clone)]
 pub struct Decider {
-    policy: Policy,
+    policy: AcceptanceRule,
     /// Candidates judged against the same parent sample (at least 1).
     family: usize,
     plan: Vec<Planned>,
@@ -199,7 +199,7 @@ struct Tally {
 }
 
 impl Decider {
-    pub fn new(policy: Policy, family: usize, plan: Vec<Planned>) -> Self {
+    pub fn new(policy: AcceptanceRule, family: usize, plan: Vec<Planned>) -> Self {
         let mut tasks: Vec<String> = plan.iter().map(|p| p.task.clone()).collect();
         tasks.sort();
         tasks.dedup();
@@ -240,9 +240,9 @@ impl Decider {
     pub fn can_still_accept(&self) -> bool {
         match self.policy {
             // The best case: every remaining episode of the candidate passes.
-            Policy::PairedTasks { .. } => self.judge(&self.tally(true)).0,
+            AcceptanceRule::PairedTasks { .. } => self.judge(&self.tally(true)).0,
             // Any remaining pair could still lift a split: stop only when the tally is final.
-            Policy::Paper => self.pending() > 0 || self.judge(&self.tally(false)).0,
+            AcceptanceRule::Paper => self.pending() > 0 || self.judge(&self.tally(false)).0,
         }
     }
 
@@ -294,7 +294,7 @@ impl Decider {
     /// Accepted or not, why, and the adjusted and raw p-values (the paired test's).
     fn judge(&self, tally: &Tally) -> (bool, String, Option<f64>, Option<f64>) {
         match self.policy {
-            Policy::PairedTasks { alpha } => {
+            AcceptanceRule::PairedTasks { alpha } => {
                 let compared = tally.per_task.iter().filter(|t| t.compared > 0);
                 let differences: Vec<i64> = compared.map(|t| i64::from(t.candidate) - i64::from(t.parent)).collect();
                 let p = sign_flip_p(&differences);
@@ -316,7 +316,7 @@ impl Decider {
                 };
                 (accepted, reason, Some(adjusted), Some(p))
             }
-            Policy::Paper => {
+            AcceptanceRule::Paper => {
                 let ((in_parent, in_candidate), (out_parent, out_candidate)) = (tally.held_in, tally.held_out);
                 let sides = format!(
                     "held-in {in_parent} → {in_candidate} passes, held-out {out_parent} → {out_candidate} passes"
@@ -397,12 +397,12 @@ pub fn smallest_reachable_p(parent_passes: &[u32], repeats: u32, family: usize) 
 mod tests {
     #[test]
     fn a_policy_reads_back_what_it_writes_and_refuses_other_text() {
-        for policy in [Policy::default(), Policy::PairedTasks { alpha: 0.01 }, Policy::Paper] {
-            assert_eq!(policy.to_string().parse::<Policy>(), Ok(policy));
+        for policy in [AcceptanceRule::default(), AcceptanceRule::PairedTasks { alpha: 0.01 }, AcceptanceRule::Paper] {
+            assert_eq!(policy.to_string().parse::<AcceptanceRule>(), Ok(policy));
         }
-        assert_eq!("sign-test(alpha=0.1)".parse::<Policy>(), Ok(Policy::PairedTasks { alpha: 0.1 }));
+        assert_eq!("sign-test(alpha=0.1)".parse::<AcceptanceRule>(), Ok(AcceptanceRule::PairedTasks { alpha: 0.1 }));
         for bad in ["", "paired-tasks(alpha=2)", "paired-tasks(alpha=x)", "majority"] {
-            let error = bad.parse::<Policy>().unwrap_err();
+            let error = bad.parse::<AcceptanceRule>().unwrap_err();
             assert!(error.contains("not an acceptance rule"), "{error}");
         }
     }
@@ -410,7 +410,7 @@ mod tests {
     use super::*;
 
     /// A decider over `pairs` (task, parent passed, candidate passed), all recorded.
-    fn decided(policy: Policy, family: usize, pairs: &[(&str, bool, bool)]) -> Decider {
+    fn decided(policy: AcceptanceRule, family: usize, pairs: &[(&str, bool, bool)]) -> Decider {
         let plan = pairs.iter().map(|(t, p, _)| Planned { task: t.to_string(), held_in: false, parent_passed: *p });
         let mut d = Decider::new(policy, family, plan.collect());
         for (i, (_, _, c)) in pairs.iter().enumerate() {
@@ -423,24 +423,24 @@ mod tests {
     fn the_unit_is_the_task_not_the_repeat() {
         // Two tasks flip on both repeats: 4 pair wins, but 2 task wins: p = 1/4.
         let pairs = [("a", false, true), ("a", false, true), ("b", false, true), ("b", false, true)];
-        let v = decided(Policy::PairedTasks { alpha: 0.1 }, 1, &pairs).decide();
+        let v = decided(AcceptanceRule::PairedTasks { alpha: 0.1 }, 1, &pairs).decide();
         assert!(!v.accepted, "{}", v.reason);
         assert_eq!(v.p_value, Some(0.25));
         assert_eq!(v.improved, ["a", "b"]);
         // Five tasks flip: p = 1/32 ≤ 0.05.
         let five: Vec<(&str, bool, bool)> = ["a", "b", "c", "d", "e"].iter().map(|t| (*t, false, true)).collect();
-        let v = decided(Policy::default(), 1, &five).decide();
+        let v = decided(AcceptanceRule::default(), 1, &five).decide();
         assert!(v.accepted, "{}", v.reason);
         assert!(v.reason.starts_with("5 tasks better, 0 worse, 0 tied: p = 0.0312 ≤ 0.05"), "{}", v.reason);
         // … unless it is one of seven candidates judged against the same parent sample.
-        let v = decided(Policy::default(), 7, &five).decide();
+        let v = decided(AcceptanceRule::default(), 7, &five).decide();
         assert!(!v.accepted && v.p_adjusted == Some(7.0 / 32.0), "{}", v.reason);
         assert!(v.reason.contains("×7 candidates = 0.2188 > 0.05"), "{}", v.reason);
     }
 
     #[test]
     fn the_collapse_guard_rejects_collapses_that_chance_does_not_explain() {
-        let lenient = Policy::PairedTasks { alpha: 0.5 };
+        let lenient = AcceptanceRule::PairedTasks { alpha: 0.5 };
         let wins = |n: usize| -> Vec<(String, bool, bool)> {
             (0..n).flat_map(|t| [(format!("w{t}"), false, true), (format!("w{t}"), false, true)]).collect()
         };
@@ -458,7 +458,7 @@ mod tests {
         for t in ["s1", "s2", "s3"] {
             pairs.extend([(t.to_string(), true, false), (t.to_string(), true, false)]);
         }
-        let v = decided(Policy::PairedTasks { alpha: 0.05 }, 1, &with(&pairs)).decide();
+        let v = decided(AcceptanceRule::PairedTasks { alpha: 0.05 }, 1, &with(&pairs)).decide();
         assert!(!v.accepted && v.reason.contains("more than chance explains"), "{}", v.reason);
         // At one repeat a collapse is a loss: eight losses of eight is significantly worse.
         let losses: Vec<(String, bool, bool)> = (0..8).map(|t| (format!("l{t}"), true, false)).collect();
@@ -478,12 +478,12 @@ mod tests {
                 .collect()
         };
         // Five tasks the parent failed: one loss-free tie already rules out p ≤ 0.05 (best 1/16).
-        let mut d = Decider::new(Policy::default(), 1, plan(&[false; 5]));
+        let mut d = Decider::new(AcceptanceRule::default(), 1, plan(&[false; 5]));
         assert!(d.can_still_accept());
         d.record(0, Some(false));
         assert!(!d.can_still_accept(), "four flips at best: p = 1/16");
         // A task the parent passed cannot be won: its tie is already in the best case.
-        let mut d = Decider::new(Policy::default(), 1, plan(&[true, false, false, false, false, false]));
+        let mut d = Decider::new(AcceptanceRule::default(), 1, plan(&[true, false, false, false, false, false]));
         d.record(0, Some(true));
         assert!(d.can_still_accept(), "five flips left: p = 1/32");
         // A dropped pair (infrastructure) is left out, not counted against the candidate.
@@ -510,7 +510,7 @@ mod tests {
                 held_in: *held_in,
                 parent_passed: *p,
             });
-            Decider::new(Policy::Paper, 1, plan.collect())
+            Decider::new(AcceptanceRule::Paper, 1, plan.collect())
         };
         let mut d = plan(&[("a", false, false), ("b", false, true), ("m", true, true)]);
         for (i, c) in [true, false, true].into_iter().enumerate() {

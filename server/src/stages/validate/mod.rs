@@ -4,7 +4,7 @@
 //!
 //! The parent runs (or reuses) the validate split — and, for the paper's two-way rule, the
 //! mine split too — and its episodes fix the (task, seed) pairs; the candidate runs the
-//! same pairs, a batch of `parallel` at a time, until all are in or the [`Policy`] says
+//! same pairs, a batch of `parallel` at a time, until all are in or the [`AcceptanceRule`] says
 //! acceptance is out of reach (early stopping; the rule is `decide`). Infrastructure errors
 //! are re-run by the runner and never counted. An optional cost veto rejects a candidate
 //! that spends more than X times the parent's tokens on the same pairs. Every decision
@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use decide::{policy_text, smallest_reachable_p, Decider, Decision, Planned, Policy};
+pub use decide::{policy_text, smallest_reachable_p, AcceptanceRule, Decider, Decision, Planned};
 
 use super::Context;
 use crate::episodes::{score, Episode, Runner, Spend};
@@ -30,7 +30,7 @@ use crate::task::Task;
 /// How a candidate is judged.
 #[derive(Debug, Clone, Copy)]
 pub struct ValidateOptions {
-    pub policy: Policy,
+    pub policy: AcceptanceRule,
     /// Reject a candidate that spends more than this many times the parent's tokens.
     pub max_cost_ratio: Option<f64>,
     /// How many candidates are judged against the same parent sample (the loop's
@@ -43,7 +43,7 @@ pub struct ValidateOptions {
 
 impl Default for ValidateOptions {
     fn default() -> Self {
-        ValidateOptions { policy: Policy::default(), max_cost_ratio: None, family: 1, sample: 0 }
+        ValidateOptions { policy: AcceptanceRule::default(), max_cost_ratio: None, family: 1, sample: 0 }
     }
 }
 
@@ -121,7 +121,7 @@ pub async fn validate(
     let (harness, parent) = (&candidate.harness, &candidate.parent);
     (ctx.say)(&format!("validating {} against {}", harness.version(), parent.version()));
     // A split too small to ever accept is rejected before any episode is spent on it.
-    if let Policy::PairedTasks { alpha } = options.policy {
+    if let AcceptanceRule::PairedTasks { alpha } = options.policy {
         let named = ctx.splits.tasks(Split::Validate);
         let tasks = named.iter().filter(|n| ctx.tasks.iter().any(|t| &t.name == *n)).count();
         let best = smallest_reachable_p(&vec![0; tasks], ctx.repeats, options.family);
@@ -204,7 +204,7 @@ async fn compare(
 ) -> std::io::Result<Compared> {
     let compared: Vec<(&Baseline, &Task)> = baseline
         .iter()
-        .filter(|b| b.episode.counts() && (!b.held_in || options.policy == Policy::Paper))
+        .filter(|b| b.episode.counts() && (!b.held_in || options.policy == AcceptanceRule::Paper))
         .filter_map(|b| tasks.iter().find(|t| t.name == b.episode.task).map(|t| (b, t)))
         .collect();
     let plan = compared.iter().map(|(b, _)| Planned {
@@ -221,8 +221,8 @@ async fn compare(
         if batch.is_empty() {
             break;
         }
-        let jobs: Vec<(&Task, u64)> = batch.iter().map(|&i| (compared[i].1, compared[i].0.episode.seed)).collect();
-        let ran = runner.run_all(candidate, &jobs).await?;
+        let keys: Vec<(&Task, u64)> = batch.iter().map(|&i| (compared[i].1, compared[i].0.episode.seed)).collect();
+        let ran = runner.run_all(candidate, &keys).await?;
         for (&i, episode) in batch.iter().zip(ran) {
             let parent = &compared[i].0.episode;
             progress.done += 1;
@@ -289,7 +289,7 @@ pub struct ValidationRecord {
     pub candidate_dir: PathBuf,
     pub candidate_version: String,
     #[serde(with = "policy_text")]
-    pub policy: Policy,
+    pub policy: AcceptanceRule,
     /// The sample of the validate split the parent's episodes came from (0: the first).
     #[serde(default)]
     pub sample: u32,
@@ -380,7 +380,7 @@ mod tests {
             parent_version: "parent".into(),
             candidate_dir: "/c".into(),
             candidate_version: candidate.into(),
-            policy: Policy::default(),
+            policy: AcceptanceRule::default(),
             sample,
             decision: Decision {
                 accepted: false,
