@@ -130,18 +130,15 @@ final() {
 }
 
 # The loop from minimal in the store $1 with proposer $2 (on a copy, $1/harness), to its end.
+# The loop reads where it stands from its ledger: a finished one does nothing, one asked for
+# more iterations than it ran goes on after its last.
 loop_in() {
-  local store=$1 proposer=$2 done=$1/.self-harness/loop-finished
+  local store=$1 proposer=$2
   mkdir -p "$store"
   [ -d "$store/harness" ] || cp -r "$out/harnesses/minimal" "$store/harness"
-  if [ -e "$done" ]; then
-    echo "    the loop with proposer $proposer: finished already"
-    return
-  fi
   (cd "$store" && "$bin" loop --harness harness --tasks "$tasks" --auto-apply --seed 0 \
     --iterations "$iterations" --repeats 1 --weaknesses 1 --candidates 2 --proposer "$proposer" \
     --episode-timeout "$timeout" --parallel "$parallel")
-  touch "$done"
 }
 
 for stage in "${stages[@]}"; do
@@ -364,16 +361,20 @@ def rate(e):
 print("The goal: the loop's final harness beats `minimal` on the held-out test split by at least")
 print(f"15 percentage points, with a task-level paired p < {alpha}.")
 print()
-finished = (out / "main" / ".self-harness" / "loop-finished").exists()
+def finished(store):
+    """Whether the loop of `store` ended: its ledger's last entry is its finish."""
+    ledger = store / ".self-harness" / "ledger.jsonl"
+    lines = [l for l in ledger.read_text().splitlines() if l.strip()] if ledger.exists() else []
+    return bool(lines) and json.loads(lines[-1])["type"] == "finish"
 ledger = out / "main" / ".self-harness" / "ledger.jsonl"
 reached = max((json.loads(l).get("iteration", 0) for l in ledger.read_text().splitlines() if l.strip()), default=0)
-if not finished and accepted == 0:
+if not finished(out / "main") and accepted == 0:
     screened = sum(1 for l in ledger.read_text().splitlines() if l.strip() and json.loads(l)["type"] == "screening")
     print(f"**Not reached yet: the loop is under way** (stopped in iteration {reached} of its run, after {screened}")
     print("screening(s); `bash scripts/evidence.sh loop` resumes it). Nothing has been validated, so nothing")
     print("is accepted yet" + (f"; `minimal` passes {rate(tests['minimal'])} of the test split." if "minimal" in tests else "."))
 elif accepted == 0:
-    ended = [p for p in sorted(out.glob("ablation-*")) if (p / ".self-harness" / "loop-finished").exists()]
+    ended = [p for p in sorted(out.glob("ablation-*")) if finished(p)]
     going = [p.name.removeprefix("ablation-") for p in sorted(out.glob("ablation-*")) if p not in ended]
     which = "the main one" + (f" and {len(ended)} finished ablation(s)" if ended else "") + (
         f"; the {', '.join(going)} ablation(s) under way" if going else "") + ("" if ended or going else ", the ablations not run yet")
