@@ -116,9 +116,7 @@ impl Runner<'_> {
     /// The folder of the (harness version, task, seed) episode.
     fn episode_dir(&self, harness: &Harness, task: &Task, seed: u64) -> PathBuf {
         self.store
-            .root()
-            .join("runs")
-            .join(self.run_name(harness.version()))
+            .run_dir(&self.run_name(harness.version()))
             .join(format!("{}-{}", task.name, task.content_hash()))
             .join(format!("s{seed}"))
     }

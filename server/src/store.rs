@@ -18,6 +18,8 @@
 //! .self-harness/validations.jsonl                     one line per validation decision
 //! .self-harness/ledger.jsonl                          the loop's ledger
 //! .self-harness/loop.lock                             held by the loop that keeps the ledger
+//! .self-harness/harbor-jobs/                          Harbor's job folders, when episodes run there
+//! .self-harness/report.html                           the report page the editor opens
 //! .self-harness/proposals.json.lock                   held while the standing proposals are rewritten
 //! .self-harness/proposals/<iteration>/                the loop's record of an iteration (weaknesses, proposals)
 //! ```
@@ -116,6 +118,21 @@ impl Store {
     /// Where runs are kept: the loop's episodes and `eval`'s runs.
     pub fn runs_dir(&self) -> PathBuf {
         self.root.join("runs")
+    }
+
+    /// The folder of the run `name` (see `episodes::run_name` for the runner's).
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.runs_dir().join(name)
+    }
+
+    /// Where Harbor's job folders go when the episodes run there.
+    pub fn harbor_jobs_dir(&self) -> PathBuf {
+        self.root.join("harbor-jobs")
+    }
+
+    /// The report page the editor writes and opens.
+    pub fn report_page_path(&self) -> PathBuf {
+        self.root.join("report.html")
     }
 
     /// A new, empty run folder named after the time and `label` (e.g. the harness version).

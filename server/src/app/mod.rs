@@ -1,6 +1,6 @@
-//! The application layer: the operations a person asks for — evaluate a harness and read a
-//! store's report today; the stages and the loop as they move here — in one place that every front end
-//! calls alike. The command line renders what an operation returns and the language server
+//! The application layer: the operations a person asks for — evaluate a harness, validate
+//! a candidate, read a store's report; mine, propose and the loop are their stage's one
+//! entry, called with [`Setup::context`] — in one place that every front end calls alike. The command line renders what an operation returns and the language server
 //! maps it to LSP, so an option, a check or a fix made here reaches both, and neither does
 //! domain work of its own.
 //!
@@ -14,6 +14,7 @@
 pub mod eval;
 pub mod report;
 mod setup;
+pub mod validate;
 
 pub use setup::{backend, harbor, load_suite, Choices, HarborFlags, Setup};
 

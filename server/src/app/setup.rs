@@ -168,7 +168,7 @@ pub fn harbor(
         return Ok(None);
     }
     let environment = flags.environment.or_else(|| config.harbor_env.clone()).unwrap_or_else(|| "docker".into());
-    let jobs = store.root().join("harbor-jobs");
+    let jobs = store.harbor_jobs_dir();
     let mut backend = crate::harbor::Harbor::locate(project, environment, parallel, jobs)
         .map_err(|e| Error::new(ErrorKind::Environment, e))?;
     backend.environment_kwargs = config.harbor_env_kwargs.clone();

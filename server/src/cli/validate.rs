@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{exit, ui, CliError, CliResult};
+use crate::app::validate::{self, Side, Target};
 use crate::episodes::Episode;
-use crate::splits::Split;
-use crate::stages::validate::{self, AcceptanceRule, Candidate, Progress, ValidateError};
+use crate::stages::validate::Progress;
 use crate::store::Store;
 
 #[derive(Args)]
@@ -44,33 +44,24 @@ pub struct ValidateArgs {
 
 pub async fn run(args: ValidateArgs) -> CliResult {
     let store = Store::at(&super::current_dir()?);
-    let candidate = match (&args.proposal, &args.candidate, &args.parent) {
-        (Some(id), _, _) => Candidate::proposal(&store, id).map_err(|e| CliError::new(exit::BAD_INPUT, e))?,
-        (None, Some(candidate), Some(parent)) => Candidate {
-            harness: super::load_harness(candidate)?,
-            parent: super::load_harness(parent)?,
-            proposal: None,
-            working: parent.clone(),
-        },
+    let target = match (&args.proposal, &args.candidate, &args.parent) {
+        (Some(id), _, _) => Target::Proposal(id.clone()),
+        (None, Some(candidate), Some(parent)) => {
+            Target::Folders { candidate: candidate.clone(), parent: parent.clone() }
+        }
         _ => return Err(CliError::new(exit::BAD_INPUT, "name a --proposal, or a --candidate and its --parent")),
     };
-    candidate.ensure_changed().map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))?;
+    let candidate = validate::candidate(&store, target)?;
     if let Some(note) = crate::stages::repeats_note(&candidate.harness, args.run.repeats) {
         ui::warn(&note);
     }
     let setup = super::stage_setup(store, &args.run, &args.agent).await?;
     let options = args.judge.options();
     let reporter = ui::Reporter::new(ui::progress(0, "validate"), 0, args.json);
-    let on_episode = |e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
+    // Parent and candidate on the rule's splits.
+    reporter.set_planned(2 * setup.episodes(options.policy.splits()) as u64);
+    let on_episode = |_: Side, e: &Episode| reporter.episode(&e.task, e.seed, &e.outcome);
     let say = |line: &str| reporter.say(line);
-    let ctx = setup.context(&on_episode, &say);
-    // Parent and candidate on the validate split; the paper's two-way rule adds the mine split.
-    let sides = if options.policy == AcceptanceRule::Paper {
-        vec![Split::Validate, Split::Mine]
-    } else {
-        vec![Split::Validate]
-    };
-    reporter.set_planned(2 * sides.iter().map(|&split| ctx.keys(split).len() as u64).sum::<u64>());
     let on_progress = |p: &Progress| {
         if args.json {
             ui::event(serde_json::json!({
@@ -88,10 +79,7 @@ pub async fn run(args: ValidateArgs) -> CliResult {
             p.candidate_passed
         ))
     };
-    let validation = validate::validate(&ctx, &candidate, options, &on_progress).await.map_err(|e| match e {
-        ValidateError::Unchanged => CliError::new(exit::BAD_INPUT, e.to_string()),
-        ValidateError::Io(e) => CliError::new(exit::ENVIRONMENT, e.to_string()),
-    })?;
+    let validation = validate::validate(&setup, &candidate, options, &on_episode, &say, &on_progress).await?;
     let record = validation.record;
     if !reporter.finished(serde_json::json!({ "validation": record })) {
         let mut table = ui::table(&["harness", "version", "passed", "of"]);

@@ -367,7 +367,7 @@ impl Server {
             tracing::warn!("{warning}");
         }
         let page = read.page();
-        let path = store.root().join("report.html");
+        let path = store.report_page_path();
         std::fs::create_dir_all(store.root()).map_err(|e| e.to_string())?;
         crate::util::write_atomic(&path, page.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
         let uri = Uri::from_file_path(&path).ok_or("the report has no file URI")?;
@@ -514,7 +514,7 @@ fn diagnostics_of(state: &State, uri: &Uri) -> Option<(Vec<Diagnostic>, i32)> {
     let mut diagnostics = harness_files::problems(&kind, &path, &text);
     if let Some((dir, file)) = harness_of(&path) {
         if file == MANIFEST_FILE {
-            let report = Uri::from_file_path(crate::store::Store::at(&state.project).root().join("report.html"));
+            let report = Uri::from_file_path(crate::store::Store::at(&state.project).report_page_path());
             diagnostics.extend(weaknesses::diagnostics(&state.view, &dir, &text, report.as_ref()));
         }
         let found = marks::marks(&state.view, &dir, &file, &text);

@@ -12,7 +12,7 @@ use tokio::sync::OnceCell;
 use super::jobs::{JobHandle, PassRate};
 use super::settings::Settings;
 use crate::app::eval::Plan;
-use crate::app::{Choices, Setup};
+use crate::app::{validate, Choices, Setup};
 use crate::episodes::Episode;
 use crate::evolve::LoopOptions;
 use crate::harness::Harness;
@@ -20,7 +20,7 @@ use crate::llm::Client;
 use crate::sandbox::Engine;
 use crate::splits::Split;
 use crate::stages;
-use crate::stages::validate::{Candidate, Progress};
+use crate::stages::validate::Progress;
 use crate::store::Store;
 
 /// Where the commands act: the project folder (its store) and the editor's settings.
@@ -188,33 +188,23 @@ pub enum Target {
 /// Validates a candidate; the decision goes to the store (validations.jsonl).
 pub async fn validate(project: Project, target: Target, job: JobHandle) -> Result<String, String> {
     let setup = setup(&project).await?;
-    let store = &setup.store;
-    let working = project.harness_dir();
-    let candidate = match target {
+    let target = match target {
         // Against the kept copy of the parent, never the working folder: the decision
         // names its parent's folder, from which the marks are worked out later, and the
         // working folder gets the edit (saved by the editor, perhaps mid-validation).
-        Target::Proposal(id) => Candidate::proposal(store, &id)?,
-        Target::Working(overlays) => Candidate {
-            harness: snapshot_with(store, &working, &overlays)?,
-            parent: committed(store, &working)?,
-            proposal: None,
-            working: working.clone(),
-        },
+        Target::Proposal(id) => validate::Target::Proposal(id),
+        Target::Working(overlays) => validate::Target::Working { dir: project.harness_dir(), overlays },
     };
-    candidate.ensure_changed().map_err(|e| e.to_string())?;
+    let candidate = validate::candidate(&setup.store, target).map_err(|e| e.to_string())?;
     let options = project.settings.validate_options();
     let total = setup.episodes(options.policy.splits());
     // The job counts the parent's episodes, then reports the validation's own progress.
-    let run = crate::episodes::run_name(candidate.parent.version(), &setup.model, setup.time_limit);
-    let parent_runs = store.root().join("runs").join(run);
     let parent_done = counter(&job, total, "parent");
-    let on_episode = |e: &Episode| {
-        if e.trace.starts_with(&parent_runs) {
+    let on_episode = |side: validate::Side, e: &Episode| {
+        if side == validate::Side::Parent {
             parent_done(e)
         }
     };
-    let ctx = setup.context(&on_episode, &|_| {});
     let on_progress = |p: &Progress| {
         let rate = |passed: u32| if p.done == 0 { 0.0 } else { f64::from(passed) / p.done as f64 };
         job.report(
@@ -227,7 +217,7 @@ pub async fn validate(project: Project, target: Target, job: JobHandle) -> Resul
             Some(PassRate { parent: rate(p.parent_passed), candidate: rate(p.candidate_passed) }),
         )
     };
-    let validation = stages::validate::validate(&ctx, &candidate, options, &on_progress).await;
+    let validation = validate::validate(&setup, &candidate, options, &on_episode, &|_| {}, &on_progress).await;
     let record = validation.map_err(|e| e.to_string())?.record;
     Ok(format!("{}: {}", super::marks::label(&record), record.decision.reason))
 }
@@ -255,57 +245,4 @@ pub async fn auto_apply(project: Project, iterations: u32, job: JobHandle) -> Re
     let ctx = setup.context(&on_episode, &say);
     let end = crate::evolve::run(&options, &ctx).await.map_err(|e| e.to_string())?;
     Ok(format!("loop finished: {} (harness {})", end.reason, end.harness_version))
-}
-
-/// The working folder with unsaved editor texts on top, kept as a candidate folder.
-fn snapshot_with(store: &Store, working: &Path, overlays: &[(PathBuf, String)]) -> Result<Harness, String> {
-    // Unique per job: two jobs of one server may snapshot at once.
-    let scratch = crate::util::scratch_beside(&store.candidates_dir().join("edit")).map_err(|e| e.to_string())?;
-    crate::util::copy_dir(working, scratch.path()).map_err(|e| e.to_string())?;
-    for (path, text) in overlays {
-        if let Ok(relative) = path.strip_prefix(working) {
-            crate::util::write_atomic(&scratch.path().join(relative), text.as_bytes()).map_err(|e| e.to_string())?;
-        }
-    }
-    let version = load(scratch.path())?.version().to_string();
-    let dir = store.candidates_dir().join(format!("edit-{version}"));
-    // Named by its content: when another job placed the same one first, theirs is as good.
-    if let Err(e) = std::fs::rename(scratch.path(), &dir) {
-        if !dir.is_dir() {
-            return Err(format!("cannot place {}: {e}", dir.display()));
-        }
-    }
-    load(&dir)
-}
-
-/// The harness folder as last committed to git, kept as a parent snapshot.
-fn committed(store: &Store, working: &Path) -> Result<Harness, String> {
-    let git = |dir: &Path, args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run git: {e}"))
-    };
-    let line = |output: std::process::Output| String::from_utf8_lossy(&output.stdout).trim().to_string();
-    // `git archive` run inside a subfolder archives only that subfolder of the tree it is
-    // given, so it runs at the top with the folder's own tree.
-    let top = line(git(working, &["rev-parse", "--show-toplevel"])?);
-    let prefix = line(git(working, &["rev-parse", "--show-prefix"])?);
-    let output = git(Path::new(&top), &["archive", "--format=tar", &format!("HEAD:{prefix}")])?;
-    if !output.status.success() {
-        return Err(format!(
-            "{} has no committed version to compare with ({}); commit it, or validate a proposal",
-            working.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let scratch = store.candidates_dir().join(format!("committed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    tar::Archive::new(output.stdout.as_slice()).unpack(&scratch).map_err(|e| e.to_string())?;
-    let harness = load(&scratch)?;
-    let kept = store.snapshot(&harness).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&scratch);
-    load(&kept)
 }

@@ -225,7 +225,7 @@ impl Reloads {
 /// folder `run`, see `episodes::run_name`), over the episodes the loop, `mine`, `validate`
 /// and the editor ran of it.
 pub fn pass_rate(store: &Store, run: &str) -> Option<(u32, u32)> {
-    let dir = store.root().join("runs").join(run);
+    let dir = store.run_dir(run);
     let (mut passed, mut counted) = (0, 0);
     for entry in walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok) {
         if entry.file_name() != crate::trace::FILE_NAME {
