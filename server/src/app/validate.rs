@@ -39,8 +39,8 @@ pub fn candidate(store: &Store, target: Target) -> Result<Candidate, Error> {
     let candidate = match target {
         Target::Proposal(id) => Candidate::proposal(store, &id).map_err(bad)?,
         Target::Folders { candidate, parent } => Candidate {
-            harness: load(&candidate).map_err(bad)?,
-            parent: load(&parent).map_err(bad)?,
+            harness: Harness::open(&candidate).map_err(|e| bad(e.to_string()))?,
+            parent: Harness::open(&parent).map_err(|e| bad(e.to_string()))?,
             proposal: None,
             working: parent,
         },
@@ -76,14 +76,6 @@ pub async fn validate(
     })
 }
 
-/// The harness in `dir`, or every reason it does not load.
-fn load(dir: &Path) -> Result<Harness, String> {
-    Harness::load(dir).map_err(|diagnostics| {
-        let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-        format!("the harness {} does not load:\n  {}", dir.display(), lines.join("\n  "))
-    })
-}
-
 /// The working folder with unsaved editor texts on top, kept as a candidate folder.
 fn snapshot_with(store: &Store, working: &Path, overlays: &[(PathBuf, String)]) -> Result<Harness, String> {
     // Unique per job: two jobs of one server may snapshot at once.
@@ -94,7 +86,7 @@ fn snapshot_with(store: &Store, working: &Path, overlays: &[(PathBuf, String)]) 
             crate::util::write_atomic(&scratch.path().join(relative), text.as_bytes()).map_err(|e| e.to_string())?;
         }
     }
-    let version = load(scratch.path())?.version().to_string();
+    let version = Harness::open(scratch.path()).map_err(|e| e.to_string())?.version().to_string();
     let dir = store.candidates_dir().join(format!("edit-{version}"));
     // Named by its content: when another job placed the same one first, theirs is as good.
     if let Err(e) = std::fs::rename(scratch.path(), &dir) {
@@ -102,7 +94,7 @@ fn snapshot_with(store: &Store, working: &Path, overlays: &[(PathBuf, String)]) 
             return Err(format!("cannot place {}: {e}", dir.display()));
         }
     }
-    load(&dir)
+    Harness::open(&dir).map_err(|e| e.to_string())
 }
 
 /// The harness folder as last committed to git, kept as a parent snapshot.
@@ -131,8 +123,8 @@ fn committed(store: &Store, working: &Path) -> Result<Harness, String> {
     let scratch = store.candidates_dir().join(format!("committed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&scratch);
     tar::Archive::new(output.stdout.as_slice()).unpack(&scratch).map_err(|e| e.to_string())?;
-    let harness = load(&scratch)?;
+    let harness = Harness::open(&scratch).map_err(|e| e.to_string())?;
     let kept = store.snapshot(&harness).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&scratch);
-    load(&kept)
+    Harness::open(&kept).map_err(|e| e.to_string())
 }

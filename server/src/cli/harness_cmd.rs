@@ -142,13 +142,8 @@ fn import(args: ImportArgs) -> CliResult {
         let converted: Converted = (agent.import)(&text, &source, &name).map_err(bad)?;
         converted.write_harness(&dir, &source).map_err(bad)?;
         // What was written must load; the notes say what did not map.
-        if let Err(diagnostics) = crate::harness::Harness::load(&dir) {
-            let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-            return Err(bad(format!(
-                "the imported harness {} does not load:\n  {}",
-                dir.display(),
-                lines.join("\n  ")
-            )));
+        if let Err(e) = crate::harness::Harness::open(&dir) {
+            return Err(bad(format!("imported, but {e}")));
         }
         if !args.json {
             println!("{} ← {source}", dir.display());

@@ -429,13 +429,7 @@ fn current_dir() -> Result<std::path::PathBuf, CliError> {
 
 /// Loads a harness, or says everything that is wrong with it (exit 2).
 fn load_harness(dir: &std::path::Path) -> Result<crate::harness::Harness, CliError> {
-    crate::harness::Harness::load(dir).map_err(|diagnostics| {
-        let lines: Vec<String> = diagnostics.iter().map(|d| d.to_string()).collect();
-        CliError::new(
-            exit::BAD_INPUT,
-            format!("the harness {} does not load:\n  {}", dir.display(), lines.join("\n  ")),
-        )
-    })
+    crate::harness::Harness::open(dir).map_err(|e| CliError::new(exit::BAD_INPUT, e.to_string()))
 }
 
 /// Loads a suite in which every task must load (exit 2 otherwise, naming each problem).

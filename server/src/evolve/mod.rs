@@ -77,8 +77,8 @@ pub enum LoopError {
     Store(String),
     #[error(transparent)]
     Validate(#[from] validate::ValidateError),
-    #[error("the harness {path} does not load: {message}")]
-    Harness { path: PathBuf, message: String },
+    #[error(transparent)]
+    Harness(#[from] crate::harness::LoadError),
     #[error(
         "{} was started with other settings, so its episodes and decisions do not apply: {differences}. Run \
          again with the same settings to resume it, or start a new store: move {} away, or run from another folder",
@@ -186,7 +186,7 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
     };
     let ledger = Ledger { path: ctx.store().ledger_path(), ctx };
     warn_of_unknown_prices(options, ctx)?;
-    let mut harness = load(&options.harness_dir)?;
+    let mut harness = Harness::open(&options.harness_dir)?;
     match crate::util::repair_torn_tail(&ledger.path) {
         Ok(Some(aside)) => (ctx.say)(&format!(
             "the last line of {} was cut off (a crash?); it was moved to {} and the loop resumes from the lines before it",
@@ -369,14 +369,14 @@ async fn iterate(
     }
     // Candidates are validated against the kept copy of their parent, as the editor
     // does, so that the decision's parent folder still holds the parent after an apply.
-    let parent = load(&ctx.store().snapshot(harness)?)?;
+    let parent = Harness::open(&ctx.store().snapshot(harness)?)?;
     let mut accepted: Vec<(Proposal, f64)> = Vec::new();
     for proposal in &finalists {
         if let Some(why) = ledger.over_budget(options, earlier) {
             (ctx.say)(&format!("  {why}: {} left unvalidated", proposal.id));
             break;
         }
-        let candidate = load(&proposal.dir)?;
+        let candidate = Harness::open(&proposal.dir)?;
         let verdict =
             decide(options, judging, ledger, iteration, &parent, candidate, std::slice::from_ref(proposal)).await?;
         if let Some(p) = verdict {
@@ -471,13 +471,6 @@ fn addressed(entries: &[Entry], weaknesses: &[Weakness], version: &str, iteratio
     let mut chosen: Vec<usize> = order.into_iter().take(n).map(|(_, rank)| rank).collect();
     chosen.sort_unstable();
     chosen.into_iter().map(|rank| weaknesses[rank].clone()).collect()
-}
-
-fn load(dir: &Path) -> Result<Harness, LoopError> {
-    Harness::load(dir).map_err(|d| LoopError::Harness {
-        path: dir.to_path_buf(),
-        message: d.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("; "),
-    })
 }
 
 /// This iteration's weaknesses: the ones recorded for it when resuming, the previous
@@ -712,7 +705,7 @@ fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget
 /// version of `parent`, only if the working folder still holds `parent`: a person's edits
 /// made meanwhile are never overwritten (the candidate stays in the store).
 fn install(options: &LoopOptions, parent: &Harness, dir: &Path, version: &str) -> Result<Harness, LoopError> {
-    let working = load(&options.harness_dir)?;
+    let working = Harness::open(&options.harness_dir)?;
     if working.version() != parent.version() {
         return Err(LoopError::Changed {
             dir: options.harness_dir.clone(),
@@ -722,7 +715,7 @@ fn install(options: &LoopOptions, parent: &Harness, dir: &Path, version: &str) -
         });
     }
     propose::install(dir, &options.harness_dir)?;
-    let installed = load(&options.harness_dir)?;
+    let installed = Harness::open(&options.harness_dir)?;
     if installed.version() != version {
         return Err(LoopError::Store(format!(
             "installing {} made {} version {}, not the validated {version}",

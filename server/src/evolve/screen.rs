@@ -18,7 +18,7 @@
 //! the stored episodes, so a recorded candidate is never run again.
 
 use super::ledger::Entry;
-use super::{load, now, Ledger, LoopError, LoopOptions};
+use super::{now, Ledger, LoopError, LoopOptions};
 use crate::episodes::{score, Episode, Score, Spend};
 use crate::splits::Split;
 use crate::stages::propose::Proposal;
@@ -158,7 +158,7 @@ pub(super) async fn screen(
                 say(&format!("  {why}: screening stopped, none is validated"));
                 return Ok(Vec::new());
             }
-            let candidate = load(&runner.proposal.dir)?;
+            let candidate = crate::harness::Harness::open(&runner.proposal.dir)?;
             let keys: Vec<_> = ctx.keys(Split::Mine).into_iter().filter(|(t, _)| part.contains(&t.name)).collect();
             let episodes = ctx.runner.run_all(&candidate, &keys).await?;
             runner.parent = within(&parent_all, part);

@@ -145,7 +145,23 @@ pub struct RenderError {
     pub message: String,
 }
 
+/// A harness folder that does not load, with every problem in it: the one message the
+/// command line, the editor and the loop give for it.
+#[derive(Debug, thiserror::Error)]
+#[error("the harness {} does not load:\n  {}", dir.display(), problems.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n  "))]
+pub struct LoadError {
+    pub dir: PathBuf,
+    pub problems: Vec<HarnessDiagnostic>,
+}
+
 impl Harness {
+    /// [`Harness::load`] for a caller that reports the problems rather than shows them
+    /// one by one where they are.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Harness, LoadError> {
+        let dir = dir.as_ref();
+        Harness::load(dir).map_err(|problems| LoadError { dir: dir.to_path_buf(), problems })
+    }
+
     /// Loads the harness folder `dir`, or returns every problem in it (errors and
     /// warnings). A harness that loads keeps its warnings in [`Harness::warnings`].
     pub fn load(dir: impl AsRef<Path>) -> Result<Harness, Vec<HarnessDiagnostic>> {

@@ -21,9 +21,10 @@ use super::documents::Documents;
 use super::harness_files::{self, Kind};
 use super::jobs::{JobHandle, Jobs};
 use super::settings::Settings;
-use super::stages::{self, Project, Target};
+use super::stages::{self, Project};
 use super::store_view::{self, Reloads, StoreView};
 use super::{marks, weaknesses};
+use crate::app::validate::Target;
 use crate::harness::MANIFEST_FILE;
 
 /// The commands this server runs (docs/lsp.md). `selfHarness.previewProposal` is the
@@ -306,7 +307,10 @@ impl Server {
             "selfHarness.validate" => {
                 let (what, title) = match text("proposal") {
                     Some(id) => (Target::Proposal(id.clone()), format!("Validate {id}")),
-                    None => (Target::Working(self.overlays(&project.harness_dir())), "Validate the edit".into()),
+                    None => {
+                        let (dir, overlays) = (project.harness_dir(), self.overlays(&project.harness_dir()));
+                        (Target::Working { dir, overlays }, "Validate the edit".into())
+                    }
                 };
                 let proposal = text("proposal");
                 let state = self.state.clone();

@@ -5,7 +5,7 @@
 //! to a job. The language server never runs a container itself; it calls these, and these
 //! call the application layer and the stages.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tokio::sync::OnceCell;
 
@@ -98,12 +98,6 @@ fn proposer_model(project: &Project, acting: &Client) -> Result<Client, String> 
     Ok(Client::new(config).map_err(|e| e.to_string())?.with_usage(acting.usage().clone()))
 }
 
-fn load(dir: &Path) -> Result<Harness, String> {
-    Harness::load(dir).map_err(|d| {
-        format!("the harness {} does not load: {}", dir.display(), d.first().map(|d| d.to_string()).unwrap_or_default())
-    })
-}
-
 /// Counts finished episodes for a job's progress.
 fn counter(job: &JobHandle, total: usize, what: &str) -> impl Fn(&Episode) + Sync {
     let done = std::sync::atomic::AtomicU64::new(0);
@@ -121,7 +115,7 @@ fn counter(job: &JobHandle, total: usize, what: &str) -> impl Fn(&Episode) + Syn
 /// command line's `eval`), kept in the store as an evaluation: its pass rate.
 pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
     let setup = setup(&project).await?;
-    let harness = load(&project.harness_dir())?;
+    let harness = Harness::open(project.harness_dir()).map_err(|e| e.to_string())?;
     let splits = [Split::Mine, Split::Validate, Split::Test];
     let total = setup.episodes(&splits);
     let on_episode = counter(&job, total, "eval");
@@ -136,7 +130,7 @@ pub async fn eval(project: Project, job: JobHandle) -> Result<String, String> {
 /// Mines the harness's weaknesses on the mine split into the store.
 pub async fn mine(project: Project, job: JobHandle) -> Result<String, String> {
     let setup = setup(&project).await?;
-    let harness = load(&project.harness_dir())?;
+    let harness = Harness::open(project.harness_dir()).map_err(|e| e.to_string())?;
     let total = setup.episodes(&[Split::Mine]);
     let on_episode = counter(&job, total, "mine");
     let say = |line: &str| job.report(line.to_string(), total as u64, total as u64, None);
@@ -153,7 +147,7 @@ pub async fn propose(project: Project, weakness: String, job: JobHandle) -> Resu
     let config = project.settings.proposer_config(&project.root).map_err(|e| e.to_string())?;
     let client = Client::new(config).map_err(|e| e.to_string())?;
     let store = project.store();
-    let harness = load(&project.harness_dir())?;
+    let harness = Harness::open(project.harness_dir()).map_err(|e| e.to_string())?;
     let found = stages::mine::saved(&store)?.into_iter().find(|w| w.id == weakness);
     let weakness = found.ok_or_else(|| format!("no weakness {weakness} in the store"))?;
     job.report(format!("asking the model for fixes of {}", weakness.id), 0, 1, None);
@@ -176,25 +170,9 @@ pub async fn propose(project: Project, weakness: String, job: JobHandle) -> Resu
     Ok(message)
 }
 
-/// What is validated against what.
-pub enum Target {
-    /// A proposal of the store: its candidate folder against its parent.
-    Proposal(String),
-    /// The working harness folder with the editor's unsaved texts on top (path, text),
-    /// against its last committed version.
-    Working(Vec<(PathBuf, String)>),
-}
-
 /// Validates a candidate; the decision goes to the store (validations.jsonl).
-pub async fn validate(project: Project, target: Target, job: JobHandle) -> Result<String, String> {
+pub async fn validate(project: Project, target: validate::Target, job: JobHandle) -> Result<String, String> {
     let setup = setup(&project).await?;
-    let target = match target {
-        // Against the kept copy of the parent, never the working folder: the decision
-        // names its parent's folder, from which the marks are worked out later, and the
-        // working folder gets the edit (saved by the editor, perhaps mid-validation).
-        Target::Proposal(id) => validate::Target::Proposal(id),
-        Target::Working(overlays) => validate::Target::Working { dir: project.harness_dir(), overlays },
-    };
     let candidate = validate::candidate(&setup.store, target).map_err(|e| e.to_string())?;
     let options = project.settings.validate_options();
     let total = setup.episodes(options.policy.splits());

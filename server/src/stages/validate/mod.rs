@@ -66,10 +66,7 @@ impl Candidate {
     pub fn proposal(store: &Store, id: &str) -> Result<Candidate, String> {
         let proposal = propose::find(store, id)?;
         let parent = propose::parent_of(store, &proposal)?;
-        let harness = Harness::load(&proposal.dir).map_err(|d| {
-            let first = d.first().map(|d| d.to_string()).unwrap_or_default();
-            format!("the candidate of proposal {id} ({}) does not load: {first}", proposal.dir.display())
-        })?;
+        let harness = Harness::open(&proposal.dir).map_err(|e| format!("the candidate of proposal {id}: {e}"))?;
         Ok(Candidate { harness, parent, proposal: Some(proposal.id), working: proposal.parent_dir })
     }
 
