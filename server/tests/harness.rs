@@ -546,7 +546,7 @@ fn a_harness_that_does_not_load_says_where_and_every_reason() {
     let manifest =
         format!("{BASE}[[notes]]\nname = \"a\"\nfile = \"a.md\"\n[[notes]]\nname = \"b\"\nfile = \"b.md\"\n");
     let dir = folder(&manifest, PROMPTS);
-    let message = Harness::open(dir.path()).err().expect("notes a.md and b.md are missing").to_string();
+    let message = Harness::open(dir.path()).expect_err("notes a.md and b.md are missing").to_string();
     let first = format!("the harness {} does not load:\n  ", dir.path().display());
     assert!(message.starts_with(&first), "{message}");
     let reasons: Vec<&str> = message.lines().skip(1).collect();

@@ -21,7 +21,7 @@ pub enum SandboxError {
 
     #[error(
         "base image {image} is not available locally, no registry can be reached, and no stand-in is declared for it\n  \
-         Add a pattern to STAND_INS in server/src/sandbox/standins.rs, or load the image with `docker load`"
+         Add a pattern to STAND_INS in core/src/sandbox/standins.rs, or load the image with `docker load`"
     )]
     NoStandIn { image: String },
 
