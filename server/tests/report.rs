@@ -96,6 +96,7 @@ fn ledger(store: &Path) {
             harness_version: "v0".into(),
             ids: vec!["interactive-program".into()],
             titles: vec!["Opens interactive programs".into()],
+            detectors: String::new(),
         },
         Entry::Proposal {
             at: "t".into(),
@@ -220,6 +221,7 @@ fn report_numbers_plot_and_html() {
         "<td>1-x-2</td><td>rejected (stopped early)</td><td>2</td><td>0</td><td>0</td><td>2</td><td>1.0000</td>";
     assert!(html.contains(accepted) && html.contains(rejected), "{html}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("cut off"));
+    assert_eq!(report["finished"], "1 iteration(s) done");
 
     let text = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));
     let text = String::from_utf8_lossy(&text.stdout);
@@ -227,6 +229,21 @@ fn report_numbers_plot_and_html() {
         text.contains("25.0%") && text.contains("100.0%") && text.contains("predicted flips that came true: 2/4"),
         "{text}"
     );
+    assert!(text.contains("finished: 1 iteration(s) done"), "{text}");
+
+    // Asked for more iterations, the loop goes on after its Finish: it is running again.
+    let resumed = Entry::Spent {
+        at: "t".into(),
+        iteration: 2,
+        stage: Stage::Mine,
+        spend: Spend { tokens: 5, cost_usd: 0.0, container_seconds: 0.0 },
+        weakness: None,
+    };
+    append(&dir.path().join("ledger.jsonl"), &[resumed]).unwrap();
+    let output = common::run(common::bin().args(["report", "--json", "--store"]).arg(dir.path()));
+    assert_eq!(common::json(&output)["finished"], Value::Null);
+    let text = common::run(common::bin().args(["report", "--store"]).arg(dir.path()));
+    assert!(!String::from_utf8_lossy(&text.stdout).contains("finished:"));
 }
 
 #[test]

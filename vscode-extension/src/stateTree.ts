@@ -41,7 +41,7 @@ function fileName(path: string): string {
   return path.split(/[\\/]/).filter(Boolean).pop() ?? path;
 }
 
-/** "run/task/trial" — the last folders of a trace path, which say where it is from. */
+/** "run/task/seed" (e.g. `loop-…/fix-git-…/s1000`): the last folders of a trace path, which say where it is from. */
 function traceLabel(trace: string): string {
   const parts = trace.split(/[\\/]/).filter(Boolean);
   return parts.slice(Math.max(0, parts.length - 4), parts.length - 1).join('/');

@@ -71,6 +71,9 @@ impl<'e> Fold<'e> {
     }
 
     fn add(&mut self, entry: &'e Entry) {
+        // Only the ledger's last entry says the loop finished: anything after a Finish is
+        // the loop resumed for more iterations, running again.
+        self.report.finished = None;
         match entry {
             Entry::Start { .. } | Entry::Applied { .. } => {}
             Entry::Evaluation { harness_version, split, score, spend, iteration, .. } => {
