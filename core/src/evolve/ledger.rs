@@ -68,6 +68,13 @@ pub enum Entry {
         harness_version: String,
         ids: Vec<String>,
         titles: Vec<String>,
+        /// The detectors that mined them ([`mine::detectors_in_use`]; empty in ledgers
+        /// written before it was recorded): with other detectors, the same traces are
+        /// mined again.
+        ///
+        /// [`mine::detectors_in_use`]: crate::stages::mine::detectors_in_use
+        #[serde(default)]
+        detectors: String,
     },
     /// What the model cost outside episodes: reading failed traces (`mine`) or proposing
     /// edits (`propose`). A `propose` entry with a `weakness` closes that weakness's round:

@@ -474,8 +474,9 @@ fn addressed(entries: &[Entry], weaknesses: &[Weakness], version: &str, iteratio
 }
 
 /// This iteration's weaknesses: the ones recorded for it when resuming, the previous
-/// iteration's when the harness did not change since (same traces, same findings), otherwise
-/// mined anew from the mine split's episodes, their model cost and the result recorded.
+/// iteration's when neither the harness nor the detectors changed since (same traces, same
+/// findings), otherwise mined anew from the mine split's episodes, their model cost and the
+/// result recorded.
 async fn weaknesses(
     ledger: &Ledger<'_>,
     harness: &Harness,
@@ -484,22 +485,14 @@ async fn weaknesses(
 ) -> Result<Vec<Weakness>, LoopError> {
     let store = ledger.ctx.store();
     let entries = ledger.entries()?;
-    let recorded = entries.iter().rev().find_map(|e| match e {
-        Entry::Weaknesses { iteration: i, harness_version, ids, .. } if *i <= iteration => {
-            Some((*i, harness_version, ids))
-        }
-        _ => None,
-    });
-    if let Some((i, version, ids)) = recorded {
-        if i == iteration || version == harness.version() {
-            let kept = read_json::<Vec<Weakness>>(&weaknesses_record(ledger, i));
-            if let Some(kept) = kept.filter(|k| k.iter().map(|w| &w.id).eq(ids.iter())) {
-                mine::save(store, &kept)?;
-                if i != iteration {
-                    record_weaknesses(ledger, harness, iteration, &kept, None)?;
-                }
-                return Ok(kept);
+    if let Some((i, ids)) = reusable(&entries, harness.version(), iteration) {
+        let kept = read_json::<Vec<Weakness>>(&weaknesses_record(ledger, i));
+        if let Some(kept) = kept.filter(|k| k.iter().map(|w| &w.id).eq(ids.iter())) {
+            mine::save(store, &kept)?;
+            if i != iteration {
+                record_weaknesses(ledger, harness, iteration, &kept, None)?;
             }
+            return Ok(kept);
         }
     }
 
@@ -507,6 +500,20 @@ async fn weaknesses(
     let spent = Entry::Spent { at: now(), iteration, stage: Stage::Mine, spend, weakness: None };
     record_weaknesses(ledger, harness, iteration, &mined, Some(spent))?;
     Ok(mined)
+}
+
+/// The iteration whose recorded weaknesses (ids) iteration `iteration` takes: its own when
+/// resuming; the latest earlier one's when it mined the same harness version with the
+/// detectors in use (the same traces would give the same findings).
+fn reusable<'e>(entries: &'e [Entry], version: &str, iteration: u32) -> Option<(u32, &'e [String])> {
+    let (i, mined_from, ids, detectors) = entries.iter().rev().find_map(|e| match e {
+        Entry::Weaknesses { iteration: i, harness_version, ids, detectors, .. } if *i <= iteration => {
+            Some((*i, harness_version, ids, detectors))
+        }
+        _ => None,
+    })?;
+    let same_findings = mined_from == version && *detectors == mine::detectors_in_use();
+    (i == iteration || same_findings).then_some((i, ids.as_slice()))
 }
 
 /// The loop's own copy of an iteration's weaknesses (`weaknesses.json` beside it is the
@@ -531,6 +538,7 @@ fn record_weaknesses(
         harness_version: harness.version().to_string(),
         ids: weaknesses.iter().map(|w| w.id.clone()).collect(),
         titles: weaknesses.iter().map(|w| w.title.clone()).collect(),
+        detectors: mine::detectors_in_use(),
     };
     ledger::append(&ledger.path, &spent.into_iter().chain([recorded]).collect::<Vec<_>>())?;
     Ok(())
@@ -811,7 +819,27 @@ mod tests {
     }
 
     fn mined(iteration: u32, version: &str) -> Entry {
-        Entry::Weaknesses { at: now(), iteration, harness_version: version.into(), ids: vec![], titles: vec![] }
+        let (ids, titles, detectors) = (vec![], vec![], String::new());
+        Entry::Weaknesses { at: now(), iteration, harness_version: version.into(), ids, titles, detectors }
+    }
+
+    #[test]
+    fn weaknesses_are_mined_again_when_the_harness_or_the_detectors_changed() {
+        let recorded = |iteration, version: &str, detectors: String| Entry::Weaknesses {
+            at: now(),
+            iteration,
+            harness_version: version.into(),
+            ids: vec![format!("w{iteration}")],
+            titles: vec![],
+            detectors,
+        };
+        let entries = [recorded(1, "v0", mine::detectors_in_use())];
+        assert_eq!(reusable(&entries, "v0", 1), Some((1, &["w1".to_string()][..])), "resuming");
+        assert_eq!(reusable(&entries, "v0", 2).map(|(i, _)| i), Some(1), "nothing changed");
+        assert_eq!(reusable(&entries, "v1", 2), None, "another harness");
+        let before = [recorded(1, "v0", String::new())];
+        assert_eq!(reusable(&before, "v0", 2), None, "mined by other detectors (before they were recorded)");
+        assert_eq!(reusable(&before, "v0", 1).map(|(i, _)| i), Some(1), "its own iteration resumes as it was");
     }
 
     fn proposed_for(iteration: u32, weakness: &str) -> Entry {

@@ -296,6 +296,7 @@ mod tests {
             harness_version: version.into(),
             ids: vec![],
             titles: vec![],
+            detectors: String::new(),
         };
         let screening = |iteration, version: &str, tasks| Entry::Screening {
             at: String::new(),

@@ -34,6 +34,14 @@ const NEAR_INTERACTIVE: &[&str] = &[
     "sqlite3 db.sqlite 'select 1'",
 ];
 
+/// A reference verifier's judgement that expected the answer `expected` and found it
+/// (`matched`) or not in the last command's output; the file system as expected.
+fn judgement(expected: &str, matched: bool) -> self_harness::verify::reference::Judgement {
+    serde_json::from_value(serde_json::json!({"reference": "gold", "change_set": true, "contents": true,
+        "answer": matched, "expected_answer": expected, "expected_changes": 1, "score": 0.67}))
+    .unwrap()
+}
+
 fn command(index: u32, text: &str, exit: Option<i64>, output: &str, bytes: u64) -> Turn {
     Turn {
         index,
@@ -113,6 +121,14 @@ pub fn generate(rng: &mut fastrand::Rng, task: usize, p: f64, filler: usize) -> 
     let overflow = plant(rng, &mut planted, DetectorId::ContextOverflow, p);
     let gave_up = !overflow && plant(rng, &mut planted, DetectorId::GaveUp, p);
     let unverified = !overflow && !gave_up && plant(rng, &mut planted, DetectorId::NoVerification, p);
+    // A verifier that judges the last command's output (InterCode's): the answer printed with
+    // a line number beside it; as near-misses, a wrong answer and a matched one.
+    let numbered = !overflow && !gave_up && !unverified && plant(rng, &mut planted, DetectorId::AnswerNotAlone, p);
+    let judgement = if numbered {
+        Some(judgement("final", false))
+    } else {
+        [None, Some(judgement("other", false)), Some(judgement("final", true))][rng.usize(0..3)].clone()
+    };
     let error_class = if overflow {
         EpisodeErrorKind::ContextOverflow
     } else if gave_up {
@@ -122,7 +138,11 @@ pub fn generate(rng: &mut fastrand::Rng, task: usize, p: f64, filler: usize) -> 
             command(0, "echo final > /app/out.txt", Some(0), "", 0)
         } else {
             push(&mut turns, command(0, "echo final > /app/out.txt", Some(0), "", 0));
-            command(0, "cat /app/out.txt", Some(0), "final\n", 6)
+            if numbered {
+                command(0, "cat -n /app/out.txt", Some(0), "     1\tfinal\n", 13)
+            } else {
+                command(0, "cat /app/out.txt", Some(0), "final\n", 6)
+            }
         };
         last.done = true;
         push(&mut turns, last);
@@ -144,7 +164,7 @@ pub fn generate(rng: &mut fastrand::Rng, task: usize, p: f64, filler: usize) -> 
             reward: Some(if passed { 1.0 } else { 0.0 }),
             passed,
             tests: Vec::new(),
-            judgement: None,
+            judgement,
             error_class,
             error_detail: None,
             turns: turns.len() as u32,

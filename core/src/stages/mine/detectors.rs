@@ -27,6 +27,7 @@ pub enum DetectorId {
     GaveUp,
     ToolMisuse,
     OutputFlood,
+    AnswerNotAlone,
 }
 
 impl std::fmt::Display for DetectorId {
@@ -64,7 +65,14 @@ pub const DETECTORS: &[Detector] = &[
     Detector { id: DetectorId::GaveUp, title: "Gives up or runs out of turns", description: "The episode ended at the turn limit or the time limit, or the agent declared done without ever running a command.", criticality: Criticality::Medium, surface: "policy.max_turns" },
     Detector { id: DetectorId::ToolMisuse, title: "Misuses commands and tools", description: "Commands that are not found or not executable (exit 126/127), or harness tools called with wrong usage (exit 2).", criticality: Criticality::Medium, surface: "prompts.system" },
     Detector { id: DetectorId::OutputFlood, title: "Floods the context with output", description: "Commands printed far more than the model could be shown (truncated more than once, or over 64 KiB at once).", criticality: Criticality::Low, surface: "policy.output" },
+    Detector { id: DetectorId::AnswerNotAlone, title: "The answer is not what the last command prints", description: "The verifier took the output of the agent's last command as its answer and it differed from the expected one, which was there all the same: inside a longer output (a label, a file name or a total beside it), or printed by an earlier command before another ran last.", criticality: Criticality::High, surface: "prompts.system" },
 ];
+
+/// The ids of the detectors this build runs, in order: what a ledger records beside the
+/// weaknesses they found, so that a loop mines its traces again once a detector is added.
+pub fn detectors_in_use() -> String {
+    DETECTORS.iter().map(|d| d.id.to_string()).collect::<Vec<_>>().join(" ")
+}
 
 pub fn detector(id: DetectorId) -> &'static Detector {
     DETECTORS.iter().find(|d| d.id == id).expect("every id has a detector")
@@ -136,6 +144,9 @@ pub fn detect_all(trace: &Trace) -> Vec<Finding> {
             }
         }
     }
+    if let Some((turn, detail)) = answer_not_alone(trace) {
+        add(DetectorId::AnswerNotAlone, Some(turn), detail);
+    }
     if let Some(outcome) = &trace.outcome {
         let last = trace.turns.last().map(|t| t.index);
         match outcome.error_class {
@@ -149,6 +160,42 @@ pub fn detect_all(trace: &Trace) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// The turn and what was seen where a verifier that judges the last command's output
+/// (InterCode's) missed an answer the agent had printed: with more around it, or before another command ran last. A
+/// wrong command is not this: the expected answer must be in what the agent printed.
+fn answer_not_alone(trace: &Trace) -> Option<(u32, String)> {
+    let judgement = trace.outcome.as_ref()?.judgement.as_ref()?;
+    let expected = judgement.expected_answer.trim();
+    if judgement.answer || expected.is_empty() {
+        return None;
+    }
+    let ran: Vec<(u32, &crate::trace::CommandRecord)> =
+        trace.turns.iter().filter_map(|t| t.command.as_ref().map(|c| (t.index, c))).collect();
+    let (last_turn, last) = ran.last()?;
+    let shown = last.output_shown.trim();
+    let detail = if contains_whole(shown, expected) {
+        format!("`{}` printed {:?}; the answer expected was {:?}", short(&last.text), short(shown), short(expected))
+    } else {
+        let (turn, earlier) = ran[..ran.len() - 1].iter().rev().find(|(_, c)| c.output_shown.trim() == expected)?;
+        format!(
+            "turn {turn}'s `{}` printed the expected answer {:?}, then `{}` ran last",
+            short(&earlier.text),
+            short(expected),
+            short(&last.text)
+        )
+    };
+    Some((*last_turn, detail))
+}
+
+/// Whether `needle` is in `haystack` with no letter or digit right beside it: the answer
+/// `3` is in `2 a.php\n3 total`, not in `13`.
+fn contains_whole(haystack: &str, needle: &str) -> bool {
+    let alone = |c: Option<char>| !c.is_some_and(char::is_alphanumeric);
+    haystack
+        .match_indices(needle)
+        .any(|(at, _)| alone(haystack[..at].chars().next_back()) && alone(haystack[at + needle.len()..].chars().next()))
 }
 
 fn short(text: &str) -> String {
@@ -329,5 +376,64 @@ mod tests {
         ] {
             assert!(interactive_program(no).is_none(), "{no}");
         }
+    }
+
+    /// A finished trace of `commands` (text, output) judged by a verifier that expected
+    /// `expected` and found the answer `answer_matched`.
+    fn judged(commands: &[(&str, &str)], expected: &str, answer_matched: bool) -> Trace {
+        let turns = commands
+            .iter()
+            .enumerate()
+            .map(|(i, (text, output))| crate::trace::Turn {
+                index: i as u32,
+                command: Some(crate::trace::CommandRecord {
+                    text: text.to_string(),
+                    exit_code: Some(0),
+                    output_shown: output.to_string(),
+                    output_bytes: output.len() as u64,
+                    ..Default::default()
+                }),
+                done: i + 1 == commands.len(),
+                ..Default::default()
+            })
+            .collect();
+        let header = serde_json::json!({"schema": 1, "task": "t", "harness": "minimal", "harness_version": "v",
+            "model": "m", "seed": 0, "attempt": 0, "started_at": "t"});
+        let outcome = serde_json::json!({"reward": 0.0, "passed": false, "tests": [], "error_class": "none",
+            "judgement": {"reference": "gold", "change_set": true, "contents": true, "answer": answer_matched,
+                "expected_answer": expected, "expected_changes": 0, "score": 0.67},
+            "turns": commands.len(), "tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0, "duration_ms": 0,
+            "finished_at": "t"});
+        Trace {
+            header: serde_json::from_value(header).unwrap(),
+            turns,
+            outcome: Some(serde_json::from_value(outcome).unwrap()),
+            torn_tail: false,
+        }
+    }
+
+    fn answer_findings(trace: &Trace) -> Vec<String> {
+        detect_all(trace).into_iter().filter(|f| f.detector == DetectorId::AnswerNotAlone).map(|f| f.detail).collect()
+    }
+
+    #[test]
+    fn an_answer_printed_with_more_around_it_or_not_last_is_found() {
+        let with_total =
+            judged(&[("find . -name '*.php' -exec wc -l {} +", "1 ./a.php\n 2 ./b.php\n 3 total\n")], "3", false);
+        let found = answer_findings(&with_total);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("wc -l") && found[0].contains("\"3\""), "{found:?}");
+        let then_another = judged(&[("whoami", "root\n"), ("echo done", "done\n")], "root", false);
+        let found = answer_findings(&then_another);
+        assert!(
+            found.len() == 1 && found[0].starts_with("turn 0's `whoami`") && found[0].contains("`echo done` ran last")
+        );
+        // Not this weakness: a wrong answer, a number inside another, a matched answer, no verifier.
+        assert!(answer_findings(&judged(&[("ls", "a.txt\n")], "b.txt", false)).is_empty());
+        assert!(answer_findings(&judged(&[("wc -l x", "13 x\n")], "3", false)).is_empty());
+        assert!(answer_findings(&judged(&[("wc -l < x", "3\n")], "3", true)).is_empty());
+        let mut unjudged = with_total;
+        unjudged.outcome.as_mut().unwrap().judgement = None;
+        assert!(answer_findings(&unjudged).is_empty());
     }
 }

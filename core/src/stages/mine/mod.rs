@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use detectors::{detect_all, detector, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS};
+pub use detectors::{
+    detect_all, detector, detectors_in_use, interactive_program, Criticality, Detector, DetectorId, Finding, DETECTORS,
+};
 pub use harbor::{read_job, HarborJob};
 pub use reading::{condense, read_failures, same_mechanism, KNOWN_MECHANISMS};
 pub use summary::{summarize, DetectorWeakness, Evidence, Summary, Support};

@@ -112,6 +112,21 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
                 "the agent stops without finishing",
             ),
         ],
+        // The verifier takes the last command's output as the answer (InterCode's): a check
+        // after the answer replaces it, so the remedies end with the answer instead.
+        "answer-not-alone" => vec![
+            rule(
+                "What your last command prints is taken as your answer. When the task asks for a value (a count, \
+             a name, a size, lines of a file), finish with one command that prints exactly that and nothing \
+             else: no label, no file name or total beside a number. Do not run anything after it.",
+                "the answer was printed with more around it, or before another command ran last",
+            ),
+            set(
+                "completion",
+                "\"confirm\"".into(),
+                "the agent sees what its last command printed before its done counts",
+            ),
+        ],
         "ran-out-of-turns" => vec![set(
             "max_turns",
             (policy.max_turns + 10).min(1000).to_string(),
@@ -270,6 +285,7 @@ mod tests {
             "command-timeout",
             "output-flood",
             "unparseable-action",
+            "answer-not-alone",
             "context-overflow",
             "gave-up",
             "model-ran-out-of-turns",
