@@ -24,11 +24,21 @@ if ! docker version >/dev/null 2>&1 && [ -n "${SELF_HARNESS_DOCKER_DISK_QUOTA:-}
     -H unix:///var/run/docker.sock >/dev/null
 elif ! docker version >/dev/null 2>&1; then
   log "starting dockerd (log: /var/log/self-harness-dockerd.log)"
+  # A machine restored from a snapshot can keep the pid files of an engine that no longer
+  # runs; dockerd refuses to start over them.
+  if ! pgrep -x dockerd >/dev/null; then
+    rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
+  fi
   nohup dockerd >/var/log/self-harness-dockerd.log 2>&1 &
-  for _ in $(seq 1 60); do
+  dockerd_pid=$!
+  for _ in $(seq 1 180); do
     docker version >/dev/null 2>&1 && break
+    kill -0 "$dockerd_pid" 2>/dev/null || break
     sleep 1
   done
 fi
-docker version --format 'docker engine {{.Server.Version}} (API {{.Server.APIVersion}})' \
-  || { echo "dockerd did not start; see /var/log/self-harness-dockerd.log" >&2; exit 1; }
+if ! docker version --format 'docker engine {{.Server.Version}} (API {{.Server.APIVersion}})'; then
+  echo "dockerd did not start; the end of /var/log/self-harness-dockerd.log:" >&2
+  tail -n 30 /var/log/self-harness-dockerd.log >&2 || true
+  exit 1
+fi
