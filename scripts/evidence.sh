@@ -16,7 +16,7 @@
 # regenerates every number in it.
 #
 # Stages, in order (`bash scripts/evidence.sh STAGE…` runs only those; the InterCode run's
-# default is rates formats baselines loop final ablations doc, the starter's baselines loop
+# default is rates formats baselines loop adapt final ablations doc, the starter's baselines loop
 # final ablations probe doc):
 #   rates      (intercode) minimal on the validate split with the repeats after the loop
 #              baseline's (seeds 1, 2), for the per-task rates the power simulation of
@@ -28,6 +28,9 @@
 #              reply format this model does best with
 #   baselines  minimal and reference (harnesses/ at the stated temperature) on the test split
 #   loop       the loop with auto-apply from minimal, proposer model+catalog
+#   adapt      (intercode) the loop from mini-swe-agent's text-based configuration (imported
+#              from the installed package) instead of minimal, in the store adapt-mini-swe-agent:
+#              how far it adapts a harness written for frontier models to this model
 #   final      the loop's final harness on the test split, same seeds as the baselines
 #   ablations  the loop again with --proposer none|generic|random|catalog|model, each in
 #              its own store, and its final harness on the test split
@@ -64,7 +67,7 @@ case $suite in
     out=docs/evidence/intercode/$size
     tasks=$root/intercode
     iterations=${EVIDENCE_ITERATIONS:-3}
-    [ ${#stages[@]} -eq 0 ] && stages=(rates formats baselines loop final ablations doc)
+    [ ${#stages[@]} -eq 0 ] && stages=(rates formats baselines loop adapt final ablations doc)
     ;;
   starter)
     out=docs/evidence/$size
@@ -129,16 +132,36 @@ final() {
   evaluate "$1" "$1/harness" final
 }
 
-# The loop from minimal in the store $1 with proposer $2 (on a copy, $1/harness), to its end.
-# The loop reads where it stands from its ledger: a finished one does nothing, one asked for
-# more iterations than it ran goes on after its last.
+# The loop from minimal (or the harness $3) in the store $1 with proposer $2 (on a copy,
+# $1/harness), to its end. The loop reads where it stands from its ledger: a finished one
+# does nothing, one asked for more iterations than it ran goes on after its last.
 loop_in() {
-  local store=$1 proposer=$2
+  local store=$1 proposer=$2 from=${3:-$out/harnesses/minimal}
   mkdir -p "$store"
-  [ -d "$store/harness" ] || cp -r "$out/harnesses/minimal" "$store/harness"
+  [ -d "$store/harness" ] || cp -r "$from" "$store/harness"
   (cd "$store" && "$bin" loop --harness harness --tasks "$tasks" --auto-apply --seed 0 \
     --iterations "$iterations" --repeats 1 --weaknesses 1 --candidates 2 --proposer "$proposer" \
     --episode-timeout "$timeout" --parallel "$parallel")
+}
+
+# mini-swe-agent's configurations as the installed package ships them, and Terminus-2 as
+# Harbor 0.25.0 does, at the evidence's temperature (git-ignored: read from the packages).
+import_the_fields_harnesses() {
+  local scratch
+  if [ ! -d "$out/harnesses/mini-swe-agent" ]; then
+    scratch=$(mktemp -d)
+    "$bin" harness import mini-swe-agent --python "$(bash scripts/setup-mini-swe-agent.sh)" --out "$scratch/imported"
+    for name in mini-swe-agent-textbased mini-swe-agent; do
+      at_temperature "$scratch/imported/$name" "$out/harnesses/$name"
+    done
+    rm -rf "$scratch"
+  fi
+  if [ ! -d "$out/harnesses/terminus-2" ]; then
+    scratch=$(mktemp -d)
+    "$bin" harness import terminus-2 --python "$(bash scripts/setup-harbor.sh)" --out "$scratch/imported"
+    at_temperature "$scratch/imported/terminus-2" "$out/harnesses/terminus-2"
+    rm -rf "$scratch"
+  fi
 }
 
 for stage in "${stages[@]}"; do
@@ -162,6 +185,17 @@ for stage in "${stages[@]}"; do
         cp "$out/formats/.self-harness/splits.json" "$out/main/.self-harness/"
       fi
       loop_in "$out/main" model+catalog
+      ;;
+    adapt)
+      # The loop from mini-swe-agent's text-based configuration instead of minimal: how far it
+      # adapts a harness written for frontier models to this one. Its store keeps neither the
+      # harness nor the candidates (mini-swe-agent's texts): both are made again from the
+      # import and the recorded edits.
+      import_the_fields_harnesses
+      mkdir -p "$out/adapt-mini-swe-agent/.self-harness"
+      [ -e "$out/adapt-mini-swe-agent/.self-harness/splits.json" ] \
+        || cp "$out/main/.self-harness/splits.json" "$out/adapt-mini-swe-agent/.self-harness/"
+      loop_in "$out/adapt-mini-swe-agent" model+catalog "$out/harnesses/mini-swe-agent-textbased"
       ;;
     final) final "$out/main" ;;
     ablations)
@@ -247,22 +281,7 @@ PY
       fi
       ;;
     formats)
-      # mini-swe-agent's configurations as the installed package ships them, at the evidence's temperature.
-      if [ ! -d "$out/harnesses/mini-swe-agent" ]; then
-        scratch=$(mktemp -d)
-        "$bin" harness import mini-swe-agent --python "$(bash scripts/setup-mini-swe-agent.sh)" --out "$scratch/imported"
-        for name in mini-swe-agent-textbased mini-swe-agent; do
-          at_temperature "$scratch/imported/$name" "$out/harnesses/$name"
-        done
-        rm -rf "$scratch"
-      fi
-      # Terminus-2 as Harbor 0.25.0 ships it, at the evidence's temperature.
-      if [ ! -d "$out/harnesses/terminus-2" ]; then
-        scratch=$(mktemp -d)
-        "$bin" harness import terminus-2 --python "$(bash scripts/setup-harbor.sh)" --out "$scratch/imported"
-        at_temperature "$scratch/imported/terminus-2" "$out/harnesses/terminus-2"
-        rm -rf "$scratch"
-      fi
+      import_the_fields_harnesses
       # The loop's split: the main store's where it exists, else made by the same rule and
       # seed (0), which gives the same sets.
       mkdir -p "$out/formats/.self-harness"
@@ -274,7 +293,7 @@ PY
       done
       ;;
     doc) ;;
-    *) echo "unknown stage $stage (rates, formats, baselines, loop, final, ablations, probe, suite, doc)" >&2; exit 2 ;;
+    *) echo "unknown stage $stage (rates, formats, baselines, loop, adapt, final, ablations, probe, suite, doc)" >&2; exit 2 ;;
   esac
   echo "    $stage: $(( ($(date +%s) - started) / 60 )) min ($(date -u +%Y-%m-%d), self-harness $(git rev-parse --short HEAD))" \
     | tee -a "$out/stages.log"
@@ -595,7 +614,7 @@ echo "==> $doc"
   verdict
   [ "$suite" = intercode ] && intercode_tables
   ablations_table
-  for store in "$out"/main "$out"/ablation-* "$out"/design "$out"/formats "$out"/rates; do
+  for store in "$out"/main "$out"/ablation-* "$out"/adapt-* "$out"/design "$out"/formats "$out"/rates; do
     [ -d "$store/.self-harness" ] || continue
     echo
     echo "## $(basename "$store") (\`$(realpath --relative-to=. "$store/.self-harness")\`)"

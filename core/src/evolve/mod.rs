@@ -587,8 +587,10 @@ async fn proposals(
                 if let Entry::Proposal { iteration: i, id, weakness: of, .. } = e {
                     if *i == iteration && *of == weakness.id {
                         let text = std::fs::read_to_string(dir.join(format!("{id}.json")))?;
-                        let read = serde_json::from_str(&text);
-                        found.push(read.map_err(|e| LoopError::Ledger(format!("proposal {id}: {e}")))?);
+                        let read: Proposal = serde_json::from_str(&text)
+                            .map_err(|e| LoopError::Ledger(format!("proposal {id}: {e}")))?;
+                        restore(&read, harness)?;
+                        found.push(read);
                     }
                 }
             }
@@ -626,6 +628,33 @@ async fn proposals(
     let addressed: Vec<String> = weaknesses.iter().map(|w| w.id.clone()).collect();
     propose::save_standing(store, &addressed, &found).map_err(LoopError::Store)?;
     Ok(found)
+}
+
+/// Makes a recorded proposal's candidate folder again where it is gone (a store kept
+/// without its candidates, as the evidence keeps one whose harness came from another
+/// project's package): the same edit of the same parent gives the same harness, which its
+/// version confirms.
+fn restore(proposal: &Proposal, parent: &Harness) -> Result<(), LoopError> {
+    if proposal.dir.join(crate::harness::MANIFEST_FILE).is_file() {
+        return Ok(());
+    }
+    let gone = |why: String| {
+        LoopError::Store(format!(
+            "the candidate folder {} of proposal {} is gone and cannot be made again: {why}",
+            proposal.dir.display(),
+            proposal.id
+        ))
+    };
+    if proposal.parent_version != parent.version() {
+        return Err(gone(format!("it edits version {}, the harness is {}", proposal.parent_version, parent.version())));
+    }
+    // Its budget was checked when it was proposed.
+    let unbounded = Budget { max_changed_lines: u32::MAX };
+    let (made, _, _) = propose::prepare(parent, &proposal.edit, &proposal.dir, unbounded).map_err(gone)?;
+    if made.version() != proposal.version {
+        return Err(gone(format!("the edit now gives version {}, not {}", made.version(), proposal.version)));
+    }
+    Ok(())
 }
 
 /// The ledger's decision on `candidate` against `parent`, if it has one, and its iteration.
@@ -821,6 +850,48 @@ mod tests {
     fn mined(iteration: u32, version: &str) -> Entry {
         let (ids, titles, detectors) = (vec![], vec![], String::new());
         Entry::Weaknesses { at: now(), iteration, harness_version: version.into(), ids, titles, detectors }
+    }
+
+    #[test]
+    fn a_candidate_folder_that_is_gone_is_made_again_from_its_edit() {
+        let minimal = Harness::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let edit = propose::RawEdit {
+            file: "system.md".into(),
+            search: String::new(),
+            replace: "Print the answer alone, nothing after it.".into(),
+            more: Vec::new(),
+            rationale: "r".into(),
+            expected_fixes: Vec::new(),
+            might_break: Vec::new(),
+        };
+        let at = dir.path().join("1-w-1");
+        let (made, diff, changed_lines) = propose::prepare(&minimal, &edit, &at, Budget::default()).unwrap();
+        let proposal = Proposal {
+            id: "1-w-1".into(),
+            iteration: 1,
+            weakness: "w".into(),
+            source: propose::Proposer::Catalog,
+            edit,
+            diff,
+            changed_lines,
+            dir: at.clone(),
+            version: made.version().into(),
+            parent_dir: minimal.dir().to_path_buf(),
+            parent_version: minimal.version().into(),
+        };
+        std::fs::remove_dir_all(&at).unwrap();
+        restore(&proposal, &minimal).unwrap();
+        assert_eq!(Harness::open(&at).unwrap().version(), made.version());
+        restore(&proposal, &minimal).unwrap(); // there already: left as it is
+
+        std::fs::remove_dir_all(&at).unwrap();
+        let other = Proposal { parent_version: "0123456789ab".into(), ..proposal.clone() };
+        let err = restore(&other, &minimal).unwrap_err().to_string();
+        assert!(err.contains("1-w-1") && err.contains("0123456789ab"), "{err}");
+        let changed = Proposal { version: "ffffffffffff".into(), ..proposal };
+        let err = restore(&changed, &minimal).unwrap_err().to_string();
+        assert!(err.contains("not ffffffffffff"), "{err}");
     }
 
     #[test]

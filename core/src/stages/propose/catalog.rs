@@ -5,7 +5,7 @@
 //! A remedy already in the harness is not proposed again.
 
 use super::{Budget, FileEdit, RawEdit};
-use crate::harness::{locate_surface, Harness, MANIFEST_FILE};
+use crate::harness::{locate_surface, ActionFormat, Harness, NoBlock, Policy, SeveralBlocks, MANIFEST_FILE};
 use crate::stages::mine::{same_mechanism, Weakness, KNOWN_MECHANISMS};
 
 /// The edit budget of the catalog's remedies: written and reviewed here, a hook script is
@@ -88,10 +88,32 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
                 "one more chance after an unparseable reply",
             )
             .filter(|_| policy.parse_retries < 20),
-            rule(
-                "Reply with exactly one JSON object and nothing else: no text before or after it.",
-                "replies that are not one JSON action end the episode",
-            ),
+            match policy.action_format {
+                ActionFormat::Json => rule(
+                    "Reply with exactly one JSON object and nothing else: no text before or after it.",
+                    "replies that are not one JSON action end the episode",
+                ),
+                ActionFormat::Markdown => rule(
+                    &format!(
+                        "Every reply that runs a command puts it in exactly one ```{} block: one block, one \
+                         command, never two blocks.",
+                        policy.markdown.info_string
+                    ),
+                    "replies without their one command block are refused",
+                ),
+                ActionFormat::ToolCalls | ActionFormat::Keystrokes => None,
+            },
+            prose_is_done(policy, &manifest),
+            (policy.action_format == ActionFormat::Markdown
+                && policy.markdown.several_blocks == SeveralBlocks::FormatError)
+                .then(|| {
+                    set(
+                        "markdown.several_blocks",
+                        "\"first\"".into(),
+                        "a reply with several command blocks runs its first instead of being refused",
+                    )
+                })
+                .flatten(),
         ],
         "context-overflow" => vec![set(
             "on_context_overflow",
@@ -111,6 +133,7 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
              error, and try a different command.",
                 "the agent stops without finishing",
             ),
+            prose_is_done(policy, &manifest),
         ],
         // The verifier takes the last command's output as the answer (InterCode's): a check
         // after the answer replaces it, so the remedies end with the answer instead.
@@ -243,20 +266,50 @@ fn edit(file: &str, search: &str, replace: &str, why: &str) -> RawEdit {
     }
 }
 
-/// The edit of `harness.toml` that sets `[policy] key = value`: the key's own line when it
-/// is written, else a line after the `[policy]` header, else a new `[policy]` table. `None`
-/// when the key already has that value.
+/// Under `action_format = "markdown"`, a reply without a command block ends the episode
+/// instead of being refused (`[policy.markdown] no_block = "done"`): a small model says it
+/// has finished in prose, and refused, it answers the format error back until the clock
+/// ends the episode. `None` for other formats, or where it is so already.
+fn prose_is_done(policy: &Policy, manifest: &str) -> Option<RawEdit> {
+    (policy.action_format == ActionFormat::Markdown && policy.markdown.no_block == NoBlock::FormatError)
+        .then(|| {
+            set_policy(
+                manifest,
+                "markdown.no_block",
+                "\"done\"",
+                "a reply without a command block says the agent has finished, instead of a format error it loops on",
+            )
+        })
+        .flatten()
+}
+
+/// The edit of `harness.toml` that sets `[policy] key = value` (a dotted key such as
+/// `markdown.no_block` is set in its table, `[policy.markdown]`): the key's own line when
+/// it is written, else a line after its table's header, else a new table. `None` when the
+/// key already has that value, or its table is written inline.
 fn set_policy(manifest: &str, key: &str, value: &str, why: &str) -> Option<RawEdit> {
-    let wanted = format!("{key} = {value}");
-    let line = locate_surface(manifest, &format!("policy.{key}")).and_then(|n| manifest.lines().nth(n as usize));
-    match line {
-        Some(line) if line.trim() == wanted => None,
-        Some(line) if line.trim_start().starts_with('[') => {
-            Some(edit(MANIFEST_FILE, line, &format!("{line}\n{wanted}"), why))
-        }
-        Some(line) => Some(edit(MANIFEST_FILE, line, &wanted, why)),
-        None => Some(edit(MANIFEST_FILE, "", &format!("\n[policy]\n{wanted}"), why)),
+    let (table, leaf) = match key.rsplit_once('.') {
+        Some((inner, leaf)) => (format!("policy.{inner}"), leaf),
+        None => ("policy".to_string(), key),
+    };
+    let line_at = |n: u32| manifest.lines().nth(n as usize);
+    if table != "policy" && locate_surface(manifest, &table).and_then(line_at).is_some_and(|l| !is_header(l)) {
+        return None; // an inline table (`markdown = { … }`) is not edited line by line
     }
+    let wanted = format!("{leaf} = {value}");
+    match locate_surface(manifest, &format!("{table}.{leaf}")).and_then(line_at) {
+        Some(header) if is_header(header) => Some(edit(MANIFEST_FILE, header, &format!("{header}\n{wanted}"), why)),
+        Some(line) => {
+            // The key as written (`no_block`, or `markdown.no_block` under `[policy]`).
+            let (written, old) = line.split_once('=').unwrap_or((line, ""));
+            (old.trim() != value).then(|| edit(MANIFEST_FILE, line, &format!("{} = {value}", written.trim()), why))
+        }
+        None => Some(edit(MANIFEST_FILE, "", &format!("\n[{table}]\n{wanted}"), why)),
+    }
+}
+
+fn is_header(line: &str) -> bool {
+    line.trim_start().starts_with('[')
 }
 
 #[cfg(test)]
@@ -342,6 +395,63 @@ mod tests {
         assert_eq!(kind(&Weakness { title: "Forgets the header row".into(), ..worded }), "w", "an unknown one");
     }
 
+    /// minimal as mini-swe-agent's text-based configuration reads replies: a fenced block,
+    /// a reply without one refused, done by a command.
+    fn markdown_harness(dir: &Path, inline: &str, table: &str) -> Harness {
+        let minimal = Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal");
+        for file in ["harness.toml", "system.md", "instruction.md", "observation.md", "format_error.md"] {
+            std::fs::copy(minimal.join(file), dir.join(file)).unwrap();
+        }
+        let manifest = std::fs::read_to_string(dir.join("harness.toml")).unwrap().replace(
+            "action_format = \"json\"\nparse_retries = 2\ncompletion = \"declare\"",
+            &format!("action_format = \"markdown\"\nparse_retries = 2\ncompletion = \"command\"{inline}"),
+        );
+        std::fs::write(dir.join("harness.toml"), manifest + table).unwrap();
+        Harness::load(dir).unwrap()
+    }
+
+    #[test]
+    fn a_markdown_harness_gets_remedies_in_its_own_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let tabled = dir.path().join("tabled");
+        std::fs::create_dir(&tabled).unwrap();
+        let harness = markdown_harness(&tabled, "", "\n[policy.markdown]\ninfo_string = \"mswea_bash_command\"\n");
+        let replies = remedies(&harness, &weakness("unparseable-action"));
+        let text: Vec<&str> = replies.iter().map(|e| e.replace.as_str()).collect();
+        assert!(text.iter().any(|t| t.contains("exactly one ```mswea_bash_command block")), "{text:?}");
+        assert!(!text.iter().any(|t| t.contains("JSON")), "no JSON advice for a markdown harness: {text:?}");
+        assert!(text.contains(&"[policy.markdown]\nno_block = \"done\""), "{text:?}");
+        assert!(text.contains(&"[policy.markdown]\nseveral_blocks = \"first\""), "{text:?}");
+        assert!(remedies(&harness, &weakness("gave-up")).iter().any(|e| e.replace.contains("no_block = \"done\"")));
+        let mut prose = None;
+        for (n, remedy) in replies.iter().enumerate() {
+            let (candidate, _, _) = prepare(&harness, remedy, &dir.path().join(n.to_string()), CATALOG_BUDGET)
+                .unwrap_or_else(|e| panic!("loads: {e}: {remedy:?}"));
+            if remedy.replace.contains("no_block") {
+                prose = Some(candidate);
+            }
+        }
+        let prose = prose.unwrap();
+        assert_eq!(prose.policy().markdown.no_block, NoBlock::Done);
+        assert!(
+            !remedies(&prose, &weakness("gave-up")).iter().any(|e| e.replace.contains("no_block")),
+            "in place already"
+        );
+
+        let inline = dir.path().join("inline");
+        std::fs::create_dir(&inline).unwrap();
+        let harness = markdown_harness(&inline, "\nmarkdown = { info_string = \"bash\" }", "");
+        let replies = remedies(&harness, &weakness("unparseable-action"));
+        assert!(!replies.iter().any(|e| e.replace.contains("no_block")), "an inline table is left alone: {replies:?}");
+        assert!(remedies(&minimal(), &weakness("unparseable-action"))
+            .iter()
+            .any(|e| e.replace.contains("one JSON object")));
+    }
+
+    fn minimal() -> Harness {
+        Harness::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap()
+    }
+
     #[test]
     fn a_remedy_in_place_is_not_proposed_again_and_a_missing_key_is_added() {
         assert_eq!(set_policy("[policy]\ncompletion = \"confirm\"\n", "completion", "\"confirm\"", "w"), None);
@@ -349,5 +459,10 @@ mod tests {
         assert_eq!((added.search.as_str(), added.replace.as_str()), ("[policy]", "[policy]\ncompletion = \"confirm\""));
         let table = set_policy("name = \"x\"\n", "completion", "\"confirm\"", "w").unwrap();
         assert_eq!((table.search.as_str(), table.replace.as_str()), ("", "\n[policy]\ncompletion = \"confirm\""));
+        let dotted =
+            set_policy("[policy]\nmarkdown.no_block = \"format_error\"\n", "markdown.no_block", "\"done\"", "w");
+        assert_eq!(dotted.unwrap().replace, "markdown.no_block = \"done\"", "the key as it is written");
+        let nested = set_policy("[policy]\nmax_turns = 3\n", "markdown.no_block", "\"done\"", "w").unwrap();
+        assert_eq!((nested.search.as_str(), nested.replace.as_str()), ("", "\n[policy.markdown]\nno_block = \"done\""));
     }
 }
