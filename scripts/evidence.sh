@@ -573,14 +573,25 @@ else:
     print("| harness | passed | tasks better than minimal | worse | paired p (sign test, two-sided) "
           "| episodes ended by format errors |")
     print("|---|---:|---:|---:|---:|---:|")
-    for r in formats:
-        now = {t["task"]: t["passed"] for t in r["tasks"]}
+    def row(name, now, counted, outcomes):
         better = sum(now[t] > was.get(t, 0) for t in now)
         worse = sum(now[t] < was.get(t, 0) for t in now)
         n = better + worse
         p = min(1.0, 2 * sum(math.comb(n, k) for k in range(min(better, worse) + 1)) / 2 ** n) if n else 1.0
-        parse = sum(1 for o in traces(out / "formats", r["run"]) if o and o["error_class"] == "parse_failure")
-        print(f"| {r['harness']} | {r['passed']}/{r['counted']} | {better} | {worse} | {p:.3f} | {parse} |")
+        parse = sum(1 for o in outcomes if o and o["error_class"] == "parse_failure")
+        print(f"| {name} | {sum(now.values())}/{counted} | {better} | {worse} | {p:.3f} | {parse} |")
+    for r in formats:
+        row(r["harness"], {t["task"]: t["passed"] for t in r["tasks"]}, r["counted"], traces(out / "formats", r["run"]))
+    # mini-swe-agent's text-based configuration on the same episodes: the adapt loop's baseline.
+    adapt = out / "adapt-mini-swe-agent/.self-harness"
+    entries = [json.loads(l) for l in (adapt / "ledger.jsonl").read_text().splitlines() if l.strip()] \
+        if (adapt / "ledger.jsonl").exists() else []
+    for e in entries:
+        if e["type"] == "evaluation" and e["iteration"] == 0 and e["split"] == "mine":
+            outcomes = [next((json.loads(l) for l in (adapt / t).read_text().splitlines() if '"error_class"' in l), None)
+                        for t in e["episodes"] if (adapt / t).exists()]
+            now = {t: s["passed"] for t, s in e["score"]["per_task"].items()}
+            row("mini-swe-agent-textbased (the `adapt` loop's baseline)", now, e["score"]["counted"], outcomes)
 PY
 }
 
@@ -621,6 +632,14 @@ echo "==> $doc"
     echo
     echo "## $(basename "$store") (\`$(realpath --relative-to=. "$store/.self-harness")\`)"
     echo
+    if [ "$(basename "$store")" = adapt-mini-swe-agent ]; then
+      echo "The loop from mini-swe-agent's text-based configuration (imported from the installed"
+      echo "package, at the evidence's temperature) instead of minimal, with the same splits, seeds and"
+      echo "settings: how far it adapts a harness written for frontier models to this model. The store"
+      echo "keeps neither that harness nor its candidates (mini-swe-agent's texts): the import and the"
+      echo "recorded edits make both again."
+      echo
+    fi
     if [ "$(basename "$store")" = design ]; then
       echo "The design-split probe: hand-made harnesses on the *mine* split (where the loop mines and"
       echo "screens, never the test split), paired with minimal on the same seeds. What each one is:"

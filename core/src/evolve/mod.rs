@@ -1,5 +1,6 @@
 //! The self-improvement loop: it sequences the stages and keeps the ledger. A baseline on
-//! every split, then per iteration mine → propose → validate → apply; the work is done by
+//! the mine split, then per iteration mine → propose → validate → apply, and the test split
+//! before the first edit is installed and at the end; the work is done by
 //! `crate::stages`, and this module decides what runs next and records what happened
 //! ([`ledger`]).
 //!
@@ -221,11 +222,8 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
                 ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: version })?;
             }
             Next::Baseline => {
-                // The starting harness on every split (the test split only for the report).
                 (ctx.say)("baseline");
-                for split in [Split::Mine, Split::Validate, Split::Test] {
-                    ledger.evaluate(&harness, split, 0).await?;
-                }
+                ledger.evaluate(&harness, Split::Mine, 0).await?;
             }
             Next::Iteration(iteration) => {
                 if let Some(why) = ledger.over_budget(options, &earlier) {
@@ -257,9 +255,11 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
         }
     }
 
-    // The report's numbers: the final harness on the held-out test split.
+    // The report's numbers: the final harness on the held-out test split (the baseline's too,
+    // iteration 0's, when nothing was installed: it is the starting harness).
     (ctx.say)("final evaluation on the test split");
-    ledger.evaluate(&harness, Split::Test, options.iterations).await?;
+    let iteration = if tested(&ledger.entries()?) { options.iterations } else { 0 };
+    ledger.evaluate(&harness, Split::Test, iteration).await?;
     ledger.append(Entry::Finish {
         at: now(),
         harness_version: harness.version().to_string(),
@@ -400,11 +400,21 @@ async fn iterate(
         winner = accepted.first().map(|(p, _)| (p.dir.clone(), vec![p.id.clone()], p.version.clone()));
     }
     if let Some((dir, ids, version)) = winner {
+        // The starting harness on the test split, for the report, while it is the working
+        // one (a loop that installs nothing has it evaluated at its end, as its final).
+        if !tested(&ledger.entries()?) {
+            ledger.evaluate(harness, Split::Test, 0).await?;
+        }
         *harness = install(options, harness, &dir, &version)?;
         record_applied(ledger, options, harness, iteration, &ids, &weaknesses, &proposals)?;
     }
     ledger.append(Entry::IterationEnd { at: now(), iteration, harness_version: harness.version().to_string() })?;
     Ok(Iterated::Ended)
+}
+
+/// True once the ledger holds a test-split evaluation: the first is the starting harness's.
+fn tested(entries: &[Entry]) -> bool {
+    entries.iter().any(|e| matches!(e, Entry::Evaluation { split: Split::Test, .. }))
 }
 
 /// Says so when no candidate can be accepted, whatever the parent does or, failing that,

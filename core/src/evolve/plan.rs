@@ -25,7 +25,7 @@ pub struct Plan {
     /// Candidates judged together per iteration: the finalists (or, unscreened, all those
     /// asked for), and their combination.
     pub family: usize,
-    /// Episodes: the baseline on every split; per iteration the new harness on the mine
+    /// Episodes: the baseline on the mine and test splits; per iteration the new harness on the mine
     /// split, the candidates on it (screening's rounds, or the paper rule), a fresh parent sample of
     /// the validate split and the family on it; the final test evaluation.
     pub episodes: u64,
@@ -68,7 +68,7 @@ pub fn plan(options: &LoopOptions, harness: &Harness, splits: &Splits, repeats: 
         + on_mine
         + episodes_of(Split::Validate)
         + family as u64 * episodes_of(Split::Validate);
-    let baseline: u64 = tasks.keys().map(|&s| episodes_of(s)).sum();
+    let baseline = episodes_of(Split::Mine) + episodes_of(Split::Test);
     let episodes = baseline + u64::from(options.iterations) * per_iteration + episodes_of(Split::Test);
     let policy = harness.policy();
     // Per iteration: one reading per failed mine-split trace, two asks per weakness.
@@ -122,14 +122,14 @@ mod tests {
             budget_tokens: None,
             budget_usd: None,
         };
-        // The baseline on all three splits; the model's 2 and the catalog's 6 screened in
+        // The baseline on the mine and test splits; the model's 2 and the catalog's 6 screened in
         // rounds of 22, 43 and 85 tasks (8, 4, then 2 candidates); the parent's fresh sample
         // of the validate split and the finalist there; the final test.
         let planned = plan(&options, &harness, &splits, 1, None);
         let screening = 8 * 22 + 4 * 21 + 2 * 42;
-        assert_eq!(planned.episodes, 253 + 85 + screening + 84 + 84 + 84);
+        assert_eq!(planned.episodes, 85 + 84 + 85 + screening + 84 + 84 + 84);
         let model_only =
             LoopOptions { propose: ProposeOptions { proposer: Proposer::Model, ..options.propose }, ..options };
-        assert_eq!(plan(&model_only, &harness, &splits, 1, None).episodes, 253 + 85 + 2 * 85 + 84 + 84 + 84);
+        assert_eq!(plan(&model_only, &harness, &splits, 1, None).episodes, 85 + 84 + 85 + 2 * 85 + 84 + 84 + 84);
     }
 }

@@ -133,6 +133,11 @@ pub fn remedies(harness: &Harness, weakness: &Weakness) -> Vec<RawEdit> {
              error, and try a different command.",
                 "the agent stops without finishing",
             ),
+            rule(
+                "Keep every reply short: at most two sentences of reasoning, then the command. Long replies use up \
+             the time the task has.",
+                "episodes end at the time limit while the model is still writing a long reply",
+            ),
             prose_is_done(policy, &manifest),
         ],
         // The verifier takes the last command's output as the answer (InterCode's): a check
