@@ -12,6 +12,7 @@
 pub mod ledger;
 mod next;
 mod plan;
+mod reinstall;
 pub mod screen;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use crate::episodes::{score, Episode, Spend};
 use crate::harness::Harness;
 use crate::splits::Split;
 use crate::stages::mine::{self, Weakness};
-use crate::stages::propose::{self, Budget, Proposal, ProposeOptions};
+use crate::stages::propose::{self, Proposal, ProposeOptions};
 use crate::stages::validate::{self, AcceptanceRule, Candidate, Decision, ValidateOptions};
 use crate::stages::Context;
 
@@ -201,6 +202,17 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
     // Budgets hold across restarts: what earlier runs of this loop spent counts too.
     let earlier = ledger::total_spend(&entries);
     start(options, &ledger, &entries, &harness)?;
+    let was = harness.version().to_string();
+    if let Some(installed) =
+        reinstall::reinstall(ctx.store(), &entries, &options.harness_dir, &harness, options.auto_apply)?
+    {
+        (ctx.say)(&format!(
+            "{} held version {was}, which this loop had moved past: its installed edits are in again (version {})",
+            options.harness_dir.display(),
+            installed.version()
+        ));
+        harness = installed;
+    }
     if let Some(note) = crate::stages::repeats_note(&harness, ctx.repeats) {
         (ctx.say)(&note);
     }
@@ -389,7 +401,7 @@ async fn iterate(
     if accepted.len() > 1 {
         let dir = ctx.store().candidates_dir().join(format!("{iteration}-combined"));
         let all: Vec<Proposal> = accepted.iter().map(|(p, _)| p.clone()).collect();
-        if let Some(combined) = combine(harness, &all, &dir, options.propose.budget) {
+        if let Some(combined) = propose::combine(harness, &all, &dir, options.propose.budget) {
             let version = combined.version().to_string();
             if decide(options, judging, ledger, iteration, &parent, combined, &all).await?.is_some() {
                 winner = Some((dir, all.iter().map(|p| p.id.clone()).collect(), version));
@@ -599,7 +611,7 @@ async fn proposals(
                         let text = std::fs::read_to_string(dir.join(format!("{id}.json")))?;
                         let read: Proposal = serde_json::from_str(&text)
                             .map_err(|e| LoopError::Ledger(format!("proposal {id}: {e}")))?;
-                        restore(&read, harness)?;
+                        propose::restore(&read, harness).map_err(LoopError::Store)?;
                         found.push(read);
                     }
                 }
@@ -638,33 +650,6 @@ async fn proposals(
     let addressed: Vec<String> = weaknesses.iter().map(|w| w.id.clone()).collect();
     propose::save_standing(store, &addressed, &found).map_err(LoopError::Store)?;
     Ok(found)
-}
-
-/// Makes a recorded proposal's candidate folder again where it is gone (a store kept
-/// without its candidates, as the evidence keeps one whose harness came from another
-/// project's package): the same edit of the same parent gives the same harness, which its
-/// version confirms.
-fn restore(proposal: &Proposal, parent: &Harness) -> Result<(), LoopError> {
-    if proposal.dir.join(crate::harness::MANIFEST_FILE).is_file() {
-        return Ok(());
-    }
-    let gone = |why: String| {
-        LoopError::Store(format!(
-            "the candidate folder {} of proposal {} is gone and cannot be made again: {why}",
-            proposal.dir.display(),
-            proposal.id
-        ))
-    };
-    if proposal.parent_version != parent.version() {
-        return Err(gone(format!("it edits version {}, the harness is {}", proposal.parent_version, parent.version())));
-    }
-    // Its budget was checked when it was proposed.
-    let unbounded = Budget { max_changed_lines: u32::MAX };
-    let (made, _, _) = propose::prepare(parent, &proposal.edit, &proposal.dir, unbounded).map_err(gone)?;
-    if made.version() != proposal.version {
-        return Err(gone(format!("the edit now gives version {}, not {}", made.version(), proposal.version)));
-    }
-    Ok(())
 }
 
 /// The ledger's decision on `candidate` against `parent`, if it has one, and its iteration.
@@ -733,19 +718,6 @@ async fn decide(
         episodes,
     })?;
     Ok(decision.accepted.then(|| decision.p_value.unwrap_or(0.0)))
-}
-
-/// All accepted edits applied together, if they apply cleanly and stay a valid harness.
-fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget) -> Option<Harness> {
-    let mut current = harness.clone();
-    let total = Budget { max_changed_lines: budget.max_changed_lines * proposals.len() as u32 };
-    for (n, proposal) in proposals.iter().enumerate() {
-        let step = dir.with_file_name(format!("{}-step{n}", dir.file_name()?.to_string_lossy()));
-        let (next, _, _) = propose::prepare(&current, &proposal.edit, &step, total).ok()?;
-        current = next;
-    }
-    propose::install(current.dir(), dir).ok()?;
-    Harness::load(dir).ok()
 }
 
 /// Installs the winning candidate in `dir` (of harness version `version`) as the next
@@ -860,48 +832,6 @@ mod tests {
     fn mined(iteration: u32, version: &str) -> Entry {
         let (ids, titles, detectors) = (vec![], vec![], String::new());
         Entry::Weaknesses { at: now(), iteration, harness_version: version.into(), ids, titles, detectors }
-    }
-
-    #[test]
-    fn a_candidate_folder_that_is_gone_is_made_again_from_its_edit() {
-        let minimal = Harness::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let edit = propose::RawEdit {
-            file: "system.md".into(),
-            search: String::new(),
-            replace: "Print the answer alone, nothing after it.".into(),
-            more: Vec::new(),
-            rationale: "r".into(),
-            expected_fixes: Vec::new(),
-            might_break: Vec::new(),
-        };
-        let at = dir.path().join("1-w-1");
-        let (made, diff, changed_lines) = propose::prepare(&minimal, &edit, &at, Budget::default()).unwrap();
-        let proposal = Proposal {
-            id: "1-w-1".into(),
-            iteration: 1,
-            weakness: "w".into(),
-            source: propose::Proposer::Catalog,
-            edit,
-            diff,
-            changed_lines,
-            dir: at.clone(),
-            version: made.version().into(),
-            parent_dir: minimal.dir().to_path_buf(),
-            parent_version: minimal.version().into(),
-        };
-        std::fs::remove_dir_all(&at).unwrap();
-        restore(&proposal, &minimal).unwrap();
-        assert_eq!(Harness::open(&at).unwrap().version(), made.version());
-        restore(&proposal, &minimal).unwrap(); // there already: left as it is
-
-        std::fs::remove_dir_all(&at).unwrap();
-        let other = Proposal { parent_version: "0123456789ab".into(), ..proposal.clone() };
-        let err = restore(&other, &minimal).unwrap_err().to_string();
-        assert!(err.contains("1-w-1") && err.contains("0123456789ab"), "{err}");
-        let changed = Proposal { version: "ffffffffffff".into(), ..proposal };
-        let err = restore(&changed, &minimal).unwrap_err().to_string();
-        assert!(err.contains("not ffffffffffff"), "{err}");
     }
 
     #[test]

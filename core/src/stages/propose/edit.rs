@@ -1,13 +1,14 @@
 //! Edits as data: applying a raw edit to a copy of the harness and checking what comes out
 //! ([`prepare`]: re-loaded, within the edit budget, with its unified diff from `similar`),
-//! telling near-duplicates apart, the ablations' edits of the same size, and installing an
-//! accepted candidate over the harness folder.
+//! telling near-duplicates apart, the ablations' edits of the same size, several accepted
+//! edits combined, a recorded proposal's candidate made again from its edit, and installing
+//! an accepted candidate over the harness folder.
 
 use std::path::Path;
 
 use similar::TextDiff;
 
-use super::{Budget, FileEdit, Proposer, RawEdit};
+use super::{Budget, FileEdit, Proposal, Proposer, RawEdit};
 use crate::harness::Harness;
 
 /// Applies `edit` to a copy of `harness` in `dir` and checks it: every file it names is
@@ -223,6 +224,46 @@ pub fn ablation_edit(kind: Proposer, harness: &Harness, size: usize, seed: u64) 
     })
 }
 
+/// Makes a recorded proposal's candidate folder again where it is gone (a store kept
+/// without its candidates, as the evidence keeps one whose harness came from another
+/// project's package): the same edit of the same parent gives the same harness, which its
+/// version confirms.
+pub fn restore(proposal: &Proposal, parent: &Harness) -> Result<(), String> {
+    if proposal.dir.join(crate::harness::MANIFEST_FILE).is_file() {
+        return Ok(());
+    }
+    let gone = |why: String| {
+        format!(
+            "the candidate folder {} of proposal {} is gone and cannot be made again: {why}",
+            proposal.dir.display(),
+            proposal.id
+        )
+    };
+    if proposal.parent_version != parent.version() {
+        return Err(gone(format!("it edits version {}, the harness is {}", proposal.parent_version, parent.version())));
+    }
+    // Its budget was checked when it was proposed.
+    let unbounded = Budget { max_changed_lines: u32::MAX };
+    let (made, _, _) = prepare(parent, &proposal.edit, &proposal.dir, unbounded).map_err(gone)?;
+    if made.version() != proposal.version {
+        return Err(gone(format!("the edit now gives version {}, not {}", made.version(), proposal.version)));
+    }
+    Ok(())
+}
+
+/// All accepted edits applied together, if they apply cleanly and stay a valid harness.
+pub fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget) -> Option<Harness> {
+    let mut current = harness.clone();
+    let total = Budget { max_changed_lines: budget.max_changed_lines * proposals.len() as u32 };
+    for (n, proposal) in proposals.iter().enumerate() {
+        let step = dir.with_file_name(format!("{}-step{n}", dir.file_name()?.to_string_lossy()));
+        let (next, _, _) = prepare(&current, &proposal.edit, &step, total).ok()?;
+        current = next;
+    }
+    install(current.dir(), dir).ok()?;
+    Harness::load(dir).ok()
+}
+
 /// Copies the candidate's files over the harness folder (the accepted edit becomes the
 /// next version), each file atomically.
 pub fn install(candidate_dir: &Path, harness_dir: &Path) -> std::io::Result<()> {
@@ -368,5 +409,48 @@ pub(super) mod tests {
         let random = ablation_edit(Proposer::Random, &minimal, 60, 1).unwrap();
         assert!(random.replace.len() >= 55, "{random:?}");
         assert_ne!(random, ablation_edit(Proposer::Random, &minimal, 60, 2).unwrap());
+    }
+
+    #[test]
+    fn a_candidate_folder_that_is_gone_is_made_again_from_its_edit() {
+        let minimal =
+            Harness::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let edit = RawEdit {
+            file: "system.md".into(),
+            search: String::new(),
+            replace: "Print the answer alone, nothing after it.".into(),
+            more: Vec::new(),
+            rationale: "r".into(),
+            expected_fixes: Vec::new(),
+            might_break: Vec::new(),
+        };
+        let at = dir.path().join("1-w-1");
+        let (made, diff, changed_lines) = prepare(&minimal, &edit, &at, Budget::default()).unwrap();
+        let proposal = Proposal {
+            id: "1-w-1".into(),
+            iteration: 1,
+            weakness: "w".into(),
+            source: Proposer::Catalog,
+            edit,
+            diff,
+            changed_lines,
+            dir: at.clone(),
+            version: made.version().into(),
+            parent_dir: minimal.dir().to_path_buf(),
+            parent_version: minimal.version().into(),
+        };
+        std::fs::remove_dir_all(&at).unwrap();
+        restore(&proposal, &minimal).unwrap();
+        assert_eq!(Harness::open(&at).unwrap().version(), made.version());
+        restore(&proposal, &minimal).unwrap(); // there already: left as it is
+
+        std::fs::remove_dir_all(&at).unwrap();
+        let other = Proposal { parent_version: "0123456789ab".into(), ..proposal.clone() };
+        let err = restore(&other, &minimal).unwrap_err().to_string();
+        assert!(err.contains("1-w-1") && err.contains("0123456789ab"), "{err}");
+        let changed = Proposal { version: "ffffffffffff".into(), ..proposal };
+        let err = restore(&changed, &minimal).unwrap_err().to_string();
+        assert!(err.contains("not ffffffffffff"), "{err}");
     }
 }

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{remedies, CATALOG_BUDGET};
-pub use edit::{ablation_edit, apply_edit, install, near_duplicate, prepare};
+pub use edit::{ablation_edit, apply_edit, combine, install, near_duplicate, prepare, restore};
 pub use model::{propose_rules_with_model, propose_with_model, ProposeError};
 pub use round::{round, Round, RoundSpec};
 
