@@ -81,8 +81,6 @@ fn ledger(store: &Path) {
             episode_timeout_secs: None,
         },
         evaluation(0, "v0", Split::Mine, score(&[("m", 0, 2)])),
-        evaluation(0, "v0", Split::Validate, score(&[("a", 0, 2), ("b", 0, 2)])),
-        evaluation(0, "v0", Split::Test, score(&[("t1", 0, 2), ("t2", 1, 2)])),
         Entry::Spent {
             at: "t".into(),
             iteration: 1,
@@ -125,6 +123,8 @@ fn ledger(store: &Path) {
         Entry::Discarded { at: "t".into(), iteration: 1, id: "1-x-3".into(), reason: "near-duplicate of 1-x-1".into() },
         decision(1, "1-x-2", "v2", false, 1.0, 0),
         decision(1, "1-x-1", "v1", true, 0.0625, 2),
+        // The baseline ran the mine split; the test split's waited for the first install.
+        evaluation(0, "v0", Split::Test, score(&[("t1", 0, 2), ("t2", 1, 2)])),
         Entry::Applied {
             at: "t".into(),
             iteration: 1,
@@ -174,7 +174,13 @@ fn report_numbers_plot_and_html() {
     let (lo, hi) = (report["baseline"]["ci95"][0].as_f64().unwrap(), report["baseline"]["ci95"][1].as_f64().unwrap());
     assert!((lo - 0.0456).abs() < 1e-3 && (hi - 0.6994).abs() < 1e-3, "{lo} {hi}");
     assert_eq!((report["predicted_hits"].as_u64(), report["predicted_total"].as_u64()), (Some(2), Some(4)));
-    assert_eq!(report["spend"]["tokens"], 4 * 100 + 2 * 50 + 30, "episodes, and the model reading traces");
+    assert_eq!(report["spend"]["tokens"], 3 * 100 + 2 * 50 + 30, "episodes, and the model reading traces");
+    let start = &report["iterations"][0];
+    assert_eq!(
+        (start["validate_parent"].as_f64(), start["validate_pairs"].as_u64()),
+        (Some(0.0), Some(4)),
+        "the starting harness on the validate split: iteration 1's parent sample"
+    );
     let it = &report["iterations"][1];
     assert_eq!(
         (it["iteration"].as_u64(), it["proposals"].as_u64(), it["accepted"].as_u64(), it["rejected"].as_u64()),
@@ -194,7 +200,7 @@ fn report_numbers_plot_and_html() {
     assert_eq!(c["p_value"], 0.25, "differences 2 and 1: only both positive reach 3");
     let (lo, hi) = (c["ci95"][0].as_f64().unwrap(), c["ci95"][1].as_f64().unwrap());
     assert!((lo, hi) == (0.5, 1.0), "resampling two tasks: {lo} {hi}");
-    assert_eq!(report["repeats_disagreed"], json!([1, 7]), "of seven task evaluations, only t2 at baseline (1/2)");
+    assert_eq!(report["repeats_disagreed"], json!([1, 5]), "of five task evaluations, only t2 at baseline (1/2)");
     assert_eq!(report["sources"], json!({"model": {"proposed": 2, "accepted": 1}}));
 
     let svg = std::fs::read_to_string(&svg).unwrap();

@@ -94,7 +94,6 @@ pub(super) fn reinstall(
 mod tests {
     use super::*;
     use crate::evolve::ledger::Entry;
-    use crate::stages::propose::{prepare, Proposer, RawEdit};
 
     fn entry(value: serde_json::Value) -> Entry {
         serde_json::from_value(value).unwrap()
@@ -107,30 +106,9 @@ mod tests {
         propose::install(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal"), &dir).unwrap();
         let start = Harness::open(&dir).unwrap();
         let store = Store::at(&root.path().join("project"));
-        let edit = RawEdit {
-            file: "system.md".into(),
-            search: String::new(),
-            replace: "Print the answer alone, nothing after it.".into(),
-            more: Vec::new(),
-            rationale: "r".into(),
-            expected_fixes: Vec::new(),
-            might_break: Vec::new(),
-        };
         let at = store.candidates_dir().join("1-w-1");
-        let (made, diff, changed_lines) = prepare(&start, &edit, &at, Budget::default()).unwrap();
-        let proposal = Proposal {
-            id: "1-w-1".into(),
-            iteration: 1,
-            weakness: "w".into(),
-            source: Proposer::Catalog,
-            edit,
-            diff,
-            changed_lines,
-            dir: at.clone(),
-            version: made.version().into(),
-            parent_dir: start.dir().to_path_buf(),
-            parent_version: start.version().into(),
-        };
+        let proposal = propose::recorded(&start, &at);
+        let made = Harness::open(&at).unwrap();
         crate::store::write_json(&store.iteration_dir(1).join("1-w-1.json"), &proposal).unwrap();
         std::fs::remove_dir_all(&at).unwrap(); // a store kept without its candidates
         let entries = vec![

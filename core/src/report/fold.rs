@@ -197,7 +197,8 @@ impl<'e> Fold<'e> {
     }
 
     /// The validate split's rates on the same pairs: those of the decision applied, else of
-    /// the fullest one (the harness stayed the parent).
+    /// the fullest one (the harness stayed the parent); iteration 0's from iteration 1's
+    /// parent where the baseline did not run the validate split.
     fn iteration_end(&mut self, iteration: u32, harness_version: &str) {
         let decisions = self.decided.get(&iteration).cloned().unwrap_or_default();
         let applied = decisions.iter().find(|(v, d)| d.accepted && *v == harness_version).map(|(_, d)| d);
@@ -209,6 +210,14 @@ impl<'e> Fold<'e> {
         } else if let Some(d) = fullest.filter(|d| d.parent.counted > 0) {
             (row.validate_parent, row.validate_after) = (Some(d.parent.rate()), Some(d.parent.rate()));
             row.validate_pairs = Some(d.parent.counted);
+        }
+        // A loop whose baseline ran the mine split only: the starting harness's validate rate
+        // is its first iteration's parent sample.
+        if let Some(d) = fullest.filter(|d| iteration == 1 && d.parent.counted > 0) {
+            let start = self.row(0);
+            if start.validate_parent.is_none() {
+                (start.validate_parent, start.validate_pairs) = (Some(d.parent.rate()), Some(d.parent.counted));
+            }
         }
     }
 

@@ -411,11 +411,9 @@ pub(super) mod tests {
         assert_ne!(random, ablation_edit(Proposer::Random, &minimal, 60, 2).unwrap());
     }
 
-    #[test]
-    fn a_candidate_folder_that_is_gone_is_made_again_from_its_edit() {
-        let minimal =
-            Harness::open(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
-        let dir = tempfile::tempdir().unwrap();
+    /// A proposal as the loop records it: one line appended to `parent`'s system.md, its
+    /// candidate made in `at` (which a test may delete, as a store kept without them).
+    pub(crate) fn recorded(parent: &Harness, at: &Path) -> Proposal {
         let edit = RawEdit {
             file: "system.md".into(),
             search: String::new(),
@@ -425,9 +423,8 @@ pub(super) mod tests {
             expected_fixes: Vec::new(),
             might_break: Vec::new(),
         };
-        let at = dir.path().join("1-w-1");
-        let (made, diff, changed_lines) = prepare(&minimal, &edit, &at, Budget::default()).unwrap();
-        let proposal = Proposal {
+        let (made, diff, changed_lines) = prepare(parent, &edit, at, Budget::default()).unwrap();
+        Proposal {
             id: "1-w-1".into(),
             iteration: 1,
             weakness: "w".into(),
@@ -435,11 +432,20 @@ pub(super) mod tests {
             edit,
             diff,
             changed_lines,
-            dir: at.clone(),
+            dir: at.to_path_buf(),
             version: made.version().into(),
-            parent_dir: minimal.dir().to_path_buf(),
-            parent_version: minimal.version().into(),
-        };
+            parent_dir: parent.dir().to_path_buf(),
+            parent_version: parent.version().into(),
+        }
+    }
+
+    #[test]
+    fn a_candidate_folder_that_is_gone_is_made_again_from_its_edit() {
+        let minimal = Harness::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("../harnesses/minimal")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("1-w-1");
+        let proposal = recorded(&minimal, &at);
+        let made = Harness::open(&at).unwrap();
         std::fs::remove_dir_all(&at).unwrap();
         restore(&proposal, &minimal).unwrap();
         assert_eq!(Harness::open(&at).unwrap().version(), made.version());

@@ -24,6 +24,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{remedies, CATALOG_BUDGET};
+#[cfg(test)]
+pub(crate) use edit::tests::recorded;
 pub use edit::{ablation_edit, apply_edit, combine, install, near_duplicate, prepare, restore};
 pub use model::{propose_rules_with_model, propose_with_model, ProposeError};
 pub use round::{round, Round, RoundSpec};
