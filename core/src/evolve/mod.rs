@@ -202,13 +202,13 @@ pub async fn run(options: &LoopOptions, ctx: &Context<'_>) -> Result<LoopEnd, Lo
     // Budgets hold across restarts: what earlier runs of this loop spent counts too.
     let earlier = ledger::total_spend(&entries);
     start(options, &ledger, &entries, &harness)?;
-    let was = harness.version().to_string();
     if let Some(installed) =
         reinstall::reinstall(ctx.store(), &entries, &options.harness_dir, &harness, options.auto_apply)?
     {
         (ctx.say)(&format!(
-            "{} held version {was}, which this loop had moved past: its installed edits are in again (version {})",
+            "{} held version {}, which this loop had moved past: its installed edits are in again (version {})",
             options.harness_dir.display(),
+            harness.version(),
             installed.version()
         ));
         harness = installed;

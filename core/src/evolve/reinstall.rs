@@ -69,7 +69,7 @@ pub(super) fn reinstall(
             }
             several => {
                 let combined = store.candidates_dir().join(format!("{iteration}-combined"));
-                let unbounded = Budget { max_changed_lines: u32::MAX / several.len().max(1) as u32 };
+                let unbounded = Budget { max_changed_lines: u32::MAX };
                 propose::combine(&current, several, &combined, unbounded).ok_or_else(|| {
                     LoopError::Store(format!("the edits {} of iteration {iteration} no longer combine", ids.join("+")))
                 })?;

@@ -254,7 +254,7 @@ pub fn restore(proposal: &Proposal, parent: &Harness) -> Result<(), String> {
 /// All accepted edits applied together, if they apply cleanly and stay a valid harness.
 pub fn combine(harness: &Harness, proposals: &[Proposal], dir: &Path, budget: Budget) -> Option<Harness> {
     let mut current = harness.clone();
-    let total = Budget { max_changed_lines: budget.max_changed_lines * proposals.len() as u32 };
+    let total = Budget { max_changed_lines: budget.max_changed_lines.saturating_mul(proposals.len() as u32) };
     for (n, proposal) in proposals.iter().enumerate() {
         let step = dir.with_file_name(format!("{}-step{n}", dir.file_name()?.to_string_lossy()));
         let (next, _, _) = prepare(&current, &proposal.edit, &step, total).ok()?;
@@ -414,15 +414,7 @@ pub(super) mod tests {
     /// A proposal as the loop records it: one line appended to `parent`'s system.md, its
     /// candidate made in `at` (which a test may delete, as a store kept without them).
     pub(crate) fn recorded(parent: &Harness, at: &Path) -> Proposal {
-        let edit = RawEdit {
-            file: "system.md".into(),
-            search: String::new(),
-            replace: "Print the answer alone, nothing after it.".into(),
-            more: Vec::new(),
-            rationale: "r".into(),
-            expected_fixes: Vec::new(),
-            might_break: Vec::new(),
-        };
+        let edit = edit("", "Print the answer alone, nothing after it.");
         let (made, diff, changed_lines) = prepare(parent, &edit, at, Budget::default()).unwrap();
         Proposal {
             id: "1-w-1".into(),
